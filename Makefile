@@ -1,0 +1,38 @@
+# linewatch — two commands on a fresh machine with Go installed:
+#   make demo   run the whole system on embedded defaults (simulated plant)
+#   make test   run every test against real InfluxDB, NATS and the OPC UA simulator
+GO      ?= go
+BIN     ?= bin/linewatch
+TIMEOUT ?= 30m
+
+.PHONY: all build test test-deps demo vet fmt bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/linewatch
+
+# Tests install what they need themselves (InfluxDB 1.8.10 via `go install`
+# on first use, cached); test-deps adds the Debian packages used by the
+# browser and PDF tests when it can (root with apt), and says so when not.
+test: test-deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout $(TIMEOUT) ./...
+
+test-deps:
+	@bash scripts/test-deps.sh
+
+demo: build
+	./$(BIN) demo
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz:
+	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime 60s
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin linewatch-data

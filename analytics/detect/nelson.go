@@ -1,0 +1,290 @@
+package detect
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/linewatch/linewatch/analytics"
+	"github.com/linewatch/linewatch/collector/sample"
+)
+
+// NelsonParams configures an individuals chart with Nelson's run rules
+// (Nelson, J. Quality Technology 16(4), 1984):
+//
+//	1  one point beyond 3σ
+//	2  nine points in a row on the same side of the centre line
+//	3  six points in a row steadily increasing or decreasing
+//	4  fourteen points in a row alternating up and down
+//	5  two out of three points beyond 2σ on the same side
+//	6  four out of five points beyond 1σ on the same side
+//	7  fifteen points in a row within 1σ
+//	8  eight points in a row beyond 1σ (either side)
+type NelsonParams struct {
+	SPCParams
+	// Rules to apply (any subset of 1..8); default all eight, or the
+	// Western Electric rules 1, 2, 5, 6 when Preset is "western_electric".
+	Rules  []int  `json:"rules,omitempty"`
+	Preset string `json:"preset,omitempty"` // "nelson" (default) or "western_electric"
+	// Rule2Run is the run length of rule 2: 9 (Nelson), 8 (Western Electric).
+	Rule2Run int `json:"rule2_run,omitempty"`
+	// MovingRange adds the moving-range chart: rule "mr" when |xᵢ − xᵢ₋₁|
+	// exceeds D4·MR̄.
+	MovingRange bool `json:"moving_range,omitempty"`
+}
+
+// WesternElectric returns the Western Electric preset on the given chart.
+func WesternElectric(spc SPCParams) NelsonParams {
+	return NelsonParams{SPCParams: spc, Preset: "western_electric"}
+}
+
+func (p NelsonParams) withDefaults() NelsonParams {
+	p.SPCParams = p.SPCParams.withDefaults()
+	we := p.Preset == "western_electric"
+	if p.Rules == nil {
+		if we {
+			p.Rules = []int{1, 2, 5, 6}
+		} else {
+			p.Rules = []int{1, 2, 3, 4, 5, 6, 7, 8}
+		}
+	}
+	if p.Rule2Run == 0 {
+		p.Rule2Run = 9
+		if we {
+			p.Rule2Run = 8
+		}
+	}
+	return p
+}
+
+// Validate reports every problem at once.
+func (p NelsonParams) Validate() error {
+	errs := []error{p.SPCParams.validate(NameNelson)}
+	if p.Preset != "" && p.Preset != "nelson" && p.Preset != "western_electric" {
+		errs = append(errs, fmt.Errorf("nelson: preset %q unknown (use nelson or western_electric)", p.Preset))
+	}
+	if p.Rules != nil && len(p.Rules) == 0 && !p.MovingRange {
+		errs = append(errs, errors.New("nelson: rules is empty; list rules 1..8 or enable moving_range"))
+	}
+	for _, r := range p.Rules {
+		if r < 1 || r > 8 {
+			errs = append(errs, fmt.Errorf("nelson: rule %d does not exist (rules are 1..8)", r))
+		}
+	}
+	if p.Rule2Run < 0 || p.Rule2Run == 1 {
+		errs = append(errs, fmt.Errorf("nelson: rule2_run = %d must be >= 2", p.Rule2Run))
+	}
+	return errors.Join(errs...)
+}
+
+var nelsonRule = [10]string{"", "nelson1", "nelson2", "nelson3", "nelson4", "nelson5", "nelson6", "nelson7", "nelson8", "mr"}
+
+const ruleMR = 9
+
+type nelsonState struct {
+	B       baseline   `json:"baseline"`
+	N       int        `json:"n"` // charted points
+	Prev    float64    `json:"prev"`
+	Z       [5]float64 `json:"z"` // last five z-scores, ring
+	Side    int        `json:"side"`
+	SideRun int        `json:"side_run"`
+	Dir     int        `json:"dir"`
+	Trend   int        `json:"trend"` // consecutive moves in Dir
+	AltSign int        `json:"alt_sign"`
+	Alt     int        `json:"alt"`  // consecutive alternating moves
+	In1     int        `json:"in1"`  // run within 1σ
+	Out1    int        `json:"out1"` // run beyond 1σ
+	LastZ   float64    `json:"last_z"`
+	LastMR  float64    `json:"last_mr"`
+	Active  [10]bool   `json:"active"`
+}
+
+// Nelson is an individuals (and optionally moving-range) chart with run rules.
+type Nelson struct {
+	p     NelsonParams
+	rules [10]bool
+	st    nelsonState
+}
+
+// NewNelson validates p and returns the detector.
+func NewNelson(p NelsonParams) (*Nelson, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	p = p.withDefaults()
+	d := &Nelson{p: p, st: nelsonState{B: newBaseline(p.SPCParams)}}
+	for _, r := range p.Rules {
+		d.rules[r] = true
+	}
+	d.rules[ruleMR] = p.MovingRange
+	return d, nil
+}
+
+// Name implements [Detector].
+func (d *Nelson) Name() string { return NameNelson }
+
+func sign(x float64) int {
+	switch {
+	case x > 0:
+		return 1
+	case x < 0:
+		return -1
+	}
+	return 0
+}
+
+// Update implements [Detector].
+func (d *Nelson) Update(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
+	if !usable(s) {
+		return dst
+	}
+	st := &d.st
+	x := s.Value
+	if !st.B.Ready {
+		if st.B.add(x, d.p.Baseline) {
+			st.Prev = x
+			st.N = 0
+		}
+		return dst
+	}
+	z := (x - st.B.Mean) / st.B.Sigma
+	havePrev := st.N > 0 || d.p.Sigma == 0 // a learned baseline leaves its last reading as prev
+	var diff float64
+	if havePrev {
+		diff = x - st.Prev
+	}
+	st.Z[st.N%5] = z
+	st.N++
+	st.Prev = x
+	st.LastZ = z
+
+	if side := sign(z); side != 0 && side == st.Side {
+		st.SideRun++
+	} else {
+		st.Side, st.SideRun = side, min(1, side*side)
+	}
+	ds := sign(diff)
+	if !havePrev {
+		ds = 0
+	}
+	if ds != 0 && ds == st.Dir {
+		st.Trend++
+	} else {
+		st.Dir, st.Trend = ds, ds*ds
+	}
+	if ds != 0 && ds == -st.AltSign {
+		st.Alt++
+	} else {
+		st.Alt = ds * ds
+	}
+	st.AltSign = ds
+	if math.Abs(z) < 1 {
+		st.In1++
+		st.Out1 = 0
+	} else {
+		st.Out1++
+		st.In1 = 0
+	}
+
+	var cond [10]bool
+	cond[1] = math.Abs(z) > 3
+	cond[2] = st.SideRun >= d.p.Rule2Run
+	cond[3] = st.Trend >= 5 // six points, five moves
+	cond[4] = st.Alt >= 13  // fourteen points, thirteen moves
+	cond[5] = d.countBeyond(3, 2) >= 2
+	cond[6] = d.countBeyond(5, 1) >= 4
+	cond[7] = st.In1 >= 15
+	cond[8] = st.Out1 >= 8
+	mrLimit := D4 * D2 * st.B.Sigma
+	if havePrev {
+		st.LastMR = math.Abs(diff)
+		cond[ruleMR] = st.LastMR > mrLimit
+	}
+	for r := 1; r < len(cond); r++ {
+		if !d.rules[r] || cond[r] == st.Active[r] {
+			continue
+		}
+		st.Active[r] = cond[r]
+		dst = append(dst, d.nelsonFinding(s, r, cond[r], z, mrLimit))
+	}
+	return dst
+}
+
+// countBeyond returns the larger of the number of the last n z-scores above
+// +k and below −k.
+func (d *Nelson) countBeyond(n int, k float64) int {
+	m := min(n, d.st.N)
+	up, down := 0, 0
+	for i := range m {
+		z := d.st.Z[(d.st.N-1-i)%5]
+		if z > k {
+			up++
+		} else if z < -k {
+			down++
+		}
+	}
+	return max(up, down)
+}
+
+var nelsonText = [10]string{"",
+	"point beyond 3 sigma",
+	"run of points on one side of the centre line",
+	"six points steadily increasing or decreasing",
+	"fourteen points alternating up and down",
+	"two of three points beyond 2 sigma on one side",
+	"four of five points beyond 1 sigma on one side",
+	"fifteen points within 1 sigma (stratification)",
+	"eight points beyond 1 sigma (mixture)",
+	"moving range above its control limit",
+}
+
+func (d *Nelson) nelsonFinding(s sample.Sample, r int, active bool, z, mrLimit float64) analytics.Finding {
+	b := d.st.B
+	stat, limit := z, 0.0
+	switch r {
+	case 1:
+		limit = 3
+	case 5:
+		limit = 2
+	case 6, 7, 8:
+		limit = 1
+	case ruleMR:
+		stat, limit = d.st.LastMR, mrLimit
+	}
+	msg := fmt.Sprintf("%s SPC %s (%s) %s: value %g, z = %.2f (centre %g, sigma %g, limits %g…%g)",
+		s.Tag, nelsonRule[r], nelsonText[r], verb(active), s.Value, z, b.Mean, b.Sigma, b.Mean-3*b.Sigma, b.Mean+3*b.Sigma)
+	sev := analytics.Warning
+	if r == 1 {
+		sev = analytics.Critical
+	}
+	ev := map[string]float64{"cl": b.Mean, "sigma": b.Sigma, "z": z}
+	return finding(s, NameNelson, nelsonRule[r], active, stat, limit, sev, msg, ev)
+}
+
+// AppendStats implements [Detector]: cl, sigma, ucl, lcl, z and, with the
+// moving-range chart, mr and mr_ucl. Nothing while the baseline is learned.
+func (d *Nelson) AppendStats(dst []Stat) []Stat {
+	b := d.st.B
+	if !b.Ready {
+		return dst
+	}
+	dst = append(dst, Stat{"cl", b.Mean}, Stat{"sigma", b.Sigma},
+		Stat{"ucl", b.Mean + 3*b.Sigma}, Stat{"lcl", b.Mean - 3*b.Sigma}, Stat{"z", d.st.LastZ})
+	if d.p.MovingRange {
+		dst = append(dst, Stat{"mr", d.st.LastMR}, Stat{"mr_ucl", D4 * D2 * b.Sigma})
+	}
+	return dst
+}
+
+// Snapshot implements [Detector].
+func (d *Nelson) Snapshot() ([]byte, error) { return snapshot(NameNelson, d.p, &d.st) }
+
+// Restore implements [Detector].
+func (d *Nelson) Restore(data []byte) error {
+	var st nelsonState
+	if err := restore(data, NameNelson, d.p, &st); err != nil {
+		return err
+	}
+	d.st = st
+	return nil
+}

@@ -1,0 +1,293 @@
+package detect
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/linewatch/linewatch/analytics"
+	"github.com/linewatch/linewatch/collector/sample"
+)
+
+// PChartParams configures a p-chart of the reject fraction of one machine
+// from two counter tags. A subgroup is the parts counted over one interval:
+// SubgroupSamples readings (default 1) or, if set, SubgroupSpan of time.
+//
+//	p = rejects / (good + rejects)
+//	limits p̄ ± 3·√(p̄(1−p̄)/n)            (Shewhart p-chart)
+//	limits p̄ ± 3·σz·√(p̄(1−p̄)/n)         (Laney p′, Laney 2002)
+//
+// where σz = MR̄(z)/1.128 of the baseline subgroups' z = (p − p̄)/√(p̄(1−p̄)/n).
+// Laney p′ corrects the too-narrow limits of large subgroups with
+// between-subgroup variation (over-dispersion).
+type PChartParams struct {
+	GoodTag         string        `json:"good_tag"`
+	RejectTag       string        `json:"reject_tag"`
+	SubgroupSamples int           `json:"subgroup_samples,omitempty"`
+	SubgroupSpan    time.Duration `json:"subgroup_span,omitempty"`
+	// PBar is the known reject fraction; 0: estimated from the first
+	// BaselineSubgroups subgroups (default 20), as is σz for Laney when
+	// SigmaZ is 0.
+	PBar              float64 `json:"p_bar,omitempty"`
+	BaselineSubgroups int     `json:"baseline_subgroups,omitempty"`
+	Laney             bool    `json:"laney,omitempty"`
+	SigmaZ            float64 `json:"sigma_z,omitempty"`
+	// Modulus of the counters for wrap-around (0: a decrease is a reset).
+	Modulus float64 `json:"modulus,omitempty"`
+	// MinSubgroup: subgroups with fewer parts are not charted (default 1).
+	MinSubgroup float64 `json:"min_subgroup,omitempty"`
+}
+
+func (p PChartParams) withDefaults() PChartParams {
+	if p.SubgroupSamples == 0 {
+		p.SubgroupSamples = 1
+	}
+	if p.BaselineSubgroups == 0 {
+		p.BaselineSubgroups = 20
+	}
+	if p.MinSubgroup == 0 {
+		p.MinSubgroup = 1
+	}
+	return p
+}
+
+// Validate reports every problem at once.
+func (p PChartParams) Validate() error {
+	var errs []error
+	if p.GoodTag == "" || p.RejectTag == "" || p.GoodTag == p.RejectTag {
+		errs = append(errs, fmt.Errorf("p_chart: good_tag %q and reject_tag %q must be two different counter tags", p.GoodTag, p.RejectTag))
+	}
+	if p.SubgroupSamples < 0 || p.SubgroupSpan < 0 {
+		errs = append(errs, fmt.Errorf("p_chart: subgroup_samples = %d and subgroup_span = %v must not be negative", p.SubgroupSamples, p.SubgroupSpan))
+	}
+	if p.PBar < 0 || p.PBar >= 1 || math.IsNaN(p.PBar) {
+		errs = append(errs, fmt.Errorf("p_chart: p_bar = %g must be in (0, 1), or 0 to estimate it", p.PBar))
+	}
+	if p.BaselineSubgroups < 0 || (p.BaselineSubgroups > 0 && p.BaselineSubgroups < 2) || p.BaselineSubgroups > 10000 {
+		errs = append(errs, fmt.Errorf("p_chart: baseline_subgroups = %d must be between 2 and 10000 (20–25 is usual)", p.BaselineSubgroups))
+	}
+	if p.SigmaZ < 0 || !finite(p.SigmaZ) || p.Modulus < 0 || !finite(p.Modulus) || p.MinSubgroup < 0 {
+		errs = append(errs, fmt.Errorf("p_chart: sigma_z = %g, modulus = %g and min_subgroup = %g must be >= 0", p.SigmaZ, p.Modulus, p.MinSubgroup))
+	}
+	return errors.Join(errs...)
+}
+
+// PLimits returns the Shewhart p-chart limits for subgroup size n
+// (sigmaZ 1), or the Laney p′ limits (sigmaZ = σz). LCL is floored at 0.
+func PLimits(pbar, n, sigmaZ float64) (lcl, ucl float64) {
+	sp := sigmaZ * math.Sqrt(pbar*(1-pbar)/n)
+	return max(0, pbar-3*sp), min(1, pbar+3*sp)
+}
+
+// LaneySigmaZ is σz = MR̄(z)/1.128 of subgroups with reject fractions p
+// and sizes n around pbar.
+func LaneySigmaZ(p, n []float64, pbar float64) float64 {
+	var sum, prev float64
+	k := 0
+	for i := range p {
+		z := (p[i] - pbar) / math.Sqrt(pbar*(1-pbar)/n[i])
+		if i > 0 {
+			sum += math.Abs(z - prev)
+			k++
+		}
+		prev = z
+	}
+	if k == 0 {
+		return math.NaN()
+	}
+	return sum / float64(k) / D2
+}
+
+type pSubgroup struct {
+	P float64 `json:"p"`
+	N float64 `json:"n"`
+}
+
+type pchartState struct {
+	Good, Reject Counter
+	Open         bool        `json:"open,omitempty"`
+	Start        time.Time   `json:"start,omitzero"`
+	LastT        time.Time   `json:"last_t,omitzero"`
+	Stamps       int         `json:"stamps"`
+	G, R         float64     // parts in the open subgroup
+	Batch        string      `json:"batch,omitempty"`
+	Base         []pSubgroup `json:"base,omitempty"`
+	Ready        bool        `json:"ready,omitempty"`
+	PBar         float64     `json:"p_bar"`
+	SigmaZ       float64     `json:"sigma_z"`
+	P, N         float64     // last charted subgroup
+	Up, Down     bool
+}
+
+// PChart is the p-chart of one machine's reject fraction.
+type PChart struct {
+	p  PChartParams
+	st pchartState
+}
+
+// NewPChart validates p and returns the detector.
+func NewPChart(p PChartParams) (*PChart, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	p = p.withDefaults()
+	d := &PChart{p: p}
+	d.st.Good.Modulus, d.st.Reject.Modulus = p.Modulus, p.Modulus
+	d.st.PBar, d.st.SigmaZ = p.PBar, 1
+	if p.Laney {
+		d.st.SigmaZ = p.SigmaZ
+	}
+	d.st.Ready = p.PBar > 0 && (!p.Laney || p.SigmaZ > 0)
+	if d.st.Ready {
+		d.st.Base = nil
+	}
+	return d, nil
+}
+
+// Name implements [Detector].
+func (d *PChart) Name() string { return NamePChart }
+
+// Update implements [Detector]; samples of tags other than the two counters
+// are ignored.
+func (d *PChart) Update(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
+	if !usable(s) || (s.Tag != d.p.GoodTag && s.Tag != d.p.RejectTag) {
+		return dst
+	}
+	st := &d.st
+	if st.Open && s.Time.Before(st.LastT) {
+		return dst
+	}
+	// Both counters of one read share a timestamp: a subgroup is closed
+	// only when a later timestamp shows that the previous read is complete.
+	if st.Open && s.Time.After(st.LastT) && d.complete() {
+		dst = d.close(s, dst)
+	}
+	if !st.Open {
+		st.Open, st.Start, st.Stamps, st.G, st.R, st.Batch = true, s.Time, 1, 0, 0, s.Batch
+	} else if s.Time.After(st.LastT) {
+		st.Stamps++
+	}
+	st.LastT = s.Time
+	if s.Tag == d.p.GoodTag {
+		if inc, ok := st.Good.Delta(s.Value); ok {
+			st.G += inc
+		}
+	} else if inc, ok := st.Reject.Delta(s.Value); ok {
+		st.R += inc
+	}
+	return dst
+}
+
+func (d *PChart) complete() bool {
+	if d.p.SubgroupSpan > 0 {
+		return d.st.LastT.Sub(d.st.Start) >= d.p.SubgroupSpan
+	}
+	return d.st.Stamps >= d.p.SubgroupSamples
+}
+
+// Flush closes the open subgroup now (end of batch or of a replay); s gives
+// the identity (site, line, machine) for findings.
+func (d *PChart) Flush(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
+	if !d.st.Open {
+		return dst
+	}
+	return d.close(s, dst)
+}
+
+func (d *PChart) close(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
+	st := &d.st
+	st.Open = false
+	n := st.G + st.R
+	if n < d.p.MinSubgroup || n <= 0 {
+		return dst
+	}
+	p := st.R / n
+	if !st.Ready {
+		d.learn(p, n)
+		return dst
+	}
+	st.P, st.N = p, n
+	lcl, ucl := PLimits(st.PBar, n, st.SigmaZ)
+	g := s
+	g.Tag, g.Time, g.Value, g.Batch = d.p.RejectTag, st.LastT, p, st.Batch
+	if up := p > ucl; up != st.Up {
+		st.Up = up
+		dst = append(dst, d.pFinding(g, "upper", up, ucl, analytics.Warning))
+	}
+	if down := p < lcl; down != st.Down {
+		st.Down = down
+		dst = append(dst, d.pFinding(g, "lower", down, lcl, analytics.Info))
+	}
+	return dst
+}
+
+func (d *PChart) learn(p, n float64) {
+	st := &d.st
+	st.Base = append(st.Base, pSubgroup{p, n})
+	if len(st.Base) < d.p.BaselineSubgroups {
+		return
+	}
+	pbar := d.p.PBar
+	if pbar == 0 {
+		var r, t float64
+		for _, b := range st.Base {
+			r += b.P * b.N
+			t += b.N
+		}
+		pbar = r / t
+	}
+	if pbar <= 0 || pbar >= 1 {
+		st.Base = st.Base[:0] // no rejects (or only rejects) yet: no chart possible
+		return
+	}
+	sz := 1.0
+	if d.p.Laney {
+		sz = d.p.SigmaZ
+		if sz == 0 {
+			ps, ns := make([]float64, len(st.Base)), make([]float64, len(st.Base))
+			for i, b := range st.Base {
+				ps[i], ns[i] = b.P, b.N
+			}
+			sz = LaneySigmaZ(ps, ns, pbar)
+		}
+	}
+	st.PBar, st.SigmaZ, st.Ready, st.Base = pbar, sz, true, nil
+}
+
+func (d *PChart) pFinding(g sample.Sample, rule string, active bool, limit float64, sev analytics.Severity) analytics.Finding {
+	st := d.st
+	kind := "p-chart"
+	if d.p.Laney {
+		kind = "Laney p'-chart"
+	}
+	msg := fmt.Sprintf("%s/%s reject fraction %s %s limit: %.4g (%g of %g parts) vs %.4g (p-bar %.4g, sigma_z %.3g, %s)",
+		g.Machine, d.p.RejectTag, map[bool]string{true: "beyond", false: "back within"}[active], rule, g.Value, st.R, st.N, limit, st.PBar, st.SigmaZ, kind)
+	ev := map[string]float64{"n": st.N, "rejects": st.R, "p_bar": st.PBar, "sigma_z": st.SigmaZ}
+	return finding(g, NamePChart, rule, active, g.Value, limit, sev, msg, ev)
+}
+
+// AppendStats implements [Detector]: p, n, p_bar, ucl, lcl, sigma_z of the
+// last charted subgroup.
+func (d *PChart) AppendStats(dst []Stat) []Stat {
+	st := d.st
+	if !st.Ready || st.N == 0 {
+		return dst
+	}
+	lcl, ucl := PLimits(st.PBar, st.N, st.SigmaZ)
+	return append(dst, Stat{"p", st.P}, Stat{"n", st.N}, Stat{"p_bar", st.PBar},
+		Stat{"ucl", ucl}, Stat{"lcl", lcl}, Stat{"sigma_z", st.SigmaZ})
+}
+
+// Snapshot implements [Detector].
+func (d *PChart) Snapshot() ([]byte, error) { return snapshot(NamePChart, d.p, &d.st) }
+
+// Restore implements [Detector].
+func (d *PChart) Restore(data []byte) error {
+	var st pchartState
+	if err := restore(data, NamePChart, d.p, &st); err != nil {
+		return err
+	}
+	d.st = st
+	return nil
+}

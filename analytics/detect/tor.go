@@ -1,0 +1,231 @@
+package detect
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/linewatch/linewatch/analytics"
+	"github.com/linewatch/linewatch/collector/sample"
+)
+
+// TORParams configures the time-out-of-refrigeration budget of a product
+// (per batch): time above High or below Low is counted against Budget, with
+// warnings at the Warn fractions and an alarm ("budget") at 100 %.
+type TORParams struct {
+	High   float64       `json:"high"`   // °C, default 8
+	Low    float64       `json:"low"`    // °C, default 2
+	Budget time.Duration `json:"budget"` // allowed time out of 2–8 °C per batch, required
+	// Warn fractions of the budget (default 0.5 and 0.8 → rules warn50, warn80).
+	Warn []float64 `json:"warn,omitempty"`
+	// FreezeSensitive products also count time at or below FreezeLimit
+	// (default 0 °C); when it exceeds FreezeBudget (default 0: the first
+	// reading at or below the limit) the "freeze" alarm starts.
+	FreezeSensitive bool          `json:"freeze_sensitive,omitempty"`
+	FreezeLimit     *float64      `json:"freeze_limit,omitempty"`
+	FreezeBudget    time.Duration `json:"freeze_budget,omitempty"`
+	// KeepAcrossBatches keeps the used budget when the batch id changes
+	// (default: a new batch starts with the full budget).
+	KeepAcrossBatches bool `json:"keep_across_batches,omitempty"`
+	// MaxGap caps the span one reading covers (default 15 min).
+	MaxGap time.Duration `json:"max_gap,omitempty"`
+}
+
+// TORColdChain is the 2–8 °C preset with the given budget.
+func TORColdChain(budget time.Duration) TORParams {
+	return TORParams{High: 8, Low: 2, Budget: budget}
+}
+
+func (p TORParams) withDefaults() TORParams {
+	if p.High == 0 && p.Low == 0 {
+		p.High, p.Low = 8, 2
+	}
+	if p.Warn == nil {
+		p.Warn = []float64{0.5, 0.8}
+	}
+	if p.FreezeLimit == nil {
+		p.FreezeLimit = F(0)
+	}
+	if p.MaxGap == 0 {
+		p.MaxGap = 15 * time.Minute
+	}
+	return p
+}
+
+// Validate reports every problem at once.
+func (p TORParams) Validate() error {
+	p = p.withDefaults()
+	var errs []error
+	if !finite(p.High) || !finite(p.Low) || p.Low >= p.High {
+		errs = append(errs, fmt.Errorf("tor: low = %g °C must be below high = %g °C", p.Low, p.High))
+	}
+	if p.Budget <= 0 {
+		errs = append(errs, fmt.Errorf("tor: budget = %v must be > 0 (the allowed time out of refrigeration, e.g. 72h)", p.Budget))
+	}
+	prev := 0.0
+	for _, w := range p.Warn {
+		if !(w > prev && w < 1) {
+			errs = append(errs, fmt.Errorf("tor: warn fraction %g must be increasing and between 0 and 1 (e.g. 0.5, 0.8)", w))
+		}
+		prev = w
+	}
+	if !finite(*p.FreezeLimit) || p.FreezeBudget < 0 || p.MaxGap < 0 {
+		errs = append(errs, fmt.Errorf("tor: freeze_limit = %g must be finite, freeze_budget = %v and max_gap = %v not negative", *p.FreezeLimit, p.FreezeBudget, p.MaxGap))
+	}
+	return errors.Join(errs...)
+}
+
+type torState struct {
+	Have   bool          `json:"have,omitempty"`
+	LastT  time.Time     `json:"last_t,omitzero"`
+	LastV  float64       `json:"last_v"`
+	Batch  string        `json:"batch,omitempty"`
+	Used   time.Duration `json:"used"`
+	Frozen time.Duration `json:"frozen"`
+	Fired  []bool        `json:"fired"` // per warn level, then budget, then freeze
+}
+
+// TOR tracks the time-out-of-refrigeration budget. A reading counts for
+// the span until the next reading (zero-order hold), so a warning is raised
+// on the sample at which the used time reaches the threshold.
+type TOR struct {
+	p     TORParams
+	rules []string // warnNN…, budget, freeze
+	st    torState
+}
+
+// NewTOR validates p and returns the detector.
+func NewTOR(p TORParams) (*TOR, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	p = p.withDefaults()
+	d := &TOR{p: p}
+	for _, w := range p.Warn {
+		d.rules = append(d.rules, fmt.Sprintf("warn%d", int(math.Round(w*100))))
+	}
+	d.rules = append(d.rules, "budget", "freeze")
+	d.st.Fired = make([]bool, len(d.rules))
+	return d, nil
+}
+
+// Name implements [Detector].
+func (d *TOR) Name() string { return NameTOR }
+
+func (d *TOR) out(v float64) bool { return v > d.p.High || v < d.p.Low }
+
+// Update implements [Detector].
+func (d *TOR) Update(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
+	st := &d.st
+	if !usable(s) || (st.Have && s.Time.Before(st.LastT)) {
+		return dst
+	}
+	if st.Have && s.Batch != st.Batch && !d.p.KeepAcrossBatches {
+		dst = d.resetBatch(s, dst)
+	}
+	if st.Have {
+		span := holdSpan(st.LastT, s.Time, d.p.MaxGap)
+		if d.out(st.LastV) {
+			st.Used += span
+		}
+		if d.p.FreezeSensitive && st.LastV <= *d.p.FreezeLimit {
+			st.Frozen += span
+		}
+	}
+	st.Have, st.LastT, st.LastV, st.Batch = true, s.Time, s.Value, s.Batch
+	nw := len(d.p.Warn)
+	for i, w := range d.p.Warn {
+		if !st.Fired[i] && float64(st.Used) >= w*float64(d.p.Budget) {
+			st.Fired[i] = true
+			dst = append(dst, d.torFinding(s, i, true, analytics.Warning))
+		}
+	}
+	if !st.Fired[nw] && st.Used >= d.p.Budget {
+		st.Fired[nw] = true
+		dst = append(dst, d.torFinding(s, nw, true, analytics.Critical))
+	}
+	if d.p.FreezeSensitive && !st.Fired[nw+1] && s.Value <= *d.p.FreezeLimit && st.Frozen >= d.p.FreezeBudget {
+		st.Fired[nw+1] = true
+		dst = append(dst, d.torFinding(s, nw+1, true, analytics.Critical))
+	}
+	return dst
+}
+
+// resetBatch ends the conditions of the previous batch and restores the
+// full budget.
+func (d *TOR) resetBatch(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
+	prev := s
+	prev.Batch = d.st.Batch
+	for i, fired := range d.st.Fired {
+		if fired {
+			sev := analytics.Warning
+			if i >= len(d.p.Warn) {
+				sev = analytics.Critical
+			}
+			dst = append(dst, d.torFinding(prev, i, false, sev))
+			d.st.Fired[i] = false
+		}
+	}
+	d.st.Used, d.st.Frozen = 0, 0
+	return dst
+}
+
+func (d *TOR) torFinding(s sample.Sample, i int, active bool, sev analytics.Severity) analytics.Finding {
+	st := &d.st
+	rule := d.rules[i]
+	pct := 100 * float64(st.Used) / float64(d.p.Budget)
+	ev := map[string]float64{"used_s": st.Used.Seconds(), "budget_s": d.p.Budget.Seconds(), "frozen_s": st.Frozen.Seconds()}
+	var msg string
+	switch {
+	case !active:
+		msg = fmt.Sprintf("%s time-out-of-refrigeration %s cleared: batch %s ended with %v of %v used (%.1f %%)",
+			s.Tag, rule, s.Batch, st.Used, d.p.Budget, pct)
+	case rule == "freeze":
+		msg = fmt.Sprintf("%s freeze-sensitive product at or below %g °C: %g °C, %v frozen (allowed %v)",
+			s.Tag, *d.p.FreezeLimit, s.Value, st.Frozen, d.p.FreezeBudget)
+		return finding(s, NameTOR, rule, active, st.Frozen.Seconds(), d.p.FreezeBudget.Seconds(), sev, msg, ev)
+	case rule == "budget":
+		msg = fmt.Sprintf("%s time-out-of-refrigeration budget used up: %v outside %g–%g °C of %v allowed (%.1f %%)",
+			s.Tag, st.Used, d.p.Low, d.p.High, d.p.Budget, pct)
+	default:
+		msg = fmt.Sprintf("%s time-out-of-refrigeration at %.1f %% of budget: %v outside %g–%g °C of %v allowed",
+			s.Tag, pct, st.Used, d.p.Low, d.p.High, d.p.Budget)
+	}
+	limit := 100.0
+	if i < len(d.p.Warn) {
+		limit = 100 * d.p.Warn[i]
+	}
+	return finding(s, NameTOR, rule, active, pct, limit, sev, msg, ev)
+}
+
+// Used is the time out of refrigeration counted for the current batch.
+func (d *TOR) Used() time.Duration { return d.st.Used }
+
+// AppendStats implements [Detector]: tor_used_s, tor_used_pct, tor_budget_s
+// and, for freeze-sensitive product, tor_frozen_s.
+func (d *TOR) AppendStats(dst []Stat) []Stat {
+	dst = append(dst, Stat{"tor_used_s", d.st.Used.Seconds()},
+		Stat{"tor_used_pct", 100 * float64(d.st.Used) / float64(d.p.Budget)},
+		Stat{"tor_budget_s", d.p.Budget.Seconds()})
+	if d.p.FreezeSensitive {
+		dst = append(dst, Stat{"tor_frozen_s", d.st.Frozen.Seconds()})
+	}
+	return dst
+}
+
+// Snapshot implements [Detector].
+func (d *TOR) Snapshot() ([]byte, error) { return snapshot(NameTOR, d.p, &d.st) }
+
+// Restore implements [Detector].
+func (d *TOR) Restore(data []byte) error {
+	var st torState
+	if err := restore(data, NameTOR, d.p, &st); err != nil {
+		return err
+	}
+	if len(st.Fired) != len(d.rules) {
+		return fmt.Errorf("restore tor state: %d rules saved, %d configured", len(st.Fired), len(d.rules))
+	}
+	d.st = st
+	return nil
+}

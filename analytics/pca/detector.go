@@ -1,0 +1,245 @@
+package pca
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/linewatch/linewatch/analytics"
+)
+
+// DetectorName is the Detector field of every finding this package emits.
+const DetectorName = "pca"
+
+// Rules of the findings: one condition per statistic.
+const (
+	RuleT2 = "t2"
+	RuleQ  = "q"
+)
+
+// DetectorConfig places the findings and optionally overrides the model's
+// filter. A multivariate finding's Tag is the model name.
+type DetectorConfig struct {
+	Site, Line, Machine string
+	// Filter overrides Model.Filter; nil uses the model's filter, and a model
+	// without one is monitored on the raw statistics with its raw limits.
+	Filter *Filter
+	// TopN is how many contributions go into Evidence (default 5).
+	TopN     int
+	Severity analytics.Severity // taken as given; the zero value is Info
+}
+
+// Detector turns a stream of aligned observation vectors (one value per
+// model variable, in Model.Variables order) into T² and Q findings. It
+// reports transitions only. Not safe for concurrent use.
+type Detector struct {
+	m         *Model
+	cfg       DetectorConfig
+	lambda    float64
+	persist   int
+	limit     [2]float64
+	st        [2]ruleState
+	nv        int
+	hist      []float64 // ring of the last Lags+1 observations
+	filled    int
+	head      int
+	aug       []float64
+	last      time.Time
+	lastRaw   [2]float64
+	lastValue [2]float64
+}
+
+type ruleState struct {
+	ewma        float64
+	over, under int
+	active      bool
+}
+
+// NewDetector builds a streaming detector around a clone of m.
+func NewDetector(m *Model, cfg DetectorConfig) (*Detector, error) {
+	if err := m.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.TopN == 0 {
+		cfg.TopN = 5
+	}
+	d := &Detector{m: m.Clone(), cfg: cfg, nv: len(m.Variables), persist: 1,
+		limit: [2]float64{m.T2Limit, m.QLimit}}
+	f := cfg.Filter
+	if f == nil {
+		f = m.Filter
+	}
+	if f != nil {
+		if !(f.Lambda >= 0 && f.Lambda <= 1) || f.Persistence < 0 || !finitePositive(f.T2Limit) || !finitePositive(f.QLimit) {
+			return nil, fmt.Errorf("pca: detector filter %+v: want 0 ≤ lambda ≤ 1, persistence ≥ 0, limits > 0", *f)
+		}
+		d.lambda = f.Lambda
+		d.persist = max(f.Persistence, 1)
+		d.limit = [2]float64{f.T2Limit, f.QLimit}
+	}
+	d.hist = make([]float64, d.m.Dim())
+	d.aug = make([]float64, d.m.Dim())
+	d.Reset()
+	return d, nil
+}
+
+// Reset forgets the lag history, the EWMA state and any active condition
+// and the time order (without emitting end findings), e.g. after a gap in
+// the data or before replaying another run.
+func (d *Detector) Reset() {
+	d.filled, d.head = 0, 0
+	d.last = time.Time{}
+	mean := inControlMeans(d.m)
+	for i := range d.st {
+		d.st[i] = ruleState{ewma: mean[i]}
+	}
+}
+
+// inControlMeans are the expected T² and Q under normal operation, used to
+// start the EWMA without a warm-up transient.
+func inControlMeans(m *Model) [2]float64 {
+	var th1 float64
+	for _, l := range m.Eigenvalues[m.Components:] {
+		th1 += l
+	}
+	return [2]float64{float64(m.Components), th1}
+}
+
+// Limits returns the limits the detector compares its (filtered) statistics to.
+func (d *Detector) Limits() (t2, q float64) { return d.limit[0], d.limit[1] }
+
+// Active reports whether the T² and Q conditions are currently active.
+func (d *Detector) Active() (t2, q bool) { return d.st[0].active, d.st[1].active }
+
+// Observe scores one observation taken at t. It returns the findings whose
+// condition started or ended with this observation (usually none). A vector
+// of the wrong length, a non-finite value or a time before the previous one
+// is rejected with an error and leaves the state unchanged, except that a
+// non-finite value resets the lag history of a dynamic model.
+func (d *Detector) Observe(t time.Time, x []float64) ([]analytics.Finding, error) {
+	if len(x) != d.nv {
+		return nil, fmt.Errorf("pca: model %q expects %d values, got %d", d.m.Name, d.nv, len(x))
+	}
+	if !d.last.IsZero() && t.Before(d.last) {
+		return nil, fmt.Errorf("pca: model %q: observation at %s is before the previous one at %s", d.m.Name,
+			t.UTC().Format(time.RFC3339Nano), d.last.UTC().Format(time.RFC3339Nano))
+	}
+	for j, v := range x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			d.filled, d.head = 0, 0
+			return nil, fmt.Errorf("pca: model %q: variable %q is %v; observation skipped", d.m.Name, d.m.Variables[j], v)
+		}
+	}
+	d.last = t
+	// Newest observation goes at ring slot head; aug is [x(t), x(t-1), …].
+	copy(d.hist[d.head*d.nv:(d.head+1)*d.nv], x)
+	lags := d.m.Lags
+	if d.filled < lags+1 {
+		d.filled++
+	}
+	for l := 0; l <= lags; l++ {
+		slot := (d.head - l + lags + 1) % (lags + 1)
+		copy(d.aug[l*d.nv:(l+1)*d.nv], d.hist[slot*d.nv:(slot+1)*d.nv])
+	}
+	d.head = (d.head + 1) % (lags + 1)
+	if d.filled < lags+1 {
+		return nil, nil
+	}
+	t2, q := d.m.Score(d.aug)
+	d.lastRaw = [2]float64{t2, q}
+	var out []analytics.Finding
+	for i, raw := range d.lastRaw {
+		s := &d.st[i]
+		v := raw
+		if d.lambda > 0 {
+			s.ewma = d.lambda*raw + (1-d.lambda)*s.ewma
+			v = s.ewma
+		}
+		d.lastValue[i] = v
+		if v > d.limit[i] {
+			s.over++
+			s.under = 0
+		} else {
+			s.under++
+			s.over = 0
+		}
+		switch {
+		case !s.active && s.over >= d.persist:
+			s.active = true
+			out = append(out, d.finding(t, i, true))
+		case s.active && s.under >= d.persist:
+			s.active = false
+			out = append(out, d.finding(t, i, false))
+		}
+	}
+	return out, nil
+}
+
+// Statistics returns the raw and the filtered T² and Q of the last scored
+// observation.
+func (d *Detector) Statistics() (t2, q, filteredT2, filteredQ float64) {
+	return d.lastRaw[0], d.lastRaw[1], d.lastValue[0], d.lastValue[1]
+}
+
+func (d *Detector) finding(t time.Time, rule int, active bool) analytics.Finding {
+	name, stat := "T²", RuleT2
+	if rule == 1 {
+		name, stat = "Q", RuleQ
+	}
+	f := analytics.Finding{
+		Time: t.UTC(), Site: d.cfg.Site, Line: d.cfg.Line, Machine: d.cfg.Machine, Tag: d.m.Name,
+		Detector: DetectorName, Rule: stat, Active: active,
+		Value: d.lastRaw[rule], Statistic: d.lastValue[rule], Limit: d.limit[rule], Severity: d.cfg.Severity,
+	}
+	if active {
+		t2c, qc := d.m.Contributions(d.aug)
+		c := t2c
+		if rule == 1 {
+			c = qc
+		}
+		f.Evidence = topContributions(d.m.Variables, c, d.cfg.TopN)
+		f.Message = fmt.Sprintf("%s %.4g above limit %.4g (model %s); largest contributions: %s",
+			name, f.Statistic, f.Limit, d.m.Name, describe(f.Evidence))
+	} else {
+		f.Message = fmt.Sprintf("%s %.4g back below limit %.4g (model %s)", name, f.Statistic, f.Limit, d.m.Name)
+	}
+	f.ID = analytics.MakeID(f)
+	return f
+}
+
+// topContributions keeps the n variables with the largest contributions
+// (by value: a negative T² contribution never drives an alarm).
+func topContributions(names []string, c []float64, n int) map[string]float64 {
+	idx := make([]int, len(c))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return c[idx[a]] > c[idx[b]] })
+	out := make(map[string]float64, n)
+	for _, i := range idx[:min(n, len(idx))] {
+		out[names[i]] = c[i]
+	}
+	return out
+}
+
+func describe(ev map[string]float64) string {
+	type kv struct {
+		k string
+		v float64
+	}
+	list := make([]kv, 0, len(ev))
+	for k, v := range ev {
+		list = append(list, kv{k, v})
+	}
+	sort.Slice(list, func(a, b int) bool { return list[a].v > list[b].v })
+	s := ""
+	for i, e := range list {
+		if i > 0 {
+			s += ", "
+		}
+		s += e.k + " " + strconv.FormatFloat(e.v, 'g', 3, 64)
+	}
+	return s
+}

@@ -1,0 +1,54 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// StreamOptions sizes the streams.
+type StreamOptions struct {
+	Replicas        int
+	TelemetryMaxAge time.Duration // default 7 days
+	AlarmsMaxAge    time.Duration // default one year
+}
+
+// EnsureStreams creates or updates TELEMETRY, ALARMS and BATCHES.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
+	if o.Replicas < 1 {
+		o.Replicas = 1
+	}
+	if o.TelemetryMaxAge == 0 {
+		o.TelemetryMaxAge = 7 * 24 * time.Hour
+	}
+	if o.AlarmsMaxAge == 0 {
+		o.AlarmsMaxAge = 365 * 24 * time.Hour
+	}
+	streams := []jetstream.StreamConfig{
+		{
+			Name: StreamTelemetry, Subjects: []string{TelemetryAll}, Storage: jetstream.FileStorage,
+			MaxAge: o.TelemetryMaxAge, Replicas: o.Replicas, Duplicates: 2 * time.Minute,
+			Description: "linewatch samples, one message per machine per read",
+		},
+		{
+			Name: StreamAlarms, Subjects: []string{AlarmsAll}, Storage: jetstream.FileStorage,
+			MaxAge: o.AlarmsMaxAge, Replicas: o.Replicas, Duplicates: 10 * time.Minute,
+			DenyDelete: true, DenyPurge: true,
+			Description: "linewatch alarm transitions (ISA-18.2)",
+		},
+		{
+			Name: StreamBatches, Subjects: []string{BatchesAll}, Storage: jetstream.FileStorage,
+			MaxAge: o.AlarmsMaxAge, Replicas: o.Replicas, Duplicates: 10 * time.Minute,
+			DenyDelete: true, DenyPurge: true,
+			Description: "linewatch batch start and end events",
+		},
+	}
+	for _, sc := range streams {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("JetStream stream %s: %w", sc.Name, err)
+		}
+	}
+	return nil
+}

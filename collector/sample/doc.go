@@ -1,0 +1,8 @@
+// Package sample is the value model shared by every part of linewatch: a
+// Sample is one OPC UA value with its source timestamp, raw status code and
+// batch context; a Batch is what the collector publishes per machine per read
+// on NATS (JSON, versioned schema, see docs/schemas.md).
+//
+// It is a leaf package (no OPC UA, NATS or InfluxDB imports) so that analytics,
+// alerts, store and reports can share it without pulling in the collector.
+package sample

@@ -1,0 +1,176 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestGoodConfigs(t *testing.T) {
+	files, _ := filepath.Glob("testdata/good/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no good fixtures")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			c, err := Load(f)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if len(c.AllTags()) == 0 {
+				t.Fatal("no tags loaded")
+			}
+		})
+	}
+}
+
+// Every bad fixture lists all of its expected errors, in order, as
+// "line:col path: message fragment".
+func TestBadConfigs(t *testing.T) {
+	tests := map[string][]string{
+		"five-mistakes.yaml": {
+			`1:7 site: invalid id`,
+			`4:3 influxdb.batch_sise: unknown key "batch_sise"; did you mean "batch_size"?`,
+			`10:26 lines[0].machines[0].security_policy: did you mean "Basic256Sha256"?`,
+			`15:11 lines[0].machines[0].auth.password: inline secrets are not allowed: reference it with password_env`,
+			`18:22 lines[0].machines[0].tags[0].node_id: invalid node id: identifier must start with i=, s=, g= or b=`,
+			`23:19 lines[0].machines[0].tags[1].role: allowed: temperature`,
+			`26:23 lines[0].machines[0].poll_groups[0].interval: not a duration`,
+		},
+		"structure.yaml": {
+			`3:8 nats.url: expected nats://host:port`,
+			`4:13 nats.replicas: must be 1–5`,
+			`7:16 lines[0].batch_tag: must name a tag of this line`,
+			`10:19 lines[0].machines[0].endpoint: expected opc.tcp://host:port[/path]`,
+			`12:24 lines[0].machines[0].security_mode: security_policy Basic256Sha256 and security_mode None do not go together`,
+			`16:36 lines[0].machines[0].tags[0].limits.hi: must be ≥ lo (2.04)`,
+			`17:36 lines[0].machines[0].tags[0].spec.usl: must be greater than lsl (2.05)`,
+			`19:23 lines[0].machines[0].poll_groups[0].interval: must be at least 10ms`,
+			`20:20 lines[0].machines[0].poll_groups[0].tags[0]: no such tag in machine "filler"; did you mean "fill_weight"?`,
+			`21:9 lines[1].id: duplicate line id`,
+			`22:5 lines[1].machines: at least one machine required`,
+			`25:14 analytics.rules[0].tags[0]: matches no configured tag`,
+			`26:22 analytics.rules[0].ewma.lambda: must be in (0, 1]`,
+			`28:21 alarms.default_priority: allowed: low, medium, high, urgent`,
+			`30:7 alarms.routes[0]: a route needs a webhook or an email receiver`,
+			`30:15 alarms.routes[0].lines[0]: no such line; did you mean "filling1"?`,
+		},
+	}
+	for name, want := range tests {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join("testdata/bad", name)
+			_, err := Load(path)
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("Load: want Errors, got %v", err)
+			}
+			got := make([]string, len(errs))
+			for i, e := range errs {
+				got[i] = e.Error()
+			}
+			if len(got) != len(want) {
+				t.Fatalf("got %d errors, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+			}
+			for i, w := range want {
+				pos, rest, _ := strings.Cut(w, " ")
+				prefix := path + ":" + pos + ": " + rest
+				if !strings.HasPrefix(got[i], prefix) {
+					t.Errorf("error %d:\n got %s\nwant prefix %s", i, got[i], prefix)
+				}
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse([]byte(`
+lines:
+  - id: l1
+    machines:
+      - id: m1
+        endpoint: opc.tcp://127.0.0.1:4840
+        tags:
+          - {name: t1, node_id: "ns=2;s=a"}
+          - {name: t2, node_id: "nsu=urn:x;i=5"}
+`), "mem.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.Lines[0].Machines[0]
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"site", c.Site, DefaultSite},
+		{"influx database", c.InfluxDB.Database, DefaultInfluxDatabase},
+		{"spool dir", c.InfluxDB.Spool.Dir, filepath.Join(DefaultDataDir, "spool")},
+		{"security policy", m.SecurityPolicy, "None"},
+		{"auth", m.Auth.Type, "anonymous"},
+		{"implicit poll group interval", m.PollGroups[0].Interval, time.Second},
+		{"implicit poll group tags", strings.Join(m.PollGroups[0].Tags, ","), "t1,t2"},
+		{"shelve max", c.Alarms.ShelveMax, 8 * time.Hour},
+		{"suppress", strings.Join(c.Alarms.SuppressWhenState, ","), "stopped,cip"},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+}
+
+func TestSecretResolve(t *testing.T) {
+	t.Setenv("LW_TEST_SECRET", "s3cret")
+	if v, err := (Secret{Env: "LW_TEST_SECRET"}).Resolve(); err != nil || v != "s3cret" {
+		t.Fatalf("env: %q %v", v, err)
+	}
+	f := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(f, []byte("from-file\n"), 0o600)
+	if v, err := (Secret{File: f}).Resolve(); err != nil || v != "from-file" {
+		t.Fatalf("file: %q %v", v, err)
+	}
+	if _, err := (Secret{Env: "LW_TEST_UNSET_VAR"}).Resolve(); err == nil || !strings.Contains(err.Error(), "LW_TEST_UNSET_VAR") {
+		t.Fatalf("unset env: %v", err)
+	}
+}
+
+func TestCheckNodeID(t *testing.T) {
+	for id, ok := range map[string]bool{
+		"ns=2;s=Line1.Filler.Weight": true, "ns=3;i=1001": true, "i=85": true,
+		"nsu=urn:plant;s=Temp": true, "ns=2;g=5ce9dbce-5d79-434c-9ac3-1cfba9a6e92c": true, "ns=1;b=YWJj": true,
+		"ns=2;x=foo": false, "ns=2": false, "ns=abc;s=x": false, "nsu=;s=x": false, " ns=2;s=x": false, "ns=2;i=notanumber": false,
+	} {
+		if err := CheckNodeID(id); (err == nil) != ok {
+			t.Errorf("CheckNodeID(%q) = %v, want ok=%v", id, err, ok)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, glob := range []string{"testdata/good/*.yaml", "testdata/bad/*.yaml"} {
+		files, _ := filepath.Glob(glob)
+		for _, p := range files {
+			b, _ := os.ReadFile(p)
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("a: &a [*a, *a]\n"))
+	f.Add([]byte("lines: [{machines: [{tags: [{limits: {lo: x}}]}]}]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data, "fuzz.yaml")
+		var errs Errors
+		if err != nil && !errors.As(err, &errs) {
+			return
+		}
+		for _, e := range errs {
+			if e.Msg == "" {
+				t.Fatalf("error without message: %+v", e)
+			}
+		}
+		if err == nil && c == nil {
+			t.Fatal("nil config without error")
+		}
+	})
+}

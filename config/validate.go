@@ -1,0 +1,206 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Allowed values, also listed in docs/configuration.md.
+var (
+	SecurityPolicies = []string{"None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"}
+	SecurityModes    = []string{"None", "Sign", "SignAndEncrypt"}
+	AuthTypes        = []string{"anonymous", "username", "certificate"}
+	DeadbandTypes    = []string{"none", "absolute", "percent"}
+	Priorities       = []string{"low", "medium", "high", "urgent"}
+	SpoolPolicies    = []string{"drop_oldest", "drop_newest"}
+	ShewhartPresets  = []string{"nelson", "western_electric"}
+	// TagRoles tell analytics and dashboards what a tag means.
+	TagRoles = []string{
+		"temperature", "humidity", "pressure", "fill_weight", "weight", "hardness", "thickness",
+		"force", "speed", "good_count", "reject_count", "batch_id", "product_code",
+		"machine_state", "phase", "door", "running", "other",
+	}
+)
+
+var idRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+const idRule = "lower-case letters, digits, '_' and '-', starting with a letter or digit (used in NATS subjects and InfluxDB tags)"
+
+type validator struct {
+	c    *Config
+	errs Errors
+}
+
+// at finds where path (or its nearest written parent) is in the file.
+func (v *validator) at(path string) (int, int) {
+	for p := path; ; {
+		if pos, ok := v.c.pos[p]; ok {
+			return pos[0], pos[1]
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			if pos, ok := v.c.pos[""]; ok {
+				return pos[0], pos[1]
+			}
+			return 0, 0
+		}
+		p = p[:i]
+	}
+}
+
+// inline reports whether the secret at path was written inline (already reported).
+func (v *validator) inline(path string) bool {
+	_, ok := v.c.pos[path+"!inline"]
+	return ok
+}
+
+func (v *validator) errf(path, value, format string, args ...any) {
+	line, col := v.at(path)
+	v.errs = append(v.errs, Error{File: v.c.File, Line: line, Column: col, Path: path, Value: value, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) oneOf(path, got string, allowed []string) {
+	if !slices.Contains(allowed, got) {
+		msg := "allowed: " + strings.Join(allowed, ", ")
+		if s := suggest(got, allowed); s != "" {
+			msg = fmt.Sprintf("did you mean %q? allowed: %s", s, strings.Join(allowed, ", "))
+		}
+		v.errf(path, got, "%s", msg)
+	}
+}
+
+func (v *validator) id(path, got string) {
+	if got == "" {
+		v.errf(path, "", "required; %s", idRule)
+	} else if !idRe.MatchString(got) {
+		v.errf(path, got, "invalid id; use %s", idRule)
+	}
+}
+
+func (v *validator) secret(path, key string, s Secret, required bool) {
+	switch {
+	case s.Env != "" && s.File != "":
+		v.errf(path+"."+key+"_env", s.Env, "give either %s_env or %s_file, not both", key, key)
+	case required && s.Env == "" && s.File == "" && !v.inline(path+"."+key):
+		v.errf(path, "", "%s required: set %s_env (environment variable) or %s_file (file holding it)", key, key, key)
+	}
+}
+
+func (v *validator) hostPort(path, got string) {
+	if _, port, err := net.SplitHostPort(got); err != nil || port == "" {
+		v.errf(path, got, "expected host:port, e.g. 127.0.0.1:8080")
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		v.errf(path, got, "port must be 0–65535")
+	}
+}
+
+func (v *validator) minDur(path string, got, least time.Duration) {
+	if got < least {
+		v.errf(path, got.String(), "must be at least %s", least)
+	}
+}
+
+func (c *Config) validate() Errors {
+	v := &validator{c: c}
+	v.id("site", c.Site)
+	v.influx()
+	v.nats()
+	v.collector()
+	v.lines()
+	v.analytics()
+	v.alarms()
+	if c.Console.Listen != "off" {
+		v.hostPort("console.listen", c.Console.Listen)
+	}
+	v.tls("console.tls", c.Console.TLS)
+	return v.errs
+}
+
+func (v *validator) tls(path string, t TLS) {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		v.errf(path, "", "cert_file and key_file go together")
+	}
+}
+
+func (v *validator) influx() {
+	in := v.c.InfluxDB
+	if in.URL != "" {
+		u, err := url.Parse(in.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.errf("influxdb.url", in.URL, "expected http:// or https:// URL, or leave empty to start an embedded InfluxDB")
+		}
+	}
+	if in.Bucket != "" && in.Database != "" {
+		v.errf("influxdb.bucket", in.Bucket, "give bucket (2.x, or db/rp on 1.8) or database (1.x), not both")
+	}
+	if in.Org != "" && in.Bucket == "" {
+		v.errf("influxdb.bucket", "", "bucket required when org is set")
+	}
+	v.secret("influxdb", "token", in.Token(), false)
+	v.tls("influxdb.tls", in.TLS)
+	if in.BatchSize < 1 || in.BatchSize > 1_000_000 {
+		v.errf("influxdb.batch_size", strconv.Itoa(in.BatchSize), "must be 1–1000000")
+	}
+	if in.Writers < 1 || in.Writers > 64 {
+		v.errf("influxdb.writers", strconv.Itoa(in.Writers), "must be 1–64")
+	}
+	v.minDur("influxdb.flush_interval", in.FlushInterval, 10*time.Millisecond)
+	v.minDur("influxdb.timeout", in.Timeout, 100*time.Millisecond)
+	if in.Spool.MaxSizeMB < 1 {
+		v.errf("influxdb.spool.max_size_mb", strconv.FormatInt(in.Spool.MaxSizeMB, 10), "must be at least 1")
+	}
+	v.oneOf("influxdb.spool.full_policy", in.Spool.FullPolicy, SpoolPolicies)
+}
+
+func (v *validator) nats() {
+	n := v.c.NATS
+	if n.URL != "" {
+		for _, s := range strings.Split(n.URL, ",") {
+			u, err := url.Parse(strings.TrimSpace(s))
+			if err != nil || !slices.Contains([]string{"nats", "tls", "ws", "wss"}, u.Scheme) || u.Host == "" {
+				v.errf("nats.url", s, "expected nats://host:port (or tls://, ws://, wss://), comma-separated for a cluster; leave empty for the embedded server")
+			}
+		}
+	} else {
+		v.hostPort("nats.embedded.listen", n.Embedded.Listen)
+	}
+	auths := 0
+	if n.User != "" {
+		auths++
+		v.secret("nats", "password", n.Password(), true)
+	} else if n.PasswordEnv != "" || n.PasswordFile != "" {
+		v.errf("nats.user", "", "user required with a password")
+	}
+	if n.NKeyFile != "" {
+		auths++
+	}
+	if n.CredsFile != "" {
+		auths++
+	}
+	if auths > 1 {
+		v.errf("nats", "", "choose one authentication: user/password, nkey_file or creds_file")
+	}
+	v.tls("nats.tls", n.TLS)
+	if n.Replicas < 1 || n.Replicas > 5 {
+		v.errf("nats.replicas", strconv.Itoa(n.Replicas), "must be 1–5 (JetStream stream replicas)")
+	}
+	v.minDur("nats.telemetry.max_age", n.Telemetry.MaxAge, time.Minute)
+}
+
+func (v *validator) collector() {
+	co := v.c.Collector
+	if co.MetricsListen != "off" {
+		v.hostPort("collector.metrics_listen", co.MetricsListen)
+	}
+	v.minDur("collector.reconnect_min", co.ReconnectMin, 10*time.Millisecond)
+	if co.ReconnectMax < co.ReconnectMin {
+		v.errf("collector.reconnect_max", co.ReconnectMax.String(), "must be at least reconnect_min (%s)", co.ReconnectMin)
+	}
+	v.minDur("collector.request_timeout", co.RequestTimeout, 100*time.Millisecond)
+}
