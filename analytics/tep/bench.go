@@ -28,12 +28,15 @@ type Rates struct{ T2, Q, Combined float64 }
 
 // Result of one method on the data set.
 type Result struct {
-	Method     Method
-	Model      *pca.Model
-	T2Limit    float64
-	QLimit     float64
-	Detection  [NumFaults + 1]Rates // over rows 161..960 of dNN_te
-	FalseAlarm Rates                // over all rows of d00_te
+	Method    Method
+	Model     *pca.Model
+	T2Limit   float64
+	QLimit    float64
+	Detection [NumFaults + 1]Rates // over rows 161..960 of dNN_te
+	// Delay is the number of faulty rows before the first "T² or Q" alarm
+	// (0 = alarm on row 161), -1 when the fault is never flagged.
+	Delay      [NumFaults + 1]int
+	FalseAlarm Rates // over all rows of d00_te
 	// CalibFalseAlarm is the false-alarm rate on the calibration segments,
 	// the figure the limits were set from.
 	CalibFalseAlarm Rates
@@ -67,7 +70,7 @@ func Evaluate(d *Data, m Method) (*Result, error) {
 		return nil, err
 	}
 	for f := 1; f <= NumFaults; f++ {
-		if r.Detection[f], err = alarmRate(det, d.Test[f], FaultStart); err != nil {
+		if r.Detection[f], r.Delay[f], err = alarmRateDelay(det, d.Test[f], FaultStart); err != nil {
 			return nil, err
 		}
 	}
@@ -148,13 +151,21 @@ func trainingRates(d *Data, m Method) ([NumFaults + 1]Rates, float64, error) {
 // rows from row `from` (0-based) on during which each alarm was active.
 // Rows before a dynamic model has its full lag window count as no alarm.
 func alarmRate(det *pca.Detector, X *mat.Dense, from int) (Rates, error) {
+	r, _, err := alarmRateDelay(det, X, from)
+	return r, err
+}
+
+// alarmRateDelay is alarmRate that also returns how many rows from `from`
+// on passed before the first "T² or Q" alarm (-1: none).
+func alarmRateDelay(det *pca.Detector, X *mat.Dense, from int) (Rates, int, error) {
 	det.Reset()
 	rows, _ := X.Dims()
 	t0 := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	var n, t2n, qn, cn int
+	delay := -1
 	for i := 0; i < rows; i++ {
 		if _, err := det.Observe(t0.Add(time.Duration(i)*3*time.Minute), X.RawRowView(i)); err != nil {
-			return Rates{}, err
+			return Rates{}, -1, err
 		}
 		if i < from {
 			continue
@@ -169,11 +180,14 @@ func alarmRate(det *pca.Detector, X *mat.Dense, from int) (Rates, error) {
 		}
 		if a || b {
 			cn++
+			if delay < 0 {
+				delay = i - from
+			}
 		}
 	}
 	// Reset so the end-of-run state never leaks into the next file.
 	det.Reset()
-	return Rates{float64(t2n) / float64(n), float64(qn) / float64(n), float64(cn) / float64(n)}, nil
+	return Rates{float64(t2n) / float64(n), float64(qn) / float64(n), float64(cn) / float64(n)}, delay, nil
 }
 
 // MeanMissed is the mean missed-detection rate (1 − detection) over all

@@ -1,0 +1,226 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/linewatch/linewatch/analytics"
+	"github.com/linewatch/linewatch/analytics/detect"
+	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/config"
+)
+
+// DefaultStatsEvery is how often (in sample time) a detector's statistics
+// are emitted for the spc measurement: often enough for dashboards, far
+// less often than samples arrive.
+const DefaultStatsEvery = 10 * time.Second
+
+// StatPoint is one detector's statistics at one time.
+type StatPoint struct {
+	Time     time.Time
+	Site     string
+	Line     string
+	Machine  string
+	Tag      string
+	Detector string
+	Stats    []detect.Stat
+}
+
+// Options tune an Engine.
+type Options struct {
+	// StatsEvery is the sample-time interval of StatPoints per detector; <0 disables them.
+	StatsEvery time.Duration
+	// MachineState is called when a machine_state tag changes value (alarm
+	// suppression by design).
+	MachineState func(line, machine, state string)
+	Logger       *slog.Logger
+}
+
+// Engine routes samples to detectors. It is not safe for concurrent use:
+// one goroutine feeds it (one line's state lives on one worker).
+type Engine struct {
+	site           string
+	routes         map[string][]*instance // line/machine/tag → detectors
+	instances      []*instance
+	yields         map[string]*yieldTracker // line/machine → per-batch yield
+	yieldRoutes    map[string]*yieldTracker // line/machine/tag → tracker
+	pcaRoutes      map[string][]pcaRoute
+	models         []*pcaModel
+	stateTags      map[string]bool
+	states         map[string]string
+	includeNonGood bool
+	opts           Options
+	stats          []StatPoint
+	log            *slog.Logger
+}
+
+// New builds the detectors of every analytics rule in cfg.
+func New(cfg *config.Config, opts Options) (*Engine, error) {
+	if opts.StatsEvery == 0 {
+		opts.StatsEvery = DefaultStatsEvery
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	e := &Engine{
+		site: cfg.Site, routes: map[string][]*instance{}, yields: map[string]*yieldTracker{},
+		yieldRoutes: map[string]*yieldTracker{}, stateTags: map[string]bool{}, states: map[string]string{},
+		includeNonGood: cfg.Analytics.IncludeNonGood, opts: opts, log: opts.Logger,
+	}
+	for _, t := range cfg.AllTags() {
+		if t.Tag.Role == "machine_state" {
+			e.stateTags[t.String()] = true
+		}
+	}
+	seen := map[string]bool{}
+	for _, r := range cfg.Analytics.Rules {
+		var refs []config.TagRef
+		for _, p := range r.Tags {
+			refs = append(refs, cfg.MatchTags(p)...)
+		}
+		for _, t := range refs {
+			dets, err := buildRule(r, t)
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range dets {
+				inst := &instance{line: t.Line.ID, machine: t.Machine.ID, tag: t.Tag.Name, det: d}
+				keys := []string{t.String()}
+				if pc := r.PChart; pc != nil && d.Name() == detect.NamePChart {
+					// one p-chart per machine, fed by both counters
+					inst.tag = pc.RejectTag
+					keys = []string{t.Line.ID + "/" + t.Machine.ID + "/" + pc.GoodTag, t.Line.ID + "/" + t.Machine.ID + "/" + pc.RejectTag}
+				}
+				inst.id = inst.line + "/" + inst.machine + "/" + inst.tag + "/" + d.Name()
+				if seen[inst.id] {
+					continue // two rules or patterns selecting the same tag and detector
+				}
+				seen[inst.id] = true
+				e.instances = append(e.instances, inst)
+				for _, k := range keys {
+					e.routes[k] = append(e.routes[k], inst)
+				}
+			}
+			if y := r.Yield; y != nil {
+				mk := t.Line.ID + "/" + t.Machine.ID
+				if e.yields[mk] == nil {
+					yt := &yieldTracker{line: t.Line.ID, machine: t.Machine.ID, goodTag: y.GoodTag, rejectTag: y.RejectTag,
+						params: detect.YieldParams{YieldMin: 100 * y.Min}}
+					e.yields[mk] = yt
+					e.yieldRoutes[mk+"/"+y.GoodTag] = yt
+					e.yieldRoutes[mk+"/"+y.RejectTag] = yt
+				}
+			}
+		}
+	}
+	var err error
+	if e.pcaRoutes, e.models, err = loadModels(cfg); err != nil {
+		return nil, err
+	}
+	sort.Slice(e.instances, func(i, j int) bool { return e.instances[i].id < e.instances[j].id })
+	return e, nil
+}
+
+// Detectors lists the attached detector ids (line/machine/tag/detector).
+func (e *Engine) Detectors() []string {
+	out := make([]string, len(e.instances))
+	for i, in := range e.instances {
+		out[i] = in.id
+	}
+	return out
+}
+
+// Process feeds one sample to its detectors and appends their findings.
+// Non-good samples are ignored unless the config includes them.
+func (e *Engine) Process(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
+	if s.Site == "" {
+		s.Site = e.site
+	}
+	key := s.Key()
+	if e.stateTags[key] && s.Text != "" && e.states[key] != s.Text {
+		e.states[key] = s.Text
+		if e.opts.MachineState != nil {
+			e.opts.MachineState(s.Line, s.Machine, s.Text)
+		}
+	}
+	if !e.includeNonGood && !s.Good() {
+		return dst
+	}
+	if yt := e.yieldRoutes[key]; yt != nil {
+		dst = yt.update(s, dst)
+	}
+	for _, r := range e.pcaRoutes[key] {
+		dst = r.m.update(s, r.idx, dst)
+	}
+	for _, in := range e.routes[key] {
+		dst = in.det.Update(s, dst)
+		if e.opts.StatsEvery > 0 && !s.Time.Before(in.nextStat) {
+			in.nextStat = s.Time.Truncate(e.opts.StatsEvery).Add(e.opts.StatsEvery)
+			if st := in.det.AppendStats(nil); len(st) > 0 {
+				e.stats = append(e.stats, StatPoint{Time: s.Time, Site: s.Site, Line: in.line, Machine: in.machine, Tag: in.tag, Detector: in.det.Name(), Stats: st})
+			}
+		}
+	}
+	return dst
+}
+
+// DrainStats appends and clears the statistics emitted since the last call.
+func (e *Engine) DrainStats(dst []StatPoint) []StatPoint {
+	dst = append(dst, e.stats...)
+	e.stats = e.stats[:0]
+	return dst
+}
+
+// state is the saved form of all detectors.
+type state struct {
+	V         int                        `json:"v"`
+	Detectors map[string]json.RawMessage `json:"detectors"`
+	Yields    map[string]yieldTracker    `json:"yields,omitempty"`
+	States    map[string]string          `json:"states,omitempty"`
+}
+
+// Snapshot saves every detector's state.
+func (e *Engine) Snapshot() ([]byte, error) {
+	st := state{V: 1, Detectors: map[string]json.RawMessage{}, Yields: map[string]yieldTracker{}, States: e.states}
+	for _, in := range e.instances {
+		b, err := in.det.Snapshot()
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %s: %w", in.id, err)
+		}
+		st.Detectors[in.id] = b
+	}
+	for k, y := range e.yields {
+		st.Yields[k] = *y
+	}
+	return json.Marshal(st)
+}
+
+// Restore loads a Snapshot. Detectors whose parameters changed since the
+// snapshot start fresh (and say so); others continue where they were.
+func (e *Engine) Restore(data []byte) error {
+	var st state
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("restore analytics state: %w", err)
+	}
+	for _, in := range e.instances {
+		b, ok := st.Detectors[in.id]
+		if !ok {
+			continue
+		}
+		if err := in.det.Restore(b); err != nil {
+			e.log.Warn("analytics: detector starts fresh", "detector", in.id, "err", err)
+		}
+	}
+	for k, y := range st.Yields {
+		if cur := e.yields[k]; cur != nil && cur.goodTag == y.GoodTagSaved {
+			cur.restore(y)
+		}
+	}
+	for k, v := range st.States {
+		e.states[k] = v
+	}
+	return nil
+}
