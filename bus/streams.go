@@ -15,7 +15,7 @@ type StreamOptions struct {
 	AlarmsMaxAge    time.Duration // default one year
 }
 
-// EnsureStreams creates or updates TELEMETRY, ALARMS and BATCHES.
+// EnsureStreams creates or updates TELEMETRY, FINDINGS, ALARMS and BATCHES.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
 	if o.Replicas < 1 {
 		o.Replicas = 1
@@ -37,6 +37,11 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 			MaxAge: o.AlarmsMaxAge, Replicas: o.Replicas, Duplicates: 10 * time.Minute,
 			DenyDelete: true, DenyPurge: true,
 			Description: "linewatch alarm transitions (ISA-18.2)",
+		},
+		{
+			Name: StreamFindings, Subjects: []string{FindingsAll}, Storage: jetstream.FileStorage,
+			MaxAge: o.TelemetryMaxAge, Replicas: o.Replicas, Duplicates: 10 * time.Minute,
+			Description: "analytics findings for alerts workers in other processes",
 		},
 		{
 			Name: StreamBatches, Subjects: []string{BatchesAll}, Storage: jetstream.FileStorage,

@@ -5,6 +5,7 @@ const (
 	StreamTelemetry = "TELEMETRY"
 	StreamAlarms    = "ALARMS"
 	StreamBatches   = "BATCHES"
+	StreamFindings  = "FINDINGS"
 )
 
 // Subject roots.
@@ -12,6 +13,7 @@ const (
 	TelemetryAll = "linewatch.telemetry.>"
 	AlarmsAll    = "linewatch.alarms.>"
 	BatchesAll   = "linewatch.batches.>"
+	FindingsAll  = "linewatch.findings.>"
 	CmdAlarms    = "linewatch.cmd.alarms"
 )
 
@@ -33,3 +35,9 @@ func BatchSubject(site, line string) string {
 // CmdSubject is the request-reply subject of an alarm command
 // (ack, shelve, unshelve, comment).
 func CmdSubject(command string) string { return CmdAlarms + "." + command }
+
+// FindingSubject carries analytics findings to alerts workers when analytics
+// and alerts run in different processes.
+func FindingSubject(site, line string) string {
+	return "linewatch.findings." + site + "." + line
+}

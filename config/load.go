@@ -2,6 +2,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -37,7 +39,8 @@ func Load(path string) (*Config, error) {
 
 // Parse is Load for a config held in memory; file names it in errors.
 func Parse(data []byte, file string) (*Config, error) {
-	cfg := &Config{File: file, pos: positions{}}
+	sum := sha256.Sum256(data)
+	cfg := &Config{File: file, Digest: hex.EncodeToString(sum[:]), pos: positions{}}
 	var errs Errors
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))

@@ -19,6 +19,9 @@ type Config struct {
 
 	// File is the path the config was loaded from ("" when parsed from memory).
 	File string `yaml:"-"`
+	// Digest is the SHA-256 (hex) of the file's bytes: the "config in force"
+	// recorded in the audit trail and in batch reports.
+	Digest string `yaml:"-"`
 	pos  positions
 }
 

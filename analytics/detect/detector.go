@@ -84,7 +84,7 @@ func finding(s sample.Sample, detector, rule string, active bool, statistic, lim
 	return f
 }
 
-// ended returns "ended" or "started" for messages.
+// verb returns "started" or "ended" for messages.
 func verb(active bool) string {
 	if active {
 		return "started"
@@ -163,3 +163,17 @@ func holdSpan(prev, now time.Time, maxGap time.Duration) time.Duration {
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+var (
+	_ Detector = (*Limits)(nil)
+	_ Detector = (*Flatline)(nil)
+	_ Detector = (*RateOfChange)(nil)
+	_ Detector = (*RollingMKT)(nil)
+	_ Detector = (*TOR)(nil)
+	_ Detector = (*Nelson)(nil)
+	_ Detector = (*EWMA)(nil)
+	_ Detector = (*CUSUM)(nil)
+	_ Detector = (*PChart)(nil)
+	_ Detector = (*PageHinkley)(nil)
+	_ Detector = (*CpkMonitor)(nil)
+)

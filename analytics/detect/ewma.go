@@ -58,8 +58,10 @@ type ewmaState struct {
 
 // EWMA is the EWMA chart of one tag.
 type EWMA struct {
-	p  EWMAParams
-	st ewmaState
+	p         EWMAParams
+	asymW     float64 // asymptotic half-width for asymSigma
+	asymSigma float64
+	st        ewmaState
 }
 
 // NewEWMA validates p and returns the detector.
@@ -87,12 +89,17 @@ func (d *EWMA) Width(i int) float64 {
 }
 
 func (d *EWMA) width() float64 {
-	lam := d.p.Lambda
-	f := lam / (2 - lam)
-	if !d.p.Asymptotic {
-		f *= 1 - d.st.Decay
+	// Once (1−λ)^(2i) is below float64 resolution the exact limits equal
+	// the asymptotic ones: skip the square root.
+	if d.p.Asymptotic || d.st.Decay == 0 {
+		if d.asymSigma != d.st.B.Sigma {
+			d.asymSigma = d.st.B.Sigma
+			d.asymW = d.p.L * d.st.B.Sigma * math.Sqrt(d.p.Lambda/(2-d.p.Lambda))
+		}
+		return d.asymW
 	}
-	return d.p.L * d.st.B.Sigma * math.Sqrt(f)
+	lam := d.p.Lambda
+	return d.p.L * d.st.B.Sigma * math.Sqrt(lam/(2-lam)*(1-d.st.Decay))
 }
 
 // Update implements [Detector].
@@ -109,7 +116,12 @@ func (d *EWMA) Update(s sample.Sample, dst []analytics.Finding) []analytics.Find
 	}
 	lam := d.p.Lambda
 	st.Z = lam*s.Value + (1-lam)*st.Z
-	st.Decay *= (1 - lam) * (1 - lam)
+	if st.Decay != 0 {
+		st.Decay *= (1 - lam) * (1 - lam)
+		if st.Decay < 1e-17 {
+			st.Decay = 0 // below resolution; also keeps out of slow subnormals
+		}
+	}
 	st.N++
 	w := d.width()
 	ucl, lcl := st.B.Mean+w, st.B.Mean-w

@@ -148,7 +148,10 @@ type Limits struct {
 	p     LimitsParams
 	limit [nLevels]float64
 	set   [nLevels]bool
-	st    limitsState
+	// quiet range: a value in [innerLo, innerHi] with no level in any
+	// state changes nothing but the last reading (the fast path).
+	innerLo, innerHi float64
+	st               limitsState
 }
 
 // NewLimits validates p and returns the detector.
@@ -157,10 +160,15 @@ func NewLimits(p LimitsParams) (*Limits, error) {
 		return nil, err
 	}
 	p = p.withDefaults()
-	d := &Limits{p: p}
+	d := &Limits{p: p, innerLo: math.Inf(-1), innerHi: math.Inf(1)}
 	for i, v := range [nLevels]*float64{p.Lo, p.Hi, p.LoLo, p.HiHi} {
 		if v != nil {
 			d.limit[i], d.set[i] = *v, true
+			if isHigh(i) {
+				d.innerHi = math.Min(d.innerHi, *v)
+			} else {
+				d.innerLo = math.Max(d.innerLo, *v)
+			}
 		}
 	}
 	return d, nil
@@ -186,6 +194,10 @@ func (d *Limits) Update(s sample.Sample, dst []analytics.Finding) []analytics.Fi
 		return dst
 	}
 	v, t := s.Value, s.Time
+	if v >= d.innerLo && v <= d.innerHi && d.quiet() {
+		d.st.Have, d.st.LastT, d.st.LastV = true, t, v
+		return dst
+	}
 	var span time.Duration
 	if d.st.Have {
 		span = holdSpan(d.st.LastT, t, d.p.MaxGap)
@@ -200,6 +212,16 @@ func (d *Limits) Update(s sample.Sample, dst []analytics.Finding) []analytics.Fi
 	}
 	d.st.Have, d.st.LastT, d.st.LastV = true, t, v
 	return dst
+}
+
+// quiet reports whether no level is pending, active or in an excursion.
+func (d *Limits) quiet() bool {
+	for i := range d.st.Levels {
+		if ls := &d.st.Levels[i]; ls.Pending || ls.Active || ls.InExc {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *Limits) trackExcursion(lv int, ls *levelState, s sample.Sample, span time.Duration) {

@@ -152,18 +152,21 @@ func (p MKTParams) Validate() error {
 }
 
 type mktState struct {
-	Have   bool      `json:"have,omitempty"`
-	LastT  time.Time `json:"last_t,omitzero"`
-	LastV  float64   `json:"last_v"`
-	Head   int64     `json:"head"` // absolute index of the newest bucket
-	Slot   []int64   `json:"slot"` // absolute index held by each ring slot
-	W      []float64 `json:"w"`    // Σ weight·seconds per bucket
-	D      []float64 `json:"d"`    // Σ seconds per bucket
-	SumW   float64   `json:"sum_w"`
-	SumD   float64   `json:"sum_d"`
-	Moves  int       `json:"moves"` // slot advances since the last exact resum
-	MKT    float64   `json:"mkt"`
-	Active bool      `json:"active,omitempty"`
+	Have     bool      `json:"have,omitempty"`
+	LastT    time.Time `json:"last_t,omitzero"`
+	LastV    float64   `json:"last_v"`
+	LastNs   int64     `json:"last_ns"`
+	LastAbs  int64     `json:"last_abs"`  // bucket of the last reading
+	LastSlot int       `json:"last_slot"` // and its ring slot
+	Head     int64     `json:"head"`      // absolute index of the newest bucket
+	Slot     []int64   `json:"slot"`      // absolute index held by each ring slot
+	W        []float64 `json:"w"`         // Σ weight·seconds per bucket
+	D        []float64 `json:"d"`         // Σ seconds per bucket
+	SumW     float64   `json:"sum_w"`
+	SumD     float64   `json:"sum_d"`
+	Moves    int       `json:"moves"` // slot advances since the last exact resum
+	MKT      float64   `json:"mkt"`
+	Active   bool      `json:"active,omitempty"`
 }
 
 // RollingMKT is the mean kinetic temperature over a rolling window, O(1)
@@ -171,9 +174,15 @@ type mktState struct {
 // Σ exp(−ΔH/RT)·dt and Σ dt, with running totals that are re-summed exactly
 // once per ring turn to stop rounding drift.
 type RollingMKT struct {
-	p     MKTParams
-	width int64 // bucket width, ns
-	st    mktState
+	p      MKTParams
+	width  int64   // bucket width, ns
+	limitW float64 // weight of the limit temperature
+	wcache [256]weightEntry
+	// cached bucket of the newest reading (not state: derived)
+	curAbs, curStart int64
+	curSlot          int
+	curOK            bool
+	st               mktState
 }
 
 // NewRollingMKT validates p and returns the detector.
@@ -182,7 +191,7 @@ func NewRollingMKT(p MKTParams) (*RollingMKT, error) {
 		return nil, err
 	}
 	p = p.withDefaults()
-	d := &RollingMKT{p: p, width: int64(p.Window) / int64(p.Buckets)}
+	d := &RollingMKT{p: p, width: int64(p.Window) / int64(p.Buckets), limitW: mktWeight(p.Activation, p.Limit)}
 	d.st.Slot = make([]int64, p.Buckets)
 	d.st.W = make([]float64, p.Buckets)
 	d.st.D = make([]float64, p.Buckets)
@@ -232,38 +241,74 @@ func (d *RollingMKT) advance(head int64) {
 	}
 }
 
+// weight returns mktWeight for a temperature through a small direct-mapped
+// cache: PLC values are quantised (0.1 °C, float32) and a cold room visits
+// few distinct values, while exp() is most of the cost of an update.
+func (d *RollingMKT) weight(c float64) float64 {
+	k := math.Float64bits(c)
+	e := &d.wcache[(k*0x9E3779B97F4A7C15)>>56]
+	if !e.ok || e.k != k {
+		e.k, e.w, e.ok = k, mktWeight(d.p.Activation, c), true
+	}
+	return e.w
+}
+
+type weightEntry struct {
+	k  uint64
+	w  float64
+	ok bool
+}
+
+// bucketOf returns the absolute bucket of a time (ns) and its ring slot,
+// dividing only when the time leaves the cached bucket.
+func (d *RollingMKT) bucketOf(ns int64) (int64, int) {
+	if !d.curOK || ns < d.curStart || ns-d.curStart >= d.width {
+		abs := floorDiv(ns, d.width)
+		n := int64(len(d.st.Slot))
+		d.curAbs, d.curStart, d.curSlot, d.curOK = abs, abs*d.width, int(((abs%n)+n)%n), true
+	}
+	return d.curAbs, d.curSlot
+}
+
 // Update implements [Detector].
 func (d *RollingMKT) Update(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
 	st := &d.st
-	if !usable(s) || s.Value <= -kelvin || (st.Have && s.Time.Before(st.LastT)) {
+	now := s.Time.UnixNano()
+	if !usable(s) || s.Value <= -kelvin || (st.Have && now < st.LastNs) {
 		return dst
 	}
-	d.advance(floorDiv(s.Time.UnixNano(), d.width))
+	head, slot := d.bucketOf(now)
+	d.advance(head)
 	if st.Have {
-		if dt := holdSpan(st.LastT, s.Time, d.p.MaxGap).Seconds(); dt > 0 {
-			abs := floorDiv(st.LastT.UnixNano(), d.width)
-			n := int64(len(st.Slot))
-			if abs > st.Head-n {
-				i := int(((abs % n) + n) % n)
-				w := mktWeight(d.p.Activation, st.LastV) * dt
-				st.W[i] += w
-				st.D[i] += dt
-				st.SumW += w
-				st.SumD += dt
-			}
+		dt := now - st.LastNs
+		if gap := int64(d.p.MaxGap); gap > 0 && dt > gap {
+			dt = gap
+		}
+		// The previous reading's span goes into its own bucket, if that
+		// is still inside the window.
+		if dt > 0 && st.LastAbs > st.Head-int64(len(st.Slot)) {
+			sec := float64(dt) / 1e9
+			w := d.weight(st.LastV) * sec
+			st.W[st.LastSlot] += w
+			st.D[st.LastSlot] += sec
+			st.SumW += w
+			st.SumD += sec
 		}
 	}
+	st.LastNs, st.LastAbs, st.LastSlot = now, head, slot
 	st.Have, st.LastT, st.LastV = true, s.Time, s.Value
 	if st.SumD <= 0 {
 		return dst
 	}
-	st.MKT = mktFromMean(d.p.Activation, st.SumW/st.SumD)
+	// MKT is monotone in the mean weight: compare weights and take the
+	// logarithm only when a finding or a statistic needs the temperature.
 	covered := time.Duration(st.SumD * float64(time.Second))
-	over := st.MKT > d.p.Limit && covered >= d.p.MinCoverage
+	over := st.SumW > d.limitW*st.SumD && covered >= d.p.MinCoverage
 	if over == st.Active {
 		return dst
 	}
 	st.Active = over
+	st.MKT = mktFromMean(d.p.Activation, st.SumW/st.SumD)
 	msg := fmt.Sprintf("%s mean kinetic temperature over %v %s: %.2f °C vs label limit %g °C (%.1f h of readings, ΔH/R %g K)",
 		s.Tag, d.p.Window, map[bool]string{true: "above limit", false: "back within limit"}[over], st.MKT, d.p.Limit, covered.Hours(), d.p.Activation)
 	ev := map[string]float64{"window_h": d.p.Window.Hours(), "covered_h": covered.Hours()}
@@ -275,7 +320,7 @@ func (d *RollingMKT) Value() float64 {
 	if d.st.SumD <= 0 {
 		return math.NaN()
 	}
-	return d.st.MKT
+	return mktFromMean(d.p.Activation, d.st.SumW/d.st.SumD)
 }
 
 // AppendStats implements [Detector]: mkt, mkt_limit, mkt_covered_h.
@@ -283,7 +328,7 @@ func (d *RollingMKT) AppendStats(dst []Stat) []Stat {
 	if d.st.SumD <= 0 {
 		return dst
 	}
-	return append(dst, Stat{"mkt", d.st.MKT}, Stat{"mkt_limit", d.p.Limit},
+	return append(dst, Stat{"mkt", d.Value()}, Stat{"mkt_limit", d.p.Limit},
 		Stat{"mkt_covered_h", d.st.SumD / 3600})
 }
 
@@ -299,6 +344,9 @@ func (d *RollingMKT) Restore(data []byte) error {
 	if len(st.Slot) != d.p.Buckets || len(st.W) != d.p.Buckets || len(st.D) != d.p.Buckets {
 		return fmt.Errorf("restore mkt state: %d buckets saved, %d configured", len(st.Slot), d.p.Buckets)
 	}
-	d.st = st
+	if st.LastSlot < 0 || st.LastSlot >= d.p.Buckets || st.Moves < 0 {
+		return fmt.Errorf("restore mkt state: corrupt (slot %d of %d); discard the saved state", st.LastSlot, d.p.Buckets)
+	}
+	d.st, d.curOK = st, false
 	return nil
 }

@@ -95,6 +95,10 @@ type nelsonState struct {
 	In1     int        `json:"in1"`  // run within 1σ
 	Out1    int        `json:"out1"` // run beyond 1σ
 	LastZ   float64    `json:"last_z"`
+	Up2     int        `json:"up2"` // of the last 3 points, beyond +2σ
+	Dn2     int        `json:"dn2"`
+	Up1     int        `json:"up1"` // of the last 5 points, beyond +1σ
+	Dn1     int        `json:"dn1"`
 	LastMR  float64    `json:"last_mr"`
 	Active  [10]bool   `json:"active"`
 }
@@ -153,6 +157,21 @@ func (d *Nelson) Update(s sample.Sample, dst []analytics.Finding) []analytics.Fi
 	if havePrev {
 		diff = x - st.Prev
 	}
+	// Window counts for rules 5 and 6, updated as points enter and leave.
+	if st.N >= 5 {
+		old := st.Z[st.N%5]
+		st.Up1 -= b2i(old > 1)
+		st.Dn1 -= b2i(old < -1)
+	}
+	if st.N >= 3 {
+		old := st.Z[(st.N-3)%5]
+		st.Up2 -= b2i(old > 2)
+		st.Dn2 -= b2i(old < -2)
+	}
+	st.Up1 += b2i(z > 1)
+	st.Dn1 += b2i(z < -1)
+	st.Up2 += b2i(z > 2)
+	st.Dn2 += b2i(z < -2)
 	st.Z[st.N%5] = z
 	st.N++
 	st.Prev = x
@@ -191,8 +210,8 @@ func (d *Nelson) Update(s sample.Sample, dst []analytics.Finding) []analytics.Fi
 	cond[2] = st.SideRun >= d.p.Rule2Run
 	cond[3] = st.Trend >= 5 // six points, five moves
 	cond[4] = st.Alt >= 13  // fourteen points, thirteen moves
-	cond[5] = d.countBeyond(3, 2) >= 2
-	cond[6] = d.countBeyond(5, 1) >= 4
+	cond[5] = st.Up2 >= 2 || st.Dn2 >= 2
+	cond[6] = st.Up1 >= 4 || st.Dn1 >= 4
 	cond[7] = st.In1 >= 15
 	cond[8] = st.Out1 >= 8
 	mrLimit := D4 * D2 * st.B.Sigma
@@ -210,20 +229,11 @@ func (d *Nelson) Update(s sample.Sample, dst []analytics.Finding) []analytics.Fi
 	return dst
 }
 
-// countBeyond returns the larger of the number of the last n z-scores above
-// +k and below −k.
-func (d *Nelson) countBeyond(n int, k float64) int {
-	m := min(n, d.st.N)
-	up, down := 0, 0
-	for i := range m {
-		z := d.st.Z[(d.st.N-1-i)%5]
-		if z > k {
-			up++
-		} else if z < -k {
-			down++
-		}
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
-	return max(up, down)
+	return 0
 }
 
 var nelsonText = [10]string{"",
@@ -284,6 +294,9 @@ func (d *Nelson) Restore(data []byte) error {
 	var st nelsonState
 	if err := restore(data, NameNelson, d.p, &st); err != nil {
 		return err
+	}
+	if st.N < 0 || (st.B.Ready && !(st.B.Sigma > 0)) {
+		return fmt.Errorf("restore nelson state: corrupt (n %d, sigma %g); discard the saved state", st.N, st.B.Sigma)
 	}
 	d.st = st
 	return nil

@@ -160,7 +160,7 @@ func (d *PChart) Update(s sample.Sample, dst []analytics.Finding) []analytics.Fi
 	}
 	// Both counters of one read share a timestamp: a subgroup is closed
 	// only when a later timestamp shows that the previous read is complete.
-	if st.Open && s.Time.After(st.LastT) && d.complete() {
+	if st.Open && s.Time.After(st.LastT) && d.complete(s.Time) {
 		dst = d.close(s, dst)
 	}
 	if !st.Open {
@@ -179,9 +179,11 @@ func (d *PChart) Update(s sample.Sample, dst []analytics.Finding) []analytics.Fi
 	return dst
 }
 
-func (d *PChart) complete() bool {
+// complete reports whether the open subgroup is full once a read at next
+// arrives: a span subgroup holds the reads in [start, start+span).
+func (d *PChart) complete(next time.Time) bool {
 	if d.p.SubgroupSpan > 0 {
-		return d.st.LastT.Sub(d.st.Start) >= d.p.SubgroupSpan
+		return next.Sub(d.st.Start) >= d.p.SubgroupSpan
 	}
 	return d.st.Stamps >= d.p.SubgroupSamples
 }
@@ -242,14 +244,21 @@ func (d *PChart) learn(p, n float64) {
 		return
 	}
 	sz := 1.0
-	if d.p.Laney {
+	if d.p.Laney && d.p.SigmaZ > 0 {
 		sz = d.p.SigmaZ
-		if sz == 0 {
-			ps, ns := make([]float64, len(st.Base)), make([]float64, len(st.Base))
-			for i, b := range st.Base {
-				ps[i], ns[i] = b.P, b.N
+	} else if d.p.Laney {
+		var sum, prev float64
+		for i, b := range st.Base {
+			z := (b.P - pbar) / math.Sqrt(pbar*(1-pbar)/b.N)
+			if i > 0 {
+				sum += math.Abs(z - prev)
 			}
-			sz = LaneySigmaZ(ps, ns, pbar)
+			prev = z
+		}
+		sz = sum / float64(len(st.Base)-1) / D2
+		if !(sz > 0) {
+			st.Base = st.Base[:0] // no variation between subgroups yet: limits would collapse
+			return
 		}
 	}
 	st.PBar, st.SigmaZ, st.Ready, st.Base = pbar, sz, true, nil

@@ -121,9 +121,7 @@ func (d *TOR) Update(s sample.Sample, dst []analytics.Finding) []analytics.Findi
 	if !usable(s) || (st.Have && s.Time.Before(st.LastT)) {
 		return dst
 	}
-	if st.Have && s.Batch != st.Batch && !d.p.KeepAcrossBatches {
-		dst = d.resetBatch(s, dst)
-	}
+	newBatch := st.Have && s.Batch != st.Batch && !d.p.KeepAcrossBatches
 	if st.Have {
 		span := holdSpan(st.LastT, s.Time, d.p.MaxGap)
 		if d.out(st.LastV) {
@@ -133,7 +131,22 @@ func (d *TOR) Update(s sample.Sample, dst []analytics.Finding) []analytics.Findi
 			st.Frozen += span
 		}
 	}
+	if newBatch {
+		// The span of the last reading belongs to the old batch: judge it,
+		// then give the new batch the full budget.
+		old := s
+		old.Batch, old.Value = st.Batch, st.LastV
+		dst = d.check(old, false, dst)
+		dst = d.resetBatch(s, dst)
+	}
 	st.Have, st.LastT, st.LastV, st.Batch = true, s.Time, s.Value, s.Batch
+	return d.check(s, true, dst)
+}
+
+// check raises the thresholds reached; current says whether s is a new
+// reading (the freeze alarm looks at the reading itself).
+func (d *TOR) check(s sample.Sample, current bool, dst []analytics.Finding) []analytics.Finding {
+	st := &d.st
 	nw := len(d.p.Warn)
 	for i, w := range d.p.Warn {
 		if !st.Fired[i] && float64(st.Used) >= w*float64(d.p.Budget) {
@@ -145,7 +158,8 @@ func (d *TOR) Update(s sample.Sample, dst []analytics.Finding) []analytics.Findi
 		st.Fired[nw] = true
 		dst = append(dst, d.torFinding(s, nw, true, analytics.Critical))
 	}
-	if d.p.FreezeSensitive && !st.Fired[nw+1] && s.Value <= *d.p.FreezeLimit && st.Frozen >= d.p.FreezeBudget {
+	frozenNow := current && s.Value <= *d.p.FreezeLimit
+	if d.p.FreezeSensitive && !st.Fired[nw+1] && (frozenNow || st.Frozen > 0) && st.Frozen >= d.p.FreezeBudget {
 		st.Fired[nw+1] = true
 		dst = append(dst, d.torFinding(s, nw+1, true, analytics.Critical))
 	}

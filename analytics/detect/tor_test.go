@@ -62,8 +62,7 @@ func TestTORLowSideAndFreeze(t *testing.T) {
 	wantEdges(t, got,
 		edge{"warn50", true, at(3 * m)}, // 2 min of 1.5 °C
 		edge{"freeze", true, at(3 * m)},
-		edge{"warn80", true, at(4 * m)}, // 3 of 4 min
-	)
+	) // at t4: 3 of 4 min used (0 °C is below 2 °C too), 75 %
 	if got[1].Severity != analytics.Critical {
 		t.Errorf("freeze severity %v", got[1].Severity)
 	}
