@@ -22,7 +22,7 @@ type Config struct {
 	// Digest is the SHA-256 (hex) of the file's bytes: the "config in force"
 	// recorded in the audit trail and in batch reports.
 	Digest string `yaml:"-"`
-	pos  positions
+	pos    positions
 }
 
 // Secret references a secret held outside the config file.

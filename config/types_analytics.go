@@ -114,6 +114,9 @@ type PChartRule struct {
 	// PBar fixes the centre line; 0 estimates it from the first BaselineSubgroups.
 	PBar              float64 `yaml:"p_bar"`
 	BaselineSubgroups int     `yaml:"baseline_subgroups"`
+	// TwoSided also reports subgroups below the lower limit (fewer rejects
+	// than usual: worth a look, not waste). Default: upper limit only.
+	TwoSided bool `yaml:"two_sided"`
 }
 
 // YieldRule checks per-batch yield good/(good+reject) against a minimum.

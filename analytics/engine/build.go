@@ -11,12 +11,13 @@ import (
 // instance is one detector attached to one tag (or, for counter-based
 // detectors, to one machine's pair of counters).
 type instance struct {
-	id       string // line/machine/tag/detector, stable across restarts
-	line     string
-	machine  string
-	tag      string
-	det      detect.Detector
-	nextStat time.Time
+	upperOnly bool   // drop lower-limit findings (one-sided p-chart)
+	id        string // line/machine/tag/detector, stable across restarts
+	line      string
+	machine   string
+	tag       string
+	det       detect.Detector
+	nextStat  time.Time
 }
 
 // buildRule creates the detectors one rule attaches to one tag.

@@ -92,6 +92,7 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 				if pc := r.PChart; pc != nil && d.Name() == detect.NamePChart {
 					// one p-chart per machine, fed by both counters
 					inst.tag = pc.RejectTag
+					inst.upperOnly = !pc.TwoSided
 					keys = []string{t.Line.ID + "/" + t.Machine.ID + "/" + pc.GoodTag, t.Line.ID + "/" + t.Machine.ID + "/" + pc.RejectTag}
 				}
 				inst.id = inst.line + "/" + inst.machine + "/" + inst.tag + "/" + d.Name()
@@ -156,7 +157,11 @@ func (e *Engine) Process(s sample.Sample, dst []analytics.Finding) []analytics.F
 		dst = r.m.update(s, r.idx, dst)
 	}
 	for _, in := range e.routes[key] {
+		n := len(dst)
 		dst = in.det.Update(s, dst)
+		if in.upperOnly {
+			dst = dropRule(dst, n, "lower")
+		}
 		if e.opts.StatsEvery > 0 && !s.Time.Before(in.nextStat) {
 			in.nextStat = s.Time.Truncate(e.opts.StatsEvery).Add(e.opts.StatsEvery)
 			if st := in.det.AppendStats(nil); len(st) > 0 {
@@ -223,4 +228,15 @@ func (e *Engine) Restore(data []byte) error {
 		e.states[k] = v
 	}
 	return nil
+}
+
+// dropRule removes findings of rule from dst[from:].
+func dropRule(dst []analytics.Finding, from int, rule string) []analytics.Finding {
+	out := dst[:from]
+	for _, f := range dst[from:] {
+		if f.Rule != rule {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -99,4 +99,3 @@ alarms:`, 1))
 		t.Errorf("evidence %v does not name hardness", q.Evidence)
 	}
 }
-

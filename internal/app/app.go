@@ -113,11 +113,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if r.Collector {
 		c, err := collector.New(cfg, collector.Options{Sink: sinks, BatchSink: sinks, StatusSink: sinks, JetStream: in.js,
-			Logger: log.With("component", "collector"), Registerer: in.reg})
+			Logger: log, Registerer: in.reg})
 		if err != nil {
 			return err
 		}
-		comps = append(comps, component{"collector", c.Run})
+		comps = append(comps, component{"collector", c.Run}, selfMetrics(cfg.Site, in.reg, writer))
 	}
 	info := Info{NATSURL: in.nc.ConnectedUrl(), InfluxURL: in.influxDB, Database: cfg.InfluxDB.Database}
 	if r.Console && cfg.Console.Listen != "off" && cfg.Console.UsersFile == "" {
