@@ -1,13 +1,374 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/linewatch/linewatch/alerts"
+	"github.com/linewatch/linewatch/bus"
+	"github.com/linewatch/linewatch/config"
+)
+
+// natsTarget is the -c FILE / --nats URL pair shared by the alarms and
+// audit commands.
+type natsTarget struct {
+	file string
+	url  string
+}
+
+func (n *natsTarget) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&n.file, "config", "c", "", "config file (NATS address, credentials, TLS, alarm settings)")
+	cmd.Flags().StringVar(&n.url, "nats", "", "NATS URL (default: the config's, else nats://"+config.DefaultNATSListen+")")
+}
+
+// connect opens NATS the way the config says; cfg is nil without -c.
+func (n *natsTarget) connect(ctx context.Context) (*nats.Conn, jetstream.JetStream, *config.Config, error) {
+	var cfg *config.Config
+	nc := config.NATS{}
+	url := n.url
+	if n.file != "" {
+		c, err := config.Load(n.file)
+		if err != nil {
+			return nil, nil, nil, withCode(ExitFailure, fmt.Errorf("%w\n(run `linewatch config check -c %s` for the full list)", err, n.file))
+		}
+		cfg, nc = c, c.NATS
+		if url == "" && c.NATS.URL == "" {
+			url = "nats://" + c.NATS.Embedded.Listen
+		}
+	}
+	if url == "" && nc.URL == "" {
+		url = "nats://" + config.DefaultNATSListen
+	}
+	conn, err := bus.Connect(ctx, nc, url, "linewatch-cli", nil)
+	if err != nil {
+		return nil, nil, nil, withCode(ExitFailure, fmt.Errorf("%w (is linewatch running? pass -c FILE or --nats URL)", err))
+	}
+	js, err := jetstream.New(conn)
+	if err != nil {
+		conn.Close()
+		return nil, nil, nil, err
+	}
+	return conn, js, cfg, nil
+}
+
+// operatorIdentity is --operator, else $LINEWATCH_OPERATOR, else the OS user.
+func operatorIdentity(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if v := os.Getenv("LINEWATCH_OPERATOR"); v != "" {
+		return v, nil
+	}
+	u, err := user.Current()
+	if err != nil || u.Username == "" {
+		return "", usageError{errors.New("cannot tell who you are: pass --operator NAME or set LINEWATCH_OPERATOR")}
+	}
+	return u.Username, nil
+}
 
 func newAlarmsCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "alarms",
 		Short: "List, watch, acknowledge and shelve alarms",
+		Long: `Work with ISA-18.2 alarms over NATS: list the current state, watch
+transitions live, acknowledge, shelve (for a time, with a reason), unshelve,
+comment, reset latched alarms, and compute the alarm-system KPIs.
+Commands are authorised by alarms.roles and recorded in the audit trail.
+Your identity: --operator, else $LINEWATCH_OPERATOR, else your OS user.`,
+	}
+	cmd.AddCommand(newAlarmsListCmd(), newAlarmsWatchCmd(), newAlarmsKPICmd())
+	for _, v := range []struct{ verb, use, short string }{
+		{alerts.VerbAck, "ack ID", "Acknowledge an alarm"},
+		{alerts.VerbShelve, "shelve ID --for 30m --reason TEXT", "Shelve an alarm for a limited time (reason required)"},
+		{alerts.VerbUnshelve, "unshelve ID", "Return a shelved alarm to service"},
+		{alerts.VerbComment, "comment ID --text TEXT", "Add a comment to an alarm"},
+		{alerts.VerbReset, "reset ID", "Reset a latched alarm"},
+		{alerts.VerbOutOfService, "out-of-service ID --reason TEXT", "Take an alarm out of service (supervisors)"},
+		{alerts.VerbReturnToService, "return-to-service ID", "Return an out-of-service alarm (supervisors)"},
+	} {
+		cmd.AddCommand(newAlarmsVerbCmd(v.verb, v.use, v.short))
+	}
+	return cmd
+}
+
+func newAlarmsVerbCmd(verb, use, short string) *cobra.Command {
+	var (
+		target           natsTarget
+		operator, reason string
+		text             string
+		dur              time.Duration
+		timeout          time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return notImplemented("linewatch alarms", "issue #6")
+			who, err := operatorIdentity(operator)
+			if err != nil {
+				return err
+			}
+			c := alerts.Command{V: alerts.SchemaVersion, Alarm: args[0], Operator: who, Reason: reason}
+			switch verb {
+			case alerts.VerbShelve:
+				if dur <= 0 {
+					return usageError{errors.New("shelve: --for DURATION required (e.g. --for 30m)")}
+				}
+				c.Duration = dur.String()
+			case alerts.VerbComment:
+				if text == "" {
+					return usageError{errors.New("comment: --text required")}
+				}
+				c.Comment = text
+			}
+			ctx := cmd.Context()
+			nc, _, _, err := target.connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			data, _ := json.Marshal(c)
+			rctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			m, err := nc.RequestWithContext(rctx, bus.CmdSubject(verb), data)
+			if err != nil {
+				return withCode(ExitFailure, fmt.Errorf("%s %s: no answer from an alerts worker on %s: %w", verb, args[0], bus.CmdSubject(verb), err))
+			}
+			var rep alerts.Reply
+			if err := json.Unmarshal(m.Data, &rep); err != nil {
+				return withCode(ExitFailure, fmt.Errorf("%s: unreadable reply %q: %w", verb, m.Data, err))
+			}
+			if !rep.OK {
+				return withCode(ExitFailure, fmt.Errorf("%s refused (%s): %s", verb, rep.Code, rep.Message))
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), rep.Message)
+			return nil
 		},
 	}
+	target.flags(cmd)
+	cmd.Flags().StringVar(&operator, "operator", "", "who you are (default $LINEWATCH_OPERATOR or the OS user)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (required for shelve and out-of-service)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for the answer")
+	switch verb {
+	case alerts.VerbShelve:
+		cmd.Flags().DurationVar(&dur, "for", 0, "shelve duration, e.g. 30m (at most alarms.shelve_max)")
+	case alerts.VerbComment:
+		cmd.Flags().StringVar(&text, "text", "", "the comment")
+	}
+	return cmd
+}
+
+func newAlarmsListCmd() *cobra.Command {
+	var (
+		target      natsTarget
+		line, state string
+		asJSON      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "list [--line L] [--state S]",
+		Short: "List alarms and their current state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			nc, js, _, err := target.connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			st, err := alerts.ExistingStore(ctx, js)
+			if err != nil {
+				return withCode(ExitFailure, err)
+			}
+			all, err := st.List(ctx)
+			if err != nil {
+				return withCode(ExitFailure, err)
+			}
+			var out []alerts.Alarm
+			for _, a := range all {
+				if (line == "" || a.Line == line) && (state == "" || string(a.State) == state) {
+					out = append(out, a)
+				}
+			}
+			slices.SortFunc(out, func(a, b alerts.Alarm) int { return strings.Compare(a.ID, b.ID) })
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTATE\tPRIORITY\tACTIVE\tVALUE\tLIMIT\tSINCE\tBY\tMESSAGE")
+			for _, a := range out {
+				since, by := a.ActivatedAt, a.AckedBy
+				if a.State == alerts.Shelved {
+					since, by = a.ShelvedUntil, a.ShelvedBy
+				}
+				s := ""
+				if !since.IsZero() {
+					s = since.UTC().Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%g\t%g\t%s\t%s\t%s\n", a.ID, a.State, a.Priority, a.Active, a.Value, a.Limit, s, by, a.Message)
+			}
+			return tw.Flush()
+		},
+	}
+	target.flags(cmd)
+	cmd.Flags().StringVar(&line, "line", "", "only this line")
+	cmd.Flags().StringVar(&state, "state", "", "only this state (normal, unacknowledged, acknowledged, rtn_unack, latched, shelved, suppressed, out_of_service)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+var priorityColour = map[alerts.Priority]string{
+	alerts.Low: "\x1b[36m", alerts.Medium: "\x1b[33m", alerts.High: "\x1b[31m", alerts.Urgent: "\x1b[1;97;41m",
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// formatTransition is one line of `alarms watch`.
+func formatTransition(t alerts.Transition, colour bool) string {
+	p := string(t.Alarm.Priority)
+	if colour {
+		p = priorityColour[t.Alarm.Priority] + p + "\x1b[0m"
+	}
+	s := fmt.Sprintf("%s %-7s %-16s %s → %s  %s", t.Time.UTC().Format(time.RFC3339), p, t.Event, t.From, t.To, t.Alarm.ID)
+	if t.By != "" {
+		s += "  by " + t.By
+	}
+	if t.Reason != "" {
+		s += fmt.Sprintf(" (%s)", t.Reason)
+	}
+	if t.Alarm.Message != "" && (t.Event == alerts.EvActivate || t.Event == alerts.EvFloodStart || t.Event == alerts.EvFloodEnd) {
+		s += "  " + t.Alarm.Message
+	}
+	return s
+}
+
+func newAlarmsWatchCmd() *cobra.Command {
+	var (
+		target natsTarget
+		line   string
+	)
+	cmd := &cobra.Command{
+		Use:   "watch [--line L]",
+		Short: "Show alarm transitions live (colours by priority on a terminal)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			nc, _, _, err := target.connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			l := "*"
+			if line != "" {
+				l = line
+			}
+			ch := make(chan *nats.Msg, 256)
+			sub, err := nc.ChanSubscribe("linewatch.alarms.*."+l+".*", ch)
+			if err != nil {
+				return withCode(ExitFailure, err)
+			}
+			defer sub.Unsubscribe()
+			out := cmd.OutOrStdout()
+			colour := isTerminal(out)
+			fmt.Fprintf(cmd.ErrOrStderr(), "watching %s (Ctrl-C to stop)\n", sub.Subject)
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case m := <-ch:
+					var t alerts.Transition
+					if err := json.Unmarshal(m.Data, &t); err != nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "unreadable message on %s: %v\n", m.Subject, err)
+						continue
+					}
+					fmt.Fprintln(out, formatTransition(t, colour))
+				}
+			}
+		},
+	}
+	target.flags(cmd)
+	cmd.Flags().StringVar(&line, "line", "", "only this line")
+	return cmd
+}
+
+// parseSince accepts a duration back from now ("24h") or an RFC 3339 time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, usageError{fmt.Errorf("--since %q: want a duration (24h) or an RFC 3339 time", s)}
+	}
+	return t.UTC(), nil
+}
+
+func newAlarmsKPICmd() *cobra.Command {
+	var (
+		target natsTarget
+		since  string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "kpi [--since 24h]",
+		Short: "Alarm-system KPIs (ISA-18.2 / EEMUA 191) from the ALARMS stream",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			now := time.Now().UTC()
+			from, err := parseSince(since, now)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			nc, js, cfg, err := target.connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			trs, err := alerts.ReadTransitions(ctx, js, from)
+			if err != nil {
+				return withCode(ExitFailure, err)
+			}
+			var current []alerts.Alarm
+			if st, err := alerts.ExistingStore(ctx, js); err == nil {
+				if current, err = st.List(ctx); err != nil {
+					return withCode(ExitFailure, err)
+				}
+			}
+			o := alerts.KPIOptions{Since: from, Until: now, FloodThreshold: config.DefaultFloodThreshold,
+				ChatterCount: config.DefaultChatterCount, ChatterWindow: config.DefaultChatterWindow}
+			if cfg != nil {
+				o.ChatterCount, o.ChatterWindow = cfg.Alarms.Chatter.Count, cfg.Alarms.Chatter.Window
+			}
+			k := alerts.ComputeKPI(trs, current, o)
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(k)
+			}
+			return alerts.WriteKPI(cmd.OutOrStdout(), k)
+		},
+	}
+	target.flags(cmd)
+	cmd.Flags().StringVar(&since, "since", "24h", "period start: a duration back from now or an RFC 3339 time")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
 }

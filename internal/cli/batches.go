@@ -1,13 +1,66 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/linewatch/linewatch/reports"
+)
 
 func newBatchesCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "batches",
 		Short: "List batches recorded by the collector",
+	}
+	cmd.AddCommand(newBatchesListCmd())
+	return cmd
+}
+
+func newBatchesListCmd() *cobra.Command {
+	var file, line, since string
+	cmd := &cobra.Command{
+		Use:   "list -c FILE [--line L] [--since 24h|RFC3339]",
+		Short: "List batches (id, line, product, start, end) from InfluxDB measurement batches",
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return notImplemented("linewatch batches", "issue #8")
+			if file == "" {
+				return usageError{fmt.Errorf("batches list: -c FILE required (the InfluxDB to read)")}
+			}
+			cfg, err := loadConfig(file)
+			if err != nil {
+				return err
+			}
+			var from time.Time
+			if since != "" {
+				if from, err = parseSince(since, time.Now()); err != nil {
+					return err
+				}
+			}
+			src, err := reports.NewInflux(cfg.InfluxDB)
+			if err != nil {
+				return withCode(ExitFailure, err)
+			}
+			bs, err := src.Batches(cmd.Context(), cfg.Site, line, from)
+			if err != nil {
+				return withCode(ExitFailure, err)
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "BATCH\tLINE\tPRODUCT\tSTART (UTC)\tEND (UTC)")
+			for _, b := range bs {
+				end := "running"
+				if !b.Running() {
+					end = b.End.Format(time.RFC3339)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", b.ID, b.Line, b.Product, b.Start.Format(time.RFC3339), end)
+			}
+			return w.Flush()
 		},
 	}
+	cmd.Flags().StringVarP(&file, "config", "c", "", "config file")
+	cmd.Flags().StringVar(&line, "line", "", "only this line")
+	cmd.Flags().StringVar(&since, "since", "", "only batches started after this (duration back from now, or RFC 3339)")
+	return cmd
 }

@@ -1,13 +1,139 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/linewatch/linewatch/collector/pki"
+	"github.com/linewatch/linewatch/collector/uaclient"
+	"github.com/linewatch/linewatch/config"
+)
 
 func newBrowseCmd() *cobra.Command {
-	return &cobra.Command{
+	var (
+		policy, mode        string
+		certFile, keyFile   string
+		pkiDir, trustDir    string
+		user, pwEnv, pwFile string
+		asYAML              bool
+		selects             []string
+		depth, maxNodes     int
+		timeout             time.Duration
+		all                 bool
+	)
+	cmd := &cobra.Command{
 		Use:   "browse ENDPOINT",
 		Short: "Browse an OPC UA server's address space and emit tag YAML",
+		Long: `Connects to ENDPOINT (opc.tcp://host:port) with the same security as the
+collector, walks the address space from Objects and prints every variable
+with its node id, browse path, data type, access level and current value.
+
+With --yaml, prints a "tags:" list (name, node_id, unit from EngineeringUnits)
+to paste under a machine in the config; --select PATTERN (repeatable glob on
+browse path, node id or name) picks the nodes, e.g.
+
+  linewatch browse opc.tcp://10.0.0.5:4840 --policy Basic256Sha256 --mode SignAndEncrypt \
+      --user engineer --password-env OPCUA_PW --yaml --select 'filling1/filler/*'
+
+A secured server's certificate must be trusted first: the error names its
+thumbprint and the "linewatch pki trust" command.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return notImplemented("linewatch browse", "issue #4")
+			if (certFile == "") != (keyFile == "") {
+				return usageError{errors.New("browse: --cert and --key go together")}
+			}
+			if pkiDir == "" {
+				pkiDir = filepath.Join(config.DefaultDataDir, "pki")
+			}
+			store := pki.Open(pkiDir)
+			if trustDir == "" {
+				trustDir = store.TrustedDir()
+			}
+			ucfg := uaclient.Config{
+				Endpoint: args[0], Policy: policy, Mode: mode, AppURI: pki.ApplicationURI(),
+				TrustDir: trustDir, PKI: store, RequestTimeout: timeout, SessionName: "linewatch browse",
+				Auth: uaclient.Auth{Type: "anonymous"},
+			}
+			var err error
+			if certFile != "" {
+				ucfg.Certificate, ucfg.PrivateKey, err = pki.LoadPair(certFile, keyFile)
+			} else {
+				ucfg.Certificate, ucfg.PrivateKey, err = store.OwnCertificate(ucfg.AppURI)
+			}
+			if err != nil {
+				return withCode(ExitFailure, fmt.Errorf("client certificate: %w", err))
+			}
+			if user != "" {
+				pw, err := config.Secret{Env: pwEnv, File: pwFile}.Resolve()
+				if err != nil {
+					return withCode(ExitFailure, err)
+				}
+				if pw == "" {
+					return usageError{errors.New("browse: --user needs --password-env or --password-file (passwords are never taken on the command line)")}
+				}
+				ucfg.Auth = uaclient.Auth{Type: "username", Username: user, Password: pw}
+			}
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			cl, _, err := uaclient.Dial(ctx, ucfg, nil)
+			if err != nil {
+				return withCode(ExitFailure, err)
+			}
+			defer func() {
+				cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+				defer ccancel()
+				cl.Close(cctx)
+			}()
+			nodes, err := uaclient.Browse(ctx, cl, uaclient.BrowseOptions{MaxDepth: depth, MaxNodes: maxNodes, All: all})
+			if err != nil {
+				return withCode(ExitFailure, err)
+			}
+			nodes, err = uaclient.SelectNodes(nodes, selects)
+			if err != nil {
+				return usageError{err}
+			}
+			out := cmd.OutOrStdout()
+			if asYAML {
+				b, err := uaclient.TagYAML(nodes)
+				if err != nil {
+					return err
+				}
+				_, err = out.Write(b)
+				return err
+			}
+			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NODE ID\tBROWSE PATH\tDATA TYPE\tACCESS\tUNIT\tVALUE")
+			for _, n := range nodes {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", n.NodeID, n.Path, n.DataType, n.Access, n.Unit, n.Value)
+			}
+			if len(nodes) == 0 {
+				fmt.Fprintln(os.Stderr, "no variables found (check --select, or --depth for deep address spaces)")
+			}
+			return w.Flush()
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&policy, "policy", "None", "security policy: None, Basic256Sha256, Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss")
+	f.StringVar(&mode, "mode", "None", "security mode: None, Sign, SignAndEncrypt")
+	f.StringVar(&certFile, "cert", "", "client certificate (default: the collector's own from --pki-dir)")
+	f.StringVar(&keyFile, "key", "", "client private key (with --cert)")
+	f.StringVar(&pkiDir, "pki-dir", "", "PKI directory (default "+filepath.Join(config.DefaultDataDir, "pki")+")")
+	f.StringVar(&trustDir, "trust-dir", "", "trusted server certificates (default PKI_DIR/trusted)")
+	f.StringVar(&user, "user", "", "user name (default: anonymous)")
+	f.StringVar(&pwEnv, "password-env", "", "environment variable holding the password")
+	f.StringVar(&pwFile, "password-file", "", "file holding the password")
+	f.BoolVar(&asYAML, "yaml", false, "print the selected nodes as config tags (YAML)")
+	f.StringArrayVar(&selects, "select", nil, "glob on browse path, node id or name (repeatable)")
+	f.IntVar(&depth, "depth", 10, "maximum browse depth below Objects")
+	f.IntVar(&maxNodes, "max", 10000, "stop after this many variables")
+	f.DurationVar(&timeout, "timeout", 10*time.Second, "request timeout")
+	f.BoolVar(&all, "all", false, "include the Server object (namespace 0 diagnostics)")
+	return cmd
 }

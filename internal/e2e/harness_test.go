@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -209,4 +210,42 @@ func (w testWriter) Write(b []byte) (int, error) {
 
 func fmtTr(tr alerts.Transition) string {
 	return fmt.Sprintf("%s %s %s→%s (%s)", tr.Alarm.LastFindingAt.Format("15:04:05"), tr.Alarm.ID, tr.From, tr.To, tr.Event)
+}
+
+// queryGrouped runs a count query grouped by line, machine, tag_name and
+// returns line/machine/tag → count.
+func (p *plant) queryGrouped(q string) map[string]int {
+	p.t.Helper()
+	raw, err := p.influx.Query(context.Background(), "linewatch", q)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	var resp struct {
+		Results []struct {
+			Series []struct {
+				Tags   map[string]string `json:"tags"`
+				Values [][]any           `json:"values"`
+			} `json:"series"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		p.t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, r := range resp.Results {
+		for _, s := range r.Series {
+			n, _ := s.Values[0][1].(float64)
+			out[s.Tags["line"]+"/"+s.Tags["machine"]+"/"+s.Tags["tag_name"]] = int(n)
+		}
+	}
+	return out
+}
+
+func (p *plant) countField(measurement, field string) int {
+	rows := p.query(fmt.Sprintf("SELECT count(%q) FROM %q", field, measurement))
+	if len(rows) == 0 {
+		return 0
+	}
+	n, _ := rows[0][1].(float64)
+	return int(n)
 }

@@ -1,0 +1,236 @@
+package console
+
+import (
+	"context"
+	"crypto/tls"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+//go:embed static
+var staticFS embed.FS
+
+// Options configures a Server.
+type Options struct {
+	NATS *nats.Conn
+	// Site limits the console to one site's alarms ("" = all sites).
+	Site string
+	// UsersFile holds "user:role:bcrypt-hash" lines; it is re-read when it
+	// changes, so adding or removing a user needs no restart.
+	UsersFile string
+	Logger    *slog.Logger
+	Clock     Clock
+	// CommandTimeout bounds the wait for the alarm service's reply (default 5s).
+	CommandTimeout time.Duration
+	// SecureCookies forces the Secure cookie flag when TLS ends at a proxy
+	// in front of the console (it is always set when the console serves TLS).
+	SecureCookies bool
+}
+
+// Server is the operator console.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	clk      Clock
+	js       jetstream.JetStream
+	hub      *hub
+	sessions *sessions
+	limiter  *limiter
+	static   fs.FS
+
+	usersMu    sync.Mutex
+	users      Users
+	usersMtime time.Time
+	usersSize  int64
+
+	feedOnce sync.Once
+	feedWG   sync.WaitGroup
+	stopping chan struct{}
+	stopOnce sync.Once
+}
+
+// New loads the users file and prepares the console; Run (or Serve)
+// starts the NATS feeds and the HTTP server.
+func New(o Options) (*Server, error) {
+	if o.NATS == nil {
+		return nil, errors.New("console: Options.NATS is required")
+	}
+	if o.UsersFile == "" {
+		return nil, errors.New("console: no users file configured; set console.users_file and add users with `linewatch console adduser`")
+	}
+	if o.CommandTimeout <= 0 {
+		o.CommandTimeout = 5 * time.Second
+	}
+	js, err := jetstream.New(o.NATS)
+	if err != nil {
+		return nil, fmt.Errorf("console: JetStream: %w", err)
+	}
+	s := &Server{opts: o, log: o.Logger, clk: o.Clock, js: js, hub: newHub(), stopping: make(chan struct{})}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.clk == nil {
+		s.clk = realClock{}
+	}
+	s.sessions = &sessions{clk: s.clk, m: map[string]*session{}}
+	s.limiter = newLimiter(s.clk)
+	s.static, _ = fs.Sub(staticFS, "static")
+	if _, err := s.currentUsers(); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(o.UsersFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		s.log.Warn("console: users file is readable by other users; chmod 600 it", "file", o.UsersFile, "mode", fi.Mode().Perm().String())
+	}
+	return s, nil
+}
+
+// currentUsers re-reads the users file when its size or mtime changed.
+func (s *Server) currentUsers() (Users, error) {
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	fi, err := os.Stat(s.opts.UsersFile)
+	if err != nil {
+		if s.users != nil {
+			s.log.Error("console: users file unreadable; keeping the last good copy", "file", s.opts.UsersFile, "err", err)
+			return s.users, nil
+		}
+		return nil, fmt.Errorf("console users file: %w (create it with `linewatch console adduser`)", err)
+	}
+	if s.users != nil && fi.ModTime().Equal(s.usersMtime) && fi.Size() == s.usersSize {
+		return s.users, nil
+	}
+	u, err := LoadUsers(s.opts.UsersFile)
+	if err != nil {
+		if s.users != nil {
+			s.log.Error("console: users file invalid; keeping the last good copy", "err", err)
+			return s.users, nil
+		}
+		return nil, err
+	}
+	for name := range s.users {
+		if _, ok := u[name]; !ok {
+			s.sessions.deleteUser(name)
+		}
+	}
+	s.users, s.usersMtime, s.usersSize = u, fi.ModTime(), fi.Size()
+	return u, nil
+}
+
+// startFeed starts the NATS watchers once; they stop when ctx ends.
+func (s *Server) startFeed(ctx context.Context) {
+	s.feedOnce.Do(func() {
+		s.feedWG.Go(func() { s.watchAlarms(ctx) })
+		s.feedWG.Go(func() { s.watchTransitions(ctx) })
+	})
+}
+
+// Run listens on listen (host:port) and serves until ctx is cancelled,
+// with TLS when tlsCfg is not nil.
+func (s *Server) Run(ctx context.Context, listen string, tlsCfg *tls.Config) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", listen)
+	if err != nil {
+		return fmt.Errorf("console: listen on %s: %w", listen, err)
+	}
+	return s.Serve(ctx, ln, tlsCfg)
+}
+
+// Serve serves on ln until ctx is cancelled, then shuts down gracefully
+// within 5 s: SSE streams are ended, in-flight commands get to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config) error {
+	feedCtx, stopFeed := context.WithCancel(ctx)
+	defer func() {
+		stopFeed()
+		s.feedWG.Wait()
+	}()
+	s.startFeed(feedCtx)
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if tlsCfg != nil {
+		tc := tlsCfg.Clone()
+		if tc.MinVersion < tls.VersionTLS12 {
+			tc.MinVersion = tls.VersionTLS12
+		}
+		ln = tls.NewListener(ln, tc)
+		srv.TLSConfig = tc
+	}
+	s.log.Info("console listening", "addr", ln.Addr().String(), "tls", tlsCfg != nil)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("console: serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.stopOnce.Do(func() { close(s.stopping) })
+	s.hub.closeAll()
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutCtx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("console: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Handler is the console's HTTP handler. The NATS feeds run only while
+// Run or Serve runs, or after StartFeed.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.serveIndex)
+	files := http.StripPrefix("/static/", http.FileServerFS(s.static))
+	mux.HandleFunc("GET /static/", func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // no directory listings
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
+	mux.HandleFunc("POST /api/login", s.handleLogin)
+	mux.HandleFunc("POST /api/logout", s.auth(true, s.handleLogout))
+	mux.HandleFunc("GET /api/me", s.auth(false, s.handleMe))
+	mux.HandleFunc("GET /api/alarms", s.auth(false, s.handleAlarms))
+	mux.HandleFunc("GET /api/events", s.auth(false, s.handleEvents))
+	mux.HandleFunc("POST /api/alarms/{verb}", s.auth(true, s.handleCommand))
+	return securityHeaders(mux)
+}
+
+// StartFeed starts the NATS feeds for a Handler used without Run/Serve;
+// they stop when ctx is cancelled (wait for them with Wait).
+func (s *Server) StartFeed(ctx context.Context) { s.startFeed(ctx) }
+
+// Wait waits for the feeds started by StartFeed to stop.
+func (s *Server) Wait() { s.feedWG.Wait() }
+
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		if r.TLS != nil {
+			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		h.ServeHTTP(w, r)
+	})
+}

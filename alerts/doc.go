@@ -1,0 +1,20 @@
+// Package alerts turns analytics findings into ISA-18.2 alarms: the alarm
+// model and state machine, shelving and suppression by design, alarm state
+// in a JetStream key-value bucket (compare-and-set on revision), transitions
+// published on the ALARMS stream and written to InfluxDB, operator commands
+// over NATS request-reply with role checks, flood and chattering detection
+// and the ISA-18.2 / EEMUA 191 KPIs.
+//
+//   - model.go: the wire types (Alarm, Transition, Command, Reply), whose
+//     JSON is versioned by SchemaVersion and documented in docs/alarms.md.
+//   - state.go: Apply, the pure state machine (Input, Policy, Error codes).
+//   - priority.go: alarm id, priority, latching, policy and roles from config.
+//   - store.go: Store, the LINEWATCH_ALARMS bucket; every change is a
+//     compare-and-set; the value is the Alarm plus its outbox of
+//     unpublished transitions and any finding waiting for its on/off-delay.
+//   - service.go, publish.go, commands.go: Service, the worker — Notify
+//     (findings), Execute and the NATS command handler, Run (timers, bucket
+//     watch, graceful shutdown), publishing with deterministic Nats-Msg-Id.
+//   - flood.go: per-line flood detection and flood summaries.
+//   - kpi.go, read.go: ReadTransitions from ALARMS and ComputeKPI.
+package alerts

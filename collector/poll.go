@@ -1,0 +1,145 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gopcua/opcua/ua"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/collector/uaclient"
+	"github.com/linewatch/linewatch/config"
+)
+
+// poller reads one poll group once per interval. Ticks are scheduled on
+// absolute times (multiples of the interval), so they do not drift; when a
+// read outlasts ticks, those ticks are counted as skipped and the next read
+// happens at the next future tick — reads never pile up.
+type poller struct {
+	mr       *machineRun
+	group    config.PollGroup
+	tags     []*config.Tag
+	skipped  prometheus.Counter
+	chunkCap int // lowered when the server answers BadTooManyOperations
+}
+
+func (mr *machineRun) newPoller(g config.PollGroup) *poller {
+	p := &poller{mr: mr, group: g, skipped: mr.c.met.skipped.WithLabelValues(mr.line.ID, mr.m.ID, g.Name)}
+	for _, n := range g.Tags {
+		if t := mr.tags[n]; t != nil {
+			p.tags = append(p.tags, t)
+		}
+	}
+	return p
+}
+
+// nextTick is the first multiple of interval after t.
+func nextTick(t time.Time, interval time.Duration) time.Time {
+	return t.Truncate(interval).Add(interval)
+}
+
+func (p *poller) run(ctx context.Context) {
+	for {
+		sess, err := p.mr.conn.Wait(ctx)
+		if err != nil {
+			return
+		}
+		p.session(ctx, sess)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// session polls on one session until it fails or goes down.
+func (p *poller) session(ctx context.Context, sess *uaclient.Session) {
+	clk := p.mr.c.clk
+	ids, idErrs := resolveNodeIDs(p.tags, sess.Client.Namespaces())
+	for i, err := range idErrs {
+		if err != nil {
+			p.mr.c.log.Warn("tag node id not resolvable; reported as BadNodeIdUnknown", "line", p.mr.line.ID,
+				"machine", p.mr.m.ID, "tag", p.tags[i].Name, "node_id", p.tags[i].NodeID, "err", err)
+		}
+	}
+	var rvs []*ua.ReadValueID
+	var idx []int // rvs[k] belongs to tags[idx[k]]
+	for i, id := range ids {
+		if id != nil {
+			rvs = append(rvs, uaclient.NewReadValueID(id))
+			idx = append(idx, i)
+		}
+	}
+	chunk := p.mr.m.MaxNodesPerRead
+	if chunk <= 0 {
+		chunk = sess.Limits.MaxNodesPerRead
+	}
+	if p.chunkCap > 0 && (chunk <= 0 || chunk > p.chunkCap) {
+		chunk = p.chunkCap
+	}
+	interval := p.group.Interval
+	next := nextTick(clk.Now(), interval)
+	var results []*ua.DataValue
+	for {
+		timer, stop := clk.After(next.Sub(clk.Now()))
+		select {
+		case <-ctx.Done():
+			stop()
+			return
+		case <-sess.Down:
+			stop()
+			return
+		case <-timer:
+		}
+		tick := next
+		start := time.Now()
+		rctx, cancel := context.WithTimeout(ctx, p.mr.c.cfg.Collector.RequestTimeout)
+		var calls int
+		var err error
+		results, calls, err = uaclient.ReadChunked(rctx, sess.Client, rvs, chunk, results[:0])
+		cancel()
+		p.mr.calls.Add(float64(calls))
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, ua.StatusBadTooManyOperations) && chunk != 1 {
+				if chunk <= 0 {
+					chunk = len(rvs)
+				}
+				chunk = max(1, chunk/2)
+				p.chunkCap = chunk
+				p.mr.c.log.Warn("server refused the read size; reading in smaller chunks", "machine", p.mr.m.ID, "chunk", chunk)
+			} else {
+				p.mr.conn.Fail(sess.Gen, err)
+				return
+			}
+		} else {
+			p.mr.lat.Observe(time.Since(start).Seconds())
+			p.emit(ctx, tick, ids, idx, results)
+		}
+		now := clk.Now()
+		next = next.Add(interval)
+		if !now.Before(next) {
+			missed := int(now.Sub(next)/interval) + 1
+			next = next.Add(time.Duration(missed) * interval)
+			p.skipped.Add(float64(missed))
+		}
+	}
+}
+
+func (p *poller) emit(ctx context.Context, tick time.Time, ids []*ua.NodeID, idx []int, results []*ua.DataValue) {
+	recv := p.mr.c.clk.Now().UTC()
+	ss := make([]sample.Sample, len(p.tags))
+	for i, t := range p.tags {
+		ss[i] = p.mr.base(t)
+		if ids[i] == nil {
+			ss[i].Time, ss[i].Status = recv, uint32(ua.StatusBadNodeIDUnknown)
+		}
+	}
+	for k, dv := range results {
+		fillValue(&ss[idx[k]], dv, recv)
+	}
+	p.mr.emit(ctx, ss, p.group.Name, tick)
+}

@@ -1,0 +1,63 @@
+package reports
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCLIEndToEnd builds the linewatch binary and runs keys generate,
+// batches list, report batch, report sign and report verify against the
+// fixture's real InfluxDB and NATS. It builds the whole command (every
+// package), so it runs only with LINEWATCH_E2E_CLI=1.
+func TestCLIEndToEnd(t *testing.T) {
+	if os.Getenv("LINEWATCH_E2E_CLI") == "" {
+		t.Skip("set LINEWATCH_E2E_CLI=1 to build and run the linewatch binary")
+	}
+	f := newFixture(t)
+	bin := filepath.Join(t.TempDir(), "linewatch")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/linewatch").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	users := writeUsers(t, f.dir)
+	natsURL := f.js.Conn().ConnectedUrl()
+	cfgText := fixtureConfig + "influxdb:\n  url: " + f.db.URL + "\n  database: " + f.db.Database + "\nnats:\n  url: " + natsURL +
+		"\nreports:\n  signing_key_file: " + filepath.Join(f.dir, "report.key") + "\nconsole:\n  users_file: " + users + "\n"
+	cfgPath := filepath.Join(f.dir, "lw.yaml")
+	os.WriteFile(cfgPath, []byte(cfgText), 0o600)
+	pw := filepath.Join(f.dir, "pw")
+	os.WriteFile(pw, []byte("correct horse\n"), 0o600)
+	run := func(wantOK bool, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "LINEWATCH_OPERATOR=qa.jane")
+		out, err := cmd.CombinedOutput()
+		if (err == nil) != wantOK {
+			t.Fatalf("linewatch %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		t.Logf("$ linewatch %s\n%s", strings.Join(args, " "), out)
+		return string(out)
+	}
+	run(true, "keys", "generate", "-c", cfgPath)
+	if out := run(true, "batches", "list", "-c", cfgPath, "--line", "fill1"); !strings.Contains(out, "B-2026-0042") || !strings.Contains(out, "B-2026-0041") {
+		t.Errorf("batches list: %s", out)
+	}
+	for _, format := range Formats {
+		out := filepath.Join(f.dir, "r."+format)
+		run(true, "report", "batch", "-c", cfgPath, "--batch", "B-2026-0042", "-o", out)
+		run(true, "report", "verify", out, "--pubkey", filepath.Join(f.dir, "report.key.pub"))
+		run(false, "report", "verify", out) // not authenticated
+		run(true, "report", "sign", out, "-c", cfgPath, "--meaning", "approval", "--user", "jane", "--password-file", pw)
+		if o := run(true, "report", "verify", out, "-c", cfgPath); !strings.Contains(o, "Jane Q. Auditor") {
+			t.Errorf("verify after signing: %s", o)
+		}
+		data, _ := os.ReadFile(out)
+		data[len(data)/2] ^= 1
+		os.WriteFile(out, data, 0o644)
+		if o := run(false, "report", "verify", out, "-c", cfgPath); !strings.Contains(o, "INVALID") {
+			t.Errorf("verify tampered: %s", o)
+		}
+	}
+}

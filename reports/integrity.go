@@ -1,0 +1,242 @@
+package reports
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Integrity scheme (docs/reports.md): every rendering contains, last in the
+// file, one integrity block
+//
+//	lw-integrity-v1:<BlockLen bytes: base64url(JSON Seal) padded with '.'>
+//
+// The file is rendered with a placeholder of '.'; FileSHA256 is the SHA-256
+// of every byte of the file except the BlockLen bytes of the block (like
+// the ByteRange of a PDF signature), so the block can be written in place
+// without moving any other byte (PDF cross-reference offsets stay valid).
+// The Ed25519 signature covers the format, the content digest (SHA-256 of
+// the canonical report JSON, which every format embeds) and the file
+// digest. Verification takes the last occurrence of the prefix; anything
+// before it, including a forged prefix inside report text, is hashed.
+const (
+	BlockPrefix = "lw-integrity-v1:"
+	BlockLen    = 1024
+)
+
+// Seal is the decoded integrity block.
+type Seal struct {
+	V             int       `json:"v"`
+	Alg           string    `json:"alg"`
+	KeyID         string    `json:"key_id"`
+	PublicKey     string    `json:"public_key"` // base64, for key-id display; trust comes from --pubkey
+	Format        string    `json:"format"`
+	ContentSHA256 string    `json:"content_sha256"`
+	FileSHA256    string    `json:"file_sha256"`
+	SignedAt      time.Time `json:"signed_at"`
+	Signature     string    `json:"signature"` // base64
+}
+
+func (s Seal) message() []byte {
+	return []byte(strings.Join([]string{"linewatch-report-v1", s.Alg, s.Format, s.ContentSHA256, s.FileSHA256, s.KeyID,
+		s.PublicKey, s.SignedAt.UTC().Format(time.RFC3339Nano)}, "\x00"))
+}
+
+// blockEncoding rejects non-zero trailing bits, so each block has one encoding.
+var blockEncoding = base64.RawURLEncoding.Strict()
+
+// placeholder is the block as rendered before sealing.
+func placeholder() string { return BlockPrefix + strings.Repeat(".", BlockLen) }
+
+// locate returns the offset of the block's BlockLen bytes (after the
+// prefix) of the last integrity block in data.
+func locate(data []byte) (int, error) {
+	i := bytes.LastIndex(data, []byte(BlockPrefix))
+	if i < 0 {
+		return 0, errors.New("no integrity block (lw-integrity-v1) in the file: it was not produced by linewatch report, or the block was removed")
+	}
+	start := i + len(BlockPrefix)
+	if len(data)-start < BlockLen {
+		return 0, fmt.Errorf("integrity block at byte %d is truncated (%d of %d bytes)", i, len(data)-start, BlockLen)
+	}
+	return start, nil
+}
+
+// fileDigest hashes data without the block bytes at start.
+func fileDigest(data []byte, start int) string {
+	h := newSHA()
+	h.Write(data[:start])
+	h.Write(data[start+BlockLen:])
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// sealFile writes the integrity block into a rendered file in place.
+func sealFile(data []byte, format, contentDigest string, key ed25519.PrivateKey, now time.Time) error {
+	start, err := locate(data)
+	if err != nil {
+		return err
+	}
+	if string(data[start:start+BlockLen]) != strings.Repeat(".", BlockLen) {
+		return errors.New("integrity block placeholder not found at the end of the rendering")
+	}
+	pub := key.Public().(ed25519.PublicKey)
+	s := Seal{V: 1, Alg: "Ed25519", KeyID: KeyID(pub), PublicKey: base64.StdEncoding.EncodeToString(pub), Format: format,
+		ContentSHA256: contentDigest, FileSHA256: fileDigest(data, start), SignedAt: now.UTC()}
+	s.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, s.message()))
+	js, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("integrity block: %w", err)
+	}
+	enc := blockEncoding.EncodeToString(js)
+	if len(enc) > BlockLen {
+		return fmt.Errorf("integrity block: %d bytes exceed the %d reserved", len(enc), BlockLen)
+	}
+	copy(data[start:], enc)
+	return nil
+}
+
+// readSeal decodes the block at start.
+func readSeal(data []byte, start int) (Seal, error) {
+	var s Seal
+	raw := bytes.TrimRight(data[start:start+BlockLen], ".")
+	js, err := blockEncoding.DecodeString(string(raw))
+	if err != nil {
+		return s, fmt.Errorf("integrity block is not valid base64url: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return s, fmt.Errorf("integrity block JSON: %w", err)
+	}
+	if s.V != 1 || s.Alg != "Ed25519" {
+		return s, fmt.Errorf("integrity block version %d / algorithm %q not supported (want 1 / Ed25519)", s.V, s.Alg)
+	}
+	// The block bytes are outside the file digest: accept only the exact
+	// encoding linewatch writes, so not one of them can change unnoticed.
+	if again, err := json.Marshal(s); err != nil || !bytes.Equal(again, js) {
+		return s, errors.New("integrity block is not in the form linewatch writes: it was edited")
+	}
+	return s, nil
+}
+
+// Verification is what Verify found.
+type Verification struct {
+	Format        string
+	KeyID         string
+	Authenticated bool // checked against a trusted public key
+	ContentSHA256 string
+	SignedAt      time.Time
+	Report        *Report
+}
+
+// Verify checks a report file: integrity block present and well formed,
+// file digest, Ed25519 signature (against trusted when given, else only
+// against the embedded key: Authenticated false), the embedded canonical
+// report against the content digest, that it is canonical, and every
+// electronic signature. The error lists every failure.
+func Verify(data []byte, trusted ed25519.PublicKey) (*Verification, error) {
+	start, err := locate(data)
+	if err != nil {
+		return nil, err
+	}
+	s, err := readSeal(data, start)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verification{Format: s.Format, KeyID: s.KeyID, ContentSHA256: s.ContentSHA256, SignedAt: s.SignedAt}
+	var errs []error
+	if f := DetectFormat(data); f != s.Format {
+		errs = append(errs, fmt.Errorf("the file looks like %s but its integrity block was made for %s", f, s.Format))
+	}
+	if got := fileDigest(data, start); got != s.FileSHA256 {
+		errs = append(errs, fmt.Errorf("file digest mismatch: the file was changed after signing (SHA-256 %s…, signed %s…)", got[:16], prefix16(s.FileSHA256)))
+	}
+	embedded, perr := base64.StdEncoding.Strict().DecodeString(s.PublicKey)
+	sig, serr := base64.StdEncoding.Strict().DecodeString(s.Signature)
+	key := ed25519.PublicKey(embedded)
+	if trusted != nil {
+		key = trusted
+		if KeyID(trusted) != s.KeyID {
+			errs = append(errs, fmt.Errorf("signed with key %s, not with the trusted key %s", s.KeyID, KeyID(trusted)))
+		}
+	} else if perr != nil || len(embedded) != ed25519.PublicKeySize || KeyID(embedded) != s.KeyID {
+		errs = append(errs, errors.New("embedded public key is malformed or does not match its key id"))
+		key = nil
+	}
+	switch {
+	case serr != nil || len(sig) != ed25519.SignatureSize:
+		errs = append(errs, errors.New("signature is malformed"))
+	case key == nil || len(key) != ed25519.PublicKeySize:
+	case !ed25519.Verify(key, s.message(), sig):
+		errs = append(errs, fmt.Errorf("Ed25519 signature does not verify with key %s: the integrity block was altered or forged", KeyID(key)))
+	default:
+		v.Authenticated = trusted != nil
+	}
+	canon, cerr := ExtractCanonical(data, s.Format)
+	if cerr != nil {
+		errs = append(errs, cerr)
+	} else {
+		if got := sha256Hex(canon); got != s.ContentSHA256 {
+			errs = append(errs, fmt.Errorf("content digest mismatch: embedded report JSON hashes to %s…, signed %s…", got[:16], prefix16(s.ContentSHA256)))
+		}
+		r, err := ParseCanonical(canon)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			v.Report = r
+			errs = append(errs, verifyESignatures(r, key)...)
+		}
+	}
+	return v, errors.Join(errs...)
+}
+
+func prefix16(s string) string {
+	if len(s) > 16 {
+		return s[:16]
+	}
+	return s
+}
+
+// ParseCanonical decodes a canonical report JSON strictly and checks that
+// it is canonical (re-encodes to the same bytes).
+func ParseCanonical(canon []byte) (*Report, error) {
+	dec := json.NewDecoder(bytes.NewReader(canon))
+	dec.DisallowUnknownFields()
+	var r Report
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("embedded report JSON: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("embedded report JSON: trailing data")
+	}
+	if r.V != SchemaVersion {
+		return nil, fmt.Errorf("embedded report JSON: schema version %d not supported (want %d)", r.V, SchemaVersion)
+	}
+	again, err := r.Canonical()
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(again, canon) {
+		return nil, errors.New("embedded report JSON is not in canonical form (it was edited)")
+	}
+	return &r, nil
+}
+
+// DetectFormat guesses the rendering of a report file from its bytes.
+func DetectFormat(data []byte) string {
+	switch {
+	case bytes.HasPrefix(data, []byte("%PDF-")):
+		return "pdf"
+	case bytes.HasPrefix(data, []byte("{")):
+		return "json"
+	case bytes.HasPrefix(data, []byte("<!DOCTYPE html>")):
+		return "html"
+	default:
+		return "csv"
+	}
+}

@@ -1,0 +1,330 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+)
+
+// dispatcher is Run's state; only Run's goroutine touches it. It decides
+// for every batch whether it goes to a sender or to the spool, so the
+// ordering rule lives in one place: while the spool holds anything, new
+// batches are appended behind it and the spool is drained first.
+type dispatcher struct {
+	w        *Writer
+	jobs     chan *batch
+	q        []*batch // in memory, older than anything in the spool
+	maxQ     int
+	retryq   []*batch // spooled batches whose send failed, oldest first
+	staged   *batch   // read from the spool, not yet handed to a sender
+	inflight int
+	failing  bool // last send failed retryably: probe with one batch at a time
+	failures int
+	backoff  Timer
+	draining bool
+	waiters  []chan struct{}
+}
+
+// Run sends batches until ctx is cancelled; spooled batches of an
+// earlier run are sent first. On cancel it seals the current batch, keeps
+// sending for at most DrainTimeout, spools what is left and returns nil.
+func (w *Writer) Run(ctx context.Context) error {
+	if !w.started.CompareAndSwap(false, true) {
+		return errors.New("store: Writer.Run called twice")
+	}
+	defer close(w.done)
+	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSends()
+	d := &dispatcher{w: w, jobs: make(chan *batch), maxQ: 4 * w.writers}
+	results := make(chan result, w.writers)
+	var wg sync.WaitGroup
+	for range w.writers {
+		wg.Go(func() {
+			for b := range d.jobs {
+				if w.gzip && !b.gz {
+					compress(b)
+				}
+				results <- w.ep.send(sendCtx, b, w.timeout, w.clock.Now)
+			}
+		})
+	}
+	flush := w.clock.NewTimer(w.flushEvery)
+	defer func() { flush.Stop() }()
+
+	for ctx.Err() == nil {
+		next, out := d.peek()
+		var backoffC <-chan time.Time
+		if d.backoff != nil {
+			backoffC = d.backoff.C()
+		}
+		select {
+		case <-ctx.Done():
+		case b := <-w.sealed:
+			d.add(b)
+		case out <- next:
+			d.pop(next)
+		case r := <-results:
+			d.handle(r)
+		case <-backoffC:
+			d.backoff = nil
+		case <-flush.C():
+			if b := w.sealCurrent(); b != nil {
+				d.add(b)
+			}
+			flush = w.clock.NewTimer(w.flushEvery)
+		case ch := <-w.flushReq:
+			if b := w.sealCurrent(); b != nil {
+				d.add(b)
+			}
+			d.waiters = append(d.waiters, ch)
+		}
+		d.notifyIdle()
+	}
+
+	if w.crashCause != nil && errors.Is(context.Cause(ctx), w.crashCause) {
+		// Tests: stop like a killed process, leaving memory unsaved.
+		cancelSends()
+		close(d.jobs)
+		go func() {
+			for range results {
+			}
+		}()
+		wg.Wait()
+		close(results)
+		w.sp.Close()
+		w.ep.tr.CloseIdleConnections()
+		return nil
+	}
+
+	// Shutdown: seal, send what is in memory for a bounded time, spool the rest.
+	d.draining = true
+	if d.backoff != nil {
+		d.backoff.Stop()
+		d.backoff = nil
+	}
+	d.takeSealed()
+	if b := w.sealCurrent(); b != nil {
+		d.add(b)
+	}
+	deadline := w.clock.NewTimer(w.drainTimeout)
+drain:
+	for len(d.q) > 0 || d.inflight > 0 {
+		next, out := d.peek()
+		select {
+		case out <- next:
+			d.pop(next)
+		case r := <-results:
+			d.handle(r)
+		case <-deadline.C():
+			break drain
+		}
+	}
+	deadline.Stop()
+	cancelSends()
+	close(d.jobs)
+	for d.inflight > 0 {
+		d.handle(<-results)
+	}
+	wg.Wait()
+	d.takeSealed()
+	for _, b := range d.q {
+		d.spoolAppend(b)
+	}
+	d.q = nil
+	for _, ch := range d.waiters {
+		close(ch) // Flush callers: the data is sent or durably spooled
+	}
+	if n := w.sp.Pending(); n > 0 {
+		w.log.Info("store: stopped with batches in the spool; they are sent on the next start", "batches", n, "bytes", w.sp.Bytes())
+	}
+	w.sp.Close()
+	w.ep.tr.CloseIdleConnections()
+	return nil
+}
+
+func (d *dispatcher) takeSealed() {
+	for {
+		select {
+		case b := <-d.w.sealed:
+			d.add(b)
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next batch to send and the channel to send it on, or
+// a nil channel when nothing may be sent now.
+func (d *dispatcher) peek() (*batch, chan *batch) {
+	if d.backoff != nil || (d.failing && d.inflight > 0) {
+		return nil, nil
+	}
+	if d.draining {
+		if d.failing || len(d.q) == 0 {
+			return nil, nil
+		}
+		return d.q[0], d.jobs
+	}
+	switch {
+	case len(d.retryq) > 0:
+		return d.retryq[0], d.jobs
+	case len(d.q) > 0:
+		return d.q[0], d.jobs
+	}
+	if d.staged == nil {
+		b, err := d.w.sp.Next()
+		if err != nil {
+			d.w.log.Error("store: reading the spool failed", "err", err)
+			d.startBackoff(0)
+			return nil, nil
+		}
+		d.staged = b
+	}
+	if d.staged == nil {
+		return nil, nil
+	}
+	return d.staged, d.jobs
+}
+
+func (d *dispatcher) pop(b *batch) {
+	switch {
+	case len(d.retryq) > 0 && d.retryq[0] == b:
+		d.retryq = d.retryq[1:]
+	case len(d.q) > 0 && d.q[0] == b:
+		d.q = d.q[1:]
+	case d.staged == b:
+		d.staged = nil
+	}
+	d.inflight++
+}
+
+// add routes a newly sealed batch: memory queue when nothing older waits
+// in the spool, else behind the spool.
+func (d *dispatcher) add(b *batch) {
+	if !d.failing && d.w.sp.Pending() == 0 && len(d.retryq) == 0 && len(d.q) < d.maxQ {
+		d.q = append(d.q, b)
+		return
+	}
+	d.spoolAppend(b)
+}
+
+func (d *dispatcher) spoolAppend(b *batch) {
+	if d.w.gzip && !b.gz {
+		compress(b)
+	}
+	if err := d.w.sp.Append(b); err != nil {
+		// The disk failed: keep the batch in memory rather than lose it.
+		d.w.log.Error("store: cannot spool a batch; keeping it in memory", "lines", b.lines, "err", err)
+		d.q = append(d.q, b)
+		return
+	}
+	if d.w.onSpooled != nil && b.spooled {
+		d.w.onSpooled(b)
+	}
+}
+
+func (d *dispatcher) handle(r result) {
+	d.inflight--
+	w, b := d.w, r.b
+	switch r.out {
+	case outOK:
+		w.m.linesWritten.Add(float64(b.lines))
+		w.m.batches.Inc()
+		w.m.latency.Observe(r.latency.Seconds())
+		d.recovered()
+		d.release(b)
+	case outReject:
+		w.m.writeErrors.WithLabelValues(r.kind).Inc()
+		msg := ""
+		if r.err != nil {
+			msg = r.err.Error()
+		}
+		n := b.lines
+		if r.kind == errKindPartial {
+			n = droppedLines(msg, b.lines)
+			w.m.linesWritten.Add(float64(b.lines - n))
+		}
+		w.m.rejectedLines.Add(float64(n))
+		w.log.Error("store: InfluxDB rejected lines; they are not retried",
+			"status", r.status, "rejected_lines", n, "batch_lines", b.lines, "first_bad_line", firstBadLine(b, msg), "err", r.err)
+		d.recovered()
+		d.release(b)
+	case outRetry:
+		w.m.writeErrors.WithLabelValues(r.kind).Inc()
+		b.attempts++
+		d.failures++
+		w.m.retries.Inc() // every retryable failure is retried, from memory or the spool
+		if r.kind != errKindAuth && !d.failing {
+			w.log.Warn("store: InfluxDB write failed; spooling until it succeeds", "kind", r.kind, "err", r.err)
+		} else if r.kind == errKindAuth {
+			w.log.Error("store: InfluxDB refuses the credentials or the database; fix influxdb.token/database — data is kept in the spool", "err", r.err)
+		}
+		d.failing = true
+		// Make everything that is only in memory durable.
+		pending := append([]*batch(nil), d.q...)
+		d.q = nil
+		if b.spooled {
+			d.retryq = append(d.retryq, b)
+			slices.SortStableFunc(d.retryq, func(x, y *batch) int { return cmpU64(x.seg, y.seg) })
+		} else {
+			pending = append([]*batch{b}, pending...)
+		}
+		for _, p := range pending {
+			d.spoolAppend(p)
+		}
+		if !d.draining {
+			d.startBackoff(r.retryAfter)
+		}
+	}
+	if w.onResult != nil {
+		w.onResult(r)
+	}
+}
+
+func (d *dispatcher) recovered() {
+	if d.failing {
+		d.w.log.Info("store: InfluxDB writes succeed again; draining the spool", "spooled_batches", d.w.sp.Pending(), "failed_attempts", d.failures)
+	}
+	d.failing = false
+	d.failures = 0
+}
+
+func (d *dispatcher) release(b *batch) {
+	if b.spooled {
+		d.w.sp.Ack(b)
+	} else if !b.gz {
+		putBuf(b.body)
+	}
+}
+
+// startBackoff waits min·2^n with jitter in [d/2, d], capped at max, and
+// at least Retry-After.
+func (d *dispatcher) startBackoff(retryAfter time.Duration) {
+	w := d.w
+	delay := w.backoffMax
+	if n := d.failures - 1; n < 30 {
+		delay = min(w.backoffMin<<max(n, 0), w.backoffMax)
+	}
+	delay = delay/2 + rand.N(delay/2+1)
+	delay = max(delay, retryAfter)
+	if d.backoff != nil {
+		d.backoff.Stop()
+	}
+	d.backoff = w.clock.NewTimer(delay)
+}
+
+func (d *dispatcher) notifyIdle() {
+	if len(d.waiters) == 0 {
+		return
+	}
+	if len(d.q) > 0 || len(d.retryq) > 0 || d.staged != nil || d.inflight > 0 || d.w.sp.Pending() > 0 || len(d.w.sealed) > 0 {
+		return
+	}
+	for _, ch := range d.waiters {
+		close(ch)
+	}
+	d.waiters = nil
+}
