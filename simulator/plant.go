@@ -146,7 +146,7 @@ var modelParams = map[string]map[string]float64{
 	},
 	ModelTabletPress: {
 		"weight_target_mg":     250,
-		"weight_sd_mg":         0.6, // die-fill mean wander; tablet_sd_mg is per tablet
+		"weight_sd_mg":         0.3, // die-fill mean wander; tablet_sd_mg is per tablet
 		"tablet_sd_mg":         2.5,
 		"weight_tolerance_mg":  12.5,
 		"force_kn":             15,

@@ -54,6 +54,7 @@ type Engine struct {
 	includeNonGood bool
 	opts           Options
 	stats          []StatPoint
+	lastTime       map[string]time.Time // per tag: newest source timestamp processed
 	log            *slog.Logger
 }
 
@@ -68,7 +69,7 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 	e := &Engine{
 		site: cfg.Site, routes: map[string][]*instance{}, yields: map[string]*yieldTracker{},
 		yieldRoutes: map[string]*yieldTracker{}, stateTags: map[string]bool{}, states: map[string]string{},
-		includeNonGood: cfg.Analytics.IncludeNonGood, opts: opts, log: opts.Logger,
+		includeNonGood: cfg.Analytics.IncludeNonGood, opts: opts, log: opts.Logger, lastTime: map[string]time.Time{},
 	}
 	for _, t := range cfg.AllTags() {
 		if t.Tag.Role == "machine_state" {
@@ -150,6 +151,12 @@ func (e *Engine) Process(s sample.Sample, dst []analytics.Finding) []analytics.F
 	if !e.includeNonGood && !s.Good() {
 		return dst
 	}
+	// A value read again unchanged keeps its source timestamp: it is the
+	// same measurement, and counting it twice would bias every chart.
+	if last, ok := e.lastTime[key]; ok && !s.Time.After(last) {
+		return dst
+	}
+	e.lastTime[key] = s.Time
 	if yt := e.yieldRoutes[key]; yt != nil {
 		dst = yt.update(s, dst)
 	}

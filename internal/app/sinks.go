@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/analytics/engine"
@@ -17,11 +18,18 @@ type storeSinks struct{ w *store.Writer }
 func (s storeSinks) Samples(_ context.Context, ss []sample.Sample) { s.w.WriteSamples(ss) }
 
 func (s storeSinks) BatchEvent(_ context.Context, ev collector.BatchEvent) {
+	t := ev.Time
+	if ev.Event == "end" {
+		// The end of one batch and the start of the next are seen at the same
+		// read; InfluxDB keeps one point per series and time, so the end is
+		// stamped 1 ns earlier (it did end before the next one started).
+		t = t.Add(-time.Nanosecond)
+	}
 	s.w.WritePoint(store.Point{
 		Measurement: store.MeasurementBatches,
 		Tags:        []store.Tag{{Key: store.TagLine, Value: ev.Line}, {Key: store.TagSite, Value: ev.Site}},
 		Fields:      []store.Field{{Key: "batch", Value: ev.Batch}, {Key: "event", Value: ev.Event}, {Key: "product", Value: ev.Product}},
-		Time:        ev.Time,
+		Time:        t,
 	})
 }
 

@@ -89,6 +89,7 @@ drift), raises ISA-18.2 alarms on NATS and exports signed QA batch reports.`,
 		newAuditCmd(),
 		newKeysCmd(),
 		newPKICmd(),
+		newConsoleCmd(),
 		newVersionCmd(),
 	)
 	return root
