@@ -24,12 +24,12 @@ import (
 
 // Options of a demo run.
 type Options struct {
-	DataDir string  // default linewatch-data
-	Speed   float64 // simulated seconds per real second (default 30)
+	DataDir  string  // default linewatch-data
+	Speed    float64 // simulated seconds per real second (default 30)
 	NoFaults bool
-	Out     io.Writer // what the user reads: where things are, the live alarm feed
-	Logger  *slog.Logger
-	Color   bool // ANSI colours in the alarm feed
+	Out      io.Writer // what the user reads: where things are, the live alarm feed
+	Logger   *slog.Logger
+	Color    bool // ANSI colours in the alarm feed
 }
 
 // Scenario is the scripted fault sequence, as offsets from the start of
