@@ -40,7 +40,7 @@ func Scenario(start time.Time) []simulator.Fault {
 		{Kind: simulator.FaultDrift, Target: "filling1.filler.fill_weight", Rate: 0.03, At: start.Add(20 * m), Duration: simulator.Duration(45 * m)},
 		{Kind: simulator.FaultDoorOpen, Target: "coldroom1.coldroom.door_open", At: start.Add(80 * m), Duration: simulator.Duration(25 * m)},
 		{Kind: simulator.FaultRestart, At: start.Add(120 * m), Downtime: simulator.Duration(3 * m)},
-		{Kind: simulator.FaultRejectCreep, Target: "filling1.checkweigher.reject_count", Rate: 0.02, At: start.Add(150 * m)},
+		{Kind: simulator.FaultRejectCreep, Target: "filling1.checkweigher.reject_count", Rate: 0.05, At: start.Add(150 * m)},
 	}
 }
 
