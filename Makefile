@@ -15,9 +15,12 @@ build:
 # Tests install what they need themselves (InfluxDB 1.8.10 via `go install`
 # on first use, cached); test-deps adds the Debian packages used by the
 # browser and PDF tests when it can (root with apt), and says so when not.
+# -p 1: packages run one after another. Several packages start real servers
+# and the end-to-end tests run the simulator at accelerated time; on a 2-core
+# machine running them side by side only adds timing noise.
 test: test-deps
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout $(TIMEOUT) ./...
+	$(GO) test -p 1 -count=1 -timeout $(TIMEOUT) ./...
 
 test-deps:
 	@bash scripts/test-deps.sh

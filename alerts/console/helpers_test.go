@@ -237,7 +237,7 @@ func (c *client) events() <-chan sseEvent {
 // waitEvent returns the first event for which match is true.
 func waitEvent(t *testing.T, ch <-chan sseEvent, what string, match func(sseEvent) bool) sseEvent {
 	t.Helper()
-	timeout := time.After(15 * time.Second)
+	timeout := time.After(30 * time.Second) // generous: CI machines are loaded
 	for {
 		select {
 		case ev, ok := <-ch:
