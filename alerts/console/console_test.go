@@ -102,10 +102,18 @@ func TestLiveUpdatesAndCommands(t *testing.T) {
 
 	r.clk.advance(time.Minute)
 	a := r.svc.activate("L1", "coldroom", alerts.Urgent, "cold room above 8 °C")
-	waitEvent(t, ev, "new alarm", isAlarmUpdate(a.ID, "unacknowledged"))
-	waitEvent(t, ev, "activate transition", func(e sseEvent) bool {
+	// The KV update and the ALARMS transition come from two feeds, in either order.
+	isNew := isAlarmUpdate(a.ID, "unacknowledged")
+	isActivate := func(e sseEvent) bool {
 		tr, _ := e.data["transition"].(map[string]any)
-		return e.data["type"] == "transition" && tr["event"] == "activate" && strings.HasPrefix(tr["id"].(string), a.ID)
+		id, _ := tr["id"].(string)
+		return e.data["type"] == "transition" && tr["event"] == "activate" && strings.HasPrefix(id, a.ID)
+	}
+	var sawNew, sawActivate bool
+	waitEvent(t, ev, "new alarm and its activate transition", func(e sseEvent) bool {
+		sawNew = sawNew || isNew(e)
+		sawActivate = sawActivate || isActivate(e)
+		return sawNew && sawActivate
 	})
 
 	// The list is sorted by priority, then newest first.
