@@ -128,7 +128,9 @@ func NewWriter(cfg config.InfluxDB, opts WriterOptions) (*Writer, error) {
 		w.log.Warn("influxdb.spool.dir is empty: batches wait in memory while InfluxDB is down and are lost on a crash")
 		w.sp = &memSpool{maxBytes: maxBytes, dropOldest: dropOldest, log: w.log, m: w.m}
 	}
-	w.sealed = make(chan *batch, 16)
+	// Room for bursts while the router is busy spooling (fsync per batch) during
+	// an outage: a full queue would block the collector's poll loop.
+	w.sealed = make(chan *batch, 256)
 	w.flushReq = make(chan chan struct{})
 	w.done = make(chan struct{})
 	w.lb.buf = getBuf()
