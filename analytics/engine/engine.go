@@ -205,7 +205,9 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		st.Detectors[in.id] = b
 	}
 	for k, y := range e.yields {
-		st.Yields[k] = *y
+		saved := *y
+		saved.GoodTagSaved = y.goodTag
+		st.Yields[k] = saved
 	}
 	return json.Marshal(st)
 }

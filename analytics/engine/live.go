@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +46,11 @@ type Live struct {
 	Stats           StatsWriter // may be nil
 	CheckpointEvery time.Duration
 	Logger          *slog.Logger
+
+	// scratch buffers reused for every message
+	samples  []sample.Sample
+	findings []analytics.Finding
+	stats    []StatPoint
 }
 
 type checkpoint struct {
@@ -69,7 +75,7 @@ func (l *Live) Run(ctx context.Context) error {
 	var done uint64
 	if e, err := kv.Get(ctx, l.Consumer); err == nil {
 		var cp checkpoint
-		if err := jsonUnmarshal(e.Value(), &cp); err != nil {
+		if err := json.Unmarshal(e.Value(), &cp); err != nil {
 			log.Warn("analytics checkpoint unreadable; starting fresh", "err", err)
 		} else if err := l.Engine.Restore(cp.State); err != nil {
 			log.Warn("analytics checkpoint not restored; starting fresh", "err", err)
@@ -88,12 +94,9 @@ func (l *Live) Run(ctx context.Context) error {
 		return fmt.Errorf("analytics consumer %s: %w", l.Consumer, err)
 	}
 	var (
-		findings []analytics.Finding
-		samples  []sample.Sample
-		stats    []StatPoint
-		last     jetstream.Msg
-		lastSeq  uint64
-		lastCP   = time.Now()
+		last    jetstream.Msg
+		lastSeq uint64
+		lastCP  = time.Now()
 	)
 	commit := func(ctx context.Context) error {
 		if last == nil {
@@ -103,7 +106,7 @@ func (l *Live) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		b, err := jsonMarshal(checkpoint{Seq: lastSeq, State: st})
+		b, err := json.Marshal(checkpoint{Seq: lastSeq, State: st})
 		if err != nil {
 			return err
 		}
@@ -134,11 +137,12 @@ func (l *Live) Run(ctx context.Context) error {
 		msg, err := it.Next(jetstream.NextContext(wctx))
 		cancel()
 		if err == nil {
-			if err := l.handle(ctx, msg, done, &samples, &findings, &stats); err != nil {
+			seq, err := l.handle(ctx, msg, done)
+			if err != nil {
 				return nil // ctx cancelled while notifying; the message is redelivered
 			}
-			if md, err := msg.Metadata(); err == nil {
-				last, lastSeq = msg, md.Sequence.Stream
+			if seq > 0 {
+				last, lastSeq = msg, seq
 			}
 		} else if !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
 			log.Warn("analytics: next message", "err", err)
@@ -156,40 +160,45 @@ func (l *Live) Run(ctx context.Context) error {
 	return nil
 }
 
-// handle processes one telemetry message; it returns an error only when ctx
-// ended before the findings were delivered.
-func (l *Live) handle(ctx context.Context, msg jetstream.Msg, done uint64, samples *[]sample.Sample, findings *[]analytics.Finding, stats *[]StatPoint) error {
+// handle processes one telemetry message and returns its stream sequence
+// (0 when it has no metadata); it returns an error only when ctx ended
+// before the findings were delivered.
+func (l *Live) handle(ctx context.Context, msg jetstream.Msg, done uint64) (uint64, error) {
 	md, err := msg.Metadata()
-	if err != nil || md.Sequence.Stream <= done {
-		return nil // already in the restored state
+	if err != nil {
+		return 0, nil
+	}
+	seq := md.Sequence.Stream
+	if seq <= done {
+		return seq, nil // already in the restored state
 	}
 	b, err := sample.Unmarshal(msg.Data())
 	if err != nil {
-		l.Logger.Warn("analytics: telemetry message skipped", "seq", md.Sequence.Stream, "err", err)
-		return nil
+		l.Logger.Warn("analytics: telemetry message skipped", "seq", seq, "err", err)
+		return seq, nil
 	}
-	*samples = b.Samples((*samples)[:0])
-	*findings = (*findings)[:0]
-	for _, s := range *samples {
-		*findings = l.Engine.Process(s, *findings)
+	l.samples = b.Samples(l.samples[:0])
+	l.findings = l.findings[:0]
+	for _, s := range l.samples {
+		l.findings = l.Engine.Process(s, l.findings)
 	}
 	// Findings must reach alerts before the ack: retry with a delay.
-	for len(*findings) > 0 {
-		err := l.Notifier.Notify(ctx, *findings)
+	for len(l.findings) > 0 {
+		err := l.Notifier.Notify(ctx, l.findings)
 		if err == nil {
 			break
 		}
 		l.Logger.Error("analytics: notify failed; retrying", "err", err)
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return seq, ctx.Err()
 		case <-time.After(time.Second):
 		}
 	}
 	if l.Stats != nil {
-		if *stats = l.Engine.DrainStats((*stats)[:0]); len(*stats) > 0 {
-			l.Stats.WriteStats(*stats)
+		if l.stats = l.Engine.DrainStats(l.stats[:0]); len(l.stats) > 0 {
+			l.Stats.WriteStats(l.stats)
 		}
 	}
-	return nil
+	return seq, nil
 }

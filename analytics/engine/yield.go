@@ -19,7 +19,7 @@ type yieldTracker struct {
 	Reject       detect.Counter `json:"reject"`
 	GoodSum      float64        `json:"good_sum"`
 	RejectSum    float64        `json:"reject_sum"`
-	GoodTagSaved string         `json:"good_tag"`
+	GoodTagSaved string         `json:"good_tag"` // set at snapshot: a changed config starts fresh
 }
 
 func (y *yieldTracker) restore(saved yieldTracker) {
@@ -27,7 +27,6 @@ func (y *yieldTracker) restore(saved yieldTracker) {
 }
 
 func (y *yieldTracker) update(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
-	y.GoodTagSaved = y.goodTag
 	if s.Batch != y.Batch {
 		if y.Batch != "" && y.GoodSum+y.RejectSum > 0 {
 			id := s

@@ -111,10 +111,8 @@ func (in *infra) metricsServer(listen string) component {
 
 func (in *infra) close() {
 	if in.nc != nil {
-		in.nc.Drain()
-		for i := 0; i < 100 && !in.nc.IsClosed(); i++ {
-			time.Sleep(10 * time.Millisecond) // Drain is asynchronous; bounded wait
-		}
+		// Components have stopped; send what is buffered, then close.
+		in.nc.FlushTimeout(2 * time.Second)
 		in.nc.Close()
 	}
 	if in.natsSrv != nil {
