@@ -34,7 +34,7 @@ func (s *Service) publishOutbox(ctx context.Context, id string, outbox []Transit
 	}
 	if len(outbox) == 0 {
 		// nothing pending (any more): fall through to clear the index
-	} else if err := s.store.markPublished(ctx, id, last); err != nil {
+	} else if err := s.markPublished(ctx, id, last); err != nil {
 		s.log.Warn("alerts: outbox not cleared, will retry", "alarm", id, "err", err)
 		s.setPending(id, outbox[0].Time)
 		return false
@@ -46,6 +46,16 @@ func (s *Service) publishOutbox(ctx context.Context, id string, outbox []Transit
 	}
 	s.mu.Unlock()
 	return true
+}
+
+// markPublished clears what was published from the outbox. It finishes
+// even when ctx was cancelled meanwhile (shutdown): left in the outbox, a
+// transition published long before the next start would be published
+// again after JetStream's duplicate window.
+func (s *Service) markPublished(ctx context.Context, id string, last uint64) error {
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+	defer cancel()
+	return s.store.markPublished(mctx, id, last)
 }
 
 // publishOne audits a person-caused transition, then publishes it on

@@ -88,11 +88,12 @@ func BenchmarkPoll1000Nodes(b *testing.B) {
 				rvs[i] = uaclient.NewReadValueID(id)
 				idx[i] = i
 			}
+			plan := uaclient.NewReadPlan(rvs, n)
 			var results []*ua.DataValue
 			b.ResetTimer()
 			cpu0, t0 := cpuTime(), time.Now()
 			for i := 0; i < b.N; i++ {
-				results, _, err = uaclient.ReadChunked(ctx, sess.Client, rvs, n, results[:0])
+				results, _, err = plan.Read(ctx, sess.Client, results[:0])
 				if err != nil {
 					b.Fatal(err)
 				}

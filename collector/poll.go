@@ -78,6 +78,7 @@ func (p *poller) session(ctx context.Context, sess *uaclient.Session) {
 	if p.chunkCap > 0 && (chunk <= 0 || chunk > p.chunkCap) {
 		chunk = p.chunkCap
 	}
+	plan := uaclient.NewReadPlan(rvs, chunk)
 	interval := p.group.Interval
 	next := nextTick(clk.Now(), interval)
 	var results []*ua.DataValue
@@ -97,7 +98,7 @@ func (p *poller) session(ctx context.Context, sess *uaclient.Session) {
 		rctx, cancel := context.WithTimeout(ctx, p.mr.c.cfg.Collector.RequestTimeout)
 		var calls int
 		var err error
-		results, calls, err = uaclient.ReadChunked(rctx, sess.Client, rvs, chunk, results[:0])
+		results, calls, err = plan.Read(rctx, sess.Client, results[:0])
 		cancel()
 		p.mr.calls.Add(float64(calls))
 		if err != nil {
@@ -110,6 +111,7 @@ func (p *poller) session(ctx context.Context, sess *uaclient.Session) {
 				}
 				chunk = max(1, chunk/2)
 				p.chunkCap = chunk
+				plan = uaclient.NewReadPlan(rvs, chunk)
 				p.mr.c.log.Warn("server refused the read size; reading in smaller chunks", "machine", p.mr.m.ID, "chunk", chunk)
 			} else {
 				p.mr.conn.Fail(sess.Gen, err)
@@ -119,6 +121,9 @@ func (p *poller) session(ctx context.Context, sess *uaclient.Session) {
 			p.mr.lat.Observe(time.Since(start).Seconds())
 			p.emit(ctx, tick, ids, idx, results)
 		}
+		// The slice is reused; drop the decoded values so they are not kept
+		// alive (a few hundred bytes per tag) until the next poll overwrites them.
+		clear(results)
 		now := clk.Now()
 		next = next.Add(interval)
 		if !now.Before(next) {

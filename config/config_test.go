@@ -40,6 +40,12 @@ func TestBadConfigs(t *testing.T) {
 			`23:19 lines[0].machines[0].tags[1].role: allowed: temperature`,
 			`26:23 lines[0].machines[0].poll_groups[0].interval: not a duration`,
 		},
+		"detectors.yaml": {
+			`13:22 analytics.rules[0].stale.after: must be at least 1s`,
+			`16:7 analytics.rules[1].cpk: tag filling1/filler/fill_weight has no spec limits`,
+			`16:22 analytics.rules[1].cpk.min_cpk: must be ≥ 0`,
+			`16:39 analytics.rules[1].cpk.min_samples: must be ≥ 2`,
+		},
 		"structure.yaml": {
 			`3:8 nats.url: expected nats://host:port`,
 			`4:13 nats.replicas: must be 1–5`,

@@ -29,6 +29,8 @@ type Rule struct {
 	TOR          *TORRule          `yaml:"tor"`
 	PChart       *PChartRule       `yaml:"p_chart"`
 	Yield        *YieldRule        `yaml:"yield"`
+	Stale        *StaleRule        `yaml:"stale"`
+	Cpk          *CpkRule          `yaml:"cpk"`
 }
 
 // Baseline gives the in-control mean and sigma, or the number of first
@@ -50,6 +52,22 @@ type LimitsRule struct {
 type FlatlineRule struct {
 	Window    time.Duration `yaml:"window"`
 	Tolerance float64       `yaml:"tolerance"`
+}
+
+// StaleRule flags a sensor whose source timestamp stops advancing for
+// After while its machine goes on reporting (a frozen sensor that the
+// flatline check cannot see, because its re-reads are not new measurements).
+type StaleRule struct {
+	After time.Duration `yaml:"after"`
+}
+
+// CpkRule judges the process capability of each batch against the tag's
+// spec limits (spec.lsl / spec.usl) when the batch ends.
+type CpkRule struct {
+	// MinCpk: a batch below it is reported (default 1.33).
+	MinCpk float64 `yaml:"min_cpk"`
+	// MinSamples: batches with fewer values are not judged (default 30).
+	MinSamples int `yaml:"min_samples"`
 }
 
 // RateOfChangeRule flags changes faster than MaxPerMinute.

@@ -129,8 +129,26 @@ func (v *validator) analytics() {
 				v.errf(rp+".yield.min", fmt.Sprint(y.Min), "must be in (0, 1], e.g. 0.98")
 			}
 		}
+		if st := r.Stale; st != nil {
+			n++
+			v.minDur(rp+".stale.after", st.After, time.Second)
+		}
+		if c := r.Cpk; c != nil {
+			n++
+			for _, t := range matched {
+				if t.Tag.Spec.LSL == nil && t.Tag.Spec.USL == nil {
+					v.errf(rp+".cpk", "", "tag %s has no spec limits (set spec.lsl and/or spec.usl on the tag)", t)
+				}
+			}
+			if c.MinCpk < 0 {
+				v.errf(rp+".cpk.min_cpk", fmt.Sprint(c.MinCpk), "must be ≥ 0 (0 = default 1.33)")
+			}
+			if c.MinSamples < 0 || c.MinSamples == 1 {
+				v.errf(rp+".cpk.min_samples", fmt.Sprint(c.MinSamples), "must be ≥ 2 (0 = default 30)")
+			}
+		}
 		if n == 0 {
-			v.errf(rp, "", "no detector: add one of limits, flatline, rate_of_change, shewhart, ewma, cusum, page_hinkley, mkt, tor, p_chart, yield")
+			v.errf(rp, "", "no detector: add one of limits, flatline, stale, rate_of_change, shewhart, ewma, cusum, page_hinkley, mkt, tor, p_chart, yield, cpk")
 		}
 	}
 	for mi, m := range a.Models {

@@ -194,13 +194,17 @@ type RejectStats struct {
 
 // AlarmEvent is one transition of an alarm's lifecycle.
 type AlarmEvent struct {
-	Seq    uint64    `json:"seq"`
-	Time   time.Time `json:"time"`
-	Event  string    `json:"event"`
-	From   string    `json:"from"`
-	To     string    `json:"to"`
-	By     string    `json:"by,omitempty"`
-	Reason string    `json:"reason,omitempty"`
+	Seq uint64 `json:"seq"`
+	// Time is when the alarm service recorded the transition (its clock);
+	// ProcessTime, for activations and clears, is when the machine measured
+	// the condition (the finding's time, the clock of the batch).
+	Time        time.Time `json:"time"`
+	ProcessTime time.Time `json:"process_time,omitzero"`
+	Event       string    `json:"event"`
+	From        string    `json:"from"`
+	To          string    `json:"to"`
+	By          string    `json:"by,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
 }
 
 // AlarmRecord is one alarm with every transition seen from the batch start

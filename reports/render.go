@@ -204,10 +204,10 @@ func renderCSV(r *Report, canon []byte) ([]byte, error) {
 	for _, rj := range r.Rejects {
 		w.Write([]string{"reject", rj.Machine, rj.GoodTag, rj.RejectTag, g(rj.Good), g(rj.Rejects), g(rj.RejectFraction), g(rj.YieldPct), g(rj.YieldMinPct), strconv.FormatBool(rj.YieldOK), g(rj.PBar), rj.Subgroup, strconv.Itoa(rj.OutOfControl)})
 	}
-	w.Write([]string{"#alarm_event", "alarm_id", "machine", "tag", "detector", "rule", "priority", "seq", "time", "event", "from", "to", "by", "reason"})
+	w.Write([]string{"#alarm_event", "alarm_id", "machine", "tag", "detector", "rule", "priority", "seq", "time", "event", "from", "to", "by", "reason", "process_time"})
 	for _, a := range r.Alarms {
 		for _, e := range a.Events {
-			w.Write([]string{"alarm_event", a.ID, a.Machine, a.Tag, a.Detector, a.Rule, a.Priority, strconv.FormatUint(e.Seq, 10), ts(e.Time), e.Event, e.From, e.To, csvSafe(e.By), csvSafe(e.Reason)})
+			w.Write([]string{"alarm_event", a.ID, a.Machine, a.Tag, a.Detector, a.Rule, a.Priority, strconv.FormatUint(e.Seq, 10), ts(e.Time), e.Event, e.From, e.To, csvSafe(e.By), csvSafe(e.Reason), ts(e.ProcessTime)})
 		}
 	}
 	w.Write([]string{"#audit", "seq", "time", "actor", "action", "object", "reason", "hash"})

@@ -113,15 +113,19 @@ func sections(r *Report) []section {
 	}
 	out = append(out, rej)
 
-	al := section{Title: "Alarms and their lifecycle", Note: "Every transition of each alarm of the batch, from the ALARMS stream, up to the time of the report.",
-		Cols: []string{"Alarm", "Time (UTC)", "Event", "State", "By", "Reason"}, Widths: []float64{3.2, 2.6, 1.3, 2, 1.2, 2.4}}
+	al := section{Title: "Alarms and their lifecycle", Note: "Every transition of each alarm whose condition was measured during the batch, from the ALARMS stream, up to the time of the report. Recorded: the alarm service's clock; Condition: the machine's measurement time of an activation or clear.",
+		Cols: []string{"Alarm", "Recorded (UTC)", "Condition (UTC)", "Event", "State", "By", "Reason"}, Widths: []float64{2.9, 2.2, 2.2, 1.1, 1.9, 0.9, 1.5}}
 	for _, a := range r.Alarms {
 		for i, e := range a.Events {
 			name := ""
 			if i == 0 {
 				name = a.Machine + "/" + a.Tag + " " + a.Detector + "/" + a.Rule + " (" + a.Priority + ")"
 			}
-			al.Rows = append(al.Rows, []string{name, fmtTime(e.Time), e.Event, e.From + " → " + e.To, e.By, e.Reason})
+			cond := ""
+			if !e.ProcessTime.IsZero() {
+				cond = fmtTime(e.ProcessTime)
+			}
+			al.Rows = append(al.Rows, []string{name, fmtTime(e.Time), cond, e.Event, e.From + " → " + e.To, e.By, e.Reason})
 		}
 	}
 	out = append(out, al)

@@ -52,7 +52,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		spoolDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "linewatch_store_spool_dropped_lines_total",
-			Help: "Lines lost because the spool was full or a spool record was corrupt.",
+			Help: "Lines lost: spool or in-memory overflow queue full (per influxdb.spool.full_policy), a corrupt spool record, or a write after the writer stopped.",
 		}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "linewatch_store_batch_latency_seconds",

@@ -146,15 +146,23 @@ func TestSpoolChildProcess(t *testing.T) {
 	cfg.Spool.Dir = dir
 	cfg.BatchSize = 50
 	w := startWriter(t, cfg, WriterOptions{BackoffMin: time.Hour})
+	// At most 20 batches ahead of the spool, so the kill lands while the
+	// writer is busy without the loop outrunning it into the overflow
+	// queue's drop policy (another test's subject).
+	ahead := make(chan struct{}, 20)
 	go func() {
-		durable := 0
+		durable, released := 0, 0
 		for n := range w.spooled {
 			durable += n
 			fmt.Printf("durable %d\n", durable)
+			for ; released < durable/50; released++ {
+				<-ahead
+			}
 		}
 	}()
 	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	for i := 0; ; i += 50 {
+		ahead <- struct{}{}
 		w.WriteSamples(genSamples(start, i, 50))
 	}
 }

@@ -1,40 +1,65 @@
 package store
 
-import (
-	"slices"
-	"time"
-)
+import "time"
+
+// The records below are the one schema of the measurements other than
+// telemetry (docs/schemas.md, "InfluxDB measurements"). Their key names are
+// what the dashboards and the batch reports query: rename one only together
+// with those queries.
+//
+// Strings are written even when empty (a transition without an operator
+// has by=""), so every point of a measurement has the same fields and
+// last() over a series never falls back to an older point's value.
 
 // AlarmRecord is one alarm transition for measurement "alarms" (Grafana
-// annotations, reports). Tags are the low-cardinality dimensions; ids,
-// people and text are fields.
+// annotations and panels, reports). The low-cardinality dimensions are
+// tags; ids, people and text are fields.
 type AlarmRecord struct {
 	Time                time.Time
 	Site, Line, Machine string
 	TagName             string // process tag the alarm is about
 	Detector, Priority  string
+	Event               string // transition event: activate, ack, shelve, …
 	AlarmID             string
-	Seq                 uint64
-	Event, From, To     string // transition: event and states
-	Active              bool
+	State               string // state after the transition
+	Active              bool   // process condition after the transition
 	Value, Limit        float64
-	Message, By, Reason string
-	Batch               string
+	Message             string
+	By, Reason          string // operator identity and reason when a person caused it
+	Seq                 uint64
 }
 
-// Point converts the record (tags: detector, line, machine, priority,
-// site, tag_name). from, by and limit are InfluxQL keywords, hence
-// from_state, operator and limit_value.
+// Alarm field keys. "by" and "limit" are InfluxQL keywords: queries must
+// quote them ("limit", "by").
+const (
+	FieldAlarmID = "alarm_id"
+	FieldState   = "state"
+	FieldActive  = "active"
+	FieldLimit   = "limit"
+	FieldMessage = "message"
+	FieldBy      = "by"
+	FieldReason  = "reason"
+	FieldSeq     = "seq"
+)
+
+// Tag keys of the alarms and spc measurements besides site/line/machine/tag_name.
+const (
+	TagDetector = "detector"
+	TagPriority = "priority"
+	TagEvent    = "event"
+)
+
+// Point converts the record. Tags: detector, event, line, machine,
+// priority, site, tag_name. Fields: alarm_id, state, active (integer 0/1,
+// so dashboards can sum() it), value, limit, message, by, reason, seq.
 func (a AlarmRecord) Point() Point {
 	return Point{
 		Measurement: MeasurementAlarms,
-		Tags: []Tag{{"detector", a.Detector}, {TagLine, a.Line}, {TagMachine, a.Machine},
-			{"priority", a.Priority}, {TagSite, a.Site}, {TagName, a.TagName}},
-		Fields: nonEmpty([]Field{
-			{"alarm_id", a.AlarmID}, {"seq", a.Seq}, {"event", a.Event}, {"from_state", a.From}, {"state", a.To},
-			{"active", a.Active}, {"value", a.Value}, {"limit_value", a.Limit}, {"message", a.Message},
-			{"operator", a.By}, {"reason", a.Reason}, {"batch", a.Batch},
-		}),
+		Tags: []Tag{{TagDetector, a.Detector}, {TagEvent, a.Event}, {TagLine, a.Line}, {TagMachine, a.Machine},
+			{TagPriority, a.Priority}, {TagSite, a.Site}, {TagName, a.TagName}},
+		Fields: []Field{{FieldAlarmID, a.AlarmID}, {FieldState, a.State}, {FieldActive, b01(a.Active)},
+			{FieldValue, a.Value}, {FieldLimit, a.Limit}, {FieldMessage, a.Message},
+			{FieldBy, a.By}, {FieldReason, a.Reason}, {FieldSeq, a.Seq}},
 		Time: a.Time,
 	}
 }
@@ -48,40 +73,58 @@ type BatchRecord struct {
 	Product    string
 }
 
-// Point converts the record (tags: batch, line, site; fields: event, product).
+// Batch field keys. The batch id is a field, not a tag: one series per
+// line keeps last("batch") per line cheap for the dashboards.
+const (
+	FieldBatch   = "batch"
+	FieldEvent   = "event"
+	FieldProduct = "product"
+)
+
+// Point converts the record. Tags: line, site. Fields: batch, event,
+// product. An "end" is stamped 1 ns before Time: the end of one batch and
+// the start of the next are seen at the same read, and InfluxDB keeps one
+// point per series and time (the batch did end before the next started).
 func (b BatchRecord) Point() Point {
+	t := b.Time
+	if b.Event == "end" && !t.IsZero() {
+		t = t.Add(-time.Nanosecond)
+	}
 	return Point{
 		Measurement: MeasurementBatches,
-		Tags:        []Tag{{TagBatch, b.Batch}, {TagLine, b.Line}, {TagSite, b.Site}},
-		Fields:      nonEmpty([]Field{{"event", b.Event}, {"product", b.Product}}),
-		Time:        b.Time,
+		Tags:        []Tag{{TagLine, b.Line}, {TagSite, b.Site}},
+		Fields:      []Field{{FieldBatch, b.Batch}, {FieldEvent, b.Event}, {FieldProduct, b.Product}},
+		Time:        t,
 	}
 }
 
-// SPCRecord is one set of statistics of one tag for measurement "spc".
+// SPCRecord is one set of statistics of one detector on one tag for
+// measurement "spc".
 type SPCRecord struct {
 	Time                time.Time
 	Site, Line, Machine string
 	TagName             string
-	Chart               string             // e.g. "xbar", "ewma", "capability"
-	Batch               string             // optional
-	Stats               map[string]float64 // e.g. mean, sigma, ucl, lcl, cp, cpk, n
+	Detector            string // e.g. "nelson", "ewma", "cusum", "p_chart", "mkt", "tor"
+	Stats               []Stat // written in this order
 }
 
-// Point converts the record; fields are the stats in key order.
+// Stat is one named statistic of an SPCRecord (cl, ucl, lcl, ewma, mkt, …).
+type Stat struct {
+	Name  string
+	Value float64
+}
+
+// Point converts the record. Tags: detector, line, machine, site,
+// tag_name. Fields: one float per statistic; NaN and infinite ones are
+// omitted by the writer.
 func (s SPCRecord) Point() Point {
-	keys := make([]string, 0, len(s.Stats))
-	for k := range s.Stats {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	fields := make([]Field, 0, len(keys))
-	for _, k := range keys {
-		fields = append(fields, Field{k, s.Stats[k]})
+	fields := make([]Field, 0, len(s.Stats))
+	for _, st := range s.Stats {
+		fields = append(fields, Field{st.Name, st.Value})
 	}
 	return Point{
 		Measurement: MeasurementSPC,
-		Tags: []Tag{{TagBatch, s.Batch}, {"chart", s.Chart}, {TagLine, s.Line}, {TagMachine, s.Machine},
+		Tags: []Tag{{TagDetector, s.Detector}, {TagLine, s.Line}, {TagMachine, s.Machine},
 			{TagSite, s.Site}, {TagName, s.TagName}},
 		Fields: fields,
 		Time:   s.Time,
@@ -94,25 +137,33 @@ type StatusRecord struct {
 	Time                time.Time
 	Site, Line, Machine string
 	Connected           bool
-	State               string // e.g. "connected", "reconnecting", "bad_certificate"
-	Error               string
-	ReadLatency         time.Duration
-	Reads, Errors       int64
+	Reason              string // why it is disconnected ("" when connected)
+	Endpoint            string // OPC UA endpoint URL
 }
 
-// Point converts the record (tags: line, machine, site).
+// Status field keys.
+const (
+	FieldConnected = "connected"
+	FieldEndpoint  = "endpoint"
+)
+
+// Point converts the record. Tags: line, machine, site. Fields:
+// connected (integer 0/1, mapped to a state by the dashboards), reason,
+// endpoint.
 func (s StatusRecord) Point() Point {
 	return Point{
 		Measurement: MeasurementStatus,
 		Tags:        []Tag{{TagLine, s.Line}, {TagMachine, s.Machine}, {TagSite, s.Site}},
-		Fields: nonEmpty([]Field{{"connected", s.Connected}, {"state", s.State}, {"error", s.Error},
-			{"read_latency_ms", float64(s.ReadLatency) / float64(time.Millisecond)}, {"reads", s.Reads}, {"errors", s.Errors}}),
-		Time: s.Time,
+		Fields:      []Field{{FieldConnected, b01(s.Connected)}, {FieldReason, s.Reason}, {FieldEndpoint, s.Endpoint}},
+		Time:        s.Time,
 	}
 }
 
-// nonEmpty drops empty string fields so a field absent from a transition
-// does not overwrite anything with "".
-func nonEmpty(fs []Field) []Field {
-	return slices.DeleteFunc(fs, func(f Field) bool { s, ok := f.Value.(string); return ok && s == "" })
+// b01 stores a boolean as integer 0/1: InfluxQL cannot sum() or compare
+// booleans, and the dashboards do both.
+func b01(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

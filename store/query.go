@@ -1,7 +1,9 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,8 +11,10 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/linewatch/linewatch/collector/sample"
@@ -29,6 +33,12 @@ type Client struct {
 type ClientOptions struct {
 	// ChunkSize is the number of rows per chunk of a streamed query (default 10 000).
 	ChunkSize int
+	// Token, when set, is used instead of the config's token_env/token_file:
+	// a token the caller already resolved ("user:password" on 1.x).
+	Token string
+	// HTTPClient, when set, replaces the client built from the config
+	// (whose TLS settings it then does not get).
+	HTTPClient *http.Client
 }
 
 // NewClient connects to the InfluxDB in cfg (token and TLS as for the Writer).
@@ -36,6 +46,12 @@ func NewClient(cfg config.InfluxDB, opts ClientOptions) (*Client, error) {
 	ep, err := newEndpoint(cfg, 2)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Token != "" {
+		ep.auth = authFunc(opts.Token, ep.bucket == "")
+	}
+	if opts.HTTPClient != nil {
+		ep.client = opts.HTTPClient
 	}
 	c := &Client{ep: ep, timeout: cfg.Timeout, chunkSize: opts.ChunkSize}
 	setDefault(&c.chunkSize, 10_000)
@@ -86,40 +102,27 @@ func (c *Client) QueryInfluxQL(ctx context.Context, db, q string) (Result, error
 	return res, err
 }
 
+// QueryEach runs q against db chunked (ClientOptions.ChunkSize rows per
+// chunk) and calls fn for every series of every chunk, so a large result
+// is never held whole; one series may arrive in several calls. No
+// timeout applies (the result may be long): bound it with ctx. fn's error
+// stops the query and is returned.
+func (c *Client) QueryEach(ctx context.Context, db, q string, fn func(Series) error) error {
+	return c.stream(ctx, db, q, true, fn)
+}
+
 // stream runs q and calls fn per series (per chunk when chunked).
 func (c *Client) stream(ctx context.Context, db, q string, chunked bool, fn func(Series) error) error {
-	form := url.Values{"q": {q}, "epoch": {"ns"}}
-	if db != "" {
-		form.Set("db", db)
-		if c.ep.rp != "" && db == c.ep.db {
-			form.Set("rp", c.ep.rp)
-		}
-	}
-	if chunked {
-		form.Set("chunked", "true")
-		form.Set("chunk_size", strconv.Itoa(c.chunkSize))
-	}
 	if !chunked && c.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.ep.base.JoinPath("/query").String(), strings.NewReader(form.Encode()))
+	resp, err := c.post(ctx, db, q, chunked, "application/json")
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	c.ep.auth(req)
-	resp, err := c.ep.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("InfluxQL %q on %s: %w", short(q), c.ep.base.Redacted(), err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return fmt.Errorf("InfluxQL %q: %s: %s", short(q), resp.Status, serverMessage(body))
-	}
 	dec := json.NewDecoder(resp.Body)
 	dec.UseNumber()
 	for {
@@ -146,6 +149,38 @@ func (c *Client) stream(ctx context.Context, db, q string, chunked bool, fn func
 	}
 }
 
+// post sends q to /query and returns the 2xx response; the caller closes its body.
+func (c *Client) post(ctx context.Context, db, q string, chunked bool, accept string) (*http.Response, error) {
+	form := url.Values{"q": {q}, "epoch": {"ns"}}
+	if db != "" {
+		form.Set("db", db)
+		if c.ep.rp != "" && db == c.ep.db {
+			form.Set("rp", c.ep.rp)
+		}
+	}
+	if chunked {
+		form.Set("chunked", "true")
+		form.Set("chunk_size", strconv.Itoa(c.chunkSize))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.ep.base.JoinPath("/query").String(), strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fmt.Errorf("InfluxQL %q: %w", short(q), err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", accept)
+	c.ep.auth(req)
+	resp, err := c.ep.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("InfluxQL %q on %s: %w", short(q), c.ep.base.Redacted(), err)
+	}
+	if resp.StatusCode/100 != 2 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		return nil, fmt.Errorf("InfluxQL %q: %s: %s", short(q), resp.Status, serverMessage(body))
+	}
+	return resp, nil
+}
+
 func short(q string) string {
 	if len(q) > 200 {
 		return q[:200] + "…"
@@ -167,10 +202,17 @@ type SampleQuery struct {
 func (q SampleQuery) InfluxQL() string {
 	var b strings.Builder
 	b.WriteString(`SELECT "value","quality","text","site","line","machine","tag_name","unit","batch" FROM "telemetry" WHERE `)
-	fmt.Fprintf(&b, "time >= %d AND time < %d", q.From.UnixNano(), q.To.UnixNano())
+	q.writeWhere(&b, q.From, q.To)
+	b.WriteString(" ORDER BY time ASC")
+	return b.String()
+}
+
+// writeWhere writes the conditions of q for the time range [from, to).
+func (q SampleQuery) writeWhere(b *strings.Builder, from, to time.Time) {
+	fmt.Fprintf(b, "time >= %d AND time < %d", from.UnixNano(), to.UnixNano())
 	for _, c := range []struct{ k, v string }{{TagSite, q.Site}, {TagLine, q.Line}, {TagMachine, q.Machine}, {TagBatch, q.Batch}} {
 		if c.v != "" {
-			fmt.Fprintf(&b, " AND %s = %s", QuoteIdent(c.k), QuoteString(c.v))
+			fmt.Fprintf(b, " AND %s = %s", QuoteIdent(c.k), QuoteString(c.v))
 		}
 	}
 	if len(q.Tags) > 0 {
@@ -179,12 +221,10 @@ func (q SampleQuery) InfluxQL() string {
 			if i > 0 {
 				b.WriteString(" OR ")
 			}
-			fmt.Fprintf(&b, "%s = %s", QuoteIdent(TagName), QuoteString(t))
+			fmt.Fprintf(b, "%s = %s", QuoteIdent(TagName), QuoteString(t))
 		}
 		b.WriteString(")")
 	}
-	b.WriteString(" ORDER BY time ASC")
-	return b.String()
 }
 
 // Samples streams the samples of q in time order. Memory is bounded by
@@ -219,6 +259,271 @@ func (c *Client) Samples(ctx context.Context, q SampleQuery) iter.Seq2[sample.Sa
 			yield(sample.Sample{}, err)
 		}
 	}
+}
+
+// WindowOptions tune SamplesWindowed.
+type WindowOptions struct {
+	// Window is the time span read per query (default 10 min).
+	Window time.Duration
+	// Ahead is the number of windows queried concurrently ahead of the
+	// consumer (default 2: InfluxDB answers one query on one core).
+	Ahead int
+}
+
+// SamplesWindowed streams the samples of q in time order, like Samples,
+// but for long ranges of many tags: [From, To) is read in windows, each
+// grouped by series (about half the server time of selecting the tags as
+// columns) and decoded from CSV (no allocation per value but the text of
+// string tags), then merged into time order in memory. Memory is bounded
+// by Ahead+1 windows, not by the range. Equal timestamps keep series
+// order.
+//
+// Samples carry Site, Line, Machine and Tag; Batch is q.Batch; Unit is
+// not read (use Samples when it is needed).
+func (c *Client) SamplesWindowed(ctx context.Context, q SampleQuery, o WindowOptions) iter.Seq2[sample.Sample, error] {
+	return func(yield func(sample.Sample, error) bool) {
+		if !q.From.Before(q.To) {
+			yield(sample.Sample{}, fmt.Errorf("sample query: from %s is not before to %s", q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano)))
+			return
+		}
+		win, ahead := o.Window, o.Ahead
+		if win <= 0 {
+			win = 10 * time.Minute
+		}
+		if ahead <= 0 {
+			ahead = 2
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var sizeHint atomic.Int64 // samples in the last window: preallocate the next
+		type result struct {
+			samples []sample.Sample
+			err     error
+		}
+		// futures carries, in window order, the channel each window's
+		// result arrives on; its capacity bounds the windows in flight.
+		futures := make(chan chan result, ahead)
+		go func() {
+			defer close(futures)
+			for from := q.From; from.Before(q.To); from = from.Add(win) {
+				to := from.Add(win)
+				if to.After(q.To) {
+					to = q.To
+				}
+				ch := make(chan result, 1)
+				select {
+				case futures <- ch:
+				case <-ctx.Done():
+					return
+				}
+				go func() {
+					ss, err := c.sampleWindow(ctx, q, from, to, int(sizeHint.Load()))
+					sizeHint.Store(int64(len(ss)))
+					ch <- result{ss, err}
+				}()
+			}
+		}()
+		defer func() {
+			cancel()
+			for ch := range futures { // let every started query finish
+				<-ch
+			}
+		}()
+		for ch := range futures {
+			res := <-ch
+			if res.err != nil {
+				yield(sample.Sample{}, res.err)
+				return
+			}
+			for _, s := range res.samples {
+				if !yield(s, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// sampleWindow reads [from, to) of q in time order.
+func (c *Client) sampleWindow(ctx context.Context, q SampleQuery, from, to time.Time, hint int) ([]sample.Sample, error) {
+	var b strings.Builder
+	b.WriteString(`SELECT "value","quality","text" FROM "telemetry" WHERE `)
+	q.writeWhere(&b, from, to)
+	// Group only by the tags the query leaves open: fewer series for
+	// InfluxDB and a shorter tags column per row.
+	group := []string{QuoteIdent(TagMachine), QuoteIdent(TagName)}
+	if q.Line == "" {
+		group = append(group, QuoteIdent(TagLine))
+	}
+	if q.Site == "" {
+		group = append(group, QuoteIdent(TagSite))
+	}
+	b.WriteString(" GROUP BY " + strings.Join(group, ","))
+	stmt := b.String()
+
+	type series struct{ site, line, machine, tag string }
+	seriesOf := map[string]series{}
+	out := make([]sample.Sample, 0, hint+hint/8)
+	var ix struct{ tags, time, value, quality, text int }
+	err := c.streamCSV(ctx, c.ep.db, stmt, func(cols []string) error {
+		ix.tags, ix.time, ix.value, ix.quality, ix.text = -1, -1, -1, -1, -1
+		for i, n := range cols {
+			switch n {
+			case "tags":
+				ix.tags = i
+			case "time":
+				ix.time = i
+			case FieldValue:
+				ix.value = i
+			case FieldQuality:
+				ix.quality = i
+			case FieldText:
+				ix.text = i
+			}
+		}
+		if ix.time < 0 || ix.tags < 0 {
+			return fmt.Errorf("InfluxQL %q: CSV header %v has no time or tags column", short(stmt), cols)
+		}
+		return nil
+	}, func(rec []string) error {
+		tags := at(rec, ix.tags)
+		sr, ok := seriesOf[tags]
+		if !ok {
+			kv, err := parseTagsColumn(tags)
+			if err != nil {
+				return fmt.Errorf("InfluxQL %q: %w", short(stmt), err)
+			}
+			sr = series{cmp.Or(q.Site, kv[TagSite]), cmp.Or(q.Line, kv[TagLine]), kv[TagMachine], kv[TagName]}
+			seriesOf[strings.Clone(tags)] = sr
+		}
+		ns, err := strconv.ParseInt(at(rec, ix.time), 10, 64)
+		if err != nil {
+			return fmt.Errorf("telemetry row of %s/%s/%s/%s: time %q: %w", sr.site, sr.line, sr.machine, sr.tag, at(rec, ix.time), err)
+		}
+		s := sample.Sample{Time: time.Unix(0, ns).UTC(), Site: sr.site, Line: sr.line, Machine: sr.machine, Tag: sr.tag, Batch: q.Batch}
+		if v := at(rec, ix.value); v != "" {
+			if s.Value, err = strconv.ParseFloat(v, 64); err != nil {
+				return fmt.Errorf("telemetry row %s: value %q: %w", s.Key(), v, err)
+			}
+		}
+		if v := at(rec, ix.quality); v != "" {
+			st, err := strconv.ParseUint(v, 10, 32)
+			if err != nil {
+				return fmt.Errorf("telemetry row %s: quality %q is not an OPC UA status code: %w", s.Key(), v, err)
+			}
+			s.Status = uint32(st)
+		}
+		if t := at(rec, ix.text); t != "" {
+			s.Text = strings.Clone(t) // rec is reused
+		}
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Series come one after another; consumers need all tags in time order.
+	slices.SortStableFunc(out, func(a, b sample.Sample) int { return a.Time.Compare(b.Time) })
+	return out, nil
+}
+
+func at(rec []string, i int) string {
+	if i < 0 || i >= len(rec) {
+		return ""
+	}
+	return rec[i]
+}
+
+// streamCSV runs q chunked with a CSV response (Accept: application/csv),
+// which decodes without an allocation per value, unlike JSON. header is
+// called with the column names of the rows that follow (InfluxDB repeats
+// the header when columns change), row with every data row; rec is reused
+// between calls. Memory is one CSV record whatever the result size.
+//
+// InfluxDB's CSV writer reports request errors but drops per-statement
+// errors, so use it only for statements known to be valid (SELECT of
+// existing measurements); stream (JSON) reports everything.
+func (c *Client) streamCSV(ctx context.Context, db, q string, header func(cols []string) error, row func(rec []string) error) error {
+	resp, err := c.post(ctx, db, q, true, "application/csv")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	r := csv.NewReader(resp.Body)
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	haveHeader := false
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("InfluxQL %q: CSV response: %w", short(q), err)
+		}
+		switch {
+		case len(rec) == 1 && rec[0] == "error":
+			msg, _ := r.Read()
+			return fmt.Errorf("InfluxQL %q: %s", short(q), strings.Join(msg, " "))
+		case len(rec) >= 2 && rec[0] == "name" && rec[1] == "tags":
+			if err := header(rec); err != nil {
+				return err
+			}
+			haveHeader = true
+		case !haveHeader:
+			return fmt.Errorf("InfluxQL %q: CSV row before its header: %q", short(q), rec)
+		default:
+			if err := row(rec); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// parseTagsColumn parses the tags column of InfluxDB's CSV response:
+// "k=v,k2=v2" with ',', '=' and ' ' escaped by a backslash (the series
+// hash key without the measurement).
+func parseTagsColumn(s string) (map[string]string, error) {
+	kv := map[string]string{}
+	if s == "" {
+		return kv, nil
+	}
+	var key, cur strings.Builder
+	inValue := false
+	flush := func() error {
+		if !inValue {
+			return fmt.Errorf("tags column %q: pair %q has no '='", s, key.String())
+		}
+		kv[key.String()] = cur.String()
+		key.Reset()
+		cur.Reset()
+		inValue = false
+		return nil
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		dst := &key
+		if inValue {
+			dst = &cur
+		}
+		switch {
+		case ch == '\\' && i+1 < len(s) && (s[i+1] == ',' || s[i+1] == '=' || s[i+1] == ' '):
+			i++
+			dst.WriteByte(s[i])
+		case ch == '=' && !inValue:
+			inValue = true
+		case ch == ',':
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		default:
+			dst.WriteByte(ch)
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return kv, nil
 }
 
 type columnIndex struct{ time, value, quality, text, site, line, machine, tag, unit, batch int }

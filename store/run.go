@@ -64,6 +64,10 @@ func (w *Writer) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		case b := <-w.sealed:
 			d.add(b)
+		case <-w.ovReady:
+			if b := w.takeNext(); b != nil {
+				d.add(b)
+			}
 		case out <- next:
 			d.pop(next)
 		case r := <-results:
@@ -71,14 +75,10 @@ func (w *Writer) Run(ctx context.Context) error {
 		case <-backoffC:
 			d.backoff = nil
 		case <-flush.C():
-			if b := w.sealCurrent(); b != nil {
-				d.add(b)
-			}
+			w.sealCurrentQueued() // behind what is queued; taken in turn
 			flush = w.clock.NewTimer(w.flushEvery)
 		case ch := <-w.flushReq:
-			if b := w.sealCurrent(); b != nil {
-				d.add(b)
-			}
+			w.sealCurrentQueued()
 			d.waiters = append(d.waiters, ch)
 		}
 		d.notifyIdle()
@@ -105,8 +105,8 @@ func (w *Writer) Run(ctx context.Context) error {
 		d.backoff.Stop()
 		d.backoff = nil
 	}
-	d.takeSealed()
-	if b := w.sealCurrent(); b != nil {
+	w.sealCurrentQueued()
+	for _, b := range w.takeAll(false) {
 		d.add(b)
 	}
 	deadline := w.clock.NewTimer(w.drainTimeout)
@@ -129,11 +129,21 @@ drain:
 		d.handle(<-results)
 	}
 	wg.Wait()
-	d.takeSealed()
-	for _, b := range d.q {
-		d.spoolAppend(b)
-	}
+	// The memory queue is older than what still waits in the hand-off
+	// queues: spool it first so a restart replays in write order.
+	pending := append(d.q, w.takeAll(true)...)
 	d.q = nil
+	for _, b := range pending {
+		d.spoolAppend(b) // on a disk error the batch lands back in d.q
+	}
+	if lost := 0; len(d.q) > 0 {
+		for _, b := range d.q {
+			lost += b.lines
+		}
+		w.m.spoolDropped.Add(float64(lost))
+		w.log.Error("store: DATA LOST: the spool failed while stopping; batches not sent are lost", "batches", len(d.q), "lines", lost)
+		d.q = nil
+	}
 	for _, ch := range d.waiters {
 		close(ch) // Flush callers: the data is sent or durably spooled
 	}
@@ -143,17 +153,6 @@ drain:
 	w.sp.Close()
 	w.ep.tr.CloseIdleConnections()
 	return nil
-}
-
-func (d *dispatcher) takeSealed() {
-	for {
-		select {
-		case b := <-d.w.sealed:
-			d.add(b)
-		default:
-			return
-		}
-	}
 }
 
 // peek returns the next batch to send and the channel to send it on, or
@@ -320,7 +319,7 @@ func (d *dispatcher) notifyIdle() {
 	if len(d.waiters) == 0 {
 		return
 	}
-	if len(d.q) > 0 || len(d.retryq) > 0 || d.staged != nil || d.inflight > 0 || d.w.sp.Pending() > 0 || len(d.w.sealed) > 0 {
+	if len(d.q) > 0 || len(d.retryq) > 0 || d.staged != nil || d.inflight > 0 || d.w.sp.Pending() > 0 || d.w.queuedForRun() {
 		return
 	}
 	for _, ch := range d.waiters {

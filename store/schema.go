@@ -187,8 +187,7 @@ func appendPoint(e *lineprotocol.Encoder, p *Point, now time.Time) error {
 	for _, f := range p.Fields {
 		v, ok, err := fieldValue(f.Value)
 		if err != nil {
-			e.EndLine(time.Time{})
-			takeErr(e)
+			abandonLine(e, lineStart)
 			return fmt.Errorf("point %q field %q: %w", p.Measurement, f.Key, err)
 		}
 		if !ok {
@@ -202,8 +201,7 @@ func appendPoint(e *lineprotocol.Encoder, p *Point, now time.Time) error {
 		n++
 	}
 	if n == 0 {
-		e.EndLine(time.Time{})
-		takeErr(e)
+		abandonLine(e, lineStart)
 		return fmt.Errorf("point %q: every field is NaN or infinite", p.Measurement)
 	}
 	t := p.Time
@@ -216,6 +214,13 @@ func appendPoint(e *lineprotocol.Encoder, p *Point, now time.Time) error {
 	}
 	patchRaw(e, lineStart, raw)
 	return nil
+}
+
+// abandonLine drops the line being built from lineStart on. Ending it
+// instead would leave a line without a timestamp once a field was added,
+// which InfluxDB would stamp with its arrival time.
+func abandonLine(e *lineprotocol.Encoder, lineStart int) {
+	e.SetBuffer(e.Bytes()[:lineStart])
 }
 
 func fieldValue(x any) (lineprotocol.Value, bool, error) {

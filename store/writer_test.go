@@ -144,13 +144,13 @@ func TestWriteReadBack(t *testing.T) {
 	w.WriteSamples(want[1200:])
 	at := start.Add(time.Hour)
 	w.WritePoint(AlarmRecord{Time: at, Site: "plant-1", Line: "line-a", Machine: "filler-01", TagName: "t1", Detector: "limits",
-		Priority: "high", AlarmID: "plant-1/line-a/filler-01/t1/limits", Seq: 3, Event: "ack", From: "unacknowledged", To: "acknowledged",
-		Active: true, Value: 41.5, Limit: 40, Message: "fill weight high", By: "jdoe", Batch: "B-2026-001"}.Point())
+		Priority: "high", Event: "ack", AlarmID: "plant-1/line-a/filler-01/t1/limits", State: "acknowledged",
+		Active: true, Value: 41.5, Limit: 40, Message: "fill weight high", By: "jdoe", Seq: 3}.Point())
 	w.WritePoint(BatchRecord{Time: at, Site: "plant-1", Line: "line-a", Batch: "B-2026-001", Event: "start", Product: "P-10"}.Point())
-	w.WritePoint(SPCRecord{Time: at, Site: "plant-1", Line: "line-a", Machine: "filler-01", TagName: "t1", Chart: "xbar",
-		Stats: map[string]float64{"mean": 10.25, "ucl": 11, "lcl": 9.5, "n": 25}}.Point())
-	w.WritePoint(StatusRecord{Time: at, Site: "plant-1", Line: "line-a", Machine: "filler-01", Connected: true, State: "connected",
-		ReadLatency: 1500 * time.Microsecond, Reads: 99}.Point())
+	w.WritePoint(SPCRecord{Time: at, Site: "plant-1", Line: "line-a", Machine: "filler-01", TagName: "t1", Detector: "ewma",
+		Stats: []Stat{{"ewma", 10.25}, {"ucl", 11}, {"lcl", 9.5}}}.Point())
+	w.WritePoint(StatusRecord{Time: at, Site: "plant-1", Line: "line-a", Machine: "filler-01", Connected: true,
+		Endpoint: "opc.tcp://filler-01:4840"}.Point())
 	w.flush(t)
 
 	if n := w.counter(t, "linewatch_store_lines_written_total"); n != 2504 {
@@ -166,7 +166,7 @@ func TestWriteReadBack(t *testing.T) {
 	}
 	compareSamples(t, got, want)
 
-	res, err := c.QueryInfluxQL(context.Background(), db.Database, `SELECT operator, state, value, limit_value, seq, active, priority FROM alarms`)
+	res, err := c.QueryInfluxQL(context.Background(), db.Database, `SELECT "by", "state", "value", "limit", "seq", "active", "priority", "event" FROM "alarms"`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestWriteReadBack(t *testing.T) {
 		t.Fatalf("alarms: %+v", res)
 	}
 	row := res.Series[0].Values[0]
-	wantRow := []any{json.Number("1772355600000000000"), "jdoe", "acknowledged", json.Number("41.5"), json.Number("40"), json.Number("3"), true, "high"}
+	wantRow := []any{json.Number("1772355600000000000"), "jdoe", "acknowledged", json.Number("41.5"), json.Number("40"), json.Number("3"), json.Number("1"), "high", "ack"}
 	if len(row) != len(wantRow) {
 		t.Fatalf("alarm row %v", row)
 	}
@@ -188,8 +188,9 @@ func TestWriteReadBack(t *testing.T) {
 		want any
 	}{
 		{`SELECT "product" FROM "batches" WHERE "batch" = 'B-2026-001'`, "P-10"},
-		{`SELECT "mean" FROM "spc" WHERE "chart" = 'xbar'`, json.Number("10.25")},
-		{`SELECT "read_latency_ms" FROM "collector_status"`, json.Number("1.5")},
+		{`SELECT "ewma" FROM "spc" WHERE "detector" = 'ewma' AND "tag_name" = 't1'`, json.Number("10.25")},
+		{`SELECT "connected" FROM "collector_status" WHERE "machine" = 'filler-01'`, json.Number("1")},
+		{`SELECT "endpoint" FROM "collector_status"`, "opc.tcp://filler-01:4840"},
 	} {
 		res, err := c.QueryInfluxQL(context.Background(), db.Database, q.q)
 		if err != nil {

@@ -160,7 +160,7 @@ type cpkState struct {
 }
 
 // CpkMonitor computes the capability of each batch as it runs and judges it
-// when the batch id changes (or on Finish).
+// when the batch id changes (or on Flush).
 type CpkMonitor struct {
 	p        CpkParams
 	lsl, usl float64
@@ -195,16 +195,16 @@ func (d *CpkMonitor) Update(s sample.Sample, dst []analytics.Finding) []analytic
 	if st.Have && s.Batch != st.Batch {
 		end := s
 		end.Batch, end.Time = st.Batch, st.LastT
-		dst = d.Finish(end, dst)
+		dst = d.Flush(end, dst)
 	}
 	st.Have, st.Batch, st.LastT = true, s.Batch, s.Time
 	st.Acc.add(s.Value)
 	return dst
 }
 
-// Finish judges the current batch now (batch end) and starts a new one;
+// Flush judges the current batch now (batch end) and starts a new one;
 // s gives the identity and time of the findings.
-func (d *CpkMonitor) Finish(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
+func (d *CpkMonitor) Flush(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
 	st := &d.st
 	acc := st.Acc
 	st.Acc, st.Have = capAcc{}, false

@@ -61,7 +61,7 @@ func TestCpkMonitorPerBatch(t *testing.T) {
 	run("B1", alternating(30, 9, 11))     // Cpk 1.128 < 1.33
 	run("B2", alternating(30, 9.5, 10.5)) // Cpk 2.256
 	run("B3", alternating(10, 9, 11))     // too few readings to judge
-	got = d.Finish(smp(at(time.Duration(i)*time.Minute), 0), got)
+	got = d.Flush(smp(at(time.Duration(i)*time.Minute), 0), got)
 	wantEdges(t, got, edge{"low", true, at(29 * time.Minute)}, edge{"low", false, at(59 * time.Minute)})
 	checkFinding(t, got[0], "cpk")
 	near(t, "Cpk of B1", got[0].Statistic, 6/(3*1.773050), 1e-6)

@@ -52,6 +52,7 @@ const (
 	NamePageHinkley = "page_hinkley"
 	NameYield       = "yield"
 	NameCpk         = "cpk"
+	NameStale       = "stale"
 )
 
 // usable reports whether a sample may feed a detector.

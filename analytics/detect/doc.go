@@ -14,7 +14,9 @@
 //   - [Limits]: lo/hi/lolo/hihi with on-delay, off-delay and deadband, and
 //     excursion records (start, end, duration, peak, degree-minutes).
 //     "limits" (or "humidity" with [HumidityParams]) / "lo","hi","lolo","hihi".
-//   - [Flatline]: stuck sensor. "flatline" / "stuck".
+//   - [Flatline]: stuck sensor (value frozen). "flatline" / "stuck".
+//   - [Stale]: no new source timestamp on the machine's clock (value and
+//     timestamp frozen). "stale" / "stale".
 //   - [RateOfChange]: "roc" / "rise","fall".
 //   - [RollingMKT]: mean kinetic temperature (USP <1079>) over a rolling
 //     window. "mkt" / "limit".

@@ -150,25 +150,37 @@ func (d *PChart) Name() string { return NamePChart }
 
 // Update implements [Detector]; samples of tags other than the two counters
 // are ignored.
+//
+// The two counters are independent streams: a counter keeps the source
+// timestamp of its last change, so the reject counter's timestamp is often
+// older than the good counter's of the same read. Each counter's increments
+// are therefore taken in that counter's own order (the engine passes each
+// tag's samples in time order), never ordered against the other counter,
+// and nothing is dropped: an increment read after a subgroup closed counts
+// in the next one. Subgroup boundaries follow the newest time seen on
+// either counter.
 func (d *PChart) Update(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
 	if !usable(s) || (s.Tag != d.p.GoodTag && s.Tag != d.p.RejectTag) {
 		return dst
 	}
 	st := &d.st
-	if st.Open && s.Time.Before(st.LastT) {
-		return dst
-	}
-	// Both counters of one read share a timestamp: a subgroup is closed
-	// only when a later timestamp shows that the previous read is complete.
-	if st.Open && s.Time.After(st.LastT) && d.complete(s.Time) {
+	newer := s.Time.After(st.LastT)
+	// A new batch starts a new subgroup: a subgroup never mixes batches.
+	if st.Open && ((newer && d.complete(s.Time)) || s.Batch != st.Batch) {
 		dst = d.close(s, dst)
 	}
 	if !st.Open {
-		st.Open, st.Start, st.Stamps, st.G, st.R, st.Batch = true, s.Time, 1, 0, 0, s.Batch
-	} else if s.Time.After(st.LastT) {
+		start := s.Time
+		if !newer {
+			start = st.LastT
+		}
+		st.Open, st.Start, st.Stamps, st.G, st.R, st.Batch = true, start, 1, 0, 0, s.Batch
+	} else if newer {
 		st.Stamps++
 	}
-	st.LastT = s.Time
+	if newer {
+		st.LastT = s.Time
+	}
 	if s.Tag == d.p.GoodTag {
 		if inc, ok := st.Good.Delta(s.Value); ok {
 			st.G += inc
@@ -179,8 +191,9 @@ func (d *PChart) Update(s sample.Sample, dst []analytics.Finding) []analytics.Fi
 	return dst
 }
 
-// complete reports whether the open subgroup is full once a read at next
-// arrives: a span subgroup holds the reads in [start, start+span).
+// complete reports whether the open subgroup is full once a value at next
+// arrives: a span subgroup holds the values in [start, start+span), a
+// count subgroup SubgroupSamples distinct read times.
 func (d *PChart) complete(next time.Time) bool {
 	if d.p.SubgroupSpan > 0 {
 		return next.Sub(d.st.Start) >= d.p.SubgroupSpan

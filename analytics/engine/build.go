@@ -87,6 +87,16 @@ func buildRule(r config.Rule, t config.TagRef) ([]detect.Detector, error) {
 			return nil, err
 		}
 	}
+	if st := r.Stale; st != nil {
+		if err := add(asDet(detect.NewStale(detect.StaleParams{After: st.After}))); err != nil {
+			return nil, err
+		}
+	}
+	if c := r.Cpk; c != nil {
+		if err := add(asDet(detect.NewCpkMonitor(detect.CpkParams{LSL: t.Tag.Spec.LSL, USL: t.Tag.Spec.USL, MinCpk: c.MinCpk, MinSamples: c.MinSamples}))); err != nil {
+			return nil, err
+		}
+	}
 	if p := r.PChart; p != nil {
 		if err := add(asDet(detect.NewPChart(detect.PChartParams{
 			GoodTag: p.GoodTag, RejectTag: p.RejectTag, SubgroupSpan: p.Subgroup,

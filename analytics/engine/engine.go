@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/linewatch/linewatch/analytics"
@@ -54,8 +55,37 @@ type Engine struct {
 	includeNonGood bool
 	opts           Options
 	stats          []StatPoint
-	lastTime       map[string]time.Time // per tag: newest source timestamp processed
+	lastTime       map[string]time.Time         // per tag: newest source timestamp processed
+	machines       map[machineKey]*machineState // clock, batch, observers and flushers of each machine
 	log            *slog.Logger
+}
+
+// Detectors that need more than their own tag's samples declare it by
+// implementing one of these.
+type (
+	// observer judges its tag on the machine's clock (stale sensors).
+	observer interface {
+		Observe(prev, now time.Time, dst []analytics.Finding) []analytics.Finding
+	}
+	// flusher closes what it accumulates per batch (p-chart subgroup,
+	// capability) when the machine's batch changes; s carries the ended
+	// batch and the time of the change.
+	flusher interface {
+		Flush(s sample.Sample, dst []analytics.Finding) []analytics.Finding
+	}
+)
+
+type machineKey struct{ line, machine string }
+
+func (k machineKey) String() string { return k.line + "/" + k.machine }
+
+// machineState is what the engine knows of one machine beyond its tags.
+type machineState struct {
+	clock     time.Time // newest source time of any good value
+	batch     string
+	haveBatch bool
+	observers []*instance
+	flushers  []*instance
 }
 
 // New builds the detectors of every analytics rule in cfg.
@@ -70,6 +100,7 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 		site: cfg.Site, routes: map[string][]*instance{}, yields: map[string]*yieldTracker{},
 		yieldRoutes: map[string]*yieldTracker{}, stateTags: map[string]bool{}, states: map[string]string{},
 		includeNonGood: cfg.Analytics.IncludeNonGood, opts: opts, log: opts.Logger, lastTime: map[string]time.Time{},
+		machines: map[machineKey]*machineState{},
 	}
 	for _, t := range cfg.AllTags() {
 		if t.Tag.Role == "machine_state" {
@@ -102,6 +133,13 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 				}
 				seen[inst.id] = true
 				e.instances = append(e.instances, inst)
+				ms := e.machine(machineKey{inst.line, inst.machine})
+				if _, ok := d.(observer); ok {
+					ms.observers = append(ms.observers, inst)
+				}
+				if _, ok := d.(flusher); ok {
+					ms.flushers = append(ms.flushers, inst)
+				}
 				for _, k := range keys {
 					e.routes[k] = append(e.routes[k], inst)
 				}
@@ -126,6 +164,15 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 	return e, nil
 }
 
+func (e *Engine) machine(key machineKey) *machineState {
+	ms := e.machines[key]
+	if ms == nil {
+		ms = &machineState{}
+		e.machines[key] = ms
+	}
+	return ms
+}
+
 // Detectors lists the attached detector ids (line/machine/tag/detector).
 func (e *Engine) Detectors() []string {
 	out := make([]string, len(e.instances))
@@ -148,8 +195,24 @@ func (e *Engine) Process(s sample.Sample, dst []analytics.Finding) []analytics.F
 			e.opts.MachineState(s.Line, s.Machine, s.Text)
 		}
 	}
+	ms := e.machines[machineKey{s.Line, s.Machine}]
+	if ms != nil && len(ms.flushers) > 0 {
+		if ms.haveBatch && s.Batch != ms.batch {
+			dst = e.flush(ms, s, dst)
+		}
+		ms.batch, ms.haveBatch = s.Batch, true
+	}
 	if !e.includeNonGood && !s.Good() {
 		return dst
+	}
+	if ms != nil && s.Good() && s.Time.After(ms.clock) {
+		prev := ms.clock
+		ms.clock = s.Time
+		if !prev.IsZero() {
+			for _, in := range ms.observers {
+				dst = in.det.(observer).Observe(prev, ms.clock, dst)
+			}
+		}
 	}
 	// A value read again unchanged keeps its source timestamp: it is the
 	// same measurement, and counting it twice would bias every chart.
@@ -179,6 +242,24 @@ func (e *Engine) Process(s sample.Sample, dst []analytics.Finding) []analytics.F
 	return dst
 }
 
+// flush closes the per-batch accumulations of a machine whose batch
+// changed with sample s: the findings belong to the batch that ended.
+func (e *Engine) flush(ms *machineState, s sample.Sample, dst []analytics.Finding) []analytics.Finding {
+	at := s.Time // a re-read value may carry an old timestamp: the machine's clock is newer
+	if ms.clock.After(at) {
+		at = ms.clock
+	}
+	for _, in := range ms.flushers {
+		end := sample.Sample{Time: at, Site: s.Site, Line: in.line, Machine: in.machine, Tag: in.tag, Batch: ms.batch}
+		n := len(dst)
+		dst = in.det.(flusher).Flush(end, dst)
+		if in.upperOnly {
+			dst = dropRule(dst, n, "lower")
+		}
+	}
+	return dst
+}
+
 // DrainStats appends and clears the statistics emitted since the last call.
 func (e *Engine) DrainStats(dst []StatPoint) []StatPoint {
 	dst = append(dst, e.stats...)
@@ -192,6 +273,16 @@ type state struct {
 	Detectors map[string]json.RawMessage `json:"detectors"`
 	Yields    map[string]yieldTracker    `json:"yields,omitempty"`
 	States    map[string]string          `json:"states,omitempty"`
+	Machines  map[string]machineSaved    `json:"machines,omitempty"`
+	Models    map[string]json.RawMessage `json:"models,omitempty"`
+	// LastTime keeps re-reads made just after a restart (same source
+	// timestamp) from counting as new measurements.
+	LastTime map[string]time.Time `json:"last_time,omitempty"`
+}
+
+type machineSaved struct {
+	Clock time.Time `json:"clock,omitzero"`
+	Batch *string   `json:"batch,omitempty"`
 }
 
 // Snapshot saves every detector's state.
@@ -203,6 +294,27 @@ func (e *Engine) Snapshot() ([]byte, error) {
 			return nil, fmt.Errorf("snapshot %s: %w", in.id, err)
 		}
 		st.Detectors[in.id] = b
+	}
+	st.LastTime = e.lastTime
+	if len(e.models) > 0 {
+		st.Models = map[string]json.RawMessage{}
+	}
+	for _, m := range e.models {
+		b, err := m.snapshot()
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %s: %w", m.id(), err)
+		}
+		st.Models[m.id()] = b
+	}
+	for k, ms := range e.machines {
+		sv := machineSaved{Clock: ms.clock}
+		if ms.haveBatch {
+			sv.Batch = &ms.batch
+		}
+		if st.Machines == nil {
+			st.Machines = map[string]machineSaved{}
+		}
+		st.Machines[k.String()] = sv
 	}
 	for k, y := range e.yields {
 		saved := *y
@@ -235,6 +347,25 @@ func (e *Engine) Restore(data []byte) error {
 	}
 	for k, v := range st.States {
 		e.states[k] = v
+	}
+	for _, m := range e.models {
+		if b, ok := st.Models[m.id()]; ok {
+			if err := m.restore(b); err != nil {
+				e.log.Warn("analytics: PCA model starts fresh", "model", m.id(), "err", err)
+			}
+		}
+	}
+	for k, t := range st.LastTime {
+		e.lastTime[k] = t
+	}
+	for k, sv := range st.Machines {
+		line, machine, _ := strings.Cut(k, "/")
+		if ms := e.machines[machineKey{line, machine}]; ms != nil {
+			ms.clock = sv.Clock
+			if sv.Batch != nil {
+				ms.batch, ms.haveBatch = *sv.Batch, true
+			}
+		}
 	}
 	return nil
 }

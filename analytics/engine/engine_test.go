@@ -45,7 +45,7 @@ func scenario() []sample.Sample {
 		)
 	}
 	// a bad-quality value that must be ignored by default
-	out = append(out, sample.Sample{Time: t0.Add(1800 * time.Second), Site: "demo-plant", Line: "filling1", Machine: "filler", Tag: "fill_weight", Value: 99, Status: 0x80000000})
+	out = append(out, sample.Sample{Time: t0.Add(1800 * time.Second), Site: "demo-plant", Line: "filling1", Machine: "filler", Tag: "fill_weight", Value: 99, Status: 0x80000000, Batch: "B1"})
 	return out
 }
 

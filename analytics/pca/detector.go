@@ -36,6 +36,7 @@ type DetectorConfig struct {
 // reports transitions only. Not safe for concurrent use.
 type Detector struct {
 	m         *Model
+	sha       string // of m in file form; identifies the model in snapshots
 	cfg       DetectorConfig
 	lambda    float64
 	persist   int
@@ -79,6 +80,11 @@ func NewDetector(m *Model, cfg DetectorConfig) (*Detector, error) {
 		d.persist = max(f.Persistence, 1)
 		d.limit = [2]float64{f.T2Limit, f.QLimit}
 	}
+	sha, err := checksum(d.m.toFile())
+	if err != nil {
+		return nil, err
+	}
+	d.sha = sha
 	d.hist = make([]float64, d.m.Dim())
 	d.aug = make([]float64, d.m.Dim())
 	d.Reset()

@@ -24,7 +24,11 @@
 // and applies a persistence rule (Filter; limits from TheoreticalFilter or
 // CalibrateFilter on normal reference data), and emits analytics.Finding
 // transitions with Detector "pca", Rule "t2" or "q", Tag = model name and
-// the top contributions as Evidence.
+// the top contributions as Evidence. Detector.Snapshot/Restore save and load
+// its streaming state (filtered statistics, persistence counters, active
+// conditions, lag window) as versioned JSON for checkpoints; Restore refuses
+// (ErrSnapshotModel) a snapshot of another model, a retrained model (SHA-256
+// of the model file form) or another filter.
 //
 // Benchmarks against the Tennessee Eastman process are in
 // analytics/tep and docs/benchmarks/tep.md.

@@ -288,24 +288,52 @@ func ReadLimits(ctx context.Context, cl *opcua.Client) (Limits, error) {
 // returns one DataValue per id in order, and the number of Read requests.
 // ids should have AttributeID and DataEncoding set (NewReadValueID): then
 // the request is sent as is, without gopcua's per-call copy of every id.
+// A poll loop should build a ReadPlan once instead.
 func ReadChunked(ctx context.Context, cl *opcua.Client, ids []*ua.ReadValueID, chunk int, dst []*ua.DataValue) ([]*ua.DataValue, int, error) {
+	return NewReadPlan(ids, chunk).Read(ctx, cl, dst)
+}
+
+// ReadPlan is the chunked Read of a fixed node list, built once per session
+// so that a poll does not rebuild (or copy) thousands of ReadValueIDs per
+// tick. A plan is used by one goroutine at a time: gopcua sets the request
+// header of each request when it is sent.
+type ReadPlan struct {
+	reqs     []*ua.ReadRequest
+	prepared bool // every id has AttributeID and DataEncoding: send as is
+	n        int
+}
+
+// NewReadPlan splits ids into Read requests of at most chunk nodes (0 = one).
+// The plan keeps ids; do not change them while it is in use.
+func NewReadPlan(ids []*ua.ReadValueID, chunk int) *ReadPlan {
 	if chunk <= 0 || chunk > len(ids) {
 		chunk = len(ids)
 	}
-	prepared := true
+	p := &ReadPlan{prepared: true, n: len(ids)}
 	for _, id := range ids {
 		if id.AttributeID == 0 || id.DataEncoding == nil {
-			prepared = false
+			p.prepared = false
 			break
 		}
 	}
-	calls := 0
 	for start := 0; start < len(ids); start += chunk {
 		end := min(start+chunk, len(ids))
-		req := &ua.ReadRequest{NodesToRead: ids[start:end], TimestampsToReturn: ua.TimestampsToReturnBoth}
+		p.reqs = append(p.reqs, &ua.ReadRequest{NodesToRead: ids[start:end:end], TimestampsToReturn: ua.TimestampsToReturnBoth})
+	}
+	return p
+}
+
+// Len is the number of nodes the plan reads.
+func (p *ReadPlan) Len() int { return p.n }
+
+// Read sends the plan's requests in order and appends one DataValue per id
+// to dst. It returns the number of Read requests sent.
+func (p *ReadPlan) Read(ctx context.Context, cl *opcua.Client, dst []*ua.DataValue) ([]*ua.DataValue, int, error) {
+	calls := 0
+	for _, req := range p.reqs {
 		var res *ua.ReadResponse
 		var err error
-		if prepared {
+		if p.prepared {
 			err = cl.Send(ctx, req, func(v ua.Response) error {
 				r, ok := v.(*ua.ReadResponse)
 				if !ok {
@@ -321,10 +349,10 @@ func ReadChunked(ctx context.Context, cl *opcua.Client, ids []*ua.ReadValueID, c
 		if err != nil {
 			return dst, calls, err
 		}
-		if len(res.Results) != end-start {
-			return dst, calls, fmt.Errorf("read returned %d results for %d nodes", len(res.Results), end-start)
+		if len(res.Results) != len(req.NodesToRead) {
+			return dst, calls, fmt.Errorf("read returned %d results for %d nodes", len(res.Results), len(req.NodesToRead))
 		}
-		if prepared {
+		if p.prepared {
 			markUndecodable(res.Results)
 		}
 		dst = append(dst, res.Results...)
@@ -332,9 +360,12 @@ func ReadChunked(ctx context.Context, cl *opcua.Client, ids []*ua.ReadValueID, c
 	return dst, calls, nil
 }
 
+// defaultEncoding is shared by every ReadValueID: requests only read it.
+var defaultEncoding = &ua.QualifiedName{}
+
 // NewReadValueID reads the Value attribute of id in the default encoding.
 func NewReadValueID(id *ua.NodeID) *ua.ReadValueID {
-	return &ua.ReadValueID{NodeID: id, AttributeID: ua.AttributeIDValue, DataEncoding: &ua.QualifiedName{}}
+	return &ua.ReadValueID{NodeID: id, AttributeID: ua.AttributeIDValue, DataEncoding: defaultEncoding}
 }
 
 // markUndecodable does what gopcua's Read does: an extension object the

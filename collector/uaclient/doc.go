@@ -8,8 +8,9 @@
 //     (exponential backoff with jitter, at most one session being created at a
 //     time); poll and subscribe front ends wait for a session, use it and
 //     report failures with Fail, which starts a fresh session.
-//   - ReadChunked and Browse: Read split to MaxNodesPerRead, and the
-//     recursive address-space walk behind `linewatch browse`.
+//   - ReadPlan (ReadChunked for one-off reads): Read split to
+//     MaxNodesPerRead, built once per session; Browse: the recursive
+//     address-space walk behind `linewatch browse`.
 //
 // gopcua's own AutoReconnect is disabled: it restores sessions in the
 // background without telling the caller, retries at a fixed interval and

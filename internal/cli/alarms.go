@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -22,48 +21,6 @@ import (
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
 )
-
-// natsTarget is the -c FILE / --nats URL pair shared by the alarms and
-// audit commands.
-type natsTarget struct {
-	file string
-	url  string
-}
-
-func (n *natsTarget) flags(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&n.file, "config", "c", "", "config file (NATS address, credentials, TLS, alarm settings)")
-	cmd.Flags().StringVar(&n.url, "nats", "", "NATS URL (default: the config's, else nats://"+config.DefaultNATSListen+")")
-}
-
-// connect opens NATS the way the config says; cfg is nil without -c.
-func (n *natsTarget) connect(ctx context.Context) (*nats.Conn, jetstream.JetStream, *config.Config, error) {
-	var cfg *config.Config
-	nc := config.NATS{}
-	url := n.url
-	if n.file != "" {
-		c, err := config.Load(n.file)
-		if err != nil {
-			return nil, nil, nil, withCode(ExitFailure, fmt.Errorf("%w\n(run `linewatch config check -c %s` for the full list)", err, n.file))
-		}
-		cfg, nc = c, c.NATS
-		if url == "" && c.NATS.URL == "" {
-			url = "nats://" + c.NATS.Embedded.Listen
-		}
-	}
-	if url == "" && nc.URL == "" {
-		url = "nats://" + config.DefaultNATSListen
-	}
-	conn, err := bus.Connect(ctx, nc, url, "linewatch-cli", nil)
-	if err != nil {
-		return nil, nil, nil, withCode(ExitFailure, fmt.Errorf("%w (is linewatch running? pass -c FILE or --nats URL)", err))
-	}
-	js, err := jetstream.New(conn)
-	if err != nil {
-		conn.Close()
-		return nil, nil, nil, err
-	}
-	return conn, js, cfg, nil
-}
 
 // operatorIdentity is --operator, else $LINEWATCH_OPERATOR, else the OS user.
 func operatorIdentity(flag string) (string, error) {

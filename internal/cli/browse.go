@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"net"
+	"net/url"
 	"path/filepath"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -44,8 +47,16 @@ browse path, node id or name) picks the nodes, e.g.
 
 A secured server's certificate must be trusted first: the error names its
 thumbprint and the "linewatch pki trust" command.`,
-		Args: cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.ExactArgs(1)(cmd, args); err != nil {
+				return usageError{fmt.Errorf("browse: %w (the OPC UA endpoint, opc.tcp://host:port)", err)}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkBrowseTarget(args[0], policy, mode); err != nil {
+				return usageError{err}
+			}
 			if (certFile == "") != (keyFile == "") {
 				return usageError{errors.New("browse: --cert and --key go together")}
 			}
@@ -99,6 +110,9 @@ thumbprint and the "linewatch pki trust" command.`,
 			if err != nil {
 				return usageError{err}
 			}
+			if len(nodes) == 0 {
+				fmt.Fprintln(cmd.ErrOrStderr(), "browse: no variables found (check --select, or --depth for deep address spaces)")
+			}
 			out := cmd.OutOrStdout()
 			if asYAML {
 				b, err := uaclient.TagYAML(nodes)
@@ -112,9 +126,6 @@ thumbprint and the "linewatch pki trust" command.`,
 			fmt.Fprintln(w, "NODE ID\tBROWSE PATH\tDATA TYPE\tACCESS\tUNIT\tVALUE")
 			for _, n := range nodes {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", n.NodeID, n.Path, n.DataType, n.Access, n.Unit, n.Value)
-			}
-			if len(nodes) == 0 {
-				fmt.Fprintln(os.Stderr, "no variables found (check --select, or --depth for deep address spaces)")
 			}
 			return w.Flush()
 		},
@@ -136,4 +147,29 @@ thumbprint and the "linewatch pki trust" command.`,
 	f.DurationVar(&timeout, "timeout", 10*time.Second, "request timeout")
 	f.BoolVar(&all, "all", false, "include the Server object (namespace 0 diagnostics)")
 	return cmd
+}
+
+// checkBrowseTarget applies the collector config's rules for a machine's
+// endpoint and security to the command line, so a typo fails before any
+// connection and a policy never silently falls back to an unsigned mode.
+// Empty policy or mode mean None, as in the config.
+func checkBrowseTarget(endpoint, policy, mode string) error {
+	policy, mode = cmp.Or(policy, "None"), cmp.Or(mode, "None")
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme != "opc.tcp" || u.Host == "" {
+		return fmt.Errorf("browse: endpoint %q: expected opc.tcp://host:port[/path]", endpoint)
+	}
+	if _, port, err := net.SplitHostPort(u.Host); err != nil || port == "" {
+		return fmt.Errorf("browse: endpoint %q: expected opc.tcp://host:port[/path] (port missing)", endpoint)
+	}
+	if !slices.Contains(config.SecurityPolicies, policy) {
+		return fmt.Errorf("browse: --policy %q: expected one of %v", policy, config.SecurityPolicies)
+	}
+	if !slices.Contains(config.SecurityModes, mode) {
+		return fmt.Errorf("browse: --mode %q: expected one of %v", mode, config.SecurityModes)
+	}
+	if (policy == "None") != (mode == "None") {
+		return fmt.Errorf("browse: --policy %s and --mode %s do not go together: None goes with None, a policy with Sign or SignAndEncrypt", policy, mode)
+	}
+	return nil
 }

@@ -44,6 +44,7 @@ func notImplemented(cmd, issue string) error {
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	argsAreUsage(root)
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -93,6 +94,23 @@ drift), raises ISA-18.2 alarms on NATS and exports signed QA batch reports.`,
 		newVersionCmd(),
 	)
 	return root
+}
+
+// argsAreUsage makes every command's argument check report a usage error
+// (exit 2), as flag errors do.
+func argsAreUsage(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			err := check(cmd, args)
+			if err != nil && !isUsageError(err) {
+				return usageError{err}
+			}
+			return err
+		}
+	}
+	for _, sub := range c.Commands() {
+		argsAreUsage(sub)
+	}
 }
 
 // usageError marks flag and argument mistakes.

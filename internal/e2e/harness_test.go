@@ -76,26 +76,7 @@ func startPlant(t *testing.T, o plantOptions) *plant {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.DataDir = t.TempDir()
-	cfg.InfluxDB.URL = p.influx.URL()
-	cfg.InfluxDB.Spool.Dir = filepath.Join(cfg.DataDir, "spool")
-	cfg.InfluxDB.FlushInterval = 100 * time.Millisecond
-	cfg.NATS.URL = p.natsURL
-	cfg.Collector.MetricsListen = "off"
-	cfg.Collector.PKIDir = filepath.Join(cfg.DataDir, "pki")
-	cfg.Collector.ReconnectMin = 50 * time.Millisecond
-	cfg.Collector.ReconnectMax = 500 * time.Millisecond
-	cfg.Console.Listen = "off"
-	for li := range cfg.Lines {
-		for mi := range cfg.Lines[li].Machines {
-			m := &cfg.Lines[li].Machines[mi]
-			m.Endpoint = sim.Endpoint()
-			m.TrustedCertsDir = filepath.Join(cfg.Collector.PKIDir, "trusted")
-			for gi := range m.PollGroups {
-				m.PollGroups[gi].Interval = o.PollInterval
-			}
-		}
-	}
+	pointAt(cfg, t.TempDir(), p.influx.URL(), p.natsURL, sim.Endpoint(), o.PollInterval)
 	p.cfg = cfg
 	p.nc, err = nats.Connect(p.natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
@@ -106,6 +87,31 @@ func startPlant(t *testing.T, o plantOptions) *plant {
 	p.startApp()
 	t.Cleanup(p.stopApp)
 	return p
+}
+
+// pointAt makes cfg (the demo config) a test's: data under dir, the given
+// InfluxDB, NATS and simulator, every poll group at poll, no listeners.
+func pointAt(cfg *config.Config, dir, influxURL, natsURL, endpoint string, poll time.Duration) {
+	cfg.DataDir = dir
+	cfg.InfluxDB.URL = influxURL
+	cfg.InfluxDB.Spool.Dir = filepath.Join(dir, "spool")
+	cfg.InfluxDB.FlushInterval = 100 * time.Millisecond
+	cfg.NATS.URL = natsURL
+	cfg.Collector.MetricsListen = "off"
+	cfg.Collector.PKIDir = filepath.Join(dir, "pki")
+	cfg.Collector.ReconnectMin = 50 * time.Millisecond
+	cfg.Collector.ReconnectMax = 500 * time.Millisecond
+	cfg.Console.Listen = "off"
+	for li := range cfg.Lines {
+		for mi := range cfg.Lines[li].Machines {
+			m := &cfg.Lines[li].Machines[mi]
+			m.Endpoint = endpoint
+			m.TrustedCertsDir = filepath.Join(cfg.Collector.PKIDir, "trusted")
+			for gi := range m.PollGroups {
+				m.PollGroups[gi].Interval = poll
+			}
+		}
+	}
 }
 
 func (p *plant) startNATS(listen string) {
