@@ -15,6 +15,7 @@ import (
 	"github.com/gopcua/opcua/server"
 	"github.com/gopcua/opcua/server/attrs"
 	"github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/uacp"
 	"github.com/gopcua/opcua/uasc"
 )
 
@@ -420,6 +421,26 @@ func (o *opcServer) close() {
 	o.dropConnections()
 	_ = o.srv.Close()
 	o.cancel()
+	// gopcua registers an accepted connection in a goroutine of its own, so
+	// one accepted just before the listener closed can be registered after
+	// Close closed the channels, and would live on unserved: a client then
+	// sees a connection that never answers instead of a restart. Sweep until
+	// nothing is left (real time: this waits on those registrations).
+	closed := map[*uacp.Conn]bool{}
+	for quiet := 0; quiet < 3; quiet++ {
+		conns, err := channelSockets(o.srv)
+		if err != nil {
+			o.log.Error("close: sweep connections", "err", err)
+			break
+		}
+		for _, c := range conns {
+			if !closed[c] {
+				closed[c], quiet = true, -1
+				_ = c.Close()
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if ss := o.srv.SubscriptionService; ss != nil {
 		ss.Mu.Lock()
 		ids := slices.Collect(maps.Keys(ss.Subs))

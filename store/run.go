@@ -51,7 +51,7 @@ func (w *Writer) Run(ctx context.Context) error {
 			}
 		})
 	}
-	flush := w.clock.NewTimer(w.flushEvery)
+	flush := w.clock.NewTimer(untilNextFlush(w.clock.Now(), w.flushEvery))
 	defer func() { flush.Stop() }()
 
 	for ctx.Err() == nil {
@@ -76,7 +76,7 @@ func (w *Writer) Run(ctx context.Context) error {
 			d.backoff = nil
 		case <-flush.C():
 			w.sealCurrentQueued() // behind what is queued; taken in turn
-			flush = w.clock.NewTimer(w.flushEvery)
+			flush = w.clock.NewTimer(untilNextFlush(w.clock.Now(), w.flushEvery))
 		case ch := <-w.flushReq:
 			w.sealCurrentQueued()
 			d.waiters = append(d.waiters, ch)
@@ -153,6 +153,15 @@ drain:
 	w.sp.Close()
 	w.ep.tr.CloseIdleConnections()
 	return nil
+}
+
+// untilNextFlush is the time to the next multiple of every. Flushes on
+// multiples share their wake-up with the collector's poll ticks, which are
+// on multiples of the poll interval: on an otherwise idle process each
+// separate wake-up of the Go runtime costs ~0.1–0.4 ms of CPU, a large part
+// of the collector's cost at 1 000 tags. A line still waits at most every.
+func untilNextFlush(now time.Time, every time.Duration) time.Duration {
+	return now.Truncate(every).Add(every).Sub(now)
 }
 
 // peek returns the next batch to send and the channel to send it on, or

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -34,17 +33,28 @@ type result struct {
 	latency    time.Duration
 }
 
-var gzPool = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return w }}
+// gzWriters keeps a few gzip writers (each holds ~1 MB of tables and
+// history) across GCs; a sync.Pool lost them at every GC cycle.
+var gzWriters = make(chan *gzip.Writer, freeListLen)
 
 // compress gzips b.body in place (once; a spooled batch stays compressed).
 func compress(b *batch) {
 	var out bytes.Buffer
 	out.Grow(len(b.body)/6 + 64)
-	zw := gzPool.Get().(*gzip.Writer)
-	zw.Reset(&out)
+	var zw *gzip.Writer
+	select {
+	case zw = <-gzWriters:
+		zw.Reset(&out)
+	default:
+		zw, _ = gzip.NewWriterLevel(&out, gzip.BestSpeed)
+	}
 	zw.Write(b.body)
 	zw.Close()
-	gzPool.Put(zw)
+	zw.Reset(nil) // do not keep out alive through the free list
+	select {
+	case gzWriters <- zw:
+	default:
+	}
 	putBuf(b.body)
 	b.body, b.gz = out.Bytes(), true
 }

@@ -400,17 +400,31 @@ func (w *Writer) Flush(ctx context.Context) error {
 	}
 }
 
-var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+// lineBufs recycles uncompressed batch buffers. It is a small bounded
+// free list rather than a sync.Pool: a sync.Pool is emptied by every GC,
+// and at a few thousand tags per second the GC runs about once a second,
+// so each cycle re-grew the buffers from zero — garbage that brought the
+// next GC sooner. At most freeListLen buffers (one batch each) stay
+// allocated while idle. Compressed bodies are not recycled.
+var lineBufs = make(chan []byte, freeListLen)
+
+const freeListLen = 4
 
 func getBuf() []byte {
-	p := bufPool.Get().(*[]byte)
-	return (*p)[:0]
+	select {
+	case b := <-lineBufs:
+		return b[:0]
+	default:
+		return nil
+	}
 }
 
 func putBuf(b []byte) {
 	if cap(b) == 0 || cap(b) > 64<<20 {
 		return
 	}
-	b = b[:0]
-	bufPool.Put(&b)
+	select {
+	case lineBufs <- b[:0]:
+	default: // full: let the GC have it
+	}
 }
