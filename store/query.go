@@ -364,24 +364,10 @@ func (c *Client) sampleWindow(ctx context.Context, q SampleQuery, from, to time.
 	type series struct{ site, line, machine, tag string }
 	seriesOf := map[string]series{}
 	out := make([]sample.Sample, 0, hint+hint/8)
-	var ix struct{ tags, time, value, quality, text int }
+	var ix columnIndex
 	err := c.streamCSV(ctx, c.ep.db, stmt, func(cols []string) error {
-		ix.tags, ix.time, ix.value, ix.quality, ix.text = -1, -1, -1, -1, -1
-		for i, n := range cols {
-			switch n {
-			case "tags":
-				ix.tags = i
-			case "time":
-				ix.time = i
-			case FieldValue:
-				ix.value = i
-			case FieldQuality:
-				ix.quality = i
-			case FieldText:
-				ix.text = i
-			}
-		}
-		if ix.time < 0 || ix.tags < 0 {
+		var err error
+		if ix, err = sampleColumns(cols); err != nil || ix.tags < 0 {
 			return fmt.Errorf("InfluxQL %q: CSV header %v has no time or tags column", short(stmt), cols)
 		}
 		return nil
@@ -526,12 +512,16 @@ func parseTagsColumn(s string) (map[string]string, error) {
 	return kv, nil
 }
 
-type columnIndex struct{ time, value, quality, text, site, line, machine, tag, unit, batch int }
+// columnIndex is where each telemetry column is in a result; tags is the
+// CSV format's column of a GROUP BY series' tags (key=value,…).
+type columnIndex struct{ time, value, quality, text, site, line, machine, tag, unit, batch, tags int }
 
 func sampleColumns(cols []string) (columnIndex, error) {
-	ci := columnIndex{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
+	ci := columnIndex{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
 	for i, c := range cols {
 		switch c {
+		case "tags":
+			ci.tags = i
 		case "time":
 			ci.time = i
 		case FieldValue:

@@ -84,7 +84,7 @@ type machineState struct {
 	clock     time.Time // newest source time of any good value
 	batch     string
 	haveBatch bool
-	observers []*instance
+	observers []observer
 	flushers  []*instance
 }
 
@@ -134,8 +134,8 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 				seen[inst.id] = true
 				e.instances = append(e.instances, inst)
 				ms := e.machine(machineKey{inst.line, inst.machine})
-				if _, ok := d.(observer); ok {
-					ms.observers = append(ms.observers, inst)
+				if o, ok := d.(observer); ok {
+					ms.observers = append(ms.observers, o)
 				}
 				if _, ok := d.(flusher); ok {
 					ms.flushers = append(ms.flushers, inst)
@@ -209,8 +209,8 @@ func (e *Engine) Process(s sample.Sample, dst []analytics.Finding) []analytics.F
 		prev := ms.clock
 		ms.clock = s.Time
 		if !prev.IsZero() {
-			for _, in := range ms.observers {
-				dst = in.det.(observer).Observe(prev, ms.clock, dst)
+			for _, o := range ms.observers {
+				dst = o.Observe(prev, ms.clock, dst)
 			}
 		}
 	}
@@ -287,17 +287,14 @@ type machineSaved struct {
 
 // Snapshot saves every detector's state.
 func (e *Engine) Snapshot() ([]byte, error) {
-	st := state{V: 1, Detectors: map[string]json.RawMessage{}, Yields: map[string]yieldTracker{}, States: e.states}
+	st := state{V: 1, Detectors: map[string]json.RawMessage{}, Yields: map[string]yieldTracker{}, States: e.states,
+		Models: map[string]json.RawMessage{}, Machines: map[string]machineSaved{}, LastTime: e.lastTime}
 	for _, in := range e.instances {
 		b, err := in.det.Snapshot()
 		if err != nil {
 			return nil, fmt.Errorf("snapshot %s: %w", in.id, err)
 		}
 		st.Detectors[in.id] = b
-	}
-	st.LastTime = e.lastTime
-	if len(e.models) > 0 {
-		st.Models = map[string]json.RawMessage{}
 	}
 	for _, m := range e.models {
 		b, err := m.snapshot()
@@ -310,9 +307,6 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		sv := machineSaved{Clock: ms.clock}
 		if ms.haveBatch {
 			sv.Batch = &ms.batch
-		}
-		if st.Machines == nil {
-			st.Machines = map[string]machineSaved{}
 		}
 		st.Machines[k.String()] = sv
 	}
