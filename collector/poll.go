@@ -22,7 +22,8 @@ type poller struct {
 	group    config.PollGroup
 	tags     []*config.Tag
 	skipped  prometheus.Counter
-	chunkCap int // lowered when the server answers BadTooManyOperations
+	chunkCap int             // lowered when the server answers BadTooManyOperations
+	ss       []sample.Sample // reused every tick: sinks do not keep it (Sink)
 }
 
 func (mr *machineRun) newPoller(g config.PollGroup) *poller {
@@ -136,7 +137,10 @@ func (p *poller) session(ctx context.Context, sess *uaclient.Session) {
 
 func (p *poller) emit(ctx context.Context, tick time.Time, ids []*ua.NodeID, idx []int, results []*ua.DataValue) {
 	recv := p.mr.c.clk.Now().UTC()
-	ss := make([]sample.Sample, len(p.tags))
+	if cap(p.ss) < len(p.tags) {
+		p.ss = make([]sample.Sample, len(p.tags))
+	}
+	ss := p.ss[:len(p.tags)]
 	for i, t := range p.tags {
 		ss[i] = p.mr.base(t)
 		if ids[i] == nil {

@@ -8,7 +8,9 @@ import (
 )
 
 // Sink receives the samples of one read (or one subscription notification)
-// of one machine. The slice is not reused by the collector after the call.
+// of one machine. The slice is only valid during the call: a poll group
+// reuses it every tick (at 20 000 tags it is 3 MB, which would otherwise be
+// garbage every poll), so a sink that keeps samples copies them.
 // Implementations must not block for long: the poll loop waits for them.
 type Sink interface {
 	Samples(ctx context.Context, ss []sample.Sample)

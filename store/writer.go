@@ -191,6 +191,10 @@ func (w *Writer) WriteSamples(ss []sample.Sample) {
 	now := w.clock.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if len(ss) > 0 {
+		w.lb.startRun(&ss[0])
+		defer w.lb.endRun()
+	}
 	for i := range ss {
 		if err := w.lb.sample(&ss[i], now); err != nil {
 			w.encodeErrorLocked(err, ss[i].Key())

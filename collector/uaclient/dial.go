@@ -299,7 +299,8 @@ func ReadChunked(ctx context.Context, cl *opcua.Client, ids []*ua.ReadValueID, c
 // header of each request when it is sent.
 type ReadPlan struct {
 	reqs     []*ua.ReadRequest
-	prepared bool // every id has AttributeID and DataEncoding: send as is
+	enc      []*encodedRead // reqs with their bodies encoded once; nil if not prepared
+	prepared bool           // every id has AttributeID and DataEncoding: send as is
 	n        int
 }
 
@@ -320,6 +321,16 @@ func NewReadPlan(ids []*ua.ReadValueID, chunk int) *ReadPlan {
 		end := min(start+chunk, len(ids))
 		p.reqs = append(p.reqs, &ua.ReadRequest{NodesToRead: ids[start:end:end], TimestampsToReturn: ua.TimestampsToReturnBoth})
 	}
+	if p.prepared && encodedReadOK {
+		for _, req := range p.reqs {
+			e, err := newEncodedRead(req)
+			if err != nil { // cannot happen for valid ids; the plain request is the fallback
+				p.enc = nil
+				break
+			}
+			p.enc = append(p.enc, e)
+		}
+	}
 	return p
 }
 
@@ -330,11 +341,15 @@ func (p *ReadPlan) Len() int { return p.n }
 // to dst. It returns the number of Read requests sent.
 func (p *ReadPlan) Read(ctx context.Context, cl *opcua.Client, dst []*ua.DataValue) ([]*ua.DataValue, int, error) {
 	calls := 0
-	for _, req := range p.reqs {
+	for i, req := range p.reqs {
 		var res *ua.ReadResponse
 		var err error
 		if p.prepared {
-			err = cl.Send(ctx, req, func(v ua.Response) error {
+			var send ua.Request = req
+			if p.enc != nil {
+				send = p.enc[i]
+			}
+			err = cl.Send(ctx, send, func(v ua.Response) error {
 				r, ok := v.(*ua.ReadResponse)
 				if !ok {
 					return fmt.Errorf("read: unexpected response %T", v)

@@ -44,6 +44,9 @@ func TestReadPlanChunksKeepOrderAndIsReusable(t *testing.T) {
 	// A node the server does not have, in the middle of a chunk.
 	ids = append(ids[:4], append([]*ua.ReadValueID{NewReadValueID(ua.NewStringNodeID(2, "no.such.node"))}, ids[4:]...)...)
 	plan := NewReadPlan(ids, 3)
+	if len(plan.enc) != 3 {
+		t.Fatalf("plan has %d pre-encoded requests, want 3: this test proves them against a real server", len(plan.enc))
+	}
 	if plan.Len() != 8 {
 		t.Fatalf("Len = %d, want 8", plan.Len())
 	}

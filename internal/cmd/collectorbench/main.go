@@ -62,6 +62,7 @@ type flags struct {
 	interval      time.Duration
 	runs          int
 	maxPerRead    int
+	machines      int
 	endpoint      string
 	influxURL     string
 	database      string
@@ -87,6 +88,7 @@ func main() {
 	flag.DurationVar(&f.interval, "interval", time.Second, "poll interval")
 	flag.IntVar(&f.runs, "runs", 3, "runs per tag count; the best (lowest CPU per value) is reported")
 	flag.IntVar(&f.maxPerRead, "max-nodes-per-read", 1000, "MaxNodesPerRead of simulator and collector")
+	flag.IntVar(&f.machines, "machines", 1, "split the tags over this many machines, each its own OPC UA session to the simulator")
 	flag.StringVar(&f.endpoint, "endpoint", "", "use this running simulator (opc.tcp://…) instead of starting one; it must serve the -tags extra tags")
 	flag.StringVar(&f.influxURL, "influx", "", "use this running InfluxDB 1.8 instead of starting one")
 	flag.StringVar(&f.database, "database", "collectorbench", "InfluxDB database (created if missing)")
@@ -134,6 +136,11 @@ type result struct {
 	PeakHeapMB   float64 `json:"peak_heap_inuse_mb"`
 	HeapMB       float64 `json:"heap_inuse_mb"`
 	Goroutines   int     `json:"goroutines"`
+	// Over the whole run, after the writer drained: every value read must
+	// be in InfluxDB (lines acknowledged by InfluxDB, none spooled).
+	ReadTotal    int64   `json:"read_total"`
+	WrittenTotal float64 `json:"written_total"`
+	WriteErrors  float64 `json:"write_errors"`
 }
 
 func runParent(ctx context.Context, f flags) error {
@@ -194,8 +201,12 @@ func runParent(ctx context.Context, f flags) error {
 				return fmt.Errorf("%d tags, run %d: %w", n, r+1, err)
 			}
 			res.Process = "linewatch"
-			fmt.Fprintf(os.Stderr, "%d tags run %d: %.2f µs/value (%.0f %% system), %.0f values/s, %.0f skipped ticks, peak RSS %.1f MB, heap %.1f MB\n",
-				n, r+1, res.CPUusPerVal, 100*res.SysS/max(res.CPUS, 1e-9), res.ValuesPerS, res.SkippedTicks, res.PeakRSSMB, res.PeakHeapMB)
+			fmt.Fprintf(os.Stderr, "%d tags run %d: %.2f µs/value (%.0f %% system), %.0f values/s, %.0f skipped ticks, peak RSS %.1f MB, heap %.1f MB; in InfluxDB %.0f of %d values read, %.0f write errors\n",
+				n, r+1, res.CPUusPerVal, 100*res.SysS/max(res.CPUS, 1e-9), res.ValuesPerS, res.SkippedTicks, res.PeakRSSMB, res.PeakHeapMB,
+				res.WrittenTotal, res.ReadTotal, res.WriteErrors)
+			if res.WrittenTotal != float64(res.ReadTotal) {
+				return fmt.Errorf("%d tags run %d: InfluxDB acknowledged %.0f lines of %d values read", n, r+1, res.WrittenTotal, res.ReadTotal)
+			}
 			runs = append(runs, res)
 		}
 		if len(runs) > 0 {
@@ -237,8 +248,8 @@ func runParent(ctx context.Context, f flags) error {
 	if f.gomaxprocs > 0 {
 		procs = strconv.Itoa(f.gomaxprocs)
 	}
-	fmt.Printf("\nbest of %d runs, %s window, poll every %s, MaxNodesPerRead %d, InfluxDB writer%s, GOMAXPROCS %s (of %d CPUs)\n\n",
-		f.runs, f.duration, f.interval, f.maxPerRead, map[bool]string{true: " + JetStream", false: ""}[f.withNATS], procs, runtime.NumCPU())
+	fmt.Printf("\nbest of %d runs, %s window, poll every %s, %d machine(s), MaxNodesPerRead %d, InfluxDB writer%s, GOMAXPROCS %s (of %d CPUs)\n\n",
+		f.runs, f.duration, f.interval, max(f.machines, 1), f.maxPerRead, map[bool]string{true: " + JetStream", false: ""}[f.withNATS], procs, runtime.NumCPU())
 	fmt.Println("| process | tags | CPU µs/value | values/s | CPU % of one core | skipped ticks | mean read s | peak RSS MB | peak Go heap in use MB |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range best {
@@ -374,7 +385,7 @@ func startSimulator(ctx context.Context, lw string, n, maxPerRead int, dir strin
 func runChild(ctx context.Context, self string, f flags, n int, endpoint, influxURL, natsURL, dir string) (result, error) {
 	args := []string{"-worker", "-n", strconv.Itoa(n), "-endpoint", endpoint, "-influx", influxURL, "-database", f.database,
 		"-duration", f.duration.String(), "-warmup", f.warmup.String(), "-interval", f.interval.String(),
-		"-max-nodes-per-read", strconv.Itoa(f.maxPerRead), "-dir", filepath.Join(dir, "worker")}
+		"-max-nodes-per-read", strconv.Itoa(f.maxPerRead), "-machines", strconv.Itoa(f.machines), "-dir", filepath.Join(dir, "worker")}
 	if natsURL != "" {
 		args = append(args, "-nats-url", natsURL)
 	}
@@ -405,7 +416,8 @@ func runChild(ctx context.Context, self string, f flags, n int, endpoint, influx
 	return result{}, fmt.Errorf("worker printed no result: %q", out)
 }
 
-// benchConfig is one machine with n synthetic tags in one poll group.
+// benchConfig is f.machines machines (one by default), each with its share
+// of the n synthetic tags in one poll group and its own session.
 func benchConfig(f flags, dir string) (*config.Config, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, `site: bench
@@ -415,22 +427,27 @@ collector: {metrics_listen: "off", request_timeout: 30s}
 lines:
   - id: load
     machines:
-      - id: sim
+`, dir, f.influxURL, f.database)
+	m := max(f.machines, 1)
+	for k := range m {
+		from, to := k*f.n/m+1, (k+1)*f.n/m
+		fmt.Fprintf(&b, `      - id: sim%d
         endpoint: %s
         max_nodes_per_read: %d
         poll_groups:
           - name: all
             interval: %s
-            tags: [`, dir, f.influxURL, f.database, f.endpoint, f.maxPerRead, f.interval)
-	for i := 1; i <= f.n; i++ {
-		if i > 1 {
-			b.WriteString(", ")
+            tags: [`, k+1, f.endpoint, f.maxPerRead, f.interval)
+		for i := from; i <= to; i++ {
+			if i > from {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "t%05d", i)
 		}
-		fmt.Fprintf(&b, "t%05d", i)
-	}
-	b.WriteString("]\n        tags:\n")
-	for i := 1; i <= f.n; i++ {
-		fmt.Fprintf(&b, "          - {name: t%05d, node_id: \"ns=2;s=synthetic.load.tag%05d\", unit: u}\n", i, i)
+		b.WriteString("]\n        tags:\n")
+		for i := from; i <= to; i++ {
+			fmt.Fprintf(&b, "          - {name: t%05d, node_id: \"ns=2;s=synthetic.load.tag%05d\", unit: u}\n", i, i)
+		}
 	}
 	return config.Parse([]byte(b.String()), "collectorbench.yaml")
 }
@@ -601,6 +618,8 @@ func runWorker(ctx context.Context, f flags) error {
 	if err := <-writerDone; err != nil {
 		return fmt.Errorf("InfluxDB writer: %w", err)
 	}
+	res.ReadTotal = sink.values.Load()
+	res.WrittenTotal, res.WriteErrors = writerCounters(reg)
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
@@ -649,4 +668,23 @@ func collectorCounters(reg *prometheus.Registry) (skipped, readSum, readN float6
 		}
 	}
 	return skipped, readSum, readN
+}
+
+// writerCounters is what the InfluxDB writer got acknowledged and its errors.
+func writerCounters(reg *prometheus.Registry) (written, errs float64) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0, 0
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			switch mf.GetName() {
+			case "linewatch_store_lines_written_total":
+				written += m.GetCounter().GetValue()
+			case "linewatch_store_write_errors_total":
+				errs += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return written, errs
 }
