@@ -89,6 +89,10 @@ type EWMARule struct {
 	Lambda     float64  `yaml:"lambda"`
 	L          float64  `yaml:"l"`
 	Asymptotic bool     `yaml:"asymptotic"`
+	// Hysteresis: a started shift ends only once the EWMA is back inside
+	// the limit by this fraction of the half-width; nil = the default
+	// (detect.DefaultEWMAHysteresis), 0 = none.
+	Hysteresis *float64 `yaml:"hysteresis"`
 }
 
 // CUSUMRule is a tabular CUSUM; K and H in sigma units.

@@ -74,6 +74,9 @@ func (v *validator) analytics() {
 			if e.L <= 0 {
 				v.errf(rp+".ewma.l", fmt.Sprint(e.L), "must be > 0; 2.7–3 is usual")
 			}
+			if h := e.Hysteresis; h != nil && (*h < 0 || *h >= 1) {
+				v.errf(rp+".ewma.hysteresis", fmt.Sprint(*h), "must be in [0, 1): a fraction of the limits' half-width (0 = none)")
+			}
 		}
 		if c := r.CUSUM; c != nil {
 			n++

@@ -17,12 +17,25 @@ import (
 //
 // The exact limits start narrow and widen towards the asymptotic ones
 // μ₀ ± L·σ·√(λ/(2−λ)); Asymptotic uses the latter from the first point.
+//
+// Hysteresis is a deadband on the end of a signal, as a fraction of the
+// limits' half-width: a shift that started ends only once the EWMA is back
+// inside the limit by that much. A slow drift carries the smooth EWMA
+// across the limit a little at a time, and without a deadband its
+// reading-to-reading wobble at the limit starts and ends the signal over
+// and over (an alarm chattering for minutes). It does not change when a
+// shift is signalled, so the in-control run length is that of the chart.
 type EWMAParams struct {
 	SPCParams
 	Lambda     float64 `json:"lambda,omitempty"` // λ in (0, 1], default 0.2
 	L          float64 `json:"L,omitempty"`      // width in sigma, default 3
 	Asymptotic bool    `json:"asymptotic,omitempty"`
+	Hysteresis float64 `json:"hysteresis,omitempty"` // in [0, 1); 0 = none; see DefaultEWMAHysteresis
 }
+
+// DefaultEWMAHysteresis is the deadband configurations get when they do
+// not set one: a fifth of the half-width.
+const DefaultEWMAHysteresis = 0.2
 
 func (p EWMAParams) withDefaults() EWMAParams {
 	p.SPCParams = p.SPCParams.withDefaults()
@@ -43,6 +56,9 @@ func (p EWMAParams) Validate() error {
 	}
 	if p.L < 0 || !finite(p.L) {
 		errs = append(errs, fmt.Errorf("ewma: L = %g must be > 0 (usually 2.7–3)", p.L))
+	}
+	if p.Hysteresis < 0 || p.Hysteresis >= 1 || !finite(p.Hysteresis) {
+		errs = append(errs, fmt.Errorf("ewma: hysteresis = %g must be in [0, 1), a fraction of the limits' half-width", p.Hysteresis))
 	}
 	return errors.Join(errs...)
 }
@@ -125,21 +141,28 @@ func (d *EWMA) Update(s sample.Sample, dst []analytics.Finding) []analytics.Find
 	st.N++
 	w := d.width()
 	ucl, lcl := st.B.Mean+w, st.B.Mean-w
-	if up := st.Z > ucl; up != st.Up {
+	band := d.p.Hysteresis * w
+	if up := st.Z > ucl || st.Up && st.Z > ucl-band; up != st.Up {
 		st.Up = up
-		dst = append(dst, d.ewmaFinding(s, "upper", up, ucl))
+		dst = append(dst, d.ewmaFinding(s, "upper", up, ucl, ucl-band))
 	}
-	if down := st.Z < lcl; down != st.Down {
+	if down := st.Z < lcl || st.Down && st.Z < lcl+band; down != st.Down {
 		st.Down = down
-		dst = append(dst, d.ewmaFinding(s, "lower", down, lcl))
+		dst = append(dst, d.ewmaFinding(s, "lower", down, lcl, lcl+band))
 	}
 	return dst
 }
 
-func (d *EWMA) ewmaFinding(s sample.Sample, rule string, active bool, limit float64) analytics.Finding {
+// ewmaFinding reports limit as the finding's limit; an ended shift also
+// names clear, the limit less the deadband, which the EWMA came back past.
+func (d *EWMA) ewmaFinding(s sample.Sample, rule string, active bool, limit, clear float64) analytics.Finding {
 	st := d.st
-	msg := fmt.Sprintf("%s EWMA shift %s (%s limit): EWMA %.4g vs limit %.4g (target %g, sigma %g, lambda %g, L %g, point %d)",
-		s.Tag, verb(active), rule, st.Z, limit, st.B.Mean, st.B.Sigma, d.p.Lambda, d.p.L, st.N)
+	back := ""
+	if !active && clear != limit {
+		back = fmt.Sprintf(", back past %.4g", clear)
+	}
+	msg := fmt.Sprintf("%s EWMA shift %s (%s limit): EWMA %.4g vs limit %.4g%s (target %g, sigma %g, lambda %g, L %g, point %d)",
+		s.Tag, verb(active), rule, st.Z, limit, back, st.B.Mean, st.B.Sigma, d.p.Lambda, d.p.L, st.N)
 	ev := map[string]float64{"cl": st.B.Mean, "sigma": st.B.Sigma, "point": float64(st.N)}
 	return finding(s, NameEWMA, rule, active, st.Z, limit, analytics.Warning, msg, ev)
 }

@@ -3,6 +3,7 @@ package detect
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -263,4 +264,36 @@ func TestPageHinkleyStep(t *testing.T) {
 	// restarted test learns the new level for 30 points: ends at index 135.
 	wantEdges(t, got, edge{"up", true, at(105 * time.Minute)}, edge{"up", false, at(135 * time.Minute)})
 	checkFinding(t, got[0], "page_hinkley")
+}
+
+// A value wobbling at the limit starts and ends the signal at every
+// crossing without a deadband; with hysteresis 0.2 (a band of 0.6 at a
+// half-width of 3) it starts once and ends when back past 2.4 (−2.4 below).
+// λ = 1 makes the EWMA the reading itself, so the edges are exact.
+func TestEWMAHysteresisStopsChatter(t *testing.T) {
+	wobble := []float64{2.9, 3.1, 2.9, 3.1, 2.5, 3.1, 2.3, 0, -3.1, -2.9, -2.5, -2.3}
+	plain, _ := NewEWMA(EWMAParams{SPCParams: SPCParams{Mean: 0, Sigma: 1}, Lambda: 1, L: 3, Asymptotic: true})
+	wantEdges(t, feed(t, plain, time.Minute, wobble...),
+		edge{"upper", true, at(1 * time.Minute)}, edge{"upper", false, at(2 * time.Minute)},
+		edge{"upper", true, at(3 * time.Minute)}, edge{"upper", false, at(4 * time.Minute)},
+		edge{"upper", true, at(5 * time.Minute)}, edge{"upper", false, at(6 * time.Minute)},
+		edge{"lower", true, at(8 * time.Minute)}, edge{"lower", false, at(9 * time.Minute)})
+
+	held, err := NewEWMA(EWMAParams{SPCParams: SPCParams{Mean: 0, Sigma: 1}, Lambda: 1, L: 3, Asymptotic: true, Hysteresis: 0.2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := feed(t, held, time.Minute, wobble...)
+	wantEdges(t, got,
+		edge{"upper", true, at(1 * time.Minute)}, edge{"upper", false, at(6 * time.Minute)},
+		edge{"lower", true, at(8 * time.Minute)}, edge{"lower", false, at(11 * time.Minute)})
+	if f := got[1]; f.Limit != 3 || !strings.Contains(f.Message, "back past 2.4") {
+		t.Errorf("ended finding: limit %g, message %q; want the control limit 3 and the clear threshold 2.4 named", f.Limit, f.Message)
+	}
+
+	for _, h := range []float64{-0.1, 1, math.NaN()} {
+		if _, err := NewEWMA(EWMAParams{SPCParams: SPCParams{Mean: 0, Sigma: 1}, Hysteresis: h}); err == nil || !strings.Contains(err.Error(), "hysteresis") {
+			t.Errorf("hysteresis %g: err = %v, want a hysteresis error", h, err)
+		}
+	}
 }

@@ -63,7 +63,11 @@ func buildRule(r config.Rule, t config.TagRef) ([]detect.Detector, error) {
 		}
 	}
 	if e := r.EWMA; e != nil {
-		if err := add(asDet(detect.NewEWMA(detect.EWMAParams{SPCParams: spc(e.Baseline), Lambda: e.Lambda, L: e.L, Asymptotic: e.Asymptotic}))); err != nil {
+		h := detect.DefaultEWMAHysteresis
+		if e.Hysteresis != nil {
+			h = *e.Hysteresis
+		}
+		if err := add(asDet(detect.NewEWMA(detect.EWMAParams{SPCParams: spc(e.Baseline), Lambda: e.Lambda, L: e.L, Asymptotic: e.Asymptotic, Hysteresis: h}))); err != nil {
 			return nil, err
 		}
 	}
