@@ -1,7 +1,9 @@
 package config
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,4 +182,50 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("nil config without error")
 		}
 	})
+}
+
+// An EWMA rule without hysteresis gets the default; a written 0 means none.
+func TestEWMAHysteresisDefault(t *testing.T) {
+	data, err := os.ReadFile("testdata/good/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rule = "ewma: {lambda: 0.05, l: 3.8,"
+	if !bytes.Contains(data, []byte(rule)) {
+		t.Fatalf("demo.yaml no longer has %q", rule)
+	}
+	for _, c := range []struct {
+		yaml string
+		want float64
+	}{
+		{string(data), DefaultEWMAHysteresis},
+		{strings.Replace(string(data), rule, "ewma: {hysteresis: 0, lambda: 0.05, l: 3.8,", 1), 0},
+	} {
+		cfg, err := Parse([]byte(c.yaml), "demo.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got *float64
+		for _, r := range cfg.Analytics.Rules {
+			if r.EWMA != nil && r.EWMA.L == 3.8 {
+				got = r.EWMA.Hysteresis
+			}
+		}
+		if got == nil || *got != c.want {
+			t.Errorf("hysteresis = %v, want %g", got, c.want)
+		}
+	}
+}
+
+// NamedLimits lists only what is configured, alarm limits first.
+func TestTagNamedLimits(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	tag := Tag{Limits: Limits{Lo: f(1.9), HiHi: f(2.2)}, Spec: Spec{USL: f(2.1), Target: f(2)}}
+	got := fmt.Sprint(tag.NamedLimits())
+	if want := "[{Lo 1.9} {HiHi 2.2} {USL 2.1} {Target 2}]"; got != want {
+		t.Errorf("NamedLimits = %s, want %s", got, want)
+	}
+	if n := len((&Tag{}).NamedLimits()); n != 0 {
+		t.Errorf("a tag without limits has %d named limits", n)
+	}
 }

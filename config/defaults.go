@@ -45,6 +45,7 @@ const (
 	DefaultConsoleListen      = "127.0.0.1:8080"
 	DefaultEWMALambda         = 0.2
 	DefaultEWMAL              = 3.0
+	DefaultEWMAHysteresis     = 0.2 // fraction of the limits' half-width
 	DefaultCUSUMK             = 0.5
 	DefaultCUSUMH             = 5.0
 	DefaultBaselineSamples    = 100
@@ -134,6 +135,10 @@ func (c *Config) applyDefaults() {
 		if r.EWMA != nil {
 			setF(&r.EWMA.Lambda, DefaultEWMALambda)
 			setF(&r.EWMA.L, DefaultEWMAL)
+			if r.EWMA.Hysteresis == nil { // 0 written means none, so only absence takes the default
+				h := DefaultEWMAHysteresis
+				r.EWMA.Hysteresis = &h
+			}
 			setBaseline(&r.EWMA.Baseline)
 		}
 		if r.CUSUM != nil {

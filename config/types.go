@@ -194,6 +194,30 @@ type Tag struct {
 	Alarm    TagAlarm `yaml:"alarm"`
 }
 
+// NamedLimit is one configured limit of a tag, named as operators read it.
+type NamedLimit struct {
+	Name  string // LoLo, Lo, Hi, HiHi, LSL, USL, Target
+	Value float64
+}
+
+// NamedLimits lists the tag's configured alarm and specification limits,
+// alarm limits first, for dashboards and reports.
+func (t *Tag) NamedLimits() []NamedLimit {
+	out := []NamedLimit{}
+	for _, l := range []struct {
+		name string
+		v    *float64
+	}{
+		{"LoLo", t.Limits.LoLo}, {"Lo", t.Limits.Lo}, {"Hi", t.Limits.Hi}, {"HiHi", t.Limits.HiHi},
+		{"LSL", t.Spec.LSL}, {"USL", t.Spec.USL}, {"Target", t.Spec.Target},
+	} {
+		if l.v != nil {
+			out = append(out, NamedLimit{l.name, *l.v})
+		}
+	}
+	return out
+}
+
 // Limits are process alarm limits.
 type Limits struct {
 	LoLo *float64 `yaml:"lolo"`

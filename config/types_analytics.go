@@ -90,8 +90,8 @@ type EWMARule struct {
 	L          float64  `yaml:"l"`
 	Asymptotic bool     `yaml:"asymptotic"`
 	// Hysteresis: a started shift ends only once the EWMA is back inside
-	// the limit by this fraction of the half-width; nil = the default
-	// (detect.DefaultEWMAHysteresis), 0 = none.
+	// the limit by this fraction of the half-width; 0 = none. Not written:
+	// DefaultEWMAHysteresis (set by applyDefaults, so never nil after Load).
 	Hysteresis *float64 `yaml:"hysteresis"`
 }
 

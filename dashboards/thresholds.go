@@ -78,18 +78,9 @@ func thresholds(steps []dashboard.Threshold) *dashboard.ThresholdsConfigBuilder 
 // limitsText describes the limits for a panel description.
 func limitsText(t *config.Tag) string {
 	var parts []string
-	add := func(name string, p *float64) {
-		if p != nil {
-			parts = append(parts, fmt.Sprintf("%s %g", name, *p))
-		}
+	for _, l := range t.NamedLimits() {
+		parts = append(parts, fmt.Sprintf("%s %g", l.Name, l.Value))
 	}
-	add("LoLo", t.Limits.LoLo)
-	add("Lo", t.Limits.Lo)
-	add("Hi", t.Limits.Hi)
-	add("HiHi", t.Limits.HiHi)
-	add("LSL", t.Spec.LSL)
-	add("USL", t.Spec.USL)
-	add("target", t.Spec.Target)
 	if len(parts) == 0 {
 		return "no limits configured"
 	}

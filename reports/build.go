@@ -400,18 +400,9 @@ func (p *pipeline) fill(r *Report) {
 
 func chartLimits(t *config.Tag) []Limit {
 	out := []Limit{}
-	add := func(name string, v *float64) {
-		if v != nil {
-			out = append(out, Limit{Name: name, Value: Num(*v)})
-		}
+	for _, l := range t.NamedLimits() {
+		out = append(out, Limit{Name: l.Name, Value: Num(l.Value)})
 	}
-	add("LoLo", t.Limits.LoLo)
-	add("Lo", t.Limits.Lo)
-	add("Hi", t.Limits.Hi)
-	add("HiHi", t.Limits.HiHi)
-	add("LSL", t.Spec.LSL)
-	add("USL", t.Spec.USL)
-	add("Target", t.Spec.Target)
 	return out
 }
 

@@ -123,8 +123,9 @@ type runningWriter struct {
 	done   chan error
 }
 
-// startWriter creates a Writer with hooks and runs it until the test ends.
-func startWriter(t testing.TB, cfg config.InfluxDB, opts WriterOptions) *runningWriter {
+// newIdleWriter creates a Writer with the test hooks but does not start
+// Run, so nothing takes batches off its hand-off queue.
+func newIdleWriter(t testing.TB, cfg config.InfluxDB, opts WriterOptions) *runningWriter {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	opts.Metrics = reg
@@ -138,6 +139,14 @@ func startWriter(t testing.TB, cfg config.InfluxDB, opts WriterOptions) *running
 	rw := &runningWriter{Writer: w, reg: reg, done: make(chan error, 1),
 		hooks: hooks{results: make(chan result, 10000), spooled: make(chan int, 10000)}}
 	w.onResult = func(r result) { rw.results <- r }
+	return rw
+}
+
+// startWriter creates a Writer with hooks and runs it until the test ends.
+func startWriter(t testing.TB, cfg config.InfluxDB, opts WriterOptions) *runningWriter {
+	t.Helper()
+	rw := newIdleWriter(t, cfg, opts)
+	w := rw.Writer
 	w.onSpooled = func(b *batch) { rw.spooled <- b.lines }
 	w.crashCause = errCrash
 	ctx, cancel := context.WithCancelCause(context.Background())

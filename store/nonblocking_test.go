@@ -12,31 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/testenv"
 )
-
-// newIdleWriter creates a Writer with the test hooks but does not start
-// Run, so nothing takes batches off its hand-off queue.
-func newIdleWriter(t testing.TB, cfg config.InfluxDB, opts WriterOptions) *runningWriter {
-	t.Helper()
-	reg := prometheus.NewRegistry()
-	opts.Metrics = reg
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	w, err := NewWriter(cfg, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rw := &runningWriter{Writer: w, reg: reg, done: make(chan error, 1),
-		hooks: hooks{results: make(chan result, 10000), spooled: make(chan int, 10000)}}
-	w.onResult = func(r result) { rw.results <- r }
-	return rw
-}
 
 // start runs the writer until the test ends.
 func (rw *runningWriter) start(t testing.TB) {

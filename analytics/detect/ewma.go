@@ -30,12 +30,8 @@ type EWMAParams struct {
 	Lambda     float64 `json:"lambda,omitempty"` // λ in (0, 1], default 0.2
 	L          float64 `json:"L,omitempty"`      // width in sigma, default 3
 	Asymptotic bool    `json:"asymptotic,omitempty"`
-	Hysteresis float64 `json:"hysteresis,omitempty"` // in [0, 1); 0 = none; see DefaultEWMAHysteresis
+	Hysteresis float64 `json:"hysteresis,omitempty"` // in [0, 1); 0 = none (configurations default to 0.2)
 }
-
-// DefaultEWMAHysteresis is the deadband configurations get when they do
-// not set one: a fifth of the half-width.
-const DefaultEWMAHysteresis = 0.2
 
 func (p EWMAParams) withDefaults() EWMAParams {
 	p.SPCParams = p.SPCParams.withDefaults()

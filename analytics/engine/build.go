@@ -63,7 +63,7 @@ func buildRule(r config.Rule, t config.TagRef) ([]detect.Detector, error) {
 		}
 	}
 	if e := r.EWMA; e != nil {
-		h := detect.DefaultEWMAHysteresis
+		var h float64 // nil only for a Config not made by config.Load
 		if e.Hysteresis != nil {
 			h = *e.Hysteresis
 		}

@@ -1,7 +1,6 @@
 package uaclient
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/gopcua/opcua/ua"
@@ -10,11 +9,8 @@ import (
 // BenchmarkEncodeRead1000 isolates gopcua's cost of encoding one Read
 // request of 1 000 string node ids (the floor of the poll path's CPU).
 func BenchmarkEncodeRead1000(b *testing.B) {
-	req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnBoth, RequestHeader: &ua.RequestHeader{AuthenticationToken: ua.NewTwoByteNodeID(0)}}
-	for i := 1; i <= 1000; i++ {
-		req.NodesToRead = append(req.NodesToRead, &ua.ReadValueID{NodeID: ua.NewStringNodeID(2, fmt.Sprintf("synthetic.load.tag%05d", i)),
-			AttributeID: ua.AttributeIDValue, DataEncoding: &ua.QualifiedName{}})
-	}
+	req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnBoth, RequestHeader: &ua.RequestHeader{AuthenticationToken: ua.NewTwoByteNodeID(0)},
+		NodesToRead: syntheticReadIDs(1000)}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := ua.Encode(req); err != nil {

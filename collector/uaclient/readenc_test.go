@@ -2,7 +2,6 @@ package uaclient
 
 import (
 	"bytes"
-	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -97,11 +96,7 @@ func TestReadPlanEncodesOnlyPreparedIDs(t *testing.T) {
 }
 
 func BenchmarkEncodedRead1000(b *testing.B) {
-	var ids []*ua.ReadValueID
-	for i := 1; i <= 1000; i++ {
-		ids = append(ids, NewReadValueID(ua.NewStringNodeID(2, fmt.Sprintf("synthetic.load.tag%05d", i))))
-	}
-	e := NewReadPlan(ids, 0).enc[0]
+	e := NewReadPlan(syntheticReadIDs(1000), 0).enc[0]
 	e.SetHeader(&ua.RequestHeader{AuthenticationToken: ua.NewTwoByteNodeID(0)})
 	b.ReportAllocs()
 	for b.Loop() {

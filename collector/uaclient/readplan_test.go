@@ -1,46 +1,19 @@
 package uaclient
 
 import (
-	"context"
-	"fmt"
-	"io"
-	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/gopcua/opcua/ua"
 
-	"github.com/linewatch/linewatch/collector/pki"
 	"github.com/linewatch/linewatch/simulator"
 )
 
 // A plan built once is reused across polls: it splits into chunks of the
 // server's limit, keeps the order of ids and reports each node's status.
 func TestReadPlanChunksKeepOrderAndIsReusable(t *testing.T) {
-	sim, err := simulator.Start(context.Background(), simulator.Options{AllowAnonymous: true, ExtraTags: 7, MaxNodesPerRead: 3,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	store := pki.Open(t.TempDir())
-	cert, key, err := store.OwnCertificate("urn:linewatch:collector:test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, _, err := Dial(ctx, Config{Endpoint: sim.Endpoint(), Policy: "None", Mode: "None", Certificate: cert, PrivateKey: key,
-		AppURI: "urn:linewatch:collector:test", PKI: store, TrustDir: store.TrustedDir(), Auth: Auth{Type: "anonymous"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close(context.Background())
+	ctx, cl, _ := dialSimulator(t, simulator.Options{ExtraTags: 7, MaxNodesPerRead: 3})
 
-	var ids []*ua.ReadValueID
-	for i := 1; i <= 7; i++ {
-		ids = append(ids, NewReadValueID(ua.NewStringNodeID(2, fmt.Sprintf("synthetic.load.tag%05d", i))))
-	}
+	ids := syntheticReadIDs(7)
 	// A node the server does not have, in the middle of a chunk.
 	ids = append(ids[:4], append([]*ua.ReadValueID{NewReadValueID(ua.NewStringNodeID(2, "no.such.node"))}, ids[4:]...)...)
 	plan := NewReadPlan(ids, 3)
@@ -53,6 +26,7 @@ func TestReadPlanChunksKeepOrderAndIsReusable(t *testing.T) {
 	var results []*ua.DataValue
 	for poll := 0; poll < 2; poll++ {
 		var calls int
+		var err error
 		results, calls, err = plan.Read(ctx, cl, results[:0])
 		if err != nil {
 			t.Fatalf("poll %d: %v", poll, err)

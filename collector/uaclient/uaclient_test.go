@@ -2,6 +2,7 @@ package uaclient
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopcua/opcua"
 	"github.com/gopcua/opcua/ua"
 	"gopkg.in/yaml.v3"
 
@@ -64,24 +66,7 @@ func TestTagName(t *testing.T) {
 // TestBrowseToTagYAML browses the simulator and turns a selection into
 // config tags with their engineering units.
 func TestBrowseToTagYAML(t *testing.T) {
-	sim, err := simulator.Start(context.Background(), simulator.Options{AllowAnonymous: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	store := pki.Open(t.TempDir())
-	cert, key, err := store.OwnCertificate("urn:linewatch:collector:test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, lim, err := Dial(ctx, Config{Endpoint: sim.Endpoint(), Policy: "None", Mode: "None", Certificate: cert, PrivateKey: key,
-		AppURI: "urn:linewatch:collector:test", PKI: store, TrustDir: store.TrustedDir(), Auth: Auth{Type: "anonymous"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close(context.Background())
+	ctx, cl, lim := dialSimulator(t, simulator.Options{})
 	if lim.MaxNodesPerRead != 32 {
 		t.Errorf("MaxNodesPerRead = %d, want the simulator's 32", lim.MaxNodesPerRead)
 	}
@@ -148,4 +133,40 @@ func FuzzTagName(f *testing.F) {
 			t.Fatalf("TagName(%q) = %q, not a valid config id", s, got)
 		}
 	})
+}
+
+// dialSimulator starts a simulator (anonymous access allowed) and an
+// insecure session to it, both closed when the test ends; ctx bounds the test.
+func dialSimulator(t *testing.T, o simulator.Options) (context.Context, *opcua.Client, Limits) {
+	t.Helper()
+	o.AllowAnonymous = true
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	sim, err := simulator.Start(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	store := pki.Open(t.TempDir())
+	cert, key, err := store.OwnCertificate("urn:linewatch:collector:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, lim, err := Dial(ctx, Config{Endpoint: sim.Endpoint(), Policy: "None", Mode: "None", Certificate: cert, PrivateKey: key,
+		AppURI: "urn:linewatch:collector:test", PKI: store, TrustDir: store.TrustedDir(), Auth: Auth{Type: "anonymous"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close(context.Background()) })
+	return ctx, cl, lim
+}
+
+// syntheticReadIDs reads the simulator's first n extra tags.
+func syntheticReadIDs(n int) []*ua.ReadValueID {
+	ids := make([]*ua.ReadValueID, 0, n)
+	for i := 1; i <= n; i++ {
+		ids = append(ids, NewReadValueID(ua.NewStringNodeID(2, fmt.Sprintf("synthetic.load.tag%05d", i))))
+	}
+	return ids
 }

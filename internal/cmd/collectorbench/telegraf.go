@@ -82,20 +82,6 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * time.Second / ticksPerSecond, nil
 }
 
-func procStatusPidMB(pid int, field string) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
 // runTelegraf runs Telegraf against the simulator and InfluxDB and
 // measures its CPU from /proc over the same warm-up and window as a worker.
 // Values are those that reached InfluxDB with a gather time in the window.
@@ -121,15 +107,7 @@ func runTelegraf(ctx context.Context, bin string, f flags, n int, endpoint, infl
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}()
+	defer stopper(cmd, done, 15*time.Second)()
 	pid := cmd.Process.Pid
 	// Wait for the first complete poll in InfluxDB, then warm up.
 	start := time.Now()
@@ -176,7 +154,7 @@ func runTelegraf(ctx context.Context, bin string, f flags, n int, endpoint, infl
 	}
 	t1 := time.Now()
 	res := result{Tags: n, WindowS: t1.Sub(t0).Seconds(), CPUS: (cpu1 - cpu0).Seconds(),
-		PeakRSSMB: procStatusPidMB(pid, "VmHWM"), RSSMB: procStatusPidMB(pid, "VmRSS")}
+		PeakRSSMB: procStatusMB(strconv.Itoa(pid), "VmHWM"), RSSMB: procStatusMB(strconv.Itoa(pid), "VmRSS")}
 	// Let the last flush land, then count what Telegraf stored in the window.
 	time.Sleep(3 * time.Second)
 	// Points carry Telegraf's gather time (timestamp = "gather"): a source
