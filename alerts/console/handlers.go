@@ -17,6 +17,8 @@ import (
 
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/bus"
+
+	"github.com/linewatch/linewatch/identity"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -135,7 +137,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusInternalServerError, "internal_error", "The users file cannot be read; ask the administrator.")
 		return
 	}
-	u, ok := users.check(req.User, req.Password)
+	u, ok := users.Check(req.User, req.Password)
 	if !ok {
 		s.limiter.fail(keys...)
 		s.log.Warn("console: failed login", "user", req.User, "ip", clientIP(r))
@@ -153,7 +155,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) me(sess session) meResponse {
-	return meResponse{User: sess.user.Name, Role: sess.user.Role, CSRF: sess.csrf, CanCommand: CanCommand(sess.user.Role), Site: s.opts.Site}
+	return meResponse{User: sess.user.Name, Role: sess.user.Role, CSRF: sess.csrf, CanCommand: identity.CanCommand(sess.user.Role), Site: s.opts.Site}
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, sess session, token string) {
@@ -236,7 +238,7 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, sess sess
 		fail(w, http.StatusNotFound, alerts.CodeInvalid, fmt.Sprintf("Unknown command %q.", verb))
 		return
 	}
-	if !CanCommand(sess.user.Role) {
+	if !identity.CanCommand(sess.user.Role) {
 		fail(w, http.StatusForbidden, alerts.CodeNotAuthorised, fmt.Sprintf("User %s has role %s, which may only view alarms.", sess.user.Name, sess.user.Role))
 		return
 	}

@@ -24,6 +24,8 @@ import (
 
 	"github.com/linewatch/linewatch/alerts/console"
 	"github.com/linewatch/linewatch/internal/testenv"
+
+	"github.com/linewatch/linewatch/identity"
 )
 
 var t0 = time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)
@@ -54,7 +56,7 @@ const (
 // seconds per login under -race. TestHashUserAndParse covers HashUser.
 var usersFile = sync.OnceValues(func() (string, error) {
 	var lines []string
-	for _, u := range [][3]string{{"alice", console.RoleOperator, alicePW}, {"victor", console.RoleViewer, victorPW}} {
+	for _, u := range [][3]string{{"alice", identity.RoleOperator, alicePW}, {"victor", identity.RoleViewer, victorPW}} {
 		h, err := bcrypt.GenerateFromPassword([]byte(u[2]), bcrypt.MinCost)
 		if err != nil {
 			return "", err

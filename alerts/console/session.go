@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"sync"
 	"time"
+
+	"github.com/linewatch/linewatch/identity"
 )
 
 // Clock is the console's time source (session expiry, login rate limits).
@@ -22,7 +24,7 @@ const (
 )
 
 type session struct {
-	user     User
+	user     identity.User
 	csrf     string
 	created  time.Time
 	lastSeen time.Time
@@ -42,7 +44,7 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (s *sessions) create(u User) (token string, sess *session) {
+func (s *sessions) create(u identity.User) (token string, sess *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clk.Now()

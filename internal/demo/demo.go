@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/alerts"
-	"github.com/linewatch/linewatch/alerts/console"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/dashboards"
+	"github.com/linewatch/linewatch/identity"
 	"github.com/linewatch/linewatch/internal/app"
 	"github.com/linewatch/linewatch/simulator"
 )
@@ -160,7 +160,7 @@ func ensureUsers(cfg *config.Config) ([]demoUser, error) {
 		b := make([]byte, 12)
 		rand.Read(b)
 		us[i].password = base64.RawURLEncoding.EncodeToString(b)
-		line, err := console.HashUser(us[i].name, us[i].role, us[i].password)
+		line, err := identity.HashUser(us[i].name, us[i].role, us[i].password)
 		if err != nil {
 			return nil, err
 		}
