@@ -39,13 +39,10 @@ type commandHead struct {
 // claimed is who a refused body says it comes from: the v=1 operator
 // field, or the unverified user of its token.
 func (h commandHead) claimed() string {
-	if h.Operator != "" {
-		return h.Operator
-	}
 	if c, _, _, err := identity.ParseToken(h.Token); err == nil {
 		return c.User
 	}
-	return ""
+	return h.Operator
 }
 
 // DecodeCommand parses a command body strictly (unknown fields, including
