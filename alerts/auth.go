@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -73,7 +74,30 @@ func decodeStrict(data []byte, v any) error {
 	return nil
 }
 
-func (s *Service) respondAuth(ctx context.Context, m *nats.Msg) {
+// AuthServer answers linewatch.cmd.auth.{login,refresh,logout} with an
+// Authority and audits logins. The alarm service runs one; another
+// request handler of the alerts role may run its own on the same
+// Authority.
+type AuthServer struct {
+	auth  *identity.Authority
+	audit Auditor
+	clock Clock
+	log   *slog.Logger
+}
+
+// NewAuthServer makes an AuthServer; auth nil refuses every request.
+func NewAuthServer(auth *identity.Authority, audit Auditor, clock Clock, log *slog.Logger) *AuthServer {
+	if clock == nil {
+		clock = systemClock{}
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &AuthServer{auth: auth, audit: audit, clock: clock, log: log}
+}
+
+// Respond answers one request on linewatch.cmd.auth.<verb>.
+func (s *AuthServer) Respond(ctx context.Context, m *nats.Msg) {
 	verb := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
 	rep := s.handleAuth(ctx, verb, m.Data)
 	rep.V = AuthVersion
@@ -97,7 +121,7 @@ func authRefusal(err error) AuthReply {
 	return AuthReply{Code: CodeInternal, Message: err.Error()}
 }
 
-func (s *Service) handleAuth(ctx context.Context, verb string, data []byte) AuthReply {
+func (s *AuthServer) handleAuth(ctx context.Context, verb string, data []byte) AuthReply {
 	if s.auth == nil {
 		return AuthReply{Code: identity.CodeUnavailable, Message: "the alarm service has no users file (console.users_file); ask the administrator"}
 	}
@@ -144,9 +168,16 @@ func sessionReply(sess identity.Session, msg string) AuthReply {
 		Role: sess.User.Role, Expires: sess.Claims.Expires}
 }
 
-func (s *Service) auditAuth(ctx context.Context, actor, action, object, why string) {
+func (s *AuthServer) auditAuth(ctx context.Context, actor, action, object, why string) {
 	e := audit.Entry{Time: s.clock.Now(), Actor: actor, Action: action, Object: truncate(object, 200), New: why}
 	if _, err := s.audit.Append(ctx, e); err != nil {
 		s.log.Error("alerts: audit of a login failed", "actor", actor, "err", err)
 	}
+}
+
+// VerifyCommand checks c's token and proof for verb and returns the
+// sender's current users-file record.
+func VerifyCommand(ctx context.Context, a *identity.Authority, verb string, c Command) (identity.User, error) {
+	u, _, err := a.Verify(ctx, c.Request, CommandAction(verb), c.proofFields()...)
+	return u, err
 }

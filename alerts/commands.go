@@ -139,7 +139,7 @@ func (s *Service) Execute(ctx context.Context, verb string, c Command) Reply {
 		s.auditRefused(ctx, verb, c.Alarm, "", commandHead{Token: c.Token}.claimed(), c.Reason, "no users file")
 		return no(CodeNotAuthorised, "the alarm service has no users file (console.users_file), so it can verify no one; ask the administrator")
 	}
-	u, _, err := s.auth.Verify(ctx, c.Request, CommandAction(verb), c.proofFields()...)
+	u, err := VerifyCommand(ctx, s.auth, verb, c)
 	if err != nil {
 		ae, ok := identity.AsAuthError(err)
 		if !ok || ae.Code == identity.CodeUnavailable {

@@ -74,17 +74,19 @@ func TokenKeyFile(cfg *config.Config) string {
 // serves operator commands and publishes everything on ALARMS. Several
 // workers may run against the same NATS; the bucket keeps them consistent.
 type Service struct {
-	cfg    *config.Config
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	store  *Store
-	audit  Auditor
-	auth   *identity.Authority
-	opts   Options
-	log    *slog.Logger
-	clock  Clock
-	flood  *floodTracker
-	policy Policy
+	cfg   *config.Config
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	store *Store
+	audit Auditor
+	auth  *identity.Authority
+	opts  Options
+
+	authServer *AuthServer
+	log        *slog.Logger
+	clock      Clock
+	flood      *floodTracker
+	policy     Policy
 
 	mu       sync.Mutex
 	machines map[string]string   // line/machine → last reported machine state
@@ -157,7 +159,8 @@ func New(cfg *config.Config, nc *nats.Conn, opts Options) (*Service, error) {
 		cfg: cfg, nc: nc, js: js, store: st, audit: opts.Audit, auth: opts.Authority, opts: opts, log: opts.Logger, clock: opts.Clock,
 		flood:  newFloodTracker(cfg.Alarms.Flood.Threshold, cfg.Alarms.Flood.EndBelow, cfg.Alarms.Flood.Window),
 		policy: p, machines: map[string]string{}, index: map[string]indexRec{}, audited: map[string]bool{},
-		wake: make(chan struct{}, 1),
+		wake:       make(chan struct{}, 1),
+		authServer: NewAuthServer(opts.Authority, opts.Audit, opts.Clock, opts.Logger),
 	}, nil
 }
 
@@ -364,7 +367,7 @@ func (s *Service) Run(ctx context.Context) error {
 		defer inflight.Done()
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		s.respondAuth(cctx, m)
+		s.authServer.Respond(cctx, m)
 	})
 	if err != nil {
 		_ = sub.Unsubscribe()

@@ -29,9 +29,9 @@ type Limiter struct {
 }
 
 type attempts struct {
-	n     int // failed plus in-flight attempts
-	until time.Time
-	last  time.Time
+	fails, inflight int
+	until           time.Time
+	last            time.Time
 }
 
 // NewLimiter makes a limiter; concurrent bounds the checks running at once.
@@ -73,8 +73,10 @@ func (l *Limiter) blockedLocked(keys []LimitKey, now time.Time) time.Duration {
 		case a == nil:
 		case a.until.After(now):
 			wait = max(wait, a.until.Sub(now))
-		case a.n >= max(k.Free, 1):
-			wait = max(wait, l.base) // all its attempts are in flight
+		case a.fails+a.inflight >= max(k.Free, 1) && (a.fails < max(k.Free, 1) || a.inflight > 0):
+			// Its free attempts are all in flight, or its block just ended
+			// and the one attempt it then gets is in flight.
+			wait = max(wait, l.base)
 		}
 	}
 	return wait
@@ -98,7 +100,7 @@ func (l *Limiter) reserve(keys []LimitKey) time.Duration {
 			a = &attempts{}
 			l.entries[k.Name] = a
 		}
-		a.n++
+		a.inflight++
 		a.last = now
 	}
 	return 0
@@ -115,13 +117,17 @@ func (l *Limiter) release(keys []LimitKey, ok, undo bool) {
 		case ok:
 			delete(l.entries, k.Name)
 		case undo:
-			a.n = max(a.n-1, 0)
-		case a.n >= max(k.Free, 1):
-			d := l.base
-			for i := max(k.Free, 1); i < a.n && d < l.max; i++ {
-				d *= 2
+			a.inflight = max(a.inflight-1, 0)
+		default:
+			a.inflight = max(a.inflight-1, 0)
+			a.fails++
+			if a.fails >= max(k.Free, 1) {
+				d := l.base
+				for i := max(k.Free, 1); i < a.fails && d < l.max; i++ {
+					d *= 2
+				}
+				a.until = now.Add(min(d, l.max))
 			}
-			a.until = now.Add(min(d, l.max))
 		}
 	}
 }

@@ -25,6 +25,7 @@ import (
 var operatorPermissions = &server.Permissions{
 	Publish: &server.SubjectPermission{Allow: []string{
 		"linewatch.cmd.alarms.>",
+		"linewatch.cmd.auth.>",
 		"$JS.API.INFO",
 		"$JS.API.STREAM.INFO.ALARMS",
 		"$JS.API.STREAM.INFO.KV_LINEWATCH_ALARMS",
@@ -60,7 +61,8 @@ func TestConsoleWithOperatorPermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := &fakeClock{now: t0}
-	svc := newAlarmService(t, admin, js, clk.Now)
+	usersFile := writeUsers(t)
+	svc := newAlarmService(t, admin, js, clk.Now, usersFile)
 	old := svc.activate("L1", "press", alerts.Low, "reject rate drifting")
 
 	var errMu sync.Mutex
@@ -82,7 +84,7 @@ func TestConsoleWithOperatorPermissions(t *testing.T) {
 	t.Cleanup(nc.Close)
 
 	r := &consoleRig{nc: nc, js: js, clk: clk, svc: svc}
-	r.file = writeUsers(t)
+	r.file = usersFile
 	r.srv, err = console.New(console.Options{NATS: nc, Site: "plant1", UsersFile: r.file, Clock: clk,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	if err != nil {

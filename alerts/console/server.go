@@ -49,7 +49,7 @@ type Server struct {
 	js       jetstream.JetStream
 	hub      *hub
 	sessions *sessions
-	limiter  *limiter
+	limiter  *identity.Limiter
 	static   fs.FS
 
 	dir       *identity.Directory
@@ -87,7 +87,7 @@ func New(o Options) (*Server, error) {
 		s.clk = realClock{}
 	}
 	s.sessions = &sessions{clk: s.clk, m: map[string]*session{}}
-	s.limiter = newLimiter(s.clk)
+	s.limiter = identity.NewLimiter(s.clk.Now, 2)
 	s.static, _ = fs.Sub(staticFS, "static")
 	if _, err := s.currentUsers(); err != nil {
 		return nil, err
