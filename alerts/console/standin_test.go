@@ -26,13 +26,13 @@ import (
 // thing: logins are answered by alerts.AuthServer and every command is
 // verified with alerts.VerifyCommand against the same users file.
 type alarmService struct {
-	t   testing.TB
-	nc  *nats.Conn
-	js  jetstream.JetStream
-	kv  jetstream.KeyValue
-	mu  sync.Mutex
-	all map[string]*alerts.Alarm
-	sub *nats.Subscription
+	t    testing.TB
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	kv   jetstream.KeyValue
+	mu   sync.Mutex
+	all  map[string]*alerts.Alarm
+	sub  *nats.Subscription
 	now  func() time.Time
 	auth *identity.Authority
 }

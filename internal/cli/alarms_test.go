@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/analytics"
@@ -38,6 +39,21 @@ func TestAlarmsAndAuditCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dir := t.TempDir()
+	cfg.DataDir = dir
+	cfg.Console.UsersFile = filepath.Join(dir, "users")
+	var users strings.Builder
+	for _, u := range [][2]string{{"alice", "operator"}, {"bob", "operator"}, {"vera", "viewer"}} {
+		h, _ := bcrypt.GenerateFromPassword([]byte("pw of "+u[0]), bcrypt.MinCost)
+		users.WriteString(u[0] + ":" + u[1] + ":" + string(h) + "\n")
+		os.WriteFile(filepath.Join(dir, u[0]+".pw"), []byte("pw of "+u[0]+"\n"), 0o600)
+	}
+	os.WriteFile(filepath.Join(dir, "wrong.pw"), []byte("guess\n"), 0o600)
+	if err := os.WriteFile(cfg.Console.UsersFile, []byte(users.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sessions := filepath.Join(dir, "cfg", "sessions.json")
+	t.Setenv("LINEWATCH_SESSION_FILE", sessions)
 	svc, err := alerts.New(cfg, nc, alerts.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -57,14 +73,37 @@ func TestAlarmsAndAuditCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "unacknowledged") || !strings.Contains(out, "high") {
 		t.Fatalf("list (%d):\n%s", code, out)
 	}
-	if out, code = runCLI(t, "alarms", "ack", id, "--nats", url, "--operator", "mallory"); code != ExitFailure || !strings.Contains(out, "not_authorised") {
-		t.Fatalf("unauthorised ack (%d): %s", code, out)
+	// --operator is whom to log in as: without a login nothing is sent.
+	if out, code = runCLI(t, "alarms", "ack", id, "--nats", url, "--operator", "alice"); code != ExitFailure || !strings.Contains(out, "linewatch login --operator alice") {
+		t.Fatalf("ack without login (%d): %s", code, out)
+	}
+	if out, code = runCLI(t, "login", "--nats", url, "--operator", "vera", "--password-file", filepath.Join(dir, "vera.pw")); code != 0 || !strings.Contains(out, "logged in as vera (viewer)") {
+		t.Fatalf("login vera (%d): %s", code, out)
+	}
+	if fi, err := os.Stat(sessions); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("sessions file: %v %v", fi.Mode(), err)
+	}
+	if out, code = runCLI(t, "alarms", "ack", id, "--nats", url, "--operator", "vera"); code != ExitFailure || !strings.Contains(out, "not_authorised") {
+		t.Fatalf("viewer ack (%d): %s", code, out)
+	}
+	if out, code = runCLI(t, "login", "--nats", url, "--operator", "alice", "--password-file", filepath.Join(dir, "wrong.pw")); code != ExitFailure || !strings.Contains(out, "bad_credentials") {
+		t.Fatalf("wrong password (%d): %s", code, out)
+	}
+	if out, code = runCLI(t, "alarms", "ack", id, "--nats", url, "--operator", "alice"); code != ExitFailure || !strings.Contains(out, "not logged in as alice") {
+		t.Fatalf("vera's login used for alice (%d): %s", code, out)
+	}
+	if out, code = runCLI(t, "login", "--nats", url, "--operator", "alice", "--password-file", filepath.Join(dir, "alice.pw")); code != 0 {
+		t.Fatalf("login alice (%d): %s", code, out)
 	}
 	if out, code = runCLI(t, "alarms", "ack", id, "--nats", url, "--operator", "alice", "--reason", "seen"); code != 0 || !strings.Contains(out, "unacknowledged → acknowledged") {
 		t.Fatalf("ack (%d): %s", code, out)
 	}
 	t.Setenv("LINEWATCH_OPERATOR", "bob")
-	if out, code = runCLI(t, "alarms", "shelve", id, "--nats", url, "--for", "30m"); code != ExitFailure || !strings.Contains(out, "reason_required") {
+	t.Setenv("BOB_PW", "pw of bob")
+	if out, code = runCLI(t, "login", "--nats", url, "--password-env", "BOB_PW"); code != 0 || !strings.Contains(out, "logged in as bob") {
+		t.Fatalf("login bob (%d): %s", code, out)
+	}
+	if out, code = runCLI(t, "alarms", "shelve", id, "--nats", url, "--for", "30m", "--reason", " \t "); code != ExitFailure || !strings.Contains(out, "reason_required") {
 		t.Fatalf("shelve without reason (%d): %s", code, out)
 	}
 	if out, code = runCLI(t, "alarms", "shelve", id, "--nats", url, "--for", "30m", "--reason", "scale service"); code != 0 || !strings.Contains(out, "by bob") {
@@ -76,12 +115,21 @@ func TestAlarmsAndAuditCommands(t *testing.T) {
 	if out, code = runCLI(t, "alarms", "unshelve", id, "--nats", url); code != 0 || !strings.Contains(out, "shelved → unacknowledged") {
 		t.Fatalf("unshelve (%d): %s", code, out)
 	}
+	if out, code = runCLI(t, "logout", "--nats", url); code != 0 || !strings.Contains(out, "logged out bob") {
+		t.Fatalf("logout (%d): %s", code, out)
+	}
+	if out, code = runCLI(t, "alarms", "comment", id, "--nats", url, "--text", "after logout"); code != ExitFailure || !strings.Contains(out, "not logged in") {
+		t.Fatalf("comment after logout (%d): %s", code, out)
+	}
 	if out, code = runCLI(t, "alarms", "kpi", "--nats", url, "--since", "1h"); code != 0 || !strings.Contains(out, "annunciated alarms        1") || !strings.Contains(out, id) {
 		t.Fatalf("kpi (%d):\n%s", code, out)
 	}
 
-	// The audit trail holds the commands (including the refused one) and verifies.
-	if out, code = runCLI(t, "audit", "verify", "--nats", url); code != 0 || !strings.Contains(out, "OK: 5 entries") {
+	// The audit trail holds logins and commands (including the refused
+	// ones) and verifies: vera login, vera ack refused, alice login refused,
+	// alice login, alice ack, bob login, bob shelve refused, bob shelve,
+	// comment, unshelve, logout.
+	if out, code = runCLI(t, "audit", "verify", "--nats", url); code != 0 || !strings.Contains(out, "OK: 11 entries") {
 		t.Fatalf("audit verify (%d): %s", code, out)
 	}
 	file := filepath.Join(t.TempDir(), "audit.jsonl")
@@ -94,10 +142,10 @@ func TestAlarmsAndAuditCommands(t *testing.T) {
 	data, _ := os.ReadFile(file)
 	tampered := strings.Replace(string(data), `"actor":"alice"`, `"actor":"carol"`, 1)
 	os.WriteFile(file, []byte(tampered), 0o600)
-	if out, code = runCLI(t, "audit", "verify", "--file", file); code != ExitFailure || !strings.Contains(out, "seq 2") || !strings.Contains(out, "modified") {
+	if out, code = runCLI(t, "audit", "verify", "--file", file); code != ExitFailure || !strings.Contains(out, "seq 4") || !strings.Contains(out, "modified") {
 		t.Fatalf("tampered file (%d): %s", code, out)
 	}
-	if out, code = runCLI(t, "audit", "export", "--nats", url, "--format", "csv", "--since", "1h"); code != 0 || !strings.HasPrefix(out, "seq,time,actor") || strings.Count(out, "\n") != 6 {
+	if out, code = runCLI(t, "audit", "export", "--nats", url, "--format", "csv", "--since", "1h"); code != 0 || !strings.HasPrefix(out, "seq,time,actor") || strings.Count(out, "\n") != 12 {
 		t.Fatalf("csv (%d):\n%s", code, out)
 	}
 }
