@@ -6,12 +6,14 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/audit"
@@ -354,5 +356,38 @@ func TestLoginOverNATSIntegration(t *testing.T) {
 		if err != nil || !strings.Contains(string(m.Data), `"ok":false`) {
 			t.Fatalf("login %s: %v %s", body, err, m.Data)
 		}
+	}
+}
+
+// A changed password ends the tokens of the old one.
+func TestPasswordChangeEndsTokensIntegration(t *testing.T) {
+	f := newAuthFixture(t)
+	ctx := context.Background()
+	alice, _ := f.login(t, "alice", pw("alice"))
+	b, err := os.ReadFile(f.cfg.Console.UsersFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.HasPrefix(l, "alice:") {
+			h, _ := bcrypt.GenerateFromPassword([]byte("a new password"), bcrypt.MinCost)
+			l = "alice:operator:" + string(h)
+		}
+		lines = append(lines, l)
+	}
+	if err := os.WriteFile(f.cfg.Console.UsersFile, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := alice.Send(ctx, f.nc, VerbAck, Command{Alarm: f.id})
+	refusedAs(t, f, r, CodeNotAuthorised, "alice", "alarm.ack.denied")
+	if !strings.Contains(r.Message, "password") {
+		t.Fatalf("message %q", r.Message)
+	}
+	if rep, _ := alice.Refresh(ctx, f.nc); rep.OK {
+		t.Fatal("token of the old password refreshed")
+	}
+	if _, rep := f.login(t, "alice", "a new password"); !rep.OK {
+		t.Fatalf("login with the new password: %+v", rep)
 	}
 }

@@ -3,6 +3,8 @@ package alerts
 import (
 	"context"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 	"sync"
 	"testing"
 	"time"
@@ -399,4 +401,22 @@ func TestKey(t *testing.T) {
 	if got := Key("site1/l1/m.1/temp probe/limits"); got != "site1.l1.m=2E1.temp=20probe.limits" {
 		t.Fatalf("key %q", got)
 	}
+}
+
+func FuzzCleanText(f *testing.F) {
+	for _, s := range []string{"", " ", "scale recalibration", "\u200b", " a\tb \n", "\x1b[31m", "x\u202e", "\u3164"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out, err := cleanText("reason", s)
+		if err != nil {
+			return
+		}
+		if out != strings.TrimFunc(out, blank) || !utf8.ValidString(out) || strings.ContainsFunc(out, func(r rune) bool { return r != '\n' && r != '\t' && unicode.IsControl(r) }) {
+			t.Fatalf("cleanText(%q) = %q", s, out)
+		}
+		if again, _ := cleanText("reason", out); again != out {
+			t.Fatalf("not idempotent: %q → %q → %q", s, out, again)
+		}
+	})
 }

@@ -163,7 +163,7 @@ func (a *Authority) Login(ctx context.Context, user, password, client, key strin
 
 func (a *Authority) issue(u User, now, authTime time.Time, key string) Session {
 	c := Claims{User: u.Name, IssuedAt: now, Expires: minTime(now.Add(TokenTTL), authTime.Add(SessionMax)),
-		AuthTime: authTime, ID: randomID(), Key: key}
+		AuthTime: authTime, ID: randomID(), Key: key, Password: passwordFingerprint(u)}
 	tok := a.o.Signer.Sign(c)
 	c, _, _, _ = ParseToken(tok)
 	return Session{Token: tok, Claims: c, User: u}
@@ -217,6 +217,9 @@ func (a *Authority) Verify(ctx context.Context, r Request, action string, fields
 	}
 	if !ok {
 		return User{}, c, &AuthError{Code: CodeUnknownUser, Verified: c.User, Message: fmt.Sprintf("user %s is no longer in the users file", c.User)}
+	}
+	if passwordFingerprint(u) != c.Password {
+		return User{}, c, &AuthError{Code: CodeTokenExpired, Verified: c.User, Message: fmt.Sprintf("the password of %s was changed after this login; log in again", c.User)}
 	}
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -285,6 +288,13 @@ func (a *Authority) revoke(ctx context.Context, c Claims) error {
 		return &AuthError{Code: CodeUnavailable, Message: fmt.Sprintf("token revocation unavailable (%v); try again", err)}
 	}
 	return nil
+}
+
+// passwordFingerprint names the user's current password hash without
+// revealing it (a token holder learns nothing usable for a guess).
+func passwordFingerprint(u User) string {
+	h := sha256.Sum256(append([]byte("linewatch-pwf\x00"), u.hash...))
+	return base64.RawURLEncoding.EncodeToString(h[:12])
 }
 
 func decodeKey(s string) (ed25519.PublicKey, error) {

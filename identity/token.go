@@ -39,6 +39,9 @@ type Claims struct {
 	Issuer string `json:"kid"`
 	// Key is the requester's Ed25519 public key, base64url.
 	Key string `json:"cnf"`
+	// Password fingerprints the user's password hash at login: a token
+	// ends when the password is changed.
+	Password string `json:"pwf"`
 }
 
 // Signer issues tokens with the service's Ed25519 key.
