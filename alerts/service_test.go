@@ -3,11 +3,11 @@ package alerts
 import (
 	"context"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 	"sync"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
