@@ -181,7 +181,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) me(sess session) meResponse {
-	return meResponse{User: sess.user.Name, Role: sess.user.Role, CSRF: sess.csrf, CanCommand: identity.CanCommand(sess.user.Role), Site: s.opts.Site}
+	return meResponse{User: sess.user.Name, Role: sess.user.Role, CSRF: sess.csrf, Site: s.opts.Site,
+		CanCommand: identity.CanCommand(sess.user.Role) && sess.alarm.loggedIn()}
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, sess session, token string) {

@@ -55,6 +55,13 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// loggedIn says whether the session can act at the alarm service.
+func (b *tokenBox) loggedIn() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cs != nil
+}
+
 func (s *sessions) create(u identity.User, cs *alerts.ClientSession) (token string, sess *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

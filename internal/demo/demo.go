@@ -185,6 +185,10 @@ func printBanner(w io.Writer, i app.Info, sim *simulator.Simulator, cfg *config.
 	for _, u := range users {
 		fmt.Fprintf(w, "                      login %s / %s (%s)\n", u.name, u.password, u.role)
 	}
+	if len(users) > 0 {
+		fmt.Fprintf(w, "  alarm CLI         linewatch login --nats %s --operator %s, then linewatch alarms ack ID --nats %s --operator %s\n",
+			i.NATSURL, users[0].name, i.NATSURL, users[0].name)
+	}
 	fmt.Fprintf(w, "  metrics           %s\n", i.MetricsURL)
 	if gerr != nil {
 		fmt.Fprintf(w, "  Grafana           provisioning NOT written: %v\n", gerr)
