@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go"
@@ -16,9 +17,15 @@ import (
 // to a running linewatch over NATS (alarms, report, audit). It is the one
 // place where the CLI connects, so authentication and TLS (bus.Connect,
 // from the config's nats section) cannot differ between commands.
+//
+// With -c, the command connects with its role's credential: the config's
+// own NATS credentials if it names any, else <data_dir>/nats-auth/<role>.nk
+// written by the embedded server (bus.ForRole).
 type natsTarget struct {
 	file string
 	url  string
+	// role is the least NATS role the command needs (default operator).
+	role bus.Role
 }
 
 func (n *natsTarget) flags(cmd *cobra.Command) {
@@ -37,7 +44,15 @@ func (n *natsTarget) connect(ctx context.Context) (*nats.Conn, jetstream.JetStre
 		if err != nil {
 			return nil, nil, nil, withCode(ExitFailure, fmt.Errorf("%w\n(run `linewatch config check -c %s` for the full list)", err, n.file))
 		}
-		cfg, nc = c, c.NATS
+		role := n.role
+		if role == "" {
+			role = bus.RoleOperator
+		}
+		rc, err := bus.ForRole(c, role)
+		if err != nil {
+			return nil, nil, nil, withCode(ExitFailure, err)
+		}
+		cfg, nc = c, rc
 		if url == "" && c.NATS.URL == "" {
 			url = "nats://" + c.NATS.Embedded.Listen
 		}
@@ -47,7 +62,11 @@ func (n *natsTarget) connect(ctx context.Context) (*nats.Conn, jetstream.JetStre
 	}
 	conn, err := bus.Connect(ctx, nc, url, "linewatch-cli", nil)
 	if err != nil {
-		return nil, nil, nil, withCode(ExitFailure, fmt.Errorf("%w (is linewatch running? pass -c FILE or --nats URL)", err))
+		hint := "is linewatch running? pass -c FILE or --nats URL"
+		if errors.Is(err, nats.ErrAuthorization) && n.file == "" {
+			hint = "pass -c FILE: the command reads its NATS credential from the config's data_dir"
+		}
+		return nil, nil, nil, withCode(ExitFailure, fmt.Errorf("%w (%s)", err, hint))
 	}
 	js, err := jetstream.New(conn)
 	if err != nil {
