@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"crypto/rand"
 	"slices"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -124,3 +125,7 @@ func consumerAPI(stream string) []string {
 	return []string{"$JS.API.STREAM.INFO." + stream, "$JS.API.CONSUMER.*." + stream, "$JS.API.CONSUMER.*." + stream + ".>",
 		"$JS.API.CONSUMER.MSG.NEXT." + stream + ".>", "$JS.ACK." + stream + ".>"}
 }
+
+// OperatorConsumerName is a fresh, unguessable name for a consumer of an
+// operator client (OperatorConsumerPrefix + 26 random base32 characters).
+func OperatorConsumerName() string { return OperatorConsumerPrefix + rand.Text() }
