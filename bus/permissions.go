@@ -3,6 +3,7 @@ package bus
 import (
 	"crypto/rand"
 	"slices"
+	"strings"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -71,7 +72,7 @@ func Permissions(r Role) *server.Permissions {
 			"$JS.API.INFO", "$JS.API.STREAM.INFO.*", "$JS.FC.>"}
 		// alerts.New ensures the streams it serves (and the ones it reads)
 		// exist: create and update, never delete or purge.
-		for _, s := range []string{StreamTelemetry, StreamAlarms, StreamFindings, StreamBatches, streamAudit, streamHealth} {
+		for _, s := range []string{StreamTelemetry, StreamAlarms, StreamFindings, StreamBatches, streamHealth} {
 			p = append(p, "$JS.API.STREAM.CREATE."+s, "$JS.API.STREAM.UPDATE."+s)
 		}
 		for _, s := range []string{streamAudit, kvAlarms, kvNotifyDedupe} {
@@ -80,6 +81,10 @@ func Permissions(r Role) *server.Permissions {
 		for _, s := range []string{StreamAlarms, StreamFindings, streamHealth, streamAudit, kvAlarms} {
 			p = append(p, consumerAPI(s)...)
 		}
+		// STREAM.INFO.* covers every stream's info.
+		p = slices.DeleteFunc(p, func(s string) bool {
+			return strings.HasPrefix(s, "$JS.API.STREAM.INFO.") && s != "$JS.API.STREAM.INFO.*"
+		})
 		return &server.Permissions{
 			Publish:   allow(p...),
 			Subscribe: allow(subjInbox, subjCmdAll, subjHealth, FindingsAll),

@@ -117,7 +117,7 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
-		live := &engine.Live{Engine: e, JS: njs, Consumer: cfg.Analytics.Consumer, Notifier: notifier, Stats: sinks, Logger: eopts.Logger}
+		live := &engine.Live{Engine: e, JS: njs, Replicas: cfg.NATS.Replicas, Consumer: cfg.Analytics.Consumer, Notifier: notifier, Stats: sinks, Logger: eopts.Logger}
 		comps = append(comps, component{"analytics", live.Run})
 	}
 	if r.Collector {

@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/analytics"
+	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/testenv"
 )
@@ -25,19 +24,30 @@ func runCLI(t *testing.T, args ...string) (string, int) {
 }
 
 // TestAlarmsAndAuditCommands drives the alarms and audit commands against
-// a real alerts worker on embedded NATS.
+// a real alerts worker on the embedded NATS server secured as `linewatch
+// run` secures it: the commands connect with the operator credential they
+// find through -c FILE (data_dir), the alarm service with the alerts one.
 func TestAlarmsAndAuditCommands(t *testing.T) {
-	srv := testenv.NATS(t)
+	dataDir := t.TempDir()
+	srv := testenv.SecureNATS(t, dataDir)
 	url := srv.ClientURL()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc, _ := testenv.RoleConn(t, url, dataDir, bus.RoleAlerts)
 	cfg, err := config.Demo()
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfgPath := filepath.Join(t.TempDir(), "lw.yaml")
+	yaml := strings.Replace(string(config.DemoYAML), "data_dir: linewatch-data", "data_dir: "+dataDir, 1)
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// lw runs a command with -c FILE: it finds the operator credential in data_dir.
+	lw := func(args ...string) (string, int) { return runCLI(t, append(args, "-c", cfgPath)...) }
+	// Without -c the command has no credential: refused, and told why.
+	if out, code := runCLI(t, "alarms", "list", "--nats", url); code != ExitFailure || !strings.Contains(out, "Authorization Violation") || !strings.Contains(out, "pass -c FILE") {
+		t.Fatalf("no credential (%d): %s", code, out)
+	}
+
 	svc, err := alerts.New(cfg, nc, alerts.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -53,39 +63,39 @@ func TestAlarmsAndAuditCommands(t *testing.T) {
 	}
 	id := alerts.AlarmID(cfg.Site, f)
 
-	out, code := runCLI(t, "alarms", "list", "--nats", url, "--line", "filling1")
+	out, code := lw("alarms", "list", "--nats", url, "--line", "filling1")
 	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "unacknowledged") || !strings.Contains(out, "high") {
 		t.Fatalf("list (%d):\n%s", code, out)
 	}
-	if out, code = runCLI(t, "alarms", "ack", id, "--nats", url, "--operator", "mallory"); code != ExitFailure || !strings.Contains(out, "not_authorised") {
+	if out, code = lw("alarms", "ack", id, "--nats", url, "--operator", "mallory"); code != ExitFailure || !strings.Contains(out, "not_authorised") {
 		t.Fatalf("unauthorised ack (%d): %s", code, out)
 	}
-	if out, code = runCLI(t, "alarms", "ack", id, "--nats", url, "--operator", "alice", "--reason", "seen"); code != 0 || !strings.Contains(out, "unacknowledged → acknowledged") {
+	if out, code = lw("alarms", "ack", id, "--nats", url, "--operator", "alice", "--reason", "seen"); code != 0 || !strings.Contains(out, "unacknowledged → acknowledged") {
 		t.Fatalf("ack (%d): %s", code, out)
 	}
 	t.Setenv("LINEWATCH_OPERATOR", "bob")
-	if out, code = runCLI(t, "alarms", "shelve", id, "--nats", url, "--for", "30m"); code != ExitFailure || !strings.Contains(out, "reason_required") {
+	if out, code = lw("alarms", "shelve", id, "--nats", url, "--for", "30m"); code != ExitFailure || !strings.Contains(out, "reason_required") {
 		t.Fatalf("shelve without reason (%d): %s", code, out)
 	}
-	if out, code = runCLI(t, "alarms", "shelve", id, "--nats", url, "--for", "30m", "--reason", "scale service"); code != 0 || !strings.Contains(out, "by bob") {
+	if out, code = lw("alarms", "shelve", id, "--nats", url, "--for", "30m", "--reason", "scale service"); code != 0 || !strings.Contains(out, "by bob") {
 		t.Fatalf("shelve (%d): %s", code, out)
 	}
-	if out, code = runCLI(t, "alarms", "comment", id, "--nats", url, "--text", "technician called"); code != 0 {
+	if out, code = lw("alarms", "comment", id, "--nats", url, "--text", "technician called"); code != 0 {
 		t.Fatalf("comment (%d): %s", code, out)
 	}
-	if out, code = runCLI(t, "alarms", "unshelve", id, "--nats", url); code != 0 || !strings.Contains(out, "shelved → unacknowledged") {
+	if out, code = lw("alarms", "unshelve", id, "--nats", url); code != 0 || !strings.Contains(out, "shelved → unacknowledged") {
 		t.Fatalf("unshelve (%d): %s", code, out)
 	}
-	if out, code = runCLI(t, "alarms", "kpi", "--nats", url, "--since", "1h"); code != 0 || !strings.Contains(out, "annunciated alarms        1") || !strings.Contains(out, id) {
+	if out, code = lw("alarms", "kpi", "--nats", url, "--since", "1h"); code != 0 || !strings.Contains(out, "annunciated alarms        1") || !strings.Contains(out, id) {
 		t.Fatalf("kpi (%d):\n%s", code, out)
 	}
 
 	// The audit trail holds the commands (including the refused one) and verifies.
-	if out, code = runCLI(t, "audit", "verify", "--nats", url); code != 0 || !strings.Contains(out, "OK: 5 entries") {
+	if out, code = lw("audit", "verify", "--nats", url); code != 0 || !strings.Contains(out, "OK: 5 entries") {
 		t.Fatalf("audit verify (%d): %s", code, out)
 	}
 	file := filepath.Join(t.TempDir(), "audit.jsonl")
-	if out, code = runCLI(t, "audit", "export", "--nats", url, "-o", file); code != 0 {
+	if out, code = lw("audit", "export", "--nats", url, "-o", file); code != 0 {
 		t.Fatalf("export (%d): %s", code, out)
 	}
 	if out, code = runCLI(t, "audit", "verify", "--file", file); code != 0 {
@@ -97,7 +107,7 @@ func TestAlarmsAndAuditCommands(t *testing.T) {
 	if out, code = runCLI(t, "audit", "verify", "--file", file); code != ExitFailure || !strings.Contains(out, "seq 2") || !strings.Contains(out, "modified") {
 		t.Fatalf("tampered file (%d): %s", code, out)
 	}
-	if out, code = runCLI(t, "audit", "export", "--nats", url, "--format", "csv", "--since", "1h"); code != 0 || !strings.HasPrefix(out, "seq,time,actor") || strings.Count(out, "\n") != 6 {
+	if out, code = lw("audit", "export", "--nats", url, "--format", "csv", "--since", "1h"); code != 0 || !strings.HasPrefix(out, "seq,time,actor") || strings.Count(out, "\n") != 6 {
 		t.Fatalf("csv (%d):\n%s", code, out)
 	}
 }

@@ -112,7 +112,7 @@ func newReportBatchCmd() *cobra.Command {
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
-			log, err := audit.Open(ctx, js, audit.Options{})
+			log, err := audit.Open(ctx, js, audit.Options{Replicas: cfg.NATS.Replicas}) // never scale the stream down
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
@@ -296,7 +296,7 @@ func newReportSignCmd() *cobra.Command {
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
-			log, err := audit.Open(ctx, js, audit.Options{})
+			log, err := audit.Open(ctx, js, audit.Options{Replicas: cfg.NATS.Replicas}) // never scale the stream down
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}

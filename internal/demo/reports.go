@@ -99,7 +99,7 @@ func writeReport(ctx context.Context, cfg *config.Config, icfg config.InfluxDB, 
 	if err != nil {
 		return "", err
 	}
-	log, err := audit.Open(ctx, js, audit.Options{})
+	log, err := audit.Open(ctx, js, audit.Options{Replicas: cfg.NATS.Replicas})
 	if err != nil {
 		return "", err
 	}
