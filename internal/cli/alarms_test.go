@@ -63,6 +63,10 @@ func TestAlarmsAndAuditCommands(t *testing.T) {
 	}
 	id := alerts.AlarmID(cfg.Site, f)
 
+	// --data-dir instead of -c (the demo has no config file).
+	if out, code := runCLI(t, "alarms", "list", "--nats", url, "--data-dir", dataDir); code != 0 {
+		t.Fatalf("--data-dir (%d): %s", code, out)
+	}
 	out, code := lw("alarms", "list", "--nats", url, "--line", "filling1")
 	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "unacknowledged") || !strings.Contains(out, "high") {
 		t.Fatalf("list (%d):\n%s", code, out)
