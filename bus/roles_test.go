@@ -3,12 +3,14 @@ package bus_test
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
@@ -364,5 +366,57 @@ func TestPermissionsDocumented(t *testing.T) {
 				t.Errorf("docs/nats-security.md does not list %s's %q", r, s)
 			}
 		}
+	}
+}
+
+// TestEmbeddedNonLoopbackNeedsTLSIntegration: the embedded server refuses to
+// serve the network in plain text, whatever the spelling of "everywhere";
+// with TLS and the role keys it serves it, and a client needs both.
+func TestEmbeddedNonLoopbackNeedsTLSIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts NATS")
+	}
+	dir := t.TempDir()
+	creds, err := bus.EnsureCredentials(bus.CredentialsDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, listen := range []string{"0.0.0.0:0", ":0", "[::]:0", "nats.plant.example:0"} {
+		s, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: listen, StoreDir: t.TempDir(), Credentials: creds})
+		if err == nil {
+			s.Shutdown()
+			t.Errorf("listen %s without TLS: started", listen)
+		} else if !strings.Contains(err.Error(), "not a loopback address") {
+			t.Errorf("listen %s: err = %v", listen, err)
+		}
+	}
+	pki := newPKI(t)
+	tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: pki.serverCert, KeyFile: pki.serverKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: "0.0.0.0:0", StoreDir: t.TempDir(), Anonymous: true, TLS: tc}); err == nil {
+		t.Error("network listen with TLS but without credentials: started")
+	}
+	s, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: "0.0.0.0:0", StoreDir: t.TempDir(), Credentials: creds, TLS: tc})
+	if err != nil {
+		t.Fatalf("network listen with TLS and credentials: %v", err)
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(s.ClientURL(), "nats://"))
+	url := "tls://127.0.0.1:" + port
+	op, err := bus.ForRole(&config.Config{DataDir: dir}, bus.RoleOperator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := connect(t, op, strings.Replace(url, "tls://", "nats://", 1)); err == nil {
+		t.Error("plain-text client accepted")
+	}
+	if _, err := connect(t, config.NATS{TLS: config.TLS{Enabled: true, CAFile: pki.ca}}, url); err == nil || !strings.Contains(err.Error(), "Authorization Violation") {
+		t.Errorf("TLS client without a key: err = %v", err)
+	}
+	op.TLS = config.TLS{Enabled: true, CAFile: pki.ca}
+	if _, err := connect(t, op, url); err != nil {
+		t.Errorf("operator over TLS: %v", err)
 	}
 }
