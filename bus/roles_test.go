@@ -3,7 +3,7 @@ package bus_test
 import (
 	"context"
 	"errors"
-	"net"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -403,8 +403,8 @@ func TestEmbeddedNonLoopbackNeedsTLSIntegration(t *testing.T) {
 		t.Fatalf("network listen with TLS and credentials: %v", err)
 	}
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	_, port, _ := net.SplitHostPort(strings.TrimPrefix(s.ClientURL(), "nats://"))
-	url := "tls://127.0.0.1:" + port
+	u, _ := neturl.Parse(s.ClientURL())
+	url := "tls://127.0.0.1:" + u.Port()
 	op, err := bus.ForRole(&config.Config{DataDir: dir}, bus.RoleOperator)
 	if err != nil {
 		t.Fatal(err)

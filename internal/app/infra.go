@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -114,9 +115,22 @@ func (in *infra) startEmbeddedNATS() error {
 	if err != nil {
 		return fmt.Errorf("%w (set nats.embedded.listen to a free address, or nats.url to use an external server)", err)
 	}
-	in.natsURL = in.natsSrv.ClientURL()
+	in.natsURL = localURL(in.natsSrv.ClientURL())
 	in.log.Info("embedded NATS server started", "url", in.natsURL, "store", cfg.NATS.Embedded.StoreDir, "credentials", creds.Dir)
 	return nil
+}
+
+// localURL points a URL whose host is unspecified (0.0.0.0, ::, empty)
+// at loopback: this process's own connections stay on the machine.
+func localURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	if ip := net.ParseIP(p.Hostname()); p.Hostname() == "" || (ip != nil && ip.IsUnspecified()) {
+		p.Host = net.JoinHostPort("127.0.0.1", p.Port())
+	}
+	return p.String()
 }
 
 // roleConn is a NATS connection and its JetStream context.

@@ -83,3 +83,17 @@ func TestEmbeddedNATSIsSecuredIntegration(t *testing.T) {
 		}
 	}
 }
+
+func TestLocalURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://0.0.0.0:4222":   "nats://127.0.0.1:4222",
+		"tls://[::]:4222":       "tls://127.0.0.1:4222",
+		"tls://:4222":           "tls://127.0.0.1:4222",
+		"nats://127.0.0.1:4222": "nats://127.0.0.1:4222",
+		"tls://10.1.2.3:4222":   "tls://10.1.2.3:4222",
+	} {
+		if got := localURL(in); got != want {
+			t.Errorf("localURL(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
