@@ -158,15 +158,7 @@ func NATS(t testing.TB, configure ...func(*server.Options)) *server.Server {
 	if len(configure) > 0 {
 		o.Configure = configure[0]
 	}
-	s, err := bus.StartEmbedded(o)
-	if err != nil {
-		t.Fatalf("start NATS: %v", err)
-	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	return s
+	return startNATS(t, o)
 }
 
 // SecureNATS starts the embedded server the way `linewatch run` does:
@@ -179,7 +171,12 @@ func SecureNATS(t testing.TB, dataDir string) *server.Server {
 	if err != nil {
 		t.Fatalf("NATS credentials: %v", err)
 	}
-	s, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: filepath.Join(dataDir, "nats"), Credentials: creds})
+	return startNATS(t, bus.EmbeddedOptions{StoreDir: filepath.Join(dataDir, "nats"), Credentials: creds})
+}
+
+func startNATS(t testing.TB, o bus.EmbeddedOptions) *server.Server {
+	t.Helper()
+	s, err := bus.StartEmbedded(o)
 	if err != nil {
 		t.Fatalf("start NATS: %v", err)
 	}
