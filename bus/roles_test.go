@@ -420,3 +420,46 @@ func TestEmbeddedNonLoopbackNeedsTLSIntegration(t *testing.T) {
 		t.Errorf("operator over TLS: %v", err)
 	}
 }
+
+// TestOperatorPushConsumerCannotFeedStreamsIntegration: a push consumer
+// created by an operator with a stream's subject as its deliver subject
+// delivers nothing (a stream's capture is not client interest), so it
+// cannot copy alarm transitions into the audit trail or the alarm bucket.
+func TestOperatorPushConsumerCannotFeedStreamsIntegration(t *testing.T) {
+	r := newSecureRig(t)
+	_, js := testenv.RoleConn(t, r.url, r.dataDir, bus.RoleOperator)
+	var cons []jetstream.PushConsumer
+	for i, deliver := range []string{"linewatch.audit.entries", "$KV.LINEWATCH_ALARMS.plant1.L1.press.reject"} {
+		c, err := js.CreateOrUpdatePushConsumer(t.Context(), bus.StreamAlarms, jetstream.ConsumerConfig{
+			Name: bus.OperatorConsumerName(), DeliverSubject: deliver, AckPolicy: jetstream.AckNonePolicy})
+		if err != nil {
+			t.Fatalf("push consumer %d: %v", i, err)
+		}
+		cons = append(cons, c)
+	}
+	_, ajs := testenv.RoleConn(t, r.url, r.dataDir, bus.RoleAlerts)
+	for range 3 {
+		if _, err := ajs.Publish(t.Context(), "linewatch.alarms.plant1.L1.urgent", []byte(`{"state":"acknowledged","by":"carol"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range cons {
+		ci, err := c.Info(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ci.PushBound || ci.Delivered.Consumer != 0 || ci.NumPending != 3 {
+			t.Errorf("consumer delivering to %s: bound %v, delivered %d, pending %d", ci.Config.DeliverSubject, ci.PushBound, ci.Delivered.Consumer, ci.NumPending)
+		}
+	}
+	s, err := r.admin.Stream(t.Context(), "AUDIT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.CachedInfo().State.Msgs; n != 1 {
+		t.Errorf("audit stream has %d entries, want 1", n)
+	}
+	if e, err := r.alarmsKV.Get(t.Context(), "plant1.L1.press.reject"); err != nil || e.Revision() != 1 {
+		t.Errorf("alarm state changed: %v", err)
+	}
+}
