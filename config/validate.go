@@ -201,6 +201,15 @@ func (v *validator) nats() {
 	if auths > 1 {
 		v.errf("nats", "", "choose one authentication: user/password, nkey_file or creds_file")
 	}
+	if auths > 0 && n.URL == "" {
+		field, val := "nats.user", n.User
+		if n.User == "" && n.NKeyFile != "" {
+			field, val = "nats.nkey_file", n.NKeyFile
+		} else if n.User == "" {
+			field, val = "nats.creds_file", n.CredsFile
+		}
+		v.errf(field, val, "the embedded server (nats.url empty) accepts only the role credentials it generates in <data_dir>/nats-auth: remove %s, or set nats.url to the external server these credentials are for", field)
+	}
 	v.tls("nats.tls", n.TLS)
 	if n.Replicas < 1 || n.Replicas > 5 {
 		v.errf("nats.replicas", strconv.Itoa(n.Replicas), "must be 1–5 (JetStream stream replicas)")
