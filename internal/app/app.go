@@ -144,7 +144,7 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
-		tlsCfg, err := serverTLS(cfg.Console.TLS)
+		tlsCfg, err := serverTLS("console TLS", cfg.Console.TLS)
 		if err != nil {
 			return err
 		}
