@@ -48,6 +48,13 @@ func TestBadConfigs(t *testing.T) {
 			`16:22 analytics.rules[1].cpk.min_cpk: must be ≥ 0`,
 			`16:39 analytics.rules[1].cpk.min_samples: must be ≥ 2`,
 		},
+		"signatures.yaml": {
+			`11:27 reports.signatures.review[1]: a role is 1 to 32`,
+			`12:5 reports.signatures.approval: list at least one role`,
+			`13:5 reports.signatures.aproval: unknown key "aproval"; did you mean "approval"?`,
+			`15:24 audit.checkpoint_interval: must be 1s to 24h`,
+			`16:18 audit.trusted_keys[0]: empty path`,
+		},
 		"structure.yaml": {
 			`3:8 nats.url: expected nats://host:port`,
 			`4:13 nats.replicas: must be 1–5`,
