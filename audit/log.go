@@ -139,10 +139,13 @@ func wrongLastSequence(err error) bool {
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
-func (l *Log) lastEntry(ctx context.Context) (*Entry, error) {
+func (l *Log) lastEntry(ctx context.Context) (*Entry, error) { return Head(ctx, l.js) }
+
+// Head returns the last entry of the AUDIT stream (nil: empty).
+func Head(ctx context.Context, js jetstream.JetStream) (*Entry, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	s, err := l.js.Stream(ctx, Stream)
+	s, err := js.Stream(ctx, Stream)
 	if err != nil {
 		return nil, fmt.Errorf("audit stream %s: %w", Stream, err)
 	}
@@ -202,6 +205,18 @@ func (l *Log) Verify(entries []Entry) error { return Verify(entries) }
 // its last message at the time of the call. A message that is not an Entry
 // is returned as an Entry whose Hash is empty, so Verify names its seq.
 func ReadStream(ctx context.Context, js jetstream.JetStream, start time.Time) ([]Entry, error) {
+	return readAll(ctx, js, Stream, start, func(seq uint64, data []byte) Entry {
+		var e Entry
+		if err := json.Unmarshal(data, &e); err != nil {
+			e = Entry{Seq: seq, Action: "<not an audit entry>"}
+		}
+		return e
+	})
+}
+
+// readAll reads a stream from start (zero: the beginning) up to its last
+// message at the time of the call, decoding each message.
+func readAll[T any](ctx context.Context, js jetstream.JetStream, stream string, start time.Time, decode func(seq uint64, data []byte) T) ([]T, error) {
 	cfg := jetstream.ConsumerConfig{
 		AckPolicy: jetstream.AckNonePolicy, MemoryStorage: true, InactiveThreshold: time.Minute,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -209,42 +224,39 @@ func ReadStream(ctx context.Context, js jetstream.JetStream, start time.Time) ([
 	if !start.IsZero() {
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
 	}
-	cons, err := js.CreateConsumer(ctx, Stream, cfg)
+	cons, err := js.CreateConsumer(ctx, stream, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("read audit stream %s: %w", Stream, err)
+		return nil, fmt.Errorf("read stream %s: %w", stream, err)
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		js.DeleteConsumer(dctx, Stream, cons.CachedInfo().Name)
+		js.DeleteConsumer(dctx, stream, cons.CachedInfo().Name)
 	}()
 	pending := cons.CachedInfo().NumPending
-	out := make([]Entry, 0, pending)
+	out := make([]T, 0, pending)
 	for uint64(len(out)) < pending {
 		batch, err := cons.Fetch(int(min(pending-uint64(len(out)), 1000)), jetstream.FetchMaxWait(10*time.Second))
 		if err != nil {
-			return nil, fmt.Errorf("read audit stream %s: %w", Stream, err)
+			return nil, fmt.Errorf("read stream %s: %w", stream, err)
 		}
 		n := 0
 		for m := range batch.Messages() {
 			n++
-			var e Entry
-			if err := json.Unmarshal(m.Data(), &e); err != nil {
-				md, _ := m.Metadata()
-				if md != nil {
-					e = Entry{Seq: md.Sequence.Stream, Action: "<not an audit entry>"}
-				}
+			var seq uint64
+			if md, _ := m.Metadata(); md != nil {
+				seq = md.Sequence.Stream
 			}
-			out = append(out, e)
+			out = append(out, decode(seq, m.Data()))
 		}
 		if err := batch.Error(); err != nil {
-			return nil, fmt.Errorf("read audit stream %s: %w", Stream, err)
+			return nil, fmt.Errorf("read stream %s: %w", stream, err)
 		}
 		if n == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			return nil, fmt.Errorf("read audit stream %s: no messages after %d of %d", Stream, len(out), pending)
+			return nil, fmt.Errorf("read stream %s: no messages after %d of %d", stream, len(out), pending)
 		}
 	}
 	return out, nil

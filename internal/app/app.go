@@ -86,6 +86,11 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		comps = append(comps, component{"alerts", svc.Run})
+		auditComps, err := auditServices(ctx, cfg, in.js, auditLog, log)
+		if err != nil {
+			return err
+		}
+		comps = append(comps, auditComps...)
 		if !r.Analytics {
 			comps = append(comps, consumeFindings(in.js, svc, log))
 		}

@@ -1,0 +1,77 @@
+package reports
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+)
+
+// NewSignMsg prepares the signing request for a report file: its integrity
+// block and its canonical JSON, gzip-compressed. The signer's process reads
+// no key.
+func NewSignMsg(data []byte, user, password, meaning string) (SignMsg, error) {
+	start, err := locate(data)
+	if err != nil {
+		return SignMsg{}, err
+	}
+	seal, err := readSeal(data, start)
+	if err != nil {
+		return SignMsg{}, err
+	}
+	canon, err := ExtractCanonical(data, seal.Format)
+	if err != nil {
+		return SignMsg{}, err
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(canon)
+	if err := zw.Close(); err != nil {
+		return SignMsg{}, fmt.Errorf("compress report JSON: %w", err)
+	}
+	return SignMsg{V: signMsgSchema, User: user, Password: password, Meaning: meaning, Format: seal.Format,
+		Block: string(data[start : start+BlockLen]), Canonical: gz.Bytes()}, nil
+}
+
+// ApplySignature re-renders the report file with the signature the service
+// returned and puts in the service's integrity block; the result must
+// verify byte for byte (same linewatch version on both sides).
+func ApplySignature(data []byte, rep SignReply) ([]byte, error) {
+	if rep.Code != SignOK || rep.Signature == nil || len(rep.Block) != BlockLen {
+		return nil, fmt.Errorf("no signature in the reply: %s: %s", rep.Code, rep.Message)
+	}
+	start, err := locate(data)
+	if err != nil {
+		return nil, err
+	}
+	seal, err := readSeal(data, start)
+	if err != nil {
+		return nil, err
+	}
+	canon, err := ExtractCanonical(data, seal.Format)
+	if err != nil {
+		return nil, err
+	}
+	r, err := ParseCanonical(canon)
+	if err != nil {
+		return nil, err
+	}
+	r.Signatures = append(r.Signatures, *rep.Signature)
+	out, canon, err := renderUnsealed(r, seal.Format)
+	if err != nil {
+		return nil, err
+	}
+	start, err = locate(out)
+	if err != nil {
+		return nil, err
+	}
+	copy(out[start:], rep.Block)
+	ns, err := readSeal(out, start)
+	if err != nil {
+		return nil, err
+	}
+	if ns.FileSHA256 != fileDigest(out, start) || ns.ContentSHA256 != sha256Hex(canon) {
+		return nil, errors.New("the signed file rendered here differs from the signing service's: use the same linewatch version as the service (the signature is recorded in the audit trail; sign again after upgrading)")
+	}
+	return out, nil
+}
