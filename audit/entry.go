@@ -2,10 +2,10 @@ package audit
 
 import (
 	"cmp"
-	"slices"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
