@@ -32,13 +32,17 @@ func EnsureCheckpointStream(ctx context.Context, js jetstream.JetStream, replica
 // is not a checkpoint is returned with an empty key id, so it fails
 // verification as untrusted.
 func ReadCheckpoints(ctx context.Context, js jetstream.JetStream) ([]Checkpoint, error) {
-	return readAll(ctx, js, CheckpointStream, time.Time{}, func(_ uint64, data []byte) Checkpoint {
+	cps, err := readAll(ctx, js, CheckpointStream, time.Time{}, func(_ uint64, data []byte) Checkpoint {
 		var c Checkpoint
 		if err := json.Unmarshal(data, &c); err != nil {
 			return Checkpoint{Hash: "<not a checkpoint>"}
 		}
 		return c
 	})
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, nil // no audit service has checkpointed yet
+	}
+	return cps, err
 }
 
 // CheckpointerOptions configure a Checkpointer.

@@ -87,3 +87,6 @@ func CrossCheck(r *Report, entries []audit.Entry) []error {
 	}
 	return errs
 }
+
+// SealMessage is what a signature's seal signs (for tools and tests).
+func SealMessage(es ESignature) []byte { return esMessage(es) }
