@@ -11,15 +11,7 @@ import (
 // block and its canonical JSON, gzip-compressed. The signer's process reads
 // no key.
 func NewSignMsg(data []byte, user, password, meaning string) (SignMsg, error) {
-	start, err := locate(data)
-	if err != nil {
-		return SignMsg{}, err
-	}
-	seal, err := readSeal(data, start)
-	if err != nil {
-		return SignMsg{}, err
-	}
-	canon, err := ExtractCanonical(data, seal.Format)
+	start, seal, canon, err := fileParts(data)
 	if err != nil {
 		return SignMsg{}, err
 	}
@@ -40,15 +32,7 @@ func ApplySignature(data []byte, rep SignReply) ([]byte, error) {
 	if rep.Code != SignOK || rep.Signature == nil || len(rep.Block) != BlockLen {
 		return nil, fmt.Errorf("no signature in the reply: %s: %s", rep.Code, rep.Message)
 	}
-	start, err := locate(data)
-	if err != nil {
-		return nil, err
-	}
-	seal, err := readSeal(data, start)
-	if err != nil {
-		return nil, err
-	}
-	canon, err := ExtractCanonical(data, seal.Format)
+	_, seal, canon, err := fileParts(data)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +45,7 @@ func ApplySignature(data []byte, rep SignReply) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	start, err = locate(out)
+	start, err := locate(out)
 	if err != nil {
 		return nil, err
 	}
@@ -74,4 +58,17 @@ func ApplySignature(data []byte, rep SignReply) ([]byte, error) {
 		return nil, errors.New("the signed file rendered here differs from the signing service's: use the same linewatch version as the service (the signature is recorded in the audit trail; sign again after upgrading)")
 	}
 	return out, nil
+}
+
+// fileParts finds a report file's integrity block, its seal and the
+// embedded canonical JSON.
+func fileParts(data []byte) (start int, seal Seal, canon []byte, err error) {
+	if start, err = locate(data); err != nil {
+		return 0, seal, nil, err
+	}
+	if seal, err = readSeal(data, start); err != nil {
+		return 0, seal, nil, err
+	}
+	canon, err = ExtractCanonical(data, seal.Format)
+	return start, seal, canon, err
 }
