@@ -90,3 +90,24 @@ func CrossCheck(r *Report, entries []audit.Entry) []error {
 
 // SealMessage is what a signature's seal signs (for tools and tests).
 func SealMessage(es ESignature) []byte { return esMessage(es) }
+
+// Unrecorded lists the report.signed entries of this report (same digest
+// without signatures) whose signature the file does not carry: an older
+// copy, or a signature removed by someone who re-sealed the file.
+func Unrecorded(r *Report, entries []audit.Entry) []audit.Entry {
+	digest, err := r.unsignedDigest()
+	if err != nil {
+		return nil
+	}
+	carried := map[uint64]bool{}
+	for _, es := range r.Signatures {
+		carried[es.AuditSeq] = true
+	}
+	var out []audit.Entry
+	for _, e := range entries {
+		if e.Action == audit.ActionReportSigned && strings.Contains(e.New, " report_digest="+digest+" ") && !carried[e.Seq] {
+			out = append(out, e)
+		}
+	}
+	return out
+}

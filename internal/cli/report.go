@@ -260,11 +260,13 @@ func newReportVerifyCmd() *cobra.Command {
 			}
 			v, verr := reports.VerifyWith(data, reports.VerifyOptions{ReportKey: key, SignerKeys: keys})
 			out := cmd.OutOrStdout()
-			crossNote := ""
-			if verr == nil && len(v.Report.Signatures) > 0 {
+			var crossNotes []string
+			if verr == nil {
 				switch {
 				case offline || (auditFile == "" && target.file == "" && target.url == ""):
-					crossNote = "audit cross-check NOT done (offline): pass --audit EXPORT or -c CONFIG to check each signature against the audit trail"
+					if len(v.Report.Signatures) > 0 {
+						crossNotes = append(crossNotes, "audit cross-check NOT done (offline): pass --audit EXPORT or -c CONFIG to check each signature against the audit trail")
+					}
 				default:
 					entries, src, err := auditTrail(cmd, target, auditFile, keys)
 					if err != nil {
@@ -272,7 +274,13 @@ func newReportVerifyCmd() *cobra.Command {
 					} else if errs := reports.CrossCheck(v.Report, entries); len(errs) > 0 {
 						verr = errors.Join(errs...)
 					} else {
-						crossNote = "every electronic signature matches its entry in the " + src
+						if len(v.Report.Signatures) > 0 {
+							crossNotes = append(crossNotes, "every electronic signature matches its entry in the "+src)
+						}
+						for _, e := range reports.Unrecorded(v.Report, entries) {
+							crossNotes = append(crossNotes, fmt.Sprintf("note: the %s records a signature this file does not carry: seq %d, %s, %s, %s (an older copy, or a signature removed)",
+								src, e.Seq, e.Actor, e.Reason, e.Time.Format(time.RFC3339)))
+						}
 					}
 				}
 			}
@@ -289,8 +297,8 @@ func newReportVerifyCmd() *cobra.Command {
 			for _, s := range r.Signatures {
 				fmt.Fprintf(out, "  electronic signature: %s (%s), %s, %s — bound to this report, audit seq %d\n", s.Name, s.User, s.Meaning, s.Time.Format(time.RFC3339), s.AuditSeq)
 			}
-			if crossNote != "" {
-				fmt.Fprintf(out, "  %s\n", crossNote)
+			for _, n := range crossNotes {
+				fmt.Fprintf(out, "  %s\n", n)
 			}
 			if !v.Authenticated {
 				fmt.Fprintf(out, "%s: NOT AUTHENTICATED: the file is consistent with the key embedded in it, but no trusted public key was given\n", args[0])

@@ -99,6 +99,13 @@ func TestReportSignWithoutKeysIntegration(t *testing.T) {
 	if out, code := runCLI(t, "report", "verify", report, "--pubkey", pub, "--audit-key", edkey.PublicFile(sealKeyFile)); code != 0 || !strings.Contains(out, "cross-check NOT done") {
 		t.Fatalf("offline verify (%d): %s", code, out)
 	}
+	// A copy without the signature (older, or stripped and re-sealed by a
+	// report-key holder) verifies, and says which signing it lacks.
+	unsigned := filepath.Join(dir, "unsigned.html")
+	os.WriteFile(unsigned, data, 0o644)
+	if out, code := runCLI(t, "report", "verify", unsigned, "-c", cfg, "--pubkey", pub); code != 0 || !strings.Contains(out, "records a signature this file does not carry") || !strings.Contains(out, "jane, approval") {
+		t.Fatalf("verify of the unsigned copy (%d): %s", code, out)
+	}
 	// A sealed signature the audit trail does not know.
 	signed, _ := os.ReadFile(report)
 	v, err := reports.VerifyWith(signed, reports.VerifyOptions{ReportKey: reportKey.Public().(ed25519.PublicKey), SignerKeys: edkey.Keyring{edkey.KeyID(sealKey.Public().(ed25519.PublicKey)): sealKey.Public().(ed25519.PublicKey)}})
