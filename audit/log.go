@@ -133,6 +133,47 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 	}
 }
 
+// ErrHeadMoved is returned by AppendAfter when another entry was appended
+// after prev: re-read and decide again.
+var ErrHeadMoved = errors.New("the audit trail moved on: another entry was appended")
+
+// AppendAfter appends e only if prev (nil: none) is still the last entry,
+// so that a decision taken on the trail up to prev (e.g. "this person has
+// not signed this report yet") holds when e is stored, across processes.
+func (l *Log) AppendAfter(ctx context.Context, e Entry, prev *Entry) (Entry, error) {
+	if e.Actor == "" || e.Action == "" {
+		return Entry{}, fmt.Errorf("audit entry needs actor and action (got actor %q, action %q)", e.Actor, e.Action)
+	}
+	if e.Time.IsZero() {
+		e.Time = l.now()
+	}
+	if prev != nil && e.Time.Before(prev.Time) {
+		e.Time = prev.Time
+	}
+	sealed := e.Seal(prev)
+	data, err := json.Marshal(sealed)
+	if err != nil {
+		return Entry{}, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err = l.js.Publish(pctx, Subject, data, jetstream.WithExpectStream(Stream),
+		jetstream.WithExpectLastSequence(sealed.Seq-1), jetstream.WithMsgID("audit-"+sealed.Hash))
+	l.loaded = false
+	if wrongLastSequence(err) {
+		return Entry{}, ErrHeadMoved
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("append audit entry %s %s: %w", e.Action, e.Object, err)
+	}
+	return sealed, nil
+}
+
+// Head returns the last entry (nil: empty trail).
+func (l *Log) Head(ctx context.Context) (*Entry, error) { return Head(ctx, l.js) }
+
 func wrongLastSequence(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/linewatch/linewatch/audit"
@@ -323,3 +324,55 @@ func mustRenderJSON(t *testing.T, canon []byte) []byte {
 	}
 	return out
 }
+
+// Two service workers (two processes' worth: own Log, own lock) receive a
+// review and an approval by the same person at the same moment: at most one
+// is signed, every time.
+func TestSeparationOfDutiesUnderConcurrencyIntegration(t *testing.T) {
+	e := newSignEnv(t)
+	js, _ := jetstreamOf(e.nc)
+	l2, err := audit.Open(context.Background(), js, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := bcrypt.GenerateFromPassword([]byte(signPW), bcrypt.MinCost)
+	path := filepath.Join(t.TempDir(), "users")
+	os.WriteFile(path, []byte("quinn:qa:"+string(h)+"\n"), 0o600)
+	dir, _ := identity.NewDirectory(path, nil)
+	svc2, err := NewSignService(SignServiceOptions{Users: dir, Roles: func(string) []string { return []string{"qa"} },
+		ReportKey: e.reportKey, SealKey: e.sealKey, Audit: l2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go svc2.Serve(ctx, e.nc)
+	for i := range 6 {
+		data := e.report(t, "json", "B-race-"+string(rune('a'+i)))
+		results := make(chan SignReply, 2)
+		for _, m := range []string{"review", "approval"} {
+			go func() {
+				msg, _ := NewSignMsg(data, "quinn", signPW, m)
+				body, _ := json.Marshal(msg)
+				rep := SignReply{Code: "no reply"}
+				if r, err := e.nc.Request(SignSubject, body, 30*time.Second); err == nil {
+					json.Unmarshal(r.Data, &rep)
+				}
+				results <- rep
+			}()
+		}
+		a, b := <-results, <-results
+		if n := btoi(a.Code == SignOK) + btoi(b.Code == SignOK); n != 1 {
+			t.Fatalf("report %d: %d of review/approval by one person signed: %+v / %+v", i, n, a, b)
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func jetstreamOf(nc *nats.Conn) (jetstream.JetStream, error) { return jetstream.New(nc) }

@@ -69,6 +69,9 @@ type SignReply struct {
 // Auditor is the audit trail as the signing service uses it.
 type Auditor interface {
 	Append(ctx context.Context, e audit.Entry) (audit.Entry, error)
+	// AppendAfter appends only while prev is the last entry (audit.ErrHeadMoved otherwise).
+	AppendAfter(ctx context.Context, e audit.Entry, prev *audit.Entry) (audit.Entry, error)
+	Head(ctx context.Context) (*audit.Entry, error)
 	Range(ctx context.Context, since, until time.Time) ([]audit.Entry, error)
 }
 
@@ -182,15 +185,28 @@ func (s *SignService) Sign(ctx context.Context, req SignMsg) SignReply {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if why, err := s.dutyConflict(ctx, r, digest, u.Name, req.Meaning); err != nil {
-		return no(SignInternal, "read the audit trail: %v", err)
-	} else if why != "" {
-		return deny(why)
-	}
-	e, err := s.o.Audit.Append(ctx, audit.Entry{Time: now, Actor: u.Name, Action: audit.ActionReportSigned, Object: object,
-		New: auditNew(req.Meaning, digest, u.Role), Reason: req.Meaning})
-	if err != nil {
-		return no(SignInternal, "record the signature in the audit trail (nothing signed): %v", err)
+	// The duty check and the append are one step, also across service
+	// workers: the entry is stored only if the trail did not move since
+	// it was read.
+	var e audit.Entry
+	for attempt := 1; ; attempt++ {
+		head, err := s.o.Audit.Head(ctx)
+		if err != nil {
+			return no(SignInternal, "read the audit trail: %v", err)
+		}
+		if why, err := s.dutyConflict(ctx, r, digest, u.Name, req.Meaning); err != nil {
+			return no(SignInternal, "read the audit trail: %v", err)
+		} else if why != "" {
+			return deny(why)
+		}
+		e, err = s.o.Audit.AppendAfter(ctx, audit.Entry{Time: now, Actor: u.Name, Action: audit.ActionReportSigned, Object: object,
+			New: auditNew(req.Meaning, digest, u.Role), Reason: req.Meaning}, head)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, audit.ErrHeadMoved) || attempt >= 50 || ctx.Err() != nil {
+			return no(SignInternal, "record the signature in the audit trail (nothing signed): %v", err)
+		}
 	}
 	es := ESignature{User: u.Name, Name: u.PrintedName, Role: u.Role, Meaning: req.Meaning, Time: e.Time, ReportDigest: digest,
 		KeyID: edkey.KeyID(s.o.SealKey.Public().(ed25519.PublicKey)), AuditSeq: e.Seq, AuditHash: e.Hash}
