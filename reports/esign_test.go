@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,20 +88,12 @@ func (e *signEnv) report(t *testing.T, format, batch string) []byte {
 // sign sends a signing request the way `linewatch report sign` does.
 func (e *signEnv) sign(t *testing.T, data []byte, user, pw, meaning string) (SignReply, []byte) {
 	t.Helper()
-	msg, err := NewSignMsg(data, user, pw, meaning)
+	msg, err := NewSignMsg(data, user, pw, meaning, e.encKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(msg)
-	var m *nats.Msg
-	for { // until the service's subscription is live
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		m, err = e.nc.RequestWithContext(ctx, SignSubject, body)
-		cancel()
-		if err != nats.ErrNoResponders {
-			break
-		}
-	}
+	m, err := e.nc.Request(SignSubject, body, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +109,21 @@ func (e *signEnv) sign(t *testing.T, data []byte, user, pw, meaning string) (Sig
 		t.Fatal(err)
 	}
 	return rep, out
+}
+
+// encKey is the service's password encryption key, checked against the
+// trusted audit key (the CLI's way); it waits for the service to answer.
+func (e *signEnv) encKey(t *testing.T) *[32]byte {
+	t.Helper()
+	for {
+		k, err := RequestSignKey(context.Background(), e.nc, e.keys)
+		if err == nil {
+			return k
+		}
+		if !errors.Is(err, nats.ErrNoResponders) {
+			t.Fatal(err)
+		}
+	}
 }
 
 func (e *signEnv) verify(data []byte) (*Verification, error) {
@@ -255,8 +263,37 @@ func TestSignatureAttacksIntegration(t *testing.T) {
 		t.Errorf("cross-check against another entry: %v", errs)
 	}
 
+	// The password is not readable on the bus, and a captured request
+	// cannot lend its password to another request.
+	captured, _ := NewSignMsg(data, "jane", signPW, "responsibility", e.encKey(t))
+	wire, _ := json.Marshal(captured)
+	if bytes.Contains(wire, []byte(signPW)) || bytes.Contains(wire, []byte(base64.StdEncoding.EncodeToString([]byte(signPW)))) {
+		t.Fatal("the password is readable in the request")
+	}
+	for _, change := range []func(*SignMsg){
+		func(m *SignMsg) { m.Meaning = "approval" },
+		func(m *SignMsg) { m.User = "pat" },
+		func(m *SignMsg) { m.PasswordBox = "" },
+	} {
+		m := captured
+		change(&m)
+		if rep := signDirect(t, e, m); rep.Code != SignDenied || !strings.Contains(rep.Message, "not encrypted to this service") {
+			t.Errorf("replayed password box: %+v", rep)
+		}
+	}
+	// A key announcement not signed by the trusted audit key is refused.
+	_, otherSeal, _ := ed25519.GenerateKey(rand.Reader)
+	fake := announceKey(otherSeal)
+	if _, err := fake.Verify(e.keys); err == nil {
+		t.Error("an untrusted service's encryption key was accepted")
+	}
+	fake.KeyID = KeyID(e.sealKey.Public().(ed25519.PublicKey))
+	if _, err := fake.Verify(e.keys); err == nil || !strings.Contains(err.Error(), "someone else answered") {
+		t.Errorf("a forged key announcement: %v", err)
+	}
+
 	// The service signs only reports sealed with its report key, unedited.
-	msg, _ := NewSignMsg(data, "jane", signPW, "approval")
+	msg, _ := NewSignMsg(data, "jane", signPW, "approval", e.encKey(t))
 	var r Report
 	json.Unmarshal(mustCanonical(t, data), &r)
 	r.Header.Batch = "B-8"
@@ -266,7 +303,7 @@ func TestSignatureAttacksIntegration(t *testing.T) {
 	}
 	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
 	other, _ := Render(&r, "json", otherKey, genTime)
-	msg, _ = NewSignMsg(other, "jane", signPW, "approval")
+	msg, _ = NewSignMsg(other, "jane", signPW, "approval", e.encKey(t))
 	if rep := signDirect(t, e, msg); rep.Code != SignInvalid || !strings.Contains(rep.Message, "not a json report sealed") {
 		t.Errorf("report of another key: %+v", rep)
 	}
@@ -304,7 +341,7 @@ func mustJSON(t *testing.T, r *Report) []byte {
 
 func gzipBytes(t *testing.T, b []byte) []byte {
 	t.Helper()
-	msg, err := NewSignMsg(mustRenderJSON(t, b), "", "", "")
+	msg, err := NewSignMsg(mustRenderJSON(t, b), "", "", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,12 +384,13 @@ func TestSeparationOfDutiesUnderConcurrencyIntegration(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go svc2.Serve(ctx, e.nc)
+	key := e.encKey(t)
 	for i := range 6 {
 		data := e.report(t, "json", "B-race-"+string(rune('a'+i)))
 		results := make(chan SignReply, 2)
 		for _, m := range []string{"review", "approval"} {
 			go func() {
-				msg, _ := NewSignMsg(data, "quinn", signPW, m)
+				msg, _ := NewSignMsg(data, "quinn", signPW, m, key)
 				body, _ := json.Marshal(msg)
 				rep := SignReply{Code: "no reply"}
 				if r, err := e.nc.Request(SignSubject, body, 30*time.Second); err == nil {

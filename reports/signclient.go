@@ -8,9 +8,10 @@ import (
 )
 
 // NewSignMsg prepares the signing request for a report file: its integrity
-// block and its canonical JSON, gzip-compressed. The signer's process reads
-// no key.
-func NewSignMsg(data []byte, user, password, meaning string) (SignMsg, error) {
+// block and its canonical JSON, gzip-compressed, and the password encrypted
+// to the service's key `to` (RequestSignKey). The signer's process reads no
+// private key.
+func NewSignMsg(data []byte, user, password, meaning string, to *[32]byte) (SignMsg, error) {
 	start, seal, canon, err := fileParts(data)
 	if err != nil {
 		return SignMsg{}, err
@@ -21,8 +22,14 @@ func NewSignMsg(data []byte, user, password, meaning string) (SignMsg, error) {
 	if err := zw.Close(); err != nil {
 		return SignMsg{}, fmt.Errorf("compress report JSON: %w", err)
 	}
-	return SignMsg{V: signMsgSchema, User: user, Password: password, Meaning: meaning, Format: seal.Format,
-		Block: string(data[start : start+BlockLen]), Canonical: gz.Bytes()}, nil
+	m := SignMsg{V: signMsgSchema, User: user, Meaning: meaning, Format: seal.Format,
+		Block: string(data[start : start+BlockLen]), Canonical: gz.Bytes()}
+	if to != nil {
+		if m.PasswordBox, err = sealPassword(m, password, to); err != nil {
+			return SignMsg{}, err
+		}
+	}
+	return m, nil
 }
 
 // ApplySignature re-renders the report file with the signature the service

@@ -38,13 +38,17 @@ const MaxCanonical = 64 << 20
 // and its canonical JSON (gzip), not the whole file, so that a large PDF
 // fits the NATS payload limit.
 type SignMsg struct {
-	V         int    `json:"v"`
-	User      string `json:"user"`
-	Password  string `json:"password"`
-	Meaning   string `json:"meaning"`
-	Format    string `json:"format"`
-	Block     string `json:"block"`        // the file's integrity block (after lw-integrity-v1:)
-	Canonical []byte `json:"canonical_gz"` // gzip of the canonical report JSON
+	V int `json:"v"`
+	// KeyRequest asks only for the service's encryption key (SignReply.Key).
+	KeyRequest bool   `json:"key_request,omitempty"`
+	User       string `json:"user,omitempty"`
+	// PasswordBox is the password, encrypted to the service's key and
+	// bound to this request (see signcrypt.go).
+	PasswordBox string `json:"password_box,omitempty"`
+	Meaning     string `json:"meaning"`
+	Format      string `json:"format,omitempty"`
+	Block       string `json:"block,omitempty"`        // the file's integrity block (after lw-integrity-v1:)
+	Canonical   []byte `json:"canonical_gz,omitempty"` // gzip of the canonical report JSON
 }
 
 // Reply codes.
@@ -64,6 +68,7 @@ type SignReply struct {
 	Message   string      `json:"message"`
 	Signature *ESignature `json:"signature,omitempty"`
 	Block     string      `json:"block,omitempty"`
+	Key       *SignKey    `json:"key,omitempty"` // answer to a key request
 }
 
 // Auditor is the audit trail as the signing service uses it.
@@ -151,6 +156,10 @@ func (s *SignService) Sign(ctx context.Context, req SignMsg) SignReply {
 	if req.V != signMsgSchema {
 		return no(SignInvalid, "sign request version v=%d, this service speaks v=%d", req.V, signMsgSchema)
 	}
+	if req.KeyRequest {
+		k := announceKey(s.o.SealKey)
+		return SignReply{V: signMsgSchema, Code: SignOK, Message: "encryption key", Key: &k}
+	}
 	r, err := s.authenticReport(req)
 	if err != nil {
 		return no(SignInvalid, "the report cannot be signed: %v", err)
@@ -168,7 +177,11 @@ func (s *SignService) Sign(ctx context.Context, req SignMsg) SignReply {
 	if !slices.Contains(Meanings, req.Meaning) {
 		return no(SignInvalid, "signature meaning %q: use one of %s", req.Meaning, strings.Join(Meanings, ", "))
 	}
-	u, ok, err := s.o.Users.Check(req.User, req.Password)
+	password, ok := openPassword(req, s.o.SealKey)
+	if !ok {
+		return deny("the password is not encrypted to this service for this request")
+	}
+	u, ok, err := s.o.Users.Check(req.User, password)
 	if err != nil {
 		return no(SignInternal, "users file: %v", err)
 	}

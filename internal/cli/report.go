@@ -351,6 +351,7 @@ func newReportSignCmd() *cobra.Command {
 		target                    natsTarget
 		meaning, who, output      string
 		passwordFile, passwordEnv string
+		auditKeys                 []string
 	)
 	cmd := &cobra.Command{
 		Use:   "sign FILE --meaning review|approval|responsibility -c CONFIG [--user U] [--password-file F | --password-env VAR] [-o OUT]",
@@ -372,17 +373,30 @@ func newReportSignCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			msg, err := reports.NewSignMsg(data, user, string(pw), meaning)
+			ctx := cmd.Context()
+			nc, _, cfg, err := target.connect(ctx)
+			if err != nil {
+				clear(pw)
+				return err
+			}
+			defer nc.Close()
+			keys, err := auditKeyring(cfg, auditKeys)
+			if err != nil {
+				clear(pw)
+				return err
+			}
+			kctx, kcancel := context.WithTimeout(ctx, 10*time.Second)
+			encKey, err := reports.RequestSignKey(kctx, nc, keys)
+			kcancel()
+			if err != nil {
+				clear(pw)
+				return withCode(ExitFailure, err)
+			}
+			msg, err := reports.NewSignMsg(data, user, string(pw), meaning, encKey)
 			clear(pw)
 			if err != nil {
 				return withCode(ExitFailure, fmt.Errorf("%s: %w", args[0], err))
 			}
-			ctx := cmd.Context()
-			nc, _, _, err := target.connect(ctx)
-			if err != nil {
-				return err
-			}
-			defer nc.Close()
 			body, _ := json.Marshal(msg)
 			if int64(len(body)) > nc.MaxPayload() {
 				return withCode(ExitFailure, fmt.Errorf("the signing request is %d bytes, more than the NATS server's max_payload %d: raise it (nats.embedded) for reports this large", len(body), nc.MaxPayload()))
@@ -422,6 +436,7 @@ func newReportSignCmd() *cobra.Command {
 	cmd.Flags().StringVar(&passwordFile, "password-file", "", "read the signer's password from this file (automation)")
 	cmd.Flags().StringVar(&passwordEnv, "password-env", "", "read the signer's password from this environment variable (automation)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write the signed report here (default: replace FILE)")
+	cmd.Flags().StringArrayVar(&auditKeys, "audit-key", nil, "trusted public key (PEM) of the signing service (default: audit.key_file.pub and audit.trusted_keys of -c)")
 	return cmd
 }
 

@@ -79,7 +79,7 @@ func TestReportSignWithoutKeysIntegration(t *testing.T) {
 	bad := filepath.Join(dir, "bad")
 	os.WriteFile(bad, []byte("guess\n"), 0o600)
 	for { // until the service answers
-		if _, err := nc.Request(reports.SignSubject, []byte("{}"), time.Second); err == nil {
+		if _, err := nc.Request(reports.SignSubject, []byte(`{"v":1,"key_request":true}`), time.Second); err == nil {
 			break
 		}
 	}
