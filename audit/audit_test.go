@@ -129,6 +129,7 @@ func FuzzReadJSONL(f *testing.F) {
 	f.Add([]byte(`{"v":1,"seq":1}`))
 	f.Add([]byte("\n\n{}\n"))
 	f.Add([]byte(`{"seq":-1}`))
+	f.Add([]byte(`{"checkpoint":{"v":1,"seq":1,"hash":"x","time":"2026-01-01T00:00:00Z","key_id":"k","sig":"s"}}` + "\n" + `{"checkpoint":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		entries, err := ReadJSONL(bytes.NewReader(data))
 		if err != nil {

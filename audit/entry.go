@@ -1,9 +1,11 @@
 package audit
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,7 +94,15 @@ type ChainError struct {
 }
 
 func (e *ChainError) Error() string {
+	if e.Index < 0 {
+		return fmt.Sprintf("audit entry seq %d: %s", e.Seq, e.Problem)
+	}
 	return fmt.Sprintf("audit entry seq %d (position %d): %s", e.Seq, e.Index+1, e.Problem)
+}
+
+// sortProblems orders problems by seq, keeping the order of each seq's.
+func sortProblems(p []ChainError) {
+	slices.SortStableFunc(p, func(a, b ChainError) int { return cmp.Compare(a.Seq, b.Seq) })
 }
 
 // Verify checks a run of consecutive entries: every hash recomputes, each

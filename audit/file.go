@@ -23,15 +23,43 @@ func WriteJSONL(w io.Writer, entries []Entry) error {
 	return bw.Flush()
 }
 
+// checkpointLine is how a checkpoint is written in an export.
+type checkpointLine struct {
+	Checkpoint *Checkpoint `json:"checkpoint"`
+}
+
+// WriteExport writes entries and then the signed heads that anchor them:
+// the export form `audit verify --file` checks.
+func WriteExport(w io.Writer, entries []Entry, cps []Checkpoint) error {
+	if err := WriteJSONL(w, entries); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	for _, c := range cps {
+		if err := enc.Encode(checkpointLine{&c}); err != nil {
+			return fmt.Errorf("write audit checkpoint %d: %w", c.Seq, err)
+		}
+	}
+	return nil
+}
+
 // MaxLine bounds one JSON line of the file form.
 const MaxLine = 1 << 20
 
-// ReadJSONL reads a JSON-lines audit file strictly: unknown fields, trailing
-// data and blank lines in the middle are errors naming the line.
+// ReadJSONL reads the entries of a JSON-lines audit file (see ReadExport).
 func ReadJSONL(r io.Reader) ([]Entry, error) {
+	e, _, err := ReadExport(r)
+	return e, err
+}
+
+// ReadExport reads a JSON-lines audit file strictly: entries, and
+// {"checkpoint":…} lines; unknown fields, trailing data and lines that are
+// neither are errors naming the line.
+func ReadExport(r io.Reader) ([]Entry, []Checkpoint, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), MaxLine)
 	var out []Entry
+	var cps []Checkpoint
 	line := 0
 	for sc.Scan() {
 		line++
@@ -41,19 +69,32 @@ func ReadJSONL(r io.Reader) ([]Entry, error) {
 		}
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
-		var e Entry
-		if err := dec.Decode(&e); err != nil {
-			return nil, fmt.Errorf("audit file line %d: %w", line, err)
+		var err error
+		if bytes.HasPrefix(b, []byte(`{"checkpoint":`)) {
+			var c checkpointLine
+			if err = dec.Decode(&c); err == nil && c.Checkpoint == nil {
+				err = fmt.Errorf("empty checkpoint")
+			}
+			if err == nil {
+				cps = append(cps, *c.Checkpoint)
+			}
+		} else {
+			var e Entry
+			if err = dec.Decode(&e); err == nil {
+				out = append(out, e)
+			}
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("audit file line %d: %w", line, err)
 		}
 		if dec.More() {
-			return nil, fmt.Errorf("audit file line %d: more than one JSON value", line)
+			return nil, nil, fmt.Errorf("audit file line %d: more than one JSON value", line)
 		}
-		out = append(out, e)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("audit file line %d: %w", line+1, err)
+		return nil, nil, fmt.Errorf("audit file line %d: %w", line+1, err)
 	}
-	return out, nil
+	return out, cps, nil
 }
 
 // WriteCSV writes entries as CSV with a header row; times RFC 3339.

@@ -135,16 +135,60 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 	}
 }
 
+// ErrHeadMoved is returned by AppendAfter when another entry was appended
+// after prev: re-read and decide again.
+var ErrHeadMoved = errors.New("the audit trail moved on: another entry was appended")
+
+// AppendAfter appends e only if prev (nil: none) is still the last entry,
+// so that a decision taken on the trail up to prev (e.g. "this person has
+// not signed this report yet") holds when e is stored, across processes.
+func (l *Log) AppendAfter(ctx context.Context, e Entry, prev *Entry) (Entry, error) {
+	if e.Actor == "" || e.Action == "" {
+		return Entry{}, fmt.Errorf("audit entry needs actor and action (got actor %q, action %q)", e.Actor, e.Action)
+	}
+	if e.Time.IsZero() {
+		e.Time = l.now()
+	}
+	if prev != nil && e.Time.Before(prev.Time) {
+		e.Time = prev.Time
+	}
+	sealed := e.Seal(prev)
+	data, err := json.Marshal(sealed)
+	if err != nil {
+		return Entry{}, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err = l.js.Publish(pctx, Subject, data, jetstream.WithExpectStream(Stream),
+		jetstream.WithExpectLastSequence(sealed.Seq-1), jetstream.WithMsgID("audit-"+sealed.Hash))
+	l.loaded = false
+	if wrongLastSequence(err) {
+		return Entry{}, ErrHeadMoved
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("append audit entry %s %s: %w", e.Action, e.Object, err)
+	}
+	return sealed, nil
+}
+
+// Head returns the last entry (nil: empty trail).
+func (l *Log) Head(ctx context.Context) (*Entry, error) { return Head(ctx, l.js) }
+
 func wrongLastSequence(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
-func (l *Log) lastEntry(ctx context.Context) (*Entry, error) {
+func (l *Log) lastEntry(ctx context.Context) (*Entry, error) { return Head(ctx, l.js) }
+
+// Head returns the last entry of the AUDIT stream (nil: empty).
+func Head(ctx context.Context, js jetstream.JetStream) (*Entry, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	s, err := l.js.Stream(ctx, Stream)
+	s, err := js.Stream(ctx, Stream)
 	if err != nil {
 		return nil, fmt.Errorf("audit stream %s: %w", Stream, err)
 	}
@@ -204,6 +248,18 @@ func (l *Log) Verify(entries []Entry) error { return Verify(entries) }
 // its last message at the time of the call. A message that is not an Entry
 // is returned as an Entry whose Hash is empty, so Verify names its seq.
 func ReadStream(ctx context.Context, js jetstream.JetStream, start time.Time) ([]Entry, error) {
+	return readAll(ctx, js, Stream, start, func(seq uint64, data []byte) Entry {
+		var e Entry
+		if err := json.Unmarshal(data, &e); err != nil {
+			e = Entry{Seq: seq, Action: "<not an audit entry>"}
+		}
+		return e
+	})
+}
+
+// readAll reads a stream from start (zero: the beginning) up to its last
+// message at the time of the call, decoding each message.
+func readAll[T any](ctx context.Context, js jetstream.JetStream, stream string, start time.Time, decode func(seq uint64, data []byte) T) ([]T, error) {
 	cfg := jetstream.ConsumerConfig{
 		Name:      bus.OperatorConsumerName(), // readers' consumers carry the operator prefix
 		AckPolicy: jetstream.AckNonePolicy, MemoryStorage: true, InactiveThreshold: time.Minute,
@@ -212,42 +268,39 @@ func ReadStream(ctx context.Context, js jetstream.JetStream, start time.Time) ([
 	if !start.IsZero() {
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
 	}
-	cons, err := js.CreateConsumer(ctx, Stream, cfg)
+	cons, err := js.CreateConsumer(ctx, stream, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("read audit stream %s: %w", Stream, err)
+		return nil, fmt.Errorf("read stream %s: %w", stream, err)
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		js.DeleteConsumer(dctx, Stream, cons.CachedInfo().Name)
+		js.DeleteConsumer(dctx, stream, cons.CachedInfo().Name)
 	}()
 	pending := cons.CachedInfo().NumPending
-	out := make([]Entry, 0, pending)
+	out := make([]T, 0, pending)
 	for uint64(len(out)) < pending {
 		batch, err := cons.Fetch(int(min(pending-uint64(len(out)), 1000)), jetstream.FetchMaxWait(10*time.Second))
 		if err != nil {
-			return nil, fmt.Errorf("read audit stream %s: %w", Stream, err)
+			return nil, fmt.Errorf("read stream %s: %w", stream, err)
 		}
 		n := 0
 		for m := range batch.Messages() {
 			n++
-			var e Entry
-			if err := json.Unmarshal(m.Data(), &e); err != nil {
-				md, _ := m.Metadata()
-				if md != nil {
-					e = Entry{Seq: md.Sequence.Stream, Action: "<not an audit entry>"}
-				}
+			var seq uint64
+			if md, _ := m.Metadata(); md != nil {
+				seq = md.Sequence.Stream
 			}
-			out = append(out, e)
+			out = append(out, decode(seq, m.Data()))
 		}
 		if err := batch.Error(); err != nil {
-			return nil, fmt.Errorf("read audit stream %s: %w", Stream, err)
+			return nil, fmt.Errorf("read stream %s: %w", stream, err)
 		}
 		if n == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			return nil, fmt.Errorf("read audit stream %s: no messages after %d of %d", Stream, len(out), pending)
+			return nil, fmt.Errorf("read stream %s: no messages after %d of %d", stream, len(out), pending)
 		}
 	}
 	return out, nil

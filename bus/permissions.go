@@ -12,11 +12,14 @@ import (
 // sets below must name (NATS wildcards match whole tokens only, so a
 // bucket's stream KV_<bucket> cannot be matched by a prefix).
 const (
-	streamAudit     = "AUDIT"                      // audit.Stream
-	streamHealth    = "HEALTH"                     // system conditions (health package)
-	kvAlarms        = "KV_LINEWATCH_ALARMS"        // alerts.Bucket
-	kvNotifyDedupe  = "KV_LINEWATCH_NOTIFY_DEDUPE" // notify.DedupeBucket
-	kvAnalytics     = "KV_LINEWATCH_ANALYTICS"     // engine.StateBucket
+	streamAudit     = "AUDIT"                          // audit.Stream
+	streamAuditCP   = "AUDIT_CHECKPOINTS"              // audit.CheckpointStream
+	subjAuditCP     = "linewatch.checkpoints.audit"    // audit.CheckpointSubject
+	subjCmdAuditCP  = "linewatch.cmd.audit.checkpoint" // audit.CheckpointRequestSubject
+	streamHealth    = "HEALTH"                         // system conditions (health package)
+	kvAlarms        = "KV_LINEWATCH_ALARMS"            // alerts.Bucket
+	kvNotifyDedupe  = "KV_LINEWATCH_NOTIFY_DEDUPE"     // notify.DedupeBucket
+	kvAnalytics     = "KV_LINEWATCH_ANALYTICS"         // engine.StateBucket
 	subjKVAlarms    = "$KV.LINEWATCH_ALARMS.>"
 	subjKVDedupe    = "$KV.LINEWATCH_NOTIFY_DEDUPE.>"
 	subjKVAnalytics = "$KV.LINEWATCH_ANALYTICS.>"
@@ -42,7 +45,7 @@ const OperatorConsumerPrefix = "op_"
 
 // OperatorStreams are the streams an operator client reads (alarm state
 // and history, audit trail, batches for reports).
-var OperatorStreams = []string{StreamAlarms, kvAlarms, streamAudit, StreamBatches}
+var OperatorStreams = []string{StreamAlarms, kvAlarms, streamAudit, streamAuditCP, StreamBatches}
 
 // ServiceConsumers are the durable consumers of linewatch services on
 // OperatorStreams, by stream: the operator role is denied every consumer
@@ -68,7 +71,7 @@ func Permissions(r Role) *server.Permissions {
 		p = append(p, consumerAPI(StreamBatches)...)
 		return &server.Permissions{Publish: allow(p...), Subscribe: allow(subjInbox)}
 	case RoleAlerts:
-		p := []string{AlarmsAll, subjAudit, subjHealth, subjKVAlarms, subjKVDedupe, "$KV." + BucketAuth + ".>",
+		p := []string{AlarmsAll, subjAudit, subjAuditCP, subjHealth, subjKVAlarms, subjKVDedupe, "$KV." + BucketAuth + ".>",
 			"$JS.API.INFO", "$JS.API.STREAM.INFO.*", "$JS.FC.>"}
 		// alerts.New ensures the streams it serves (and the ones it reads)
 		// exist: create and update, never delete or purge.
@@ -77,10 +80,10 @@ func Permissions(r Role) *server.Permissions {
 		}
 		// KV_LINEWATCH_AUTH (used nonces, revoked tokens) is the alarm
 		// service's alone: no other role may read or write it.
-		for _, s := range []string{streamAudit, kvAlarms, kvNotifyDedupe, "KV_" + BucketAuth} {
+		for _, s := range []string{streamAudit, streamAuditCP, kvAlarms, kvNotifyDedupe, "KV_" + BucketAuth} {
 			p = append(p, bucketAPI(s)...)
 		}
-		for _, s := range []string{StreamAlarms, StreamFindings, streamHealth, streamAudit, kvAlarms} {
+		for _, s := range []string{StreamAlarms, StreamFindings, streamHealth, streamAudit, streamAuditCP, kvAlarms} {
 			p = append(p, consumerAPI(s)...)
 		}
 		// STREAM.INFO.* covers every stream's info.
@@ -94,7 +97,7 @@ func Permissions(r Role) *server.Permissions {
 			Response: &server.ResponsePermission{MaxMsgs: 1},
 		}
 	case RoleOperator:
-		p := []string{CmdAlarms + ".>", subjCmdAuth, subjCmdReports, subjHealth, "$JS.API.INFO",
+		p := []string{CmdAlarms + ".>", subjCmdAuth, subjCmdReports, subjCmdAuditCP, subjHealth, "$JS.API.INFO",
 			"$JS.API.DIRECT.GET." + kvAlarms + ".>", "$JS.API.STREAM.MSG.GET." + kvAlarms,
 			"$JS.FC." + kvAlarms + ".>"}
 		var deny []string

@@ -54,6 +54,13 @@ func TestBadConfigs(t *testing.T) {
 		"nats-listen-any-ipv6.yaml": {`4:13 nats.embedded.listen: not a loopback address`},
 		"nats-listen-lan-ip.yaml":   {`4:13 nats.embedded.listen: not a loopback address`},
 		"nats-listen-hostname.yaml": {`4:13 nats.embedded.listen: not a loopback address`},
+		"signatures.yaml": {
+			`11:27 reports.signatures.review[1]: a role is 1 to 32`,
+			`12:5 reports.signatures.approval: list at least one role`,
+			`13:5 reports.signatures.aproval: unknown key "aproval"; did you mean "approval"?`,
+			`15:24 audit.checkpoint_interval: must be 1s to 24h`,
+			`16:18 audit.trusted_keys[0]: empty path`,
+		},
 		"structure.yaml": {
 			`3:8 nats.url: expected nats://host:port`,
 			`4:13 nats.replicas: must be 1–5`,

@@ -7,7 +7,12 @@ import (
 
 // Defaults, in one place. docs/configuration.md lists the same values.
 const (
-	DefaultSite               = "site1"
+	DefaultSite = "site1"
+	// Roles of the users file allowed to sign reports by default
+	// (reports.signatures); responsibility defaults to the approvers.
+	DefaultReviewRole         = "qa_reviewer"
+	DefaultApprovalRole       = "qa_approver"
+	DefaultCheckpointInterval = time.Minute
 	DefaultDataDir            = "linewatch-data"
 	DefaultInfluxDatabase     = "linewatch"
 	DefaultInfluxRP           = "autogen"
@@ -183,6 +188,18 @@ func (c *Config) applyDefaults() {
 	setStr(&c.Console.Listen, DefaultConsoleListen)
 	setStr(&c.Reports.SigningKeyFile, filepath.Join(c.DataDir, "keys", "report-signing.key"))
 	setStr(&c.Reports.OutputDir, filepath.Join(c.DataDir, "reports"))
+	sr := &c.Reports.Signatures
+	if sr.Review == nil {
+		sr.Review = []string{DefaultReviewRole}
+	}
+	if sr.Approval == nil {
+		sr.Approval = []string{DefaultApprovalRole}
+	}
+	if sr.Responsibility == nil {
+		sr.Responsibility = []string{DefaultApprovalRole}
+	}
+	setDur(&c.Audit.CheckpointInterval, DefaultCheckpointInterval)
+	setStr(&c.Audit.KeyFile, filepath.Join(c.DataDir, "keys", "audit.key"))
 }
 
 func setBaseline(b *Baseline) {

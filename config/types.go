@@ -16,6 +16,7 @@ type Config struct {
 	Alarms    Alarms    `yaml:"alarms"`
 	Console   Console   `yaml:"console"`
 	Reports   Reports   `yaml:"reports"`
+	Audit     Audit     `yaml:"audit"`
 
 	// File is the path the config was loaded from ("" when parsed from memory).
 	File string `yaml:"-"`

@@ -95,4 +95,40 @@ type Console struct {
 type Reports struct {
 	SigningKeyFile string `yaml:"signing_key_file"`
 	OutputDir      string `yaml:"output_dir"`
+	// Signatures says which roles of the users file may sign with each
+	// meaning (21 CFR 11.50(a)(3)).
+	Signatures SignatureRoles `yaml:"signatures"`
+}
+
+// SignatureRoles lists the roles allowed per signature meaning; a meaning
+// left out keeps its default, an empty list is an error.
+type SignatureRoles struct {
+	Review         []string `yaml:"review"`
+	Approval       []string `yaml:"approval"`
+	Responsibility []string `yaml:"responsibility"`
+}
+
+// For returns the roles allowed to sign with meaning (nil: unknown meaning).
+func (s SignatureRoles) For(meaning string) []string {
+	switch meaning {
+	case "review":
+		return s.Review
+	case "approval":
+		return s.Approval
+	case "responsibility":
+		return s.Responsibility
+	}
+	return nil
+}
+
+// Audit configures the audit trail's anchoring.
+type Audit struct {
+	// CheckpointInterval is how often the alerts role signs the chain head.
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	// KeyFile is the audit service's Ed25519 key (created on first start,
+	// mode 0600; the public key next to it as KeyFile+".pub").
+	KeyFile string `yaml:"key_file"`
+	// TrustedKeys are public key files (PEM) of other audit services whose
+	// checkpoints and e-signature seals verify; the own key is trusted too.
+	TrustedKeys []string `yaml:"trusted_keys"`
 }

@@ -130,7 +130,37 @@ func (c *Config) validate() Errors {
 		v.hostPort("console.listen", c.Console.Listen)
 	}
 	v.tls("console.tls", c.Console.TLS)
+	v.reportsAudit()
 	return v.errs
+}
+
+// SignatureMeanings are the meanings of an electronic signature.
+var SignatureMeanings = []string{"review", "approval", "responsibility"}
+
+var roleRe = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+
+func (v *validator) reportsAudit() {
+	for _, m := range SignatureMeanings {
+		path := "reports.signatures." + m
+		roles := v.c.Reports.Signatures.For(m)
+		if len(roles) == 0 {
+			v.errf(path, "", "list at least one role of the users file (e.g. %s)", DefaultApprovalRole)
+		}
+		for i, r := range roles {
+			if !roleRe.MatchString(r) {
+				v.errf(fmt.Sprintf("%s[%d]", path, i), r, "a role is 1 to 32 lower-case letters, digits, '_' or '-' (as in the users file)")
+			}
+		}
+	}
+	a := v.c.Audit
+	if a.CheckpointInterval < time.Second || a.CheckpointInterval > 24*time.Hour {
+		v.errf("audit.checkpoint_interval", a.CheckpointInterval.String(), "must be 1s to 24h")
+	}
+	for i, k := range a.TrustedKeys {
+		if strings.TrimSpace(k) == "" {
+			v.errf(fmt.Sprintf("audit.trusted_keys[%d]", i), k, "empty path; give a public key file (PEM)")
+		}
+	}
 }
 
 func (v *validator) tls(path string, t TLS) {

@@ -136,8 +136,11 @@ func pChartPlot(r RejectStats) (*plot.Plot, error) {
 }
 
 // renderPlot encodes a plot as "png" or "svg".
-func renderPlot(p *plot.Plot, format string) ([]byte, error) {
-	wt, err := p.WriterTo(chartW, chartH, format)
+// The i-th image is i points wider: fpdf orders its image catalog by width
+// only (map order otherwise), and a report must render to the same bytes
+// every time (the signing service and the signer's CLI both render it).
+func renderPlot(p *plot.Plot, format string, i int) ([]byte, error) {
+	wt, err := p.WriterTo(chartW+vg.Points(float64(i)), chartH, format)
 	if err != nil {
 		return nil, fmt.Errorf("render chart: %w", err)
 	}
@@ -156,7 +159,7 @@ func chartImages(r *Report, format string) ([]namedImage, error) {
 		if err != nil {
 			return nil, err
 		}
-		b, err := renderPlot(p, format)
+		b, err := renderPlot(p, format, len(out))
 		if err != nil {
 			return nil, err
 		}
@@ -170,7 +173,7 @@ func chartImages(r *Report, format string) ([]namedImage, error) {
 		if err != nil {
 			return nil, err
 		}
-		b, err := renderPlot(p, format)
+		b, err := renderPlot(p, format, len(out))
 		if err != nil {
 			return nil, err
 		}

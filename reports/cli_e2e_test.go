@@ -1,11 +1,15 @@
 package reports
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/linewatch/linewatch/identity"
+	"github.com/linewatch/linewatch/internal/edkey"
 )
 
 // TestCLIEndToEnd builds the linewatch binary and runs keys generate,
@@ -24,7 +28,8 @@ func TestCLIEndToEnd(t *testing.T) {
 	users := writeUsers(t, f.dir)
 	natsURL := f.js.Conn().ConnectedUrl()
 	cfgText := fixtureConfig + "influxdb:\n  url: " + f.db.URL + "\n  database: " + f.db.Database + "\nnats:\n  url: " + natsURL +
-		"\nreports:\n  signing_key_file: " + filepath.Join(f.dir, "report.key") + "\nconsole:\n  users_file: " + users + "\n"
+		"\nreports:\n  signing_key_file: " + filepath.Join(f.dir, "report.key") + "\nconsole:\n  users_file: " + users +
+		"\naudit:\n  key_file: " + filepath.Join(f.dir, "audit.key") + "\n"
 	cfgPath := filepath.Join(f.dir, "lw.yaml")
 	os.WriteFile(cfgPath, []byte(cfgText), 0o600)
 	pw := filepath.Join(f.dir, "pw")
@@ -41,6 +46,27 @@ func TestCLIEndToEnd(t *testing.T) {
 		return string(out)
 	}
 	run(true, "keys", "generate", "-c", cfgPath)
+	// The signing service (the alerts role in production) holds the keys.
+	reportKey, err := LoadPrivateKey(filepath.Join(f.dir, "report.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealKey, err := edkey.Generate(filepath.Join(f.dir, "audit.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirUsers, err := identity.NewDirectory(users, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := NewSignService(SignServiceOptions{Users: dirUsers, Roles: func(string) []string { return []string{"qa"} },
+		ReportKey: reportKey, SealKey: sealKey, Audit: f.audit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go svc.Serve(ctx, f.js.Conn())
 	if out := run(true, "batches", "list", "-c", cfgPath, "--line", "fill1"); !strings.Contains(out, "B-2026-0042") || !strings.Contains(out, "B-2026-0041") {
 		t.Errorf("batches list: %s", out)
 	}

@@ -3,10 +3,13 @@ package reports
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/rand"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/linewatch/linewatch/internal/edkey"
 )
 
 // fuzzKey is fixed so the seed corpus is reproducible.
@@ -127,6 +130,25 @@ func FuzzNum(f *testing.F) {
 		var m Num
 		if err := m.UnmarshalJSON(b); err != nil || !(m == n || (!m.Defined() && !n.Defined())) {
 			t.Fatalf("%q → %v → %s → %v (%v)", data, n, b, m, err)
+		}
+	})
+}
+
+// FuzzSignRequestReport: whatever a client sends as block and report JSON,
+// the signing service never panics and signs only a report sealed with its
+// report key whose JSON is unedited.
+func FuzzSignRequestReport(f *testing.F) {
+	_, rk, _ := ed25519.GenerateKey(rand.Reader)
+	_, sk, _ := ed25519.GenerateKey(rand.Reader)
+	s := &SignService{o: SignServiceOptions{ReportKey: rk, SealKey: sk, Trusted: edkey.Keyring{}}}
+	good, _ := Render(&Report{V: SchemaVersion}, "json", rk, genTime)
+	msg, _ := NewSignMsg(good, "u", "p", "review", nil)
+	f.Add([]byte(msg.Block), msg.Canonical, "json")
+	f.Add([]byte(placeholder()[len(BlockPrefix):]), []byte{0x1f, 0x8b}, "pdf")
+	f.Fuzz(func(t *testing.T, block, canon []byte, format string) {
+		r, err := s.authenticReport(SignMsg{Block: string(block), Canonical: canon, Format: format})
+		if err == nil && (string(block) != msg.Block || format != "json" || r.V != SchemaVersion) {
+			t.Fatalf("accepted a report the service did not seal: block %q", block)
 		}
 	})
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/linewatch/linewatch/internal/edkey"
 )
 
 // Integrity scheme (docs/reports.md): every rendering contains, last in the
@@ -134,12 +136,29 @@ type Verification struct {
 	Report        *Report
 }
 
-// Verify checks a report file: integrity block present and well formed,
-// file digest, Ed25519 signature (against trusted when given, else only
-// against the embedded key: Authenticated false), the embedded canonical
-// report against the content digest, that it is canonical, and every
-// electronic signature. The error lists every failure.
+// Verify checks a report file with the trusted report key and no trusted
+// signing-service key (any electronic signature then fails); see
+// VerifyWith.
 func Verify(data []byte, trusted ed25519.PublicKey) (*Verification, error) {
+	return VerifyWith(data, VerifyOptions{ReportKey: trusted})
+}
+
+// VerifyOptions are the keys a verifier trusts.
+type VerifyOptions struct {
+	// ReportKey is the report signing key (nil: check only against the key
+	// embedded in the file; Authenticated false).
+	ReportKey ed25519.PublicKey
+	// SignerKeys are the signing services' keys that seal electronic
+	// signatures (the audit keys).
+	SignerKeys edkey.Keyring
+}
+
+// VerifyWith checks a report file: integrity block present and well
+// formed, file digest, Ed25519 signature, the embedded canonical report
+// against the content digest, that it is canonical, and every electronic
+// signature's binding and seal. The error lists every failure.
+func VerifyWith(data []byte, o VerifyOptions) (*Verification, error) {
+	trusted := o.ReportKey
 	start, err := locate(data)
 	if err != nil {
 		return nil, err
@@ -189,7 +208,7 @@ func Verify(data []byte, trusted ed25519.PublicKey) (*Verification, error) {
 			errs = append(errs, err)
 		} else {
 			v.Report = r
-			errs = append(errs, verifyESignatures(r, key)...)
+			errs = append(errs, verifyESignatures(r, o.SignerKeys)...)
 		}
 	}
 	return v, errors.Join(errs...)

@@ -245,9 +245,10 @@ type Limit struct {
 
 // ESignature is an electronic signature (21 CFR §11.50): printed name,
 // date and time (UTC) and meaning, bound (§11.70) to ReportDigest — the
-// SHA-256 of the canonical report without signatures — and sealed with the
-// report signing key so it can be neither edited nor copied to another
-// report.
+// SHA-256 of the canonical report without signatures — and sealed by the
+// signing service (its audit key, never held by signers) after it checked
+// the password and role and recorded the signing in the audit trail, so it
+// can be neither edited, forged nor copied to another report.
 type ESignature struct {
 	User         string    `json:"user"`
 	Name         string    `json:"printed_name"`
@@ -255,8 +256,13 @@ type ESignature struct {
 	Meaning      string    `json:"meaning"`
 	Time         time.Time `json:"time"`
 	ReportDigest string    `json:"report_digest"`
-	KeyID        string    `json:"key_id"`
-	Seal         string    `json:"seal"`
+	// KeyID names the signing service's key that made Seal.
+	KeyID string `json:"key_id"`
+	// AuditSeq and AuditHash name the report.signed audit entry the
+	// service appended before sealing (verify cross-checks them).
+	AuditSeq  uint64 `json:"audit_seq,omitempty"`
+	AuditHash string `json:"audit_hash,omitempty"`
+	Seal      string `json:"seal"`
 }
 
 // Transitions in the alerts JSON are what AlarmSource returns.

@@ -38,6 +38,8 @@ func renderPDF(r *Report, canon []byte) ([]byte, error) {
 	pdf.SetKeywords(placeholder(), false)
 	pdf.SetCreationDate(r.Header.GeneratedAt)
 	pdf.SetModificationDate(r.Header.GeneratedAt)
+	// Same report, same bytes: the signing service and the signer render alike.
+	pdf.SetCatalogSort(true)
 	pdf.SetAttachments([]fpdf.Attachment{{Content: canon, Filename: "report.json", Description: "canonical report JSON (linewatch)"}})
 	pdf.AliasNbPages("{nb}")
 	pdf.SetFooterFunc(func() {

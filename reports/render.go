@@ -19,11 +19,24 @@ var Formats = []string{"pdf", "csv", "json", "html"}
 
 // Render renders r in format and seals it with key.
 func Render(r *Report, format string, key ed25519.PrivateKey, now time.Time) ([]byte, error) {
-	canon, err := r.Canonical()
+	out, canon, err := renderUnsealed(r, format)
 	if err != nil {
 		return nil, err
 	}
-	var out []byte
+	if err := sealFile(out, format, sha256Hex(canon), key, now); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// renderUnsealed renders r with a placeholder integrity block; the same
+// report renders to the same bytes (the signing service and the signer's
+// CLI rely on it).
+func renderUnsealed(r *Report, format string) (out, canon []byte, err error) {
+	canon, err = r.Canonical()
+	if err != nil {
+		return nil, nil, err
+	}
 	switch format {
 	case "json":
 		out = renderJSON(canon)
@@ -34,15 +47,9 @@ func Render(r *Report, format string, key ed25519.PrivateKey, now time.Time) ([]
 	case "pdf":
 		out, err = renderPDF(r, canon)
 	default:
-		return nil, fmt.Errorf("report format %q: use one of pdf, csv, json, html", format)
+		return nil, nil, fmt.Errorf("report format %q: use one of pdf, csv, json, html", format)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if err := sealFile(out, format, sha256Hex(canon), key, now); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return out, canon, err
 }
 
 // renderJSON: {"report":<canonical>,"integrity":"<block>"}.

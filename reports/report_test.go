@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/csv"
-	"errors"
 	"math"
 	"os"
 	"os/exec"
@@ -327,116 +326,6 @@ func writeUsers(t *testing.T, dir string) string {
 	path := filepath.Join(dir, "users")
 	os.WriteFile(path, []byte("# users\njane:qa:"+string(h)+":Jane Q. Auditor\nbob:operator:"+string(h)+"\n"), 0o600)
 	return path
-}
-
-func TestElectronicSignature(t *testing.T) {
-	f := newFixture(t)
-	r := f.build(t)
-	users := writeUsers(t, f.dir)
-	ctx := context.Background()
-	signAt := genTime.Add(time.Hour)
-	req := SignRequest{User: "jane", Password: []byte("wrong"), Meaning: "approval", UsersFile: users, Key: f.key, Audit: f.audit, Now: func() time.Time { return signAt }}
-	for _, format := range []string{"json", "pdf"} {
-		data, err := Render(r, format, f.key, genTime)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Password = []byte("wrong")
-		if _, _, err := Sign(ctx, data, req); !errors.Is(err, ErrBadCredentials) {
-			t.Fatalf("wrong password: %v", err)
-		}
-		req.Password = []byte("correct horse")
-		req.Meaning = "rubber-stamp"
-		if _, _, err := Sign(ctx, data, req); err == nil {
-			t.Fatal("unknown meaning accepted")
-		}
-		req.Meaning = "approval"
-		signed, es, err := Sign(ctx, data, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if es.Name != "Jane Q. Auditor" || es.Meaning != "approval" || !es.Time.Equal(signAt) || es.Role != "qa" {
-			t.Errorf("signature %+v", es)
-		}
-		v, err := Verify(signed, f.pub)
-		if err != nil {
-			t.Fatalf("verify signed %s: %v", format, err)
-		}
-		if len(v.Report.Signatures) != 1 || v.Report.Signatures[0].ReportDigest != es.ReportDigest {
-			t.Errorf("signatures in the file: %+v", v.Report.Signatures)
-		}
-		if format == "pdf" {
-			checkPDF(t, signed, "Jane Q. Auditor", "approval", "2026-03-03 10:00:00 UTC", filepath.Join(os.TempDir(), "linewatch-report-signed"))
-		}
-		// A second signature (review by another user) keeps the first valid.
-		req2 := req
-		req2.User, req2.Meaning = "bob", "review"
-		signed2, _, err := Sign(ctx, signed, req2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v, err := Verify(signed2, f.pub); err != nil || len(v.Report.Signatures) != 2 {
-			t.Errorf("two signatures: %v", err)
-		}
-	}
-	all, err := f.audit.All(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var signed, denied int
-	for _, e := range all {
-		switch e.Action {
-		case audit.ActionReportSigned:
-			signed++
-		case audit.ActionReportSigned + ".denied":
-			denied++
-		}
-	}
-	if signed != 4 || denied != 2 {
-		t.Errorf("audit: %d signed, %d denied entries; want 4 and 2", signed, denied)
-	}
-	if err := audit.Verify(all); err != nil {
-		t.Errorf("audit chain: %v", err)
-	}
-}
-
-func TestSignatureCopiedToAnotherReportFails(t *testing.T) {
-	f := newFixture(t)
-	r := f.build(t)
-	users := writeUsers(t, f.dir)
-	ctx := context.Background()
-	data, _ := Render(r, "json", f.key, genTime)
-	signed, es, err := Sign(ctx, data, SignRequest{User: "jane", Password: []byte("correct horse"), Meaning: "approval", UsersFile: users, Key: f.key, Audit: f.audit})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Report B: same batch, regenerated later (different content).
-	b := *r
-	b.Header.GeneratedAt = genTime.Add(24 * time.Hour)
-	b.Signatures = []ESignature{es}
-	// Even re-sealed with the system key, the copied signature is bound to A.
-	forged, err := Render(&b, "json", f.key, genTime)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = Verify(forged, f.pub)
-	if err == nil || !strings.Contains(err.Error(), "bound to another report") {
-		t.Errorf("copied signature: %v", err)
-	}
-	// Splicing the signed block of A into B's bytes fails the file digest.
-	plainB, _ := Render(&Report{}, "json", f.key, genTime)
-	i, j := bytes.LastIndex(signed, []byte(BlockPrefix)), bytes.LastIndex(plainB, []byte(BlockPrefix))
-	spliced := append(bytes.Clone(plainB[:j]), signed[i:]...)
-	if _, err := Verify(spliced, f.pub); err == nil {
-		t.Error("integrity block moved to another report verified")
-	}
-	// Editing the signer's name, even re-sealed, breaks the signature's seal.
-	v, _ := Verify(signed, f.pub)
-	v.Report.Signatures[0].Name = "Somebody Else"
-	edited, _ := Render(v.Report, "json", f.key, genTime)
-	if _, err := Verify(edited, f.pub); err == nil || !strings.Contains(err.Error(), "seal does not verify") {
-		t.Errorf("edited signature: %v", err)
-	}
 }
 
 func TestKeysGenerateAndLoad(t *testing.T) {

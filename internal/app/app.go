@@ -91,6 +91,11 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		comps = append(comps, component{"alerts", svc.Run})
+		auditComps, err := auditServices(ctx, cfg, ajs, auditLog, log)
+		if err != nil {
+			return err
+		}
+		comps = append(comps, auditComps...)
 		if !r.Analytics {
 			comps = append(comps, consumeFindings(ajs, svc, log))
 		}

@@ -11,10 +11,14 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/analytics"
+	"github.com/linewatch/linewatch/audit"
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/edkey"
 	"github.com/linewatch/linewatch/internal/testenv"
 )
 
@@ -146,18 +150,70 @@ func TestAlarmsAndAuditCommands(t *testing.T) {
 	if out, code = lw("audit", "verify", "--nats", url); code != 0 || !strings.Contains(out, "OK: 11 entries") {
 		t.Fatalf("audit verify (%d): %s", code, out)
 	}
-	file := filepath.Join(t.TempDir(), "audit.jsonl")
+	// The audit service's checkpointer signs the head for the export.
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "audit.key")
+	key, err := edkey.Generate(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	cp, err := audit.NewCheckpointer(ctx, js, audit.CheckpointerOptions{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go cp.Run(ctx)
+	trust := []string{"--trusted-key", edkey.PublicFile(keyFile)}
+	file := filepath.Join(dir, "audit.jsonl")
+	// As an operator client would (the alerts role may not send commands).
+	opnc, _ := testenv.RoleConn(t, url, dataDir, bus.RoleOperator)
+	for { // until the checkpointer answers
+		if _, err := audit.RequestCheckpoint(ctx, opnc); err == nil {
+			break
+		} else if ctx.Err() != nil {
+			t.Fatal(err)
+		}
+	}
 	if out, code = lw("audit", "export", "--nats", url, "-o", file); code != 0 {
 		t.Fatalf("export (%d): %s", code, out)
 	}
-	if out, code = runCLI(t, "audit", "verify", "--file", file); code != 0 {
+	if out, code = runCLI(t, append([]string{"audit", "verify", "--file", file}, trust...)...); code != 0 || !strings.Contains(out, "anchored: seq 1…11") {
 		t.Fatalf("verify file (%d): %s", code, out)
+	}
+	if out, code = lw(append([]string{"audit", "verify", "--nats", url}, trust...)...); code != 0 || !strings.Contains(out, "anchored: seq 1…11") {
+		t.Fatalf("verify live (%d): %s", code, out)
+	}
+	if out, code = runCLI(t, "audit", "verify", "--file", file); code != ExitUsage || !strings.Contains(out, "no trusted audit key") {
+		t.Fatalf("verify file without a trusted key (%d): %s", code, out)
 	}
 	data, _ := os.ReadFile(file)
 	tampered := strings.Replace(string(data), `"actor":"alice"`, `"actor":"carol"`, 1)
 	os.WriteFile(file, []byte(tampered), 0o600)
-	if out, code = runCLI(t, "audit", "verify", "--file", file); code != ExitFailure || !strings.Contains(out, "seq 4") || !strings.Contains(out, "modified") {
+	if out, code = runCLI(t, append([]string{"audit", "verify", "--file", file}, trust...)...); code != ExitFailure || !strings.Contains(out, "seq 4") || !strings.Contains(out, "modified") {
 		t.Fatalf("tampered file (%d): %s", code, out)
+	}
+	// The attack of issue 15: actor changed, every later hash recomputed,
+	// the last entry dropped (and its checkpoint kept, or dropped too).
+	entries, cps, err := audit.ReadExport(strings.NewReader(string(data)))
+	if err != nil || len(cps) != 1 {
+		t.Fatalf("export: %v, %d checkpoints", err, len(cps))
+	}
+	entries[1].Actor = "carol"
+	for i := 1; i < len(entries); i++ {
+		entries[i] = entries[i].Seal(&entries[i-1])
+	}
+	for _, c := range []struct {
+		cps  []audit.Checkpoint
+		want string
+	}{{cps, "truncated"}, {nil, "not covered by a checkpoint"}} {
+		var buf bytes.Buffer
+		audit.WriteExport(&buf, entries[:len(entries)-1], c.cps)
+		forged := filepath.Join(dir, "forged.jsonl")
+		os.Remove(forged)
+		os.WriteFile(forged, buf.Bytes(), 0o600)
+		if out, code = runCLI(t, append([]string{"audit", "verify", "--file", forged}, trust...)...); code != ExitFailure || !strings.Contains(out, c.want) {
+			t.Fatalf("rewritten export (%d): %s", code, out)
+		}
 	}
 	if out, code = lw("audit", "export", "--nats", url, "--format", "csv", "--since", "1h"); code != 0 || !strings.HasPrefix(out, "seq,time,actor") || strings.Count(out, "\n") != 12 {
 		t.Fatalf("csv (%d):\n%s", code, out)

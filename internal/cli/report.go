@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,8 @@ import (
 
 	"github.com/linewatch/linewatch/audit"
 	"github.com/linewatch/linewatch/bus"
+	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/edkey"
 	"github.com/linewatch/linewatch/reports"
 )
 
@@ -161,15 +165,9 @@ func containsStr(list []string, s string) bool {
 }
 
 // trustedKey is --pubkey, else the public key next to the config's signing key.
-func trustedKey(pubFile, cfgFile string) (ed25519.PublicKey, string, error) {
-	if pubFile == "" && cfgFile != "" {
-		cfg, err := loadConfig(cfgFile)
-		if err != nil {
-			return nil, "", err
-		}
-		if cfg.Reports.SigningKeyFile != "" {
-			pubFile = reports.PublicKeyFile(cfg.Reports.SigningKeyFile)
-		}
+func trustedKey(pubFile string, cfg *config.Config) (ed25519.PublicKey, string, error) {
+	if pubFile == "" && cfg != nil && cfg.Reports.SigningKeyFile != "" {
+		pubFile = reports.PublicKeyFile(cfg.Reports.SigningKeyFile)
 	}
 	if pubFile == "" {
 		return nil, "", nil
@@ -181,23 +179,115 @@ func trustedKey(pubFile, cfgFile string) (ed25519.PublicKey, string, error) {
 	return k, pubFile, nil
 }
 
+// signerKeys are the trusted signing-service keys (the audit keys): from
+// the config and --audit-key; none is not an error here (a report without
+// signatures needs none).
+func signerKeys(cfg *config.Config, files []string) (edkey.Keyring, error) {
+	if cfg == nil && len(files) == 0 {
+		return edkey.Keyring{}, nil
+	}
+	return auditKeyring(cfg, files)
+}
+
+// auditTrail reads the audit entries for the cross-check: an export file
+// (verified, anchored by a trusted checkpoint) or the live stream.
+func auditTrail(cmd *cobra.Command, target natsTarget, file string, keys edkey.Keyring) ([]audit.Entry, string, error) {
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, "", err
+		}
+		defer f.Close()
+		entries, cps, err := audit.ReadExport(f)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", file, err)
+		}
+		a := audit.VerifyAnchored(entries, cps, keys)
+		if !a.OK() {
+			return nil, "", fmt.Errorf("audit export %s does not verify: %w", file, &a.Problems[0])
+		}
+		if a.Unanchored > 0 {
+			return nil, "", fmt.Errorf("audit export %s: %d entries are not anchored by a trusted checkpoint", file, a.Unanchored)
+		}
+		return entries, "audit export " + file, nil
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+	defer cancel()
+	nc, js, _, err := target.connect(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	defer nc.Close()
+	entries, err := audit.ReadStream(ctx, js, time.Time{})
+	if err != nil {
+		return nil, "", err
+	}
+	cps, err := audit.ReadCheckpoints(ctx, js)
+	if err != nil {
+		return nil, "", err
+	}
+	if a := audit.VerifyAnchored(entries, cps, keys); !a.OK() {
+		return nil, "", fmt.Errorf("audit stream %s does not verify: %w", audit.Stream, &a.Problems[0])
+	}
+	return entries, "audit stream " + audit.Stream, nil
+}
+
 func newReportVerifyCmd() *cobra.Command {
-	var pubFile, cfgFile string
+	var (
+		target             natsTarget
+		pubFile, auditFile string
+		auditKeys          []string
+		offline            bool
+	)
 	cmd := &cobra.Command{
-		Use:   "verify FILE [--pubkey KEY.pub | -c CONFIG]",
-		Short: "Check a report file: integrity block, digests, Ed25519 signature and electronic signatures",
+		Use:   "verify FILE [--pubkey KEY.pub] [-c CONFIG] [--audit-key AUDIT.pub]… [--audit EXPORT | --offline]",
+		Short: "Check a report file: integrity block, digests, Ed25519 signature, electronic signatures and their audit entries",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := os.ReadFile(args[0])
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
-			key, keyFile, err := trustedKey(pubFile, cfgFile)
+			var cfg *config.Config
+			if target.file != "" {
+				if cfg, err = loadConfig(target.file); err != nil {
+					return err
+				}
+			}
+			key, keyFile, err := trustedKey(pubFile, cfg)
 			if err != nil {
 				return err
 			}
-			v, verr := reports.Verify(data, key)
+			keys, err := signerKeys(cfg, auditKeys)
+			if err != nil {
+				return err
+			}
+			v, verr := reports.VerifyWith(data, reports.VerifyOptions{ReportKey: key, SignerKeys: keys})
 			out := cmd.OutOrStdout()
+			var crossNotes []string
+			if verr == nil {
+				switch {
+				case offline || (auditFile == "" && target.file == "" && target.url == ""):
+					if len(v.Report.Signatures) > 0 {
+						crossNotes = append(crossNotes, "audit cross-check NOT done (offline): pass --audit EXPORT or -c CONFIG to check each signature against the audit trail")
+					}
+				default:
+					entries, src, err := auditTrail(cmd, target, auditFile, keys)
+					if err != nil {
+						verr = fmt.Errorf("audit cross-check: %w", err)
+					} else if errs := reports.CrossCheck(v.Report, entries); len(errs) > 0 {
+						verr = errors.Join(errs...)
+					} else {
+						if len(v.Report.Signatures) > 0 {
+							crossNotes = append(crossNotes, "every electronic signature matches its entry in the "+src)
+						}
+						for _, e := range reports.Unrecorded(v.Report, entries) {
+							crossNotes = append(crossNotes, fmt.Sprintf("note: the %s records a signature this file does not carry: seq %d, %s, %s, %s (an older copy, or a signature removed)",
+								src, e.Seq, e.Actor, e.Reason, e.Time.Format(time.RFC3339)))
+						}
+					}
+				}
+			}
 			if verr != nil {
 				fmt.Fprintf(out, "%s: INVALID\n", args[0])
 				for _, line := range strings.Split(verr.Error(), "\n") {
@@ -209,7 +299,10 @@ func newReportVerifyCmd() *cobra.Command {
 			fmt.Fprintf(out, "%s: %s report of batch %s (line %s), content SHA-256 %s, signed %s with key %s\n",
 				args[0], v.Format, r.Header.Batch, r.Header.Line, v.ContentSHA256, v.SignedAt.Format(time.RFC3339), v.KeyID)
 			for _, s := range r.Signatures {
-				fmt.Fprintf(out, "  electronic signature: %s (%s), %s, %s — bound to this report\n", s.Name, s.User, s.Meaning, s.Time.Format(time.RFC3339))
+				fmt.Fprintf(out, "  electronic signature: %s (%s), %s, %s — bound to this report, audit seq %d\n", s.Name, s.User, s.Meaning, s.Time.Format(time.RFC3339), s.AuditSeq)
+			}
+			for _, n := range crossNotes {
+				fmt.Fprintf(out, "  %s\n", n)
 			}
 			if !v.Authenticated {
 				fmt.Fprintf(out, "%s: NOT AUTHENTICATED: the file is consistent with the key embedded in it, but no trusted public key was given\n", args[0])
@@ -219,8 +312,11 @@ func newReportVerifyCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&pubFile, "pubkey", "", "trusted public key (PEM) of the report signing key")
-	cmd.Flags().StringVarP(&cfgFile, "config", "c", "", "config file: use the public key next to reports.signing_key_file")
+	target.flags(cmd)
+	cmd.Flags().StringVar(&pubFile, "pubkey", "", "trusted public key (PEM) of the report signing key (default: the one next to reports.signing_key_file)")
+	cmd.Flags().StringArrayVar(&auditKeys, "audit-key", nil, "trusted public key (PEM) of a signing/audit service (repeatable; default: audit.key_file.pub and audit.trusted_keys of -c)")
+	cmd.Flags().StringVar(&auditFile, "audit", "", "cross-check signatures against this audit export (`linewatch audit export`) instead of the live AUDIT stream")
+	cmd.Flags().BoolVar(&offline, "offline", false, "check the seals only; do not read the audit trail")
 	return cmd
 }
 
@@ -259,17 +355,18 @@ func newReportSignCmd() *cobra.Command {
 		target                    natsTarget
 		meaning, who, output      string
 		passwordFile, passwordEnv string
+		auditKeys                 []string
 	)
-	// Appends to the audit trail itself until signing moves into the alarm
-	// service (linewatch.cmd.reports.*): the alerts role for now.
-	target.role = bus.RoleAlerts
+	// Signing happens in the alarm service (linewatch.cmd.reports.sign):
+	// the signer needs only the operator role's request rights.
+	target.role = bus.RoleOperator
 	cmd := &cobra.Command{
 		Use:   "sign FILE --meaning review|approval|responsibility -c CONFIG [--user U] [--password-file F | --password-env VAR] [-o OUT]",
-		Short: "Add an electronic signature (21 CFR 11.50) bound to the report, record it in the audit trail and re-render the file",
+		Short: "Have the signing service add your electronic signature (21 CFR 11.50) to the report; your password is checked at each signing",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if target.file == "" || meaning == "" {
-				return usageError{errors.New("report sign: -c CONFIG and --meaning are required")}
+			if (target.file == "" && target.url == "") || meaning == "" {
+				return usageError{errors.New("report sign: -c CONFIG (or --nats URL) and --meaning are required")}
 			}
 			user, err := operatorIdentity(who)
 			if err != nil {
@@ -284,25 +381,47 @@ func newReportSignCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			nc, js, cfg, err := target.connect(ctx)
+			nc, _, cfg, err := target.connect(ctx)
 			if err != nil {
+				clear(pw)
 				return err
 			}
 			defer nc.Close()
-			if cfg.Console.UsersFile == "" {
-				return withCode(ExitFailure, errors.New("console.users_file is not set: signers are checked against it (user:role:bcrypt-hash lines)"))
-			}
-			key, err := reports.LoadPrivateKey(cfg.Reports.SigningKeyFile)
+			keys, err := auditKeyring(cfg, auditKeys)
 			if err != nil {
+				clear(pw)
+				return err
+			}
+			kctx, kcancel := context.WithTimeout(ctx, 10*time.Second)
+			encKey, err := reports.RequestSignKey(kctx, nc, keys)
+			kcancel()
+			if err != nil {
+				clear(pw)
 				return withCode(ExitFailure, err)
 			}
-			log, err := audit.Open(ctx, js, audit.Options{Replicas: cfg.NATS.Replicas}) // never scale the stream down
-			if err != nil {
-				return withCode(ExitFailure, err)
-			}
-			signed, es, err := reports.Sign(ctx, data, reports.SignRequest{User: user, Password: pw, Meaning: meaning,
-				UsersFile: cfg.Console.UsersFile, Key: key, Audit: log})
+			msg, err := reports.NewSignMsg(data, user, string(pw), meaning, encKey)
 			clear(pw)
+			if err != nil {
+				return withCode(ExitFailure, fmt.Errorf("%s: %w", args[0], err))
+			}
+			body, _ := json.Marshal(msg)
+			if int64(len(body)) > nc.MaxPayload() {
+				return withCode(ExitFailure, fmt.Errorf("the signing request is %d bytes, more than the NATS server's max_payload %d: raise it (nats.embedded) for reports this large", len(body), nc.MaxPayload()))
+			}
+			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			m, err := nc.RequestWithContext(rctx, reports.SignSubject, body)
+			if err != nil {
+				return withCode(ExitFailure, fmt.Errorf("signing service (%s, served by the alerts role): %w", reports.SignSubject, err))
+			}
+			var rep reports.SignReply
+			if err := json.Unmarshal(m.Data, &rep); err != nil {
+				return withCode(ExitFailure, fmt.Errorf("signing service reply: %w", err))
+			}
+			if rep.Code != reports.SignOK {
+				return withCode(ExitFailure, fmt.Errorf("%s: %s", rep.Code, rep.Message))
+			}
+			signed, err := reports.ApplySignature(data, rep)
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
@@ -312,8 +431,9 @@ func newReportSignCmd() *cobra.Command {
 			if err := writeFileAtomic(output, signed); err != nil {
 				return withCode(ExitFailure, fmt.Errorf("write signed report: %w", err))
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: signed by %s (%s) for %s at %s, bound to report digest %s\n",
-				output, es.Name, es.User, es.Meaning, es.Time.Format(time.RFC3339), es.ReportDigest)
+			es := rep.Signature
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: signed by %s (%s) for %s at %s, bound to report digest %s, audit seq %d\n",
+				output, es.Name, es.User, es.Meaning, es.Time.Format(time.RFC3339), es.ReportDigest, es.AuditSeq)
 			return nil
 		},
 	}
@@ -323,6 +443,7 @@ func newReportSignCmd() *cobra.Command {
 	cmd.Flags().StringVar(&passwordFile, "password-file", "", "read the signer's password from this file (automation)")
 	cmd.Flags().StringVar(&passwordEnv, "password-env", "", "read the signer's password from this environment variable (automation)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write the signed report here (default: replace FILE)")
+	cmd.Flags().StringArrayVar(&auditKeys, "audit-key", nil, "trusted public key (PEM) of the signing service (default: audit.key_file.pub and audit.trusted_keys of -c)")
 	return cmd
 }
 

@@ -118,6 +118,8 @@ func argsAreUsage(c *cobra.Command) {
 // usageError marks flag and argument mistakes.
 type usageError struct{ error }
 
+func (u usageError) Unwrap() error { return u.error }
+
 func isUsageError(err error) bool {
 	var ue usageError
 	return errors.As(err, &ue)
