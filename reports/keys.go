@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io/fs"
 	"os"
+	"path/filepath"
 )
 
 func newSHA() hash.Hash { return sha256.New() }
@@ -27,7 +28,8 @@ func PublicKeyFile(privPath string) string { return privPath + ".pub" }
 
 // GenerateKey creates an Ed25519 report signing key: the private key as
 // PKCS#8 PEM with mode 0600 at privPath (never overwritten) and the public
-// key as PKIX PEM at PublicKeyFile(privPath).
+// key as PKIX PEM at PublicKeyFile(privPath). A missing directory is
+// created with mode 0700.
 func GenerateKey(privPath string) (ed25519.PublicKey, error) {
 	if privPath == "" {
 		return nil, errors.New("reports.signing_key_file is not set: set it in the config to where the key should live")
@@ -39,6 +41,10 @@ func GenerateKey(privPath string) (ed25519.PublicKey, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
 		return nil, fmt.Errorf("encode private key: %w", err)
+	}
+	// A fresh install has no keys directory yet; private: only the key owner reads it.
+	if err := os.MkdirAll(filepath.Dir(privPath), 0o700); err != nil {
+		return nil, fmt.Errorf("signing key directory %s: %w", filepath.Dir(privPath), err)
 	}
 	f, err := os.OpenFile(privPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
