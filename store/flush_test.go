@@ -29,6 +29,7 @@ func TestUntilNextFlushOnTheGrid(t *testing.T) {
 		}
 	}
 }
+
 // TestUntilNextFlushIsBoundedWhateverTheWallClock: the flush timer is
 // re-armed after each flush from the current wall time, so whatever the
 // wall clock reads (stepped back or forward) the wait is in (0, every]:
