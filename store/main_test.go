@@ -196,6 +196,7 @@ func (rw *runningWriter) counter(t testing.TB, name string, labels ...string) fl
 	if err != nil {
 		t.Fatal(err)
 	}
+	sum := 0.0 // over the label values not given, e.g. every reason
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
@@ -209,15 +210,15 @@ func (rw *runningWriter) counter(t testing.TB, name string, labels ...string) fl
 			}
 			switch {
 			case m.Counter != nil:
-				return m.Counter.GetValue()
+				sum += m.Counter.GetValue()
 			case m.Gauge != nil:
-				return m.Gauge.GetValue()
+				sum += m.Gauge.GetValue()
 			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount())
+				sum += float64(m.Histogram.GetSampleCount())
 			}
 		}
 	}
-	return 0
+	return sum
 }
 
 func hasLabel(m *dto.Metric, k, v string) bool {
