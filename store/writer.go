@@ -96,9 +96,9 @@ type Writer struct {
 	done      chan struct{}
 	started   atomic.Bool
 
-	stMu      sync.Mutex
-	spoolErr  error // the spool disk refused the last write; nil when it works
-	spoolMax  int64
+	stMu     sync.Mutex
+	spoolErr error // the spool disk refused the last write; nil when it works
+	spoolMax int64
 
 	// test hooks, set before Run
 	onResult   func(result)
