@@ -24,9 +24,9 @@ const lossLogEvery = 10 * time.Second
 // full disk drops a batch per flush and must not flood the log as well.
 // It is safe for concurrent use (writers and Run both drop).
 type lossLog struct {
-	log     *slog.Logger
-	now     func() time.Time
-	counter *prometheus.CounterVec
+	log      *slog.Logger
+	now      func() time.Time
+	counters map[string]prometheus.Counter // by reason, resolved once: drops can be per batch
 
 	mu       sync.Mutex
 	pending  map[string]int // lines lost since the last log line, by reason
@@ -35,7 +35,11 @@ type lossLog struct {
 }
 
 func newLossLog(log *slog.Logger, now func() time.Time, c *prometheus.CounterVec) *lossLog {
-	return &lossLog{log: log, now: now, counter: c, pending: map[string]int{}}
+	l := &lossLog{log: log, now: now, counters: map[string]prometheus.Counter{}, pending: map[string]int{}}
+	for _, r := range []string{lostSpoolFull, lostMemoryFull, lostSpoolCorrupt, lostStopped} {
+		l.counters[r] = c.WithLabelValues(r)
+	}
+	return l
 }
 
 // lost records lines dropped for reason; detail says what bound or
@@ -44,7 +48,7 @@ func (l *lossLog) lost(lines int, reason, detail string) {
 	if lines <= 0 {
 		return
 	}
-	l.counter.WithLabelValues(reason).Add(float64(lines))
+	l.counters[reason].Add(float64(lines))
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.total += int64(lines)

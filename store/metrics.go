@@ -76,9 +76,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 10),
 		}),
 	}
-	for _, r := range []string{lostSpoolFull, lostMemoryFull, lostSpoolCorrupt, lostStopped} {
-		m.linesLost.WithLabelValues(r)
-	}
 	for _, k := range []string{errKindNetwork, errKindServer, errKindThrottle, errKindAuth, errKindRejected, errKindPartial, errKindEncode} {
 		m.writeErrors.WithLabelValues(k)
 	}

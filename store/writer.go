@@ -90,7 +90,8 @@ type Writer struct {
 	memPeak   int64
 	memMax    int64
 	dropOld   bool
-	ovStopped bool // Run took its last batches: later writes are lost
+	memFull   string // log detail of a memory_full drop
+	ovStopped bool   // Run took its last batches: later writes are lost
 	loss      *lossLog
 	flushReq  chan chan struct{}
 	done      chan struct{}
@@ -151,6 +152,7 @@ func NewWriter(cfg config.InfluxDB, opts WriterOptions) (*Writer, error) {
 	}
 	dropOldest := cfg.Spool.FullPolicy != "drop_newest"
 	w.dropOld = dropOldest
+	w.memFull = memFullReason(w.memMax, dropOldest)
 	w.spoolMax = maxBytes
 	if cfg.Spool.Dir != "" {
 		if w.sp, err = openDiskSpool(cfg.Spool.Dir, maxBytes, dropOldest, w.log, w.m, w.loss); err != nil {
@@ -365,12 +367,15 @@ func (w *Writer) unshift(bs []*batch) {
 	w.signalOverflowLocked()
 }
 
-func (w *Writer) fullReason() string {
+// fullReason is the log detail of a memory_full drop (built once).
+func (w *Writer) fullReason() string { return w.memFull }
+
+func memFullReason(limit int64, dropOld bool) string {
 	policy := "drop_newest"
-	if w.dropOld {
+	if dropOld {
 		policy = "drop_oldest"
 	}
-	return fmt.Sprintf("batches held in memory reached influxdb.memory_limit_mb (%d bytes): InfluxDB and the spool both behind or failing; policy %s", w.memMax, policy)
+	return fmt.Sprintf("batches held in memory reached influxdb.memory_limit_mb (%d bytes): InfluxDB and the spool both behind or failing; policy %s", limit, policy)
 }
 
 // takeNext returns the oldest batch waiting for Run, nil when none:
