@@ -68,3 +68,15 @@ func TestConsoleAddUserFreshDir(t *testing.T) {
 		t.Errorf("users file %q, %v", b, err)
 	}
 }
+
+// TestReportOutputFreshDir: `report batch|sign -o` into a directory that
+// does not exist yet (e.g. data_dir/reports on a fresh install) creates it.
+func TestReportOutputFreshDir(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "linewatch-data", "reports", "F1-0001.pdf")
+	if err := writeFileAtomic(path, []byte("%PDF-1.7\n")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "%PDF-1.7\n" {
+		t.Errorf("read back %q, %v", b, err)
+	}
+}
