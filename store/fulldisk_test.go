@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/influxd"
 	"github.com/linewatch/linewatch/internal/testenv"
 )
@@ -59,14 +61,23 @@ func fillDisk(t *testing.T, path string) {
 // memory up to influxdb.memory_limit_mb, then drops per full_policy (the
 // oldest or the newest) with one DATA LOST line and counts every lost
 // line. When disk space returns the backlog goes to the spool, and when
-// InfluxDB is back exactly the samples not dropped are stored.
+// InfluxDB is back exactly the samples not dropped are stored. Or
+// InfluxDB comes back first, the disk still full: the backlog goes to it
+// directly, nothing through the spool.
 func TestFullDiskAndInfluxDownIntegration(t *testing.T) {
-	for _, policy := range []string{"drop_oldest", "drop_newest"} {
-		t.Run(policy, func(t *testing.T) { testFullDiskAndInfluxDown(t, policy) })
+	for _, c := range []struct {
+		policy      string
+		influxFirst bool
+	}{{"drop_oldest", false}, {"drop_newest", false}, {"drop_oldest", true}} {
+		name := c.policy
+		if c.influxFirst {
+			name += "/influxdb_back_first"
+		}
+		t.Run(name, func(t *testing.T) { testFullDiskAndInfluxDown(t, c.policy, c.influxFirst) })
 	}
 }
 
-func testFullDiskAndInfluxDown(t *testing.T, policy string) {
+func testFullDiskAndInfluxDown(t *testing.T, policy string, influxFirst bool) {
 	mnt := mountTmpfs(t, "1m")
 	srv := testenv.StartInflux(t, influxd.Options{})
 	createDB(t, srv, "plant")
@@ -152,6 +163,33 @@ func testFullDiskAndInfluxDown(t *testing.T, policy string) {
 		t.Errorf("%d ERROR lines during the faults, want at most 3:\n%s", c, out)
 	}
 
+	if influxFirst {
+		// InfluxDB is back, the disk still full: the probes find it and
+		// the backlog is sent from memory, in order.
+		if err := srv.Restart(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		driving.Store(true)
+		w.flush(t)
+		if st := w.Status(); st.MemoryBytes != 0 || st.SpoolBytes != 0 || st.SpoolError == nil {
+			t.Errorf("after InfluxDB came back with the disk full: %+v; want nothing in memory or the spool, the disk error kept", st)
+		}
+		checkStored(t, w, cfg, all, start, lost, policy)
+		// Space returns with nothing to spool: the disk is checked at the
+		// flush ticks, so the status does not keep a stale error.
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for w.Status().SpoolError != nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("spool error still reported 30 s after disk space returned: %v", w.Status().SpoolError)
+			}
+			time.Sleep(10 * time.Millisecond) // polling the writer's state, not timing it
+		}
+		return
+	}
+
 	// Disk space returns; InfluxDB is still down: the backlog is spooled.
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
@@ -176,6 +214,13 @@ func testFullDiskAndInfluxDown(t *testing.T, policy string) {
 		t.Fatal(err)
 	}
 	w.flush(t)
+	checkStored(t, w, cfg, all, start, lost, policy)
+}
+
+// checkStored: InfluxDB holds exactly the samples not counted as lost.
+func checkStored(t *testing.T, w *runningWriter, cfg config.InfluxDB, all []sample.Sample, start time.Time, lost int, policy string) {
+	t.Helper()
+	n := len(all)
 	c := newClient(t, cfg, ClientOptions{ChunkSize: 5000})
 	got := readAll(t, c, SampleQuery{From: start, To: start.Add(time.Hour)})
 	if len(got) != n-lost {

@@ -93,6 +93,11 @@ func (w *Writer) Run(ctx context.Context) error {
 			w.loss.tick()
 			if d.holding {
 				d.retryDisk = true
+				if !w.queuedForRun() {
+					// Nothing to retry the disk with (InfluxDB took the
+					// backlog): check it directly, so its state is current.
+					d.probeDisk()
+				}
 			}
 			flush = w.clock.NewTimer(untilNextFlush(w.clock.Now(), w.flushEvery))
 		case ch := <-w.flushReq:
@@ -129,7 +134,19 @@ func (w *Writer) Run(ctx context.Context) error {
 	}
 	deadline := w.clock.NewTimer(w.drainTimeout)
 drain:
-	for (len(d.q) > 0 && !d.failing) || d.inflight > 0 {
+	for {
+		// Batches the full disk sent back to memory go to a healthy
+		// InfluxDB during the drain rather than being lost at the end.
+		for d.holding && !d.failing && len(d.q) < d.maxQ {
+			b := w.takeNext()
+			if b == nil {
+				break
+			}
+			d.q = append(d.q, b)
+		}
+		if (len(d.q) == 0 || d.failing) && d.inflight == 0 {
+			break
+		}
 		next, out := d.peek()
 		select {
 		case out <- next:
@@ -280,16 +297,35 @@ func (d *dispatcher) spoolAll(bs []*batch) int {
 			return i
 		}
 		if d.holding {
-			d.holding = false
-			w.setSpoolErr(nil)
-			st := w.Status()
-			w.log.Info("store: the spool disk takes writes again; moving the batches held in memory to it", "held_lines", st.MemoryLines, "held_bytes", st.MemoryBytes)
+			d.diskBack()
 		}
 		if w.onSpooled != nil && b.spooled {
 			w.onSpooled(b)
 		}
 	}
 	return len(bs)
+}
+
+// diskBack ends holding after the spool disk took a write.
+func (d *dispatcher) diskBack() {
+	w := d.w
+	d.holding = false
+	w.setSpoolErr(nil)
+	st := w.Status()
+	w.log.Info("store: the spool disk takes writes again; batches held in memory go to it", "held_lines", st.MemoryLines, "held_bytes", st.MemoryBytes)
+}
+
+// probeDisk checks a failing spool disk with a small durable write.
+func (d *dispatcher) probeDisk() {
+	p, ok := d.w.sp.(interface{ probe() error })
+	if !ok {
+		return
+	}
+	if err := p.probe(); err != nil {
+		d.w.setSpoolErr(err)
+		return
+	}
+	d.diskBack()
 }
 
 func (d *dispatcher) handle(r result) {

@@ -233,6 +233,28 @@ func (s *diskSpool) Append(b *batch) error {
 	return nil
 }
 
+// probe writes and fsyncs a small file in the spool directory and removes
+// it: whether the disk takes writes again (space back, remounted rw).
+func (s *diskSpool) probe() error {
+	path := filepath.Join(s.dir, "PROBE")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: probe %s: %w", path, err)
+	}
+	defer os.Remove(path)
+	_, err = f.Write(make([]byte, 4096))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("spool: probe %s: %w", path, err)
+	}
+	return nil
+}
+
 func (s *diskSpool) drop(lines int, reason, why string) {
 	s.loss.lost(lines, reason, fmt.Sprintf("%s (spool %s, max %d bytes)", why, s.dir, s.maxBytes))
 }
