@@ -30,20 +30,7 @@ func TestSlowReadSkipsTicksWithoutPileUp(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	c := runCollector(t, cfg, Options{Sink: sink, Clock: clk, Registerer: reg})
 
-	waitTimer := func() time.Time {
-		t.Helper()
-		timeout := time.After(deadline)
-		for {
-			if at, ok := clk.NextAt(); ok {
-				return at
-			}
-			select {
-			case <-clk.Changed():
-			case <-timeout:
-				t.Fatal("poller never armed its tick timer")
-			}
-		}
-	}
+	waitTimer := func() time.Time { t.Helper(); return armedTimer(t, clk) }
 	first := waitTimer()
 	if first.Sub(first.Truncate(time.Second)) != 0 {
 		t.Fatalf("first tick %s is not on the 1 s grid", first)
@@ -89,20 +76,6 @@ func TestWallClockStepsDoNotStallPolling(t *testing.T) {
 	var logs stepLog
 	c := runCollector(t, cfg, Options{Sink: sink, Clock: clk, Registerer: reg, Logger: slog.New(&logs)})
 
-	nextTimer := func() time.Time {
-		t.Helper()
-		timeout := time.After(deadline)
-		for {
-			if at, ok := clk.NextAt(); ok {
-				return at
-			}
-			select {
-			case <-clk.Changed():
-			case <-timeout:
-				t.Fatal("poller never armed its tick timer")
-			}
-		}
-	}
 	// run lets d of (monotonic) time pass tick by tick and returns the
 	// wall times of the reads, checking each is on the 500 ms grid.
 	run := func(d time.Duration) []time.Time {
@@ -110,7 +83,7 @@ func TestWallClockStepsDoNotStallPolling(t *testing.T) {
 		end := clk.Monotonic() + d
 		var got []time.Time
 		for {
-			at := nextTimer()
+			at := armedTimer(t, clk)
 			wait := at.Sub(clk.Now())
 			if clk.Monotonic()+wait > end {
 				clk.Advance(end - clk.Monotonic())
@@ -200,5 +173,22 @@ func TestReadIDNeverGoesBack(t *testing.T) {
 	}
 	if got := p.readID(t0.Add(3 * time.Second)); !got.Equal(t0.Add(3 * time.Second)) {
 		t.Errorf("read id %s, want the tick itself once past the old ones", got)
+	}
+}
+
+// armedTimer waits until the poller has armed its tick timer and returns
+// when (wall time) it fires.
+func armedTimer(t *testing.T, clk *clock.Fake) time.Time {
+	t.Helper()
+	timeout := time.After(deadline)
+	for {
+		if at, ok := clk.NextAt(); ok {
+			return at
+		}
+		select {
+		case <-clk.Changed():
+		case <-timeout:
+			t.Fatal("poller never armed its tick timer")
+		}
 	}
 }

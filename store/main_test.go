@@ -239,22 +239,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // syncBuffer is a log sink tests can search.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testenv.Buffer
 
 var statuses = []uint32{0, 0x40000000 /* Uncertain */, 0x80020000 /* BadInternalError */, 0x00A20000 /* GoodLocalOverride-ish */}
 

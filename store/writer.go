@@ -338,20 +338,10 @@ func (w *Writer) unshift(bs []*batch) {
 	}
 	w.ovMu.Lock()
 	defer w.ovMu.Unlock()
-	front := slices.Clone(bs)
 	for _, b := range bs {
 		w.trackLocked(b, 1)
 	}
-	for {
-		select {
-		case b := <-w.sealed:
-			front = append(front, b)
-			continue
-		default:
-		}
-		break
-	}
-	w.overflow = append(front, w.overflow...)
+	w.overflow = append(w.drainSealedLocked(slices.Clone(bs)), w.overflow...)
 	for w.memBytes > w.memMax && len(w.overflow) > 0 {
 		var old *batch
 		if w.dropOld {
@@ -417,23 +407,25 @@ func (w *Writer) signalOverflowLocked() {
 	}
 }
 
+// drainSealedLocked appends what waits in sealed to out, oldest first.
+func (w *Writer) drainSealedLocked(out []*batch) []*batch {
+	for {
+		select {
+		case b := <-w.sealed:
+			out = append(out, b)
+		default:
+			return out
+		}
+	}
+}
+
 // takeAll returns every batch waiting for Run, oldest first. stop marks
 // the writer stopped, so later batches are counted as lost instead of
 // waiting in a queue nobody reads.
 func (w *Writer) takeAll(stop bool) []*batch {
 	w.ovMu.Lock()
 	defer w.ovMu.Unlock()
-	var out []*batch
-	for {
-		select {
-		case b := <-w.sealed:
-			out = append(out, b)
-			continue
-		default:
-		}
-		break
-	}
-	out = append(out, w.overflow...)
+	out := append(w.drainSealedLocked(nil), w.overflow...)
 	w.overflow = nil
 	for _, b := range out {
 		w.trackLocked(b, -1)

@@ -26,24 +26,6 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// syncBuffer is the demo's output, read while the demo writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestDemoBatchReportIntegration runs the built-in demo config (no file
 // behind it, as `linewatch demo` does) with the demo's own signing key and
 // report writer through the end of a filling batch, and checks the signed
@@ -95,7 +77,7 @@ func TestDemoBatchReportIntegration(t *testing.T) {
 		}
 	}
 
-	var out syncBuffer
+	var out testenv.Buffer
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var wg sync.WaitGroup
 	done := make(chan error, 1)
