@@ -41,6 +41,7 @@ type Collector struct {
 	opts  Options
 	log   *slog.Logger
 	clk   clock.Clock
+	steps *clock.Steps // wall-clock steps, seen once for every poller
 	met   *metrics
 	pub   *natsPublisher
 	conns []*endpointConn
@@ -73,6 +74,11 @@ func New(cfg *config.Config, o Options) (*Collector, error) {
 		return nil, fmt.Errorf("collector metrics: %w", err)
 	}
 	c := &Collector{cfg: cfg, opts: o, log: o.Logger.With("component", "collector"), clk: o.Clock, met: met}
+	c.steps = clock.NewSteps(o.Clock, func(step time.Duration) {
+		met.clockSteps.Inc()
+		c.log.Warn("wall clock stepped; poll schedules re-aligned to the new time (they wait on the monotonic clock, so no poll was delayed)",
+			"step", step.String(), "step_seconds", step.Seconds(), "now", o.Clock.Now().UTC().Format(time.RFC3339Nano))
+	})
 	if o.JetStream != nil {
 		c.pub = newNATSPublisher(o.JetStream, cfg.NATS.MaxInflight, c.log, met, o.Clock)
 	}

@@ -18,6 +18,7 @@ type metrics struct {
 	connected   *prometheus.GaugeVec     // line, machine
 	natsErrors  prometheus.Counter
 	natsDropped prometheus.Counter
+	clockSteps  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -44,12 +45,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "nats_publish_errors_total", Help: "JetStream publishes that failed or timed out (each is retried)."}),
 		natsDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "nats_dropped_total", Help: "Telemetry messages given up on NATS after retries or a full in-flight window (InfluxDB still has them)."}),
+		clockSteps: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "clock_steps_total", Help: "Steps of the wall clock (wall and monotonic elapsed time differ by more than 200 ms); poll schedules re-align."}),
 	}
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.values, m.bad, m.readLatency, m.readCalls, m.skipped, m.attempts, m.reconnects, m.connected, m.natsErrors, m.natsDropped} {
+	for _, c := range []prometheus.Collector{m.values, m.bad, m.readLatency, m.readCalls, m.skipped, m.attempts, m.reconnects, m.connected, m.natsErrors, m.natsDropped, m.clockSteps} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

@@ -8,15 +8,18 @@ import (
 	"github.com/gopcua/opcua/ua"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/linewatch/linewatch/collector/clock"
 	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/collector/uaclient"
 	"github.com/linewatch/linewatch/config"
 )
 
-// poller reads one poll group once per interval. Ticks are scheduled on
-// absolute times (multiples of the interval), so they do not drift; when a
-// read outlasts ticks, those ticks are counted as skipped and the next read
-// happens at the next future tick — reads never pile up.
+// poller reads one poll group once per interval. Ticks are on a grid of
+// wall time (multiples of the interval), so they do not drift, and are
+// waited for on monotonic time, so a step of the wall clock neither
+// stalls nor bunches them (clock.Grid; a step re-aligns the grid). When a
+// read outlasts ticks, those ticks are counted as skipped and the next
+// read happens at the next future tick — reads never pile up.
 type poller struct {
 	mr       *machineRun
 	group    config.PollGroup
@@ -24,6 +27,7 @@ type poller struct {
 	skipped  prometheus.Counter
 	chunkCap int             // lowered when the server answers BadTooManyOperations
 	ss       []sample.Sample // reused every tick: sinks do not keep it (Sink)
+	lastTick time.Time       // names the last read in its telemetry message id
 }
 
 func (mr *machineRun) newPoller(g config.PollGroup) *poller {
@@ -36,9 +40,16 @@ func (mr *machineRun) newPoller(g config.PollGroup) *poller {
 	return p
 }
 
-// nextTick is the first multiple of interval after t.
-func nextTick(t time.Time, interval time.Duration) time.Time {
-	return t.Truncate(interval).Add(interval)
+// readID is the time that names a read in its telemetry message id
+// (JetStream deduplicates on it). After the wall clock was stepped back
+// the grid passes wall times it has used already; a repeated id would make
+// JetStream drop the new reading as a duplicate, so the id never goes back.
+func (p *poller) readID(tick time.Time) time.Time {
+	if !tick.After(p.lastTick) {
+		tick = p.lastTick.Add(time.Nanosecond)
+	}
+	p.lastTick = tick
+	return tick
 }
 
 func (p *poller) run(ctx context.Context) {
@@ -80,11 +91,10 @@ func (p *poller) session(ctx context.Context, sess *uaclient.Session) {
 		chunk = p.chunkCap
 	}
 	plan := uaclient.NewReadPlan(rvs, chunk)
-	interval := p.group.Interval
-	next := nextTick(clk.Now(), interval)
+	grid := clock.NewGrid(clk, p.mr.c.steps, p.group.Interval)
 	var results []*ua.DataValue
 	for {
-		timer, stop := clk.After(next.Sub(clk.Now()))
+		timer, stop := clk.After(grid.Wait())
 		select {
 		case <-ctx.Done():
 			stop()
@@ -94,7 +104,7 @@ func (p *poller) session(ctx context.Context, sess *uaclient.Session) {
 			return
 		case <-timer:
 		}
-		tick := next
+		tick := p.readID(grid.Fire())
 		start := time.Now()
 		rctx, cancel := context.WithTimeout(ctx, p.mr.c.cfg.Collector.RequestTimeout)
 		var calls int
@@ -125,12 +135,8 @@ func (p *poller) session(ctx context.Context, sess *uaclient.Session) {
 		// The slice is reused; drop the decoded values so they are not kept
 		// alive (a few hundred bytes per tag) until the next poll overwrites them.
 		clear(results)
-		now := clk.Now()
-		next = next.Add(interval)
-		if !now.Before(next) {
-			missed := int(now.Sub(next)/interval) + 1
-			next = next.Add(time.Duration(missed) * interval)
-			p.skipped.Add(float64(missed))
+		if n := grid.Next(); n > 0 {
+			p.skipped.Add(float64(n))
 		}
 	}
 }

@@ -79,6 +79,7 @@ func TestBadConfigs(t *testing.T) {
 			`28:21 alarms.default_priority: allowed: low, medium, high, urgent`,
 			`30:7 alarms.routes[0]: a route needs a webhook or an email receiver`,
 			`30:15 alarms.routes[0].lines[0]: no such line; did you mean "filling1"?`,
+			`32:20 influxdb.memory_limit_mb: must be 1–1048576`,
 		},
 	}
 	for name, want := range tests {
@@ -129,6 +130,7 @@ lines:
 		{"site", c.Site, DefaultSite},
 		{"influx database", c.InfluxDB.Database, DefaultInfluxDatabase},
 		{"spool dir", c.InfluxDB.Spool.Dir, filepath.Join(DefaultDataDir, "spool")},
+		{"memory limit", c.InfluxDB.MemoryLimitMB, int64(DefaultMemoryLimitMB)},
 		{"security policy", m.SecurityPolicy, "None"},
 		{"auth", m.Auth.Type, "anonymous"},
 		{"implicit poll group interval", m.PollGroups[0].Interval, time.Second},

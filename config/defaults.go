@@ -22,6 +22,7 @@ const (
 	DefaultWriters            = 2
 	DefaultSpoolMaxSizeMB     = 1024
 	DefaultSpoolFullPolicy    = "drop_oldest"
+	DefaultMemoryLimitMB      = 128
 	DefaultNATSListen         = "127.0.0.1:4222"
 	DefaultNATSReplicas       = 1
 	DefaultTelemetryMaxAge    = 7 * 24 * time.Hour
@@ -86,6 +87,9 @@ func (c *Config) applyDefaults() {
 		in.Spool.MaxSizeMB = DefaultSpoolMaxSizeMB
 	}
 	setStr(&in.Spool.FullPolicy, DefaultSpoolFullPolicy)
+	if in.MemoryLimitMB == 0 {
+		in.MemoryLimitMB = DefaultMemoryLimitMB
+	}
 
 	n := &c.NATS
 	if n.URL == "" {

@@ -61,6 +61,10 @@ type InfluxDB struct {
 	Writers       int           `yaml:"writers"`
 	Gzip          *bool         `yaml:"gzip"`
 	Spool         Spool         `yaml:"spool"`
+	// MemoryLimitMB bounds the batches held in memory when they can be
+	// neither sent nor spooled (spool disk full or failing, or the writer
+	// behind); past it spool.full_policy drops data.
+	MemoryLimitMB int64 `yaml:"memory_limit_mb"`
 }
 
 // Token returns the token reference.

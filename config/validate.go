@@ -197,6 +197,9 @@ func (v *validator) influx() {
 		v.errf("influxdb.spool.max_size_mb", strconv.FormatInt(in.Spool.MaxSizeMB, 10), "must be at least 1")
 	}
 	v.oneOf("influxdb.spool.full_policy", in.Spool.FullPolicy, SpoolPolicies)
+	if in.MemoryLimitMB < 1 || in.MemoryLimitMB > 1<<20 {
+		v.errf("influxdb.memory_limit_mb", strconv.FormatInt(in.MemoryLimitMB, 10), "must be 1–1048576 (MB of batches held in memory while neither InfluxDB nor the spool disk takes them)")
+	}
 }
 
 func (v *validator) nats() {

@@ -2,12 +2,9 @@ package reports
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sort"
 	"time"
 
@@ -50,17 +47,16 @@ type Options struct {
 	Logger       *slog.Logger
 }
 
-// ConfigDigest returns the SHA-256 (hex) of the config file in force.
+// ConfigDigest returns the SHA-256 (hex) of the config in force: the
+// bytes it was parsed from, hashed at load time (config.Config.Digest).
+// The file is not read again: it may have been edited since (the report
+// must name what the running process uses) or never exist (the demo's
+// built-in config).
 func ConfigDigest(cfg *config.Config) (string, error) {
-	if cfg.File == "" {
-		return "", errors.New("config was not loaded from a file: its SHA-256 cannot be stated; load it with -c FILE")
+	if cfg.Digest == "" {
+		return "", errors.New("config digest unknown: the config was not loaded with config.Load or config.Parse")
 	}
-	b, err := os.ReadFile(cfg.File)
-	if err != nil {
-		return "", fmt.Errorf("config digest: %w", err)
-	}
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:]), nil
+	return cfg.Digest, nil
 }
 
 // Build computes the report of batch b from src.

@@ -270,7 +270,7 @@ func TestShutdownDrainBoundWithHungServer(t *testing.T) {
 	want := genSamples(start, 0, 1500) // one batch sent (hangs), one open
 	w.WriteSamples(want)
 	w.stop(t)
-	if n := w.counter(t, "linewatch_store_spool_dropped_lines_total"); n != 0 {
+	if n := w.counter(t, "linewatch_store_lines_lost_total"); n != 0 {
 		t.Fatalf("dropped %v", n)
 	}
 	cfg.URL = db.URL

@@ -29,3 +29,18 @@ func TestUntilNextFlushOnTheGrid(t *testing.T) {
 		}
 	}
 }
+
+// TestUntilNextFlushIsBoundedWhateverTheWallClock: the flush timer is
+// re-armed after each flush from the current wall time, so whatever the
+// wall clock reads (stepped back or forward) the wait is in (0, every]:
+// a step shifts one flush at most, never stalls them.
+func TestUntilNextFlushIsBoundedWhateverTheWallClock(t *testing.T) {
+	base := time.Date(2026, 1, 5, 6, 0, 0, 0, time.UTC)
+	every := time.Second
+	for _, off := range []time.Duration{0, 1, 300 * time.Millisecond, -60 * time.Second, -60*time.Second + 999*time.Millisecond, time.Hour + 1} {
+		d := untilNextFlush(base.Add(off), every)
+		if d <= 0 || d > every {
+			t.Errorf("untilNextFlush(base%+v) = %s, want in (0, %s]", off, d, every)
+		}
+	}
+}

@@ -196,6 +196,7 @@ func (rw *runningWriter) counter(t testing.TB, name string, labels ...string) fl
 	if err != nil {
 		t.Fatal(err)
 	}
+	sum := 0.0 // over the label values not given, e.g. every reason
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
@@ -209,15 +210,15 @@ func (rw *runningWriter) counter(t testing.TB, name string, labels ...string) fl
 			}
 			switch {
 			case m.Counter != nil:
-				return m.Counter.GetValue()
+				sum += m.Counter.GetValue()
 			case m.Gauge != nil:
-				return m.Gauge.GetValue()
+				sum += m.Gauge.GetValue()
 			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount())
+				sum += float64(m.Histogram.GetSampleCount())
 			}
 		}
 	}
-	return 0
+	return sum
 }
 
 func hasLabel(m *dto.Metric, k, v string) bool {
@@ -238,22 +239,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // syncBuffer is a log sink tests can search.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testenv.Buffer
 
 var statuses = []uint32{0, 0x40000000 /* Uncertain */, 0x80020000 /* BadInternalError */, 0x00A20000 /* GoodLocalOverride-ish */}
 

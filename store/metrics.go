@@ -1,6 +1,10 @@
 package store
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Error kinds counted by linewatch_store_write_errors_total.
 const (
@@ -20,8 +24,16 @@ type metrics struct {
 	retries       prometheus.Counter
 	rejectedLines prometheus.Counter
 	spoolBytes    prometheus.Gauge
-	spoolDropped  prometheus.Counter
+	linesLost     *prometheus.CounterVec
+	memoryBytes   prometheus.Gauge
 	latency       prometheus.Histogram
+
+	spoolUsed atomic.Int64 // spoolBytes, readable by Writer.Status
+}
+
+func (m *metrics) setSpoolBytes(n int64) {
+	m.spoolBytes.Set(float64(n))
+	m.spoolUsed.Store(n)
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -50,9 +62,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "linewatch_store_spool_bytes",
 			Help: "Bytes waiting in the store-and-forward spool.",
 		}),
-		spoolDropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "linewatch_store_spool_dropped_lines_total",
-			Help: "Lines lost: spool or in-memory overflow queue full (per influxdb.spool.full_policy), a corrupt spool record, or a write after the writer stopped.",
+		linesLost: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "linewatch_store_lines_lost_total",
+			Help: "Lines (samples and points) lost by reason: spool_full (influxdb.spool.max_size_mb, per full_policy), memory_full (influxdb.memory_limit_mb while neither InfluxDB nor the spool disk takes data, per full_policy), spool_corrupt, stopped.",
+		}, []string{"reason"}),
+		memoryBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "linewatch_store_memory_bytes",
+			Help: "Bytes of sealed batches held in memory, neither sent nor spooled (bounded by influxdb.memory_limit_mb).",
 		}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "linewatch_store_batch_latency_seconds",
@@ -64,7 +80,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.writeErrors.WithLabelValues(k)
 	}
 	if reg != nil {
-		reg.MustRegister(m.linesWritten, m.batches, m.writeErrors, m.retries, m.rejectedLines, m.spoolBytes, m.spoolDropped, m.latency)
+		reg.MustRegister(m.linesWritten, m.batches, m.writeErrors, m.retries, m.rejectedLines, m.spoolBytes, m.linesLost, m.memoryBytes, m.latency)
 	}
 	return m
 }

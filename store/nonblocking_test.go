@@ -47,7 +47,7 @@ func writeWithDeadline(t *testing.T, w *Writer, ss []sample.Sample, chunk int, l
 func (w *Writer) overflowLen() (batches int, bytes int64) {
 	w.ovMu.Lock()
 	defer w.ovMu.Unlock()
-	return len(w.overflow), w.ovBytes
+	return len(w.overflow), w.memBytes
 }
 
 // TestWriteSamplesNeverBlocks: with Run not taking batches, far more than
@@ -126,7 +126,7 @@ func TestWriteSamplesNeverBlocks(t *testing.T) {
 	want := append(append([]sample.Sample(nil), rewrite...), first[1000:]...)
 	c := newClient(t, cfg, ClientOptions{ChunkSize: 1000})
 	compareSamples(t, readAll(t, c, SampleQuery{From: start, To: start.Add(time.Hour)}), want)
-	if n := w.counter(t, "linewatch_store_spool_dropped_lines_total"); n != 0 {
+	if n := w.counter(t, "linewatch_store_lines_lost_total"); n != 0 {
 		t.Errorf("dropped lines = %v, want 0", n)
 	}
 	if n := w.counter(t, "linewatch_store_lines_written_total"); n != float64(len(all)) {
@@ -147,9 +147,10 @@ func uniformSamples(start time.Time, from, n int) []sample.Sample {
 	return out
 }
 
-// TestOverflowBoundDropPolicy: when the overflow queue is full the spool's
-// full policy applies; drops are counted in the dropped-lines metric and
-// logged at most once per overflowLogEvery, and exactly the expected
+// TestOverflowBoundDropPolicy: when the memory backlog (hand-off channel
+// and overflow queue) reaches its bound the full policy applies; drops
+// are counted in linewatch_store_lines_lost_total{reason="memory_full"}
+// and logged at most once per lossLogEvery, and exactly the expected
 // batches reach InfluxDB.
 func TestOverflowBoundDropPolicy(t *testing.T) {
 	t.Parallel()
@@ -183,35 +184,34 @@ func TestOverflowBoundDropPolicy(t *testing.T) {
 			if policy == "drop_newest" {
 				base = start.Add(time.Hour)
 			}
-			nBatches := cap(w.sealed) + keep + extra
+			nBatches := keep + extra
 			ss := uniformSamples(base, 0, nBatches*batchLines)
 			writeWithDeadline(t, w.Writer, ss, 35, 20*time.Second)
 
-			if got, want := w.counter(t, "linewatch_store_spool_dropped_lines_total"), float64(extra*batchLines); got != want {
-				t.Fatalf("dropped lines = %v, want %v", got, want)
+			if got, want := w.counter(t, "linewatch_store_lines_lost_total", "reason", lostMemoryFull), float64(extra*batchLines); got != want {
+				t.Fatalf("lost lines = %v, want %v", got, want)
 			}
-			if n, b := w.overflowLen(); n != keep || b != keep*batchBytes {
-				t.Fatalf("overflow holds %d batches, %d bytes; want %d, %d", n, b, keep, keep*batchBytes)
+			if st := w.Status(); st.MemoryLines != keep*batchLines || st.MemoryBytes != keep*batchBytes || st.MemoryPeak > st.MemoryLimit || st.LinesLost != int64(extra*batchLines) {
+				t.Fatalf("memory holds %d lines, %d bytes (peak %d, limit %d), lost %d; want %d, %d, %d",
+					st.MemoryLines, st.MemoryBytes, st.MemoryPeak, st.MemoryLimit, st.LinesLost, keep*batchLines, keep*batchBytes, extra*batchLines)
 			}
 			if n := strings.Count(logs.String(), "DATA LOST"); n != 1 {
 				t.Fatalf("%d data-loss log lines for %d drops, want 1 (rate-limited):\n%s", n, extra, logs.String())
 			}
 			// After the rate limit the next drop logs the lines lost since.
-			clk.Advance(overflowLogEvery)
+			clk.Advance(lossLogEvery)
 			more := uniformSamples(base, nBatches*batchLines, batchLines)
 			writeWithDeadline(t, w.Writer, more, batchLines, 20*time.Second)
-			if !strings.Contains(logs.String(), fmt.Sprintf("lines=%d reason=\"writer behind (slow or stuck spool disk?) and its memory queue full, policy %s\"", extra*batchLines, policy)) {
+			if !strings.Contains(logs.String(), fmt.Sprintf("lines=%d total_lost=%d", extra*batchLines, (extra+1)*batchLines)) || !strings.Contains(logs.String(), "policy "+policy) {
 				t.Fatalf("second data-loss line does not sum the %d lines dropped since the first:\n%s", extra*batchLines, logs.String())
 			}
 			ss = append(ss, more...)
 
 			var want []sample.Sample
-			chanLines := cap(w.sealed) * batchLines
-			want = append(want, ss[:chanLines]...) // the hand-off channel is never dropped from
 			if policy == "drop_oldest" {
 				want = append(want, ss[len(ss)-keep*batchLines:]...)
 			} else {
-				want = append(want, ss[chanLines:chanLines+keep*batchLines]...)
+				want = append(want, ss[:keep*batchLines]...)
 			}
 			w.start(t)
 			w.flush(t)
@@ -235,10 +235,10 @@ func TestWriteAfterStopCounted(t *testing.T) {
 	w.start(t)
 	w.stop(t)
 	w.WriteSamples(uniformSamples(time.Now(), 0, 3))
-	if got := w.counter(t, "linewatch_store_spool_dropped_lines_total"); got != 3 {
+	if got := w.counter(t, "linewatch_store_lines_lost_total"); got != 3 {
 		t.Fatalf("dropped lines after stop = %v, want 3", got)
 	}
-	if !strings.Contains(logs.String(), "write after the writer stopped") {
+	if !strings.Contains(logs.String(), "written after the writer stopped") {
 		t.Fatalf("no log line for the lost write:\n%s", logs.String())
 	}
 }
@@ -275,7 +275,7 @@ func TestStuckSpoolDoesNotBlockWriters(t *testing.T) {
 	}
 	close(release)
 	w.stop(t)
-	if n := w.counter(t, "linewatch_store_spool_dropped_lines_total"); n != 0 {
+	if n := w.counter(t, "linewatch_store_lines_lost_total"); n != 0 {
 		t.Fatalf("dropped lines = %v, want 0", n)
 	}
 

@@ -95,7 +95,7 @@ func TestOutageSpoolReplay(t *testing.T) {
 	if segs, _ := filepath.Glob(filepath.Join(cfg.Spool.Dir, "*.seg")); len(segs) != 0 {
 		t.Errorf("segments left after replay: %v", segs)
 	}
-	if n := w.counter(t, "linewatch_store_spool_dropped_lines_total"); n != 0 {
+	if n := w.counter(t, "linewatch_store_lines_lost_total"); n != 0 {
 		t.Errorf("dropped lines = %v", n)
 	}
 }

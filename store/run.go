@@ -26,6 +26,12 @@ type dispatcher struct {
 	backoff  Timer
 	draining bool
 	waiters  []chan struct{}
+	// holding: the spool disk refused a write; batches that can be
+	// neither sent nor spooled wait at the front of the writer's memory
+	// backlog (Writer.unshift). retryDisk: try the disk again with the
+	// next batch (set at each flush tick and when spooled data is acked).
+	holding   bool
+	retryDisk bool
 }
 
 // Run sends batches until ctx is cancelled; spooled batches of an
@@ -60,11 +66,19 @@ func (w *Writer) Run(ctx context.Context) error {
 		if d.backoff != nil {
 			backoffC = d.backoff.C()
 		}
+		// While the spool disk fails, batches are taken only when they can
+		// be sent now or the disk is to be tried again; the rest wait in
+		// the bounded memory backlog.
+		sealedC, ovC := w.sealed, w.ovReady
+		if d.holding && !d.retryDisk && !d.canSendNow() {
+			sealedC, ovC = nil, nil
+		}
 		select {
 		case <-ctx.Done():
-		case b := <-w.sealed:
+		case b := <-sealedC:
+			w.untrack(b)
 			d.add(b)
-		case <-w.ovReady:
+		case <-ovC:
 			if b := w.takeNext(); b != nil {
 				d.add(b)
 			}
@@ -76,6 +90,15 @@ func (w *Writer) Run(ctx context.Context) error {
 			d.backoff = nil
 		case <-flush.C():
 			w.sealCurrentQueued() // behind what is queued; taken in turn
+			w.loss.tick()
+			if d.holding {
+				d.retryDisk = true
+				if !w.queuedForRun() {
+					// Nothing to retry the disk with (InfluxDB took the
+					// backlog): check it directly, so its state is current.
+					d.probeDisk()
+				}
+			}
 			flush = w.clock.NewTimer(untilNextFlush(w.clock.Now(), w.flushEvery))
 		case ch := <-w.flushReq:
 			w.sealCurrentQueued()
@@ -111,7 +134,19 @@ func (w *Writer) Run(ctx context.Context) error {
 	}
 	deadline := w.clock.NewTimer(w.drainTimeout)
 drain:
-	for len(d.q) > 0 || d.inflight > 0 {
+	for {
+		// Batches the full disk sent back to memory go to a healthy
+		// InfluxDB during the drain rather than being lost at the end.
+		for d.holding && !d.failing && len(d.q) < d.maxQ {
+			b := w.takeNext()
+			if b == nil {
+				break
+			}
+			d.q = append(d.q, b)
+		}
+		if (len(d.q) == 0 || d.failing) && d.inflight == 0 {
+			break
+		}
 		next, out := d.peek()
 		select {
 		case out <- next:
@@ -133,17 +168,15 @@ drain:
 	// queues: spool it first so a restart replays in write order.
 	pending := append(d.q, w.takeAll(true)...)
 	d.q = nil
-	for _, b := range pending {
-		d.spoolAppend(b) // on a disk error the batch lands back in d.q
-	}
-	if lost := 0; len(d.q) > 0 {
-		for _, b := range d.q {
+	d.retryDisk = true // a last try, even if the disk failed before
+	if i := d.spoolAll(pending); i < len(pending) {
+		lost := 0
+		for _, b := range pending[i:] {
 			lost += b.lines
 		}
-		w.m.spoolDropped.Add(float64(lost))
-		w.log.Error("store: DATA LOST: the spool failed while stopping; batches not sent are lost", "batches", len(d.q), "lines", lost)
-		d.q = nil
+		w.loss.lost(lost, lostStopped, "the spool disk refused writes while stopping; batches not sent are lost")
 	}
+	w.loss.flush()
 	for _, ch := range d.waiters {
 		close(ch) // Flush callers: the data is sent or durably spooled
 	}
@@ -209,29 +242,90 @@ func (d *dispatcher) pop(b *batch) {
 	d.inflight++
 }
 
-// add routes a newly sealed batch: memory queue when nothing older waits
-// in the spool, else behind the spool.
+// add routes a batch taken from the writer: memory queue when it can be
+// sent now, else behind the spool.
 func (d *dispatcher) add(b *batch) {
-	if !d.failing && d.w.sp.Pending() == 0 && len(d.retryq) == 0 && len(d.q) < d.maxQ {
+	if d.canSendNow() {
 		d.q = append(d.q, b)
 		return
 	}
-	d.spoolAppend(b)
+	d.durable([]*batch{b})
 }
 
-func (d *dispatcher) spoolAppend(b *batch) {
-	if d.w.gzip && !b.gz {
-		compress(b)
+// canSendNow: nothing older waits in the spool, and InfluxDB takes writes
+// (or, while the disk fails, a probe may go: InfluxDB's recovery could
+// not be noticed otherwise, the spool being empty).
+func (d *dispatcher) canSendNow() bool {
+	if d.w.sp.Pending() > 0 || len(d.retryq) > 0 || d.staged != nil || len(d.q) >= d.maxQ {
+		return false
 	}
-	if err := d.w.sp.Append(b); err != nil {
-		// The disk failed: keep the batch in memory rather than lose it.
-		d.w.log.Error("store: cannot spool a batch; keeping it in memory", "lines", b.lines, "err", err)
-		d.q = append(d.q, b)
+	if !d.failing {
+		return true
+	}
+	return d.holding && d.backoff == nil && d.inflight == 0 && len(d.q) == 0
+}
+
+// durable spools bs in order; what the disk refuses goes back to the
+// writer's memory backlog, in order.
+func (d *dispatcher) durable(bs []*batch) {
+	if i := d.spoolAll(bs); i < len(bs) {
+		d.w.unshift(bs[i:])
+	}
+}
+
+// spoolAll appends bs to the spool in order and returns how many it
+// took; it stops at the first write the disk refuses. While the disk is
+// failing it tries only when retryDisk is set. The first refusal is logged
+// once; the return of the disk once.
+func (d *dispatcher) spoolAll(bs []*batch) int {
+	w := d.w
+	for i, b := range bs {
+		if d.holding && !d.retryDisk {
+			return i
+		}
+		if w.gzip && !b.gz {
+			compress(b)
+		}
+		if err := w.sp.Append(b); err != nil {
+			d.retryDisk = false
+			w.setSpoolErr(err)
+			if !d.holding {
+				d.holding = true
+				w.log.Error("store: the spool disk refuses writes; batches wait in memory until it or InfluxDB takes them (bounded by influxdb.memory_limit_mb, then influxdb.spool.full_policy drops data)",
+					"err", err, "memory_limit_bytes", w.memMax)
+			}
+			return i
+		}
+		if d.holding {
+			d.diskBack()
+		}
+		if w.onSpooled != nil && b.spooled {
+			w.onSpooled(b)
+		}
+	}
+	return len(bs)
+}
+
+// diskBack ends holding after the spool disk took a write.
+func (d *dispatcher) diskBack() {
+	w := d.w
+	d.holding = false
+	w.setSpoolErr(nil)
+	st := w.Status()
+	w.log.Info("store: the spool disk takes writes again; batches held in memory go to it", "held_lines", st.MemoryLines, "held_bytes", st.MemoryBytes)
+}
+
+// probeDisk checks a failing spool disk with a small durable write.
+func (d *dispatcher) probeDisk() {
+	p, ok := d.w.sp.(interface{ probe() error })
+	if !ok {
 		return
 	}
-	if d.w.onSpooled != nil && b.spooled {
-		d.w.onSpooled(b)
+	if err := p.probe(); err != nil {
+		d.w.setSpoolErr(err)
+		return
 	}
+	d.diskBack()
 }
 
 func (d *dispatcher) handle(r result) {
@@ -280,8 +374,13 @@ func (d *dispatcher) handle(r result) {
 		} else {
 			pending = append([]*batch{b}, pending...)
 		}
-		for _, p := range pending {
-			d.spoolAppend(p)
+		// A failed probe of a held batch is also the moment to try the
+		// disk again: both are paced by the backoff.
+		d.retryDisk = d.retryDisk || d.holding
+		if !d.draining {
+			d.durable(pending)
+		} else if i := d.spoolAll(pending); i < len(pending) {
+			d.q = pending[i:] // a last try to spool them when Run stops
 		}
 		if !d.draining {
 			d.startBackoff(r.retryAfter)
@@ -303,6 +402,7 @@ func (d *dispatcher) recovered() {
 func (d *dispatcher) release(b *batch) {
 	if b.spooled {
 		d.w.sp.Ack(b)
+		d.retryDisk = d.retryDisk || d.holding // room may have been freed
 	} else if !b.gz {
 		putBuf(b.body)
 	}

@@ -63,10 +63,11 @@ type diskSpool struct {
 	nextSeq    uint64
 	log        *slog.Logger
 	m          *metrics
+	loss       *lossLog
 	lock       *os.File
 }
 
-func openDiskSpool(dir string, maxBytes int64, dropOldest bool, log *slog.Logger, m *metrics) (*diskSpool, error) {
+func openDiskSpool(dir string, maxBytes int64, dropOldest bool, log *slog.Logger, m *metrics, loss *lossLog) (*diskSpool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool directory %s: %w (set influxdb.spool.dir to a writable directory)", dir, err)
 	}
@@ -80,7 +81,7 @@ func openDiskSpool(dir string, maxBytes int64, dropOldest bool, log *slog.Logger
 		return nil, fmt.Errorf("spool directory %s is in use by another linewatch writer (%w); give each collector its own influxdb.spool.dir", dir, err)
 	}
 	segMax := max(maxBytes/8, 64<<10)
-	s := &diskSpool{dir: dir, maxBytes: maxBytes, segMax: segMax, dropOldest: dropOldest, log: log, m: m, nextSeq: 1, lock: lock}
+	s := &diskSpool{dir: dir, maxBytes: maxBytes, segMax: segMax, dropOldest: dropOldest, log: log, m: m, loss: loss, nextSeq: 1, lock: lock}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		s.Close()
@@ -116,7 +117,7 @@ func openDiskSpool(dir string, maxBytes int64, dropOldest bool, log *slog.Logger
 		}
 		log.Info("spool: replaying batches left by a previous run", "dir", dir, "segments", len(s.segs), "bytes", s.bytes, "lines", lines)
 	}
-	m.spoolBytes.Set(float64(s.bytes))
+	m.setSpoolBytes(s.bytes)
 	return s, nil
 }
 
@@ -192,18 +193,18 @@ func (s *diskSpool) Pending() int {
 func (s *diskSpool) Append(b *batch) error {
 	recLen := int64(recHeaderLen + payloadHeaderLen + len(b.body))
 	if recLen+int64(len(segMagic)) > s.maxBytes {
-		s.drop(b.lines, "batch larger than the whole spool")
+		s.drop(b.lines, lostSpoolFull, "batch larger than the whole spool")
 		return nil
 	}
 	for s.bytes+recLen > s.maxBytes {
 		if !s.dropOldest || len(s.segs) == 0 {
-			s.drop(b.lines, "spool full, policy drop_newest")
+			s.drop(b.lines, lostSpoolFull, "spool full, policy drop_newest")
 			return nil
 		}
 		old := s.segs[0]
 		lost := old.lines - old.ackedLines
 		s.remove(old)
-		s.drop(lost, "spool full, policy drop_oldest: oldest segment deleted")
+		s.drop(lost, lostSpoolFull, "spool full, policy drop_oldest: oldest segment deleted")
 	}
 	if s.tail == nil || s.tail.size+recLen > s.segMax && s.tail.records > 0 {
 		if err := s.roll(); err != nil {
@@ -217,24 +218,45 @@ func (s *diskSpool) Append(b *batch) error {
 		return fmt.Errorf("spool: write %s: %w", t.path, err)
 	}
 	if err := t.w.Sync(); err != nil {
+		// Not durable: drop it from the file so the next record starts
+		// where the segment's size says.
+		t.w.Truncate(t.size)
 		return fmt.Errorf("spool: fsync %s: %w", t.path, err)
 	}
 	t.size += recLen
 	t.records++
 	t.lines += b.lines
 	s.bytes += recLen
-	s.m.spoolBytes.Set(float64(s.bytes))
+	s.m.setSpoolBytes(s.bytes)
 	b.seg = t.seq
 	b.spooled = true
 	return nil
 }
 
-func (s *diskSpool) drop(lines int, why string) {
-	if lines <= 0 {
-		return
+// probe writes and fsyncs a small file in the spool directory and removes
+// it: whether the disk takes writes again (space back, remounted rw).
+func (s *diskSpool) probe() error {
+	path := filepath.Join(s.dir, "PROBE")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: probe %s: %w", path, err)
 	}
-	s.m.spoolDropped.Add(float64(lines))
-	s.log.Error("spool: DATA LOST: lines dropped", "lines", lines, "reason", why, "dir", s.dir, "max_bytes", s.maxBytes)
+	defer os.Remove(path)
+	_, err = f.Write(make([]byte, 4096))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("spool: probe %s: %w", path, err)
+	}
+	return nil
+}
+
+func (s *diskSpool) drop(lines int, reason, why string) {
+	s.loss.lost(lines, reason, fmt.Sprintf("%s (spool %s, max %d bytes)", why, s.dir, s.maxBytes))
 }
 
 // roll starts a new tail segment; the magic is fsync'd with the directory
@@ -291,7 +313,7 @@ func (s *diskSpool) Next() (*batch, error) {
 			lost := g.lines - g.ackedLines
 			s.log.Error("spool: corrupt record; the rest of the segment is skipped", "file", g.path, "offset", g.readOff, "err", err)
 			g.readOff = g.size
-			s.drop(lost, "corrupt spool record")
+			s.drop(lost, lostSpoolCorrupt, "corrupt spool record")
 			s.maybeRemove(g)
 			return s.Next()
 		}
@@ -359,7 +381,7 @@ func (s *diskSpool) remove(g *segment) {
 	}
 	s.segs = slices.DeleteFunc(s.segs, func(x *segment) bool { return x == g })
 	s.bytes -= g.size
-	s.m.spoolBytes.Set(float64(s.bytes))
+	s.m.setSpoolBytes(s.bytes)
 }
 
 func (s *diskSpool) Close() error {
@@ -390,15 +412,15 @@ type memSpool struct {
 	bytes      int64
 	maxBytes   int64
 	dropOldest bool
-	log        *slog.Logger
 	m          *metrics
+	loss       *lossLog
 }
 
 func (s *memSpool) Append(b *batch) error {
 	n := int64(len(b.body))
 	for s.bytes+n > s.maxBytes {
 		if !s.dropOldest || len(s.q) == 0 {
-			s.drop(b.lines, "memory spool full, policy drop_newest")
+			s.loss.lost(b.lines, lostSpoolFull, fmt.Sprintf("memory spool full (max %d bytes), policy drop_newest", s.maxBytes))
 			return nil
 		}
 		old := s.q[0]
@@ -409,19 +431,14 @@ func (s *memSpool) Append(b *batch) error {
 		old.dropped = true
 		s.pending--
 		s.bytes -= int64(len(old.body))
-		s.drop(old.lines, "memory spool full, policy drop_oldest")
+		s.loss.lost(old.lines, lostSpoolFull, fmt.Sprintf("memory spool full (max %d bytes), policy drop_oldest", s.maxBytes))
 	}
 	b.spooled = true
 	s.q = append(s.q, b)
 	s.pending++
 	s.bytes += n
-	s.m.spoolBytes.Set(float64(s.bytes))
+	s.m.setSpoolBytes(s.bytes)
 	return nil
-}
-
-func (s *memSpool) drop(lines int, why string) {
-	s.m.spoolDropped.Add(float64(lines))
-	s.log.Error("spool: DATA LOST: lines dropped", "lines", lines, "reason", why, "max_bytes", s.maxBytes)
 }
 
 func (s *memSpool) Next() (*batch, error) {
@@ -444,7 +461,7 @@ func (s *memSpool) Ack(b *batch) {
 		s.q = s.q[1:]
 		s.next--
 	}
-	s.m.spoolBytes.Set(float64(s.bytes))
+	s.m.setSpoolBytes(s.bytes)
 }
 
 func (s *memSpool) Pending() int { return s.pending }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -20,7 +21,8 @@ func openTestSpool(t *testing.T, dir string, maxBytes int64, dropOldest bool) (*
 	t.Helper()
 	logs := &syncBuffer{}
 	m := newMetrics(prometheus.NewRegistry())
-	s, err := openDiskSpool(dir, maxBytes, dropOldest, slog.New(slog.NewTextHandler(logs, nil)), m)
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	s, err := openDiskSpool(dir, maxBytes, dropOldest, log, m, newLossLog(log, time.Now, m.linesLost))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +112,7 @@ func TestSpoolFullDropOldest(t *testing.T) {
 	if dropped == 0 || got[0] != dropped {
 		t.Fatalf("want the oldest %d dropped, got %v", dropped, got)
 	}
-	if v := metricValue(m.spoolDropped); v != float64(dropped*10) {
+	if v := metricValue(m.linesLost.WithLabelValues(lostSpoolFull)); v != float64(dropped*10) {
 		t.Fatalf("dropped lines metric %v, want %d", v, dropped*10)
 	}
 	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "drop_oldest") {
@@ -129,7 +131,7 @@ func TestSpoolFullDropNewest(t *testing.T) {
 	if got[0] != 0 || got[len(got)-1] != len(got)-1 {
 		t.Fatalf("want the oldest kept: %v", got)
 	}
-	if v := metricValue(m.spoolDropped); v != float64((100-len(got))*10) {
+	if v := metricValue(m.linesLost.WithLabelValues(lostSpoolFull)); v != float64((100-len(got))*10) {
 		t.Fatalf("dropped lines metric %v, want %d", v, (100-len(got))*10)
 	}
 	if !strings.Contains(logs.String(), "drop_newest") {

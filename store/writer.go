@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/bits"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,18 +31,9 @@ type WriterOptions struct {
 	DrainTimeout time.Duration
 	// BackoffMin and BackoffMax bound the retry delay (defaults 200 ms, 30 s).
 	BackoffMin, BackoffMax time.Duration
-	// OverflowBytes bounds the sealed batches (uncompressed line protocol)
-	// held in memory while Run is behind, e.g. on a slow or stuck spool
-	// disk. WriteSamples never waits: past this bound the spool's full
-	// policy (influxdb.spool.full_policy) drops data. Default 64 MiB.
+	// OverflowBytes, when set, overrides influxdb.memory_limit_mb (tests).
 	OverflowBytes int64
 }
-
-// DefaultOverflowBytes is the default of WriterOptions.OverflowBytes.
-const DefaultOverflowBytes = 64 << 20
-
-// overflowLogEvery rate-limits the data-loss log line of the overflow queue.
-const overflowLogEvery = 10 * time.Second
 
 // ErrWriterStopped is returned by Flush once Run has returned.
 var ErrWriterStopped = errors.New("store: writer stopped")
@@ -83,22 +75,31 @@ type Writer struct {
 	lines   int
 	encErrs int
 
-	// Hand-off to Run. enqueue never blocks: a batch goes to sealed when
-	// it has room and overflow is empty, else behind it in overflow, so
-	// the order is kept; Run takes overflow only after emptying sealed.
-	sealed      chan *batch
-	ovReady     chan struct{} // a token when overflow has batches
-	ovMu        sync.Mutex
-	overflow    []*batch // oldest first, all newer than what is in sealed
-	ovBytes     int64
-	ovMax       int64
-	ovDropOld   bool
-	ovStopped   bool      // Run took its last batches: later writes are lost
-	ovLostLines int       // dropped since the last log line
-	ovLoggedAt  time.Time // last data-loss log line
-	flushReq    chan chan struct{}
-	done        chan struct{}
-	started     atomic.Bool
+	// Hand-off to Run, and the memory backlog. enqueue never blocks: a
+	// batch goes to sealed when it has room and overflow is empty, else
+	// behind it in overflow, so the order is kept; Run takes overflow only
+	// after emptying sealed. While the spool disk refuses writes Run puts
+	// the batches it cannot spool back at the front of overflow (unshift).
+	// sealed and overflow together are bounded by memMax bytes.
+	sealed    chan *batch
+	ovReady   chan struct{} // a token when overflow has batches
+	ovMu      sync.Mutex
+	overflow  []*batch // oldest first, all newer than what is in sealed
+	memBytes  int64    // bytes in sealed and overflow
+	memLines  int
+	memPeak   int64
+	memMax    int64
+	dropOld   bool
+	memFull   string // log detail of a memory_full drop
+	ovStopped bool   // Run took its last batches: later writes are lost
+	loss      *lossLog
+	flushReq  chan chan struct{}
+	done      chan struct{}
+	started   atomic.Bool
+
+	stMu     sync.Mutex
+	spoolErr error // the spool disk refused the last write; nil when it works
+	spoolMax int64
 
 	// test hooks, set before Run
 	onResult   func(result)
@@ -113,7 +114,7 @@ func NewWriter(cfg config.InfluxDB, opts WriterOptions) (*Writer, error) {
 		log: opts.Logger, clock: opts.Clock,
 		batchSize: cfg.BatchSize, flushEvery: cfg.FlushInterval, timeout: cfg.Timeout, writers: cfg.Writers,
 		gzip: cfg.Gzip == nil || *cfg.Gzip, drainTimeout: opts.DrainTimeout,
-		backoffMin: opts.BackoffMin, backoffMax: opts.BackoffMax, ovMax: opts.OverflowBytes,
+		backoffMin: opts.BackoffMin, backoffMax: opts.BackoffMax, memMax: opts.OverflowBytes,
 	}
 	if w.log == nil {
 		w.log = slog.Default()
@@ -129,8 +130,11 @@ func NewWriter(cfg config.InfluxDB, opts WriterOptions) (*Writer, error) {
 	setDefault(&w.drainTimeout, 5*time.Second)
 	setDefault(&w.backoffMin, 200*time.Millisecond)
 	setDefault(&w.backoffMax, 30*time.Second)
-	if w.ovMax <= 0 {
-		w.ovMax = DefaultOverflowBytes
+	if w.memMax <= 0 {
+		w.memMax = cfg.MemoryLimitMB << 20
+	}
+	if w.memMax <= 0 {
+		w.memMax = config.DefaultMemoryLimitMB << 20
 	}
 	w.backoffMax = max(w.backoffMax, w.backoffMin)
 	m, err := newMetricsReg(opts.Metrics)
@@ -138,6 +142,7 @@ func NewWriter(cfg config.InfluxDB, opts WriterOptions) (*Writer, error) {
 		return nil, err
 	}
 	w.m = m
+	w.loss = newLossLog(w.log, w.clock.Now, m.linesLost)
 	if w.ep, err = newEndpoint(cfg, w.writers); err != nil {
 		return nil, err
 	}
@@ -146,14 +151,16 @@ func NewWriter(cfg config.InfluxDB, opts WriterOptions) (*Writer, error) {
 		maxBytes = config.DefaultSpoolMaxSizeMB << 20
 	}
 	dropOldest := cfg.Spool.FullPolicy != "drop_newest"
-	w.ovDropOld = dropOldest
+	w.dropOld = dropOldest
+	w.memFull = memFullReason(w.memMax, dropOldest)
+	w.spoolMax = maxBytes
 	if cfg.Spool.Dir != "" {
-		if w.sp, err = openDiskSpool(cfg.Spool.Dir, maxBytes, dropOldest, w.log, w.m); err != nil {
+		if w.sp, err = openDiskSpool(cfg.Spool.Dir, maxBytes, dropOldest, w.log, w.m, w.loss); err != nil {
 			return nil, err
 		}
 	} else {
 		w.log.Warn("influxdb.spool.dir is empty: batches wait in memory while InfluxDB is down and are lost on a crash")
-		w.sp = &memSpool{maxBytes: maxBytes, dropOldest: dropOldest, log: w.log, m: w.m}
+		w.sp = &memSpool{maxBytes: maxBytes, dropOldest: dropOldest, m: w.m, loss: w.loss}
 	}
 	// Room for bursts while the router is busy spooling (fsync per batch)
 	// during an outage; beyond it batches wait in the overflow queue.
@@ -183,9 +190,10 @@ func setDefault[T comparable](p *T, def T) {
 
 // WriteSamples encodes samples into the current batch. It never waits,
 // neither for the network nor for Run: full batches are handed to Run,
-// which sends or spools them; while Run is behind they wait in a memory
-// queue bounded by WriterOptions.OverflowBytes, past which the spool's
-// full policy drops data (logged and counted). Samples that have no
+// which sends or spools them; while Run is behind, or neither InfluxDB
+// nor the spool disk takes them, they wait in memory bounded by
+// influxdb.memory_limit_mb, past which influxdb.spool.full_policy drops
+// data (counted, and logged at most once per 10 s). Samples that have no
 // line-protocol form (empty or invalid tag values) are counted and logged.
 func (w *Writer) WriteSamples(ss []sample.Sample) {
 	now := w.clock.Now()
@@ -252,15 +260,26 @@ func (w *Writer) sealCurrentQueued() {
 
 // enqueue hands b to Run without ever blocking: into sealed while it has
 // room and nothing waits in overflow, else at the end of overflow. Past
-// the overflow bound the spool's full policy applies.
+// the memory bound the full policy applies.
 func (w *Writer) enqueue(b *batch) {
 	w.ovMu.Lock()
 	defer w.ovMu.Unlock()
 	if w.ovStopped {
-		w.dropLocked(b.lines, "write after the writer stopped")
+		w.loss.lost(b.lines, lostStopped, "written after the writer stopped")
 		putBuf(b.body)
 		return
 	}
+	size := int64(len(b.body))
+	if w.dropOld {
+		for w.memBytes+size > w.memMax && w.evictOldestLocked() {
+		}
+	}
+	if w.memBytes+size > w.memMax {
+		w.loss.lost(b.lines, lostMemoryFull, w.fullReason())
+		putBuf(b.body)
+		return
+	}
+	w.trackLocked(b, 1)
 	if len(w.overflow) == 0 {
 		select {
 		case w.sealed <- b:
@@ -268,45 +287,85 @@ func (w *Writer) enqueue(b *batch) {
 		default:
 		}
 	}
-	size := int64(len(b.body))
-	for w.ovBytes+size > w.ovMax {
-		if !w.ovDropOld || len(w.overflow) == 0 {
-			w.dropLocked(b.lines, w.fullReason())
-			putBuf(b.body)
-			return
-		}
-		old := w.overflow[0]
-		w.overflow[0] = nil
-		w.overflow = w.overflow[1:]
-		w.ovBytes -= int64(len(old.body))
-		w.dropLocked(old.lines, w.fullReason())
-		putBuf(old.body)
-	}
 	w.overflow = append(w.overflow, b)
-	w.ovBytes += size
 	w.signalOverflowLocked()
 }
 
-func (w *Writer) fullReason() string {
-	if w.ovDropOld {
-		return "writer behind (slow or stuck spool disk?) and its memory queue full, policy drop_oldest"
-	}
-	return "writer behind (slow or stuck spool disk?) and its memory queue full, policy drop_newest"
+// trackLocked adds (sign 1) or removes (-1) b from the memory backlog.
+func (w *Writer) trackLocked(b *batch, sign int) {
+	w.memBytes += int64(sign * len(b.body))
+	w.memLines += sign * b.lines
+	w.memPeak = max(w.memPeak, w.memBytes)
+	w.m.memoryBytes.Set(float64(w.memBytes))
 }
 
-// dropLocked counts lost lines and logs them loudly, at most once per
-// overflowLogEvery with the lines lost since the last line: a stuck disk
-// drops a batch per poll and must not flood the log as well.
-func (w *Writer) dropLocked(lines int, reason string) {
-	w.m.spoolDropped.Add(float64(lines))
-	w.ovLostLines += lines
-	now := w.clock.Now()
-	if !w.ovLoggedAt.IsZero() && now.Sub(w.ovLoggedAt) < overflowLogEvery {
+// untrack is called by Run for a batch it took from sealed directly.
+func (w *Writer) untrack(b *batch) {
+	w.ovMu.Lock()
+	defer w.ovMu.Unlock()
+	w.trackLocked(b, -1)
+}
+
+// evictOldestLocked drops the oldest batch of the backlog (sealed, then
+// overflow), reporting false when there is none.
+func (w *Writer) evictOldestLocked() bool {
+	var old *batch
+	select {
+	case old = <-w.sealed:
+	default:
+		if len(w.overflow) == 0 {
+			return false
+		}
+		old = w.overflow[0]
+		w.overflow[0] = nil
+		w.overflow = w.overflow[1:]
+	}
+	w.trackLocked(old, -1)
+	w.loss.lost(old.lines, lostMemoryFull, w.fullReason())
+	if !old.gz {
+		putBuf(old.body)
+	}
+	return true
+}
+
+// unshift puts batches Run could neither send nor spool back at the front
+// of the backlog, oldest first, followed by whatever still waits in
+// sealed (older than overflow), so the order of writes is kept. Past the
+// memory bound the full policy drops the oldest or the newest.
+func (w *Writer) unshift(bs []*batch) {
+	if len(bs) == 0 {
 		return
 	}
-	w.log.Error("store: DATA LOST: lines dropped", "lines", w.ovLostLines, "reason", reason, "max_bytes", w.ovMax, "log_every", overflowLogEvery)
-	w.ovLoggedAt = now
-	w.ovLostLines = 0
+	w.ovMu.Lock()
+	defer w.ovMu.Unlock()
+	for _, b := range bs {
+		w.trackLocked(b, 1)
+	}
+	w.overflow = append(w.drainSealedLocked(slices.Clone(bs)), w.overflow...)
+	for w.memBytes > w.memMax && len(w.overflow) > 0 {
+		var old *batch
+		if w.dropOld {
+			old = w.overflow[0]
+			w.overflow = w.overflow[1:]
+		} else {
+			old = w.overflow[len(w.overflow)-1]
+			w.overflow = w.overflow[:len(w.overflow)-1]
+		}
+		w.trackLocked(old, -1)
+		w.loss.lost(old.lines, lostMemoryFull, w.fullReason())
+	}
+	w.signalOverflowLocked()
+}
+
+// fullReason is the log detail of a memory_full drop (built once).
+func (w *Writer) fullReason() string { return w.memFull }
+
+func memFullReason(limit int64, dropOld bool) string {
+	policy := "drop_newest"
+	if dropOld {
+		policy = "drop_oldest"
+	}
+	return fmt.Sprintf("batches held in memory reached influxdb.memory_limit_mb (%d bytes): InfluxDB and the spool both behind or failing; policy %s", limit, policy)
 }
 
 // takeNext returns the oldest batch waiting for Run, nil when none:
@@ -318,6 +377,7 @@ func (w *Writer) takeNext() *batch {
 	defer w.ovMu.Unlock()
 	select {
 	case b := <-w.sealed:
+		w.trackLocked(b, -1)
 		w.signalOverflowLocked()
 		return b
 	default:
@@ -328,7 +388,7 @@ func (w *Writer) takeNext() *batch {
 	b := w.overflow[0]
 	w.overflow[0] = nil
 	w.overflow = w.overflow[1:]
-	w.ovBytes -= int64(len(b.body))
+	w.trackLocked(b, -1)
 	if len(w.overflow) == 0 {
 		w.overflow = nil // let the backing array go
 	}
@@ -347,33 +407,71 @@ func (w *Writer) signalOverflowLocked() {
 	}
 }
 
+// drainSealedLocked appends what waits in sealed to out, oldest first.
+func (w *Writer) drainSealedLocked(out []*batch) []*batch {
+	for {
+		select {
+		case b := <-w.sealed:
+			out = append(out, b)
+		default:
+			return out
+		}
+	}
+}
+
 // takeAll returns every batch waiting for Run, oldest first. stop marks
 // the writer stopped, so later batches are counted as lost instead of
 // waiting in a queue nobody reads.
 func (w *Writer) takeAll(stop bool) []*batch {
 	w.ovMu.Lock()
 	defer w.ovMu.Unlock()
-	var out []*batch
-	for {
-		select {
-		case b := <-w.sealed:
-			out = append(out, b)
-			continue
-		default:
-		}
-		break
-	}
-	out = append(out, w.overflow...)
+	out := append(w.drainSealedLocked(nil), w.overflow...)
 	w.overflow = nil
-	w.ovBytes = 0
+	for _, b := range out {
+		w.trackLocked(b, -1)
+	}
 	if stop {
 		w.ovStopped = true
-		if w.ovLostLines > 0 { // not yet in a log line
-			w.log.Error("store: DATA LOST: lines dropped since the last report", "lines", w.ovLostLines, "reason", w.fullReason())
-			w.ovLostLines = 0
-		}
 	}
 	return out
+}
+
+// Status is a snapshot of where unsent data waits, for health checks and
+// system alarms (spool in use, spool above a share of its bound, spool
+// disk failing, memory backlog, data lost).
+type Status struct {
+	// SpoolBytes is the spool's size (disk, or memory without spool.dir);
+	// SpoolLimit its bound (influxdb.spool.max_size_mb).
+	SpoolBytes, SpoolLimit int64
+	// SpoolError is the error of the last spool write when the spool disk
+	// refuses writes (full, read-only, I/O error); nil when it works.
+	SpoolError error
+	// MemoryBytes and MemoryLines are the sealed batches held in memory,
+	// neither sent nor spooled; MemoryLimit is their bound
+	// (influxdb.memory_limit_mb) and MemoryPeak the most held so far.
+	MemoryBytes, MemoryLimit, MemoryPeak int64
+	MemoryLines                          int
+	// LinesLost counts lines dropped since the writer started (also
+	// linewatch_store_lines_lost_total).
+	LinesLost int64
+}
+
+// Status reports the writer's buffers; safe from any goroutine.
+func (w *Writer) Status() Status {
+	st := Status{SpoolBytes: w.m.spoolUsed.Load(), SpoolLimit: w.spoolMax, MemoryLimit: w.memMax, LinesLost: w.loss.totalLost()}
+	w.stMu.Lock()
+	st.SpoolError = w.spoolErr
+	w.stMu.Unlock()
+	w.ovMu.Lock()
+	st.MemoryBytes, st.MemoryLines, st.MemoryPeak = w.memBytes, w.memLines, w.memPeak
+	w.ovMu.Unlock()
+	return st
+}
+
+func (w *Writer) setSpoolErr(err error) {
+	w.stMu.Lock()
+	w.spoolErr = err
+	w.stMu.Unlock()
 }
 
 // queuedForRun reports whether batches wait in sealed or overflow.

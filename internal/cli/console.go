@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -43,6 +44,10 @@ func newConsoleAddUserCmd() *cobra.Command {
 						return withCode(ExitFailure, fmt.Errorf("user %s already in %s: remove the line first", args[0], file))
 					}
 				}
+			}
+			// Password hashes: a new directory is private like the file.
+			if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+				return withCode(ExitFailure, fmt.Errorf("users file directory: %w", err))
 			}
 			f, err := os.OpenFile(file, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 			if err != nil {

@@ -50,8 +50,12 @@ func progressBar(w io.Writer, label string) func(float64) {
 }
 
 // writeFileAtomic writes data to path through a temporary file and rename,
-// so a reader never sees half a report.
+// so a reader never sees half a report. A missing directory is created
+// (reports are for QA to read: 0755).
 func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("report directory: %w", err)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".report-*")
 	if err != nil {
 		return err

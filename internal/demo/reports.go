@@ -24,9 +24,6 @@ func ensureSigningKey(cfg *config.Config) error {
 	if _, err := os.Stat(cfg.Reports.SigningKeyFile); err == nil {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(cfg.Reports.SigningKeyFile), 0o700); err != nil {
-		return err
-	}
 	_, err := reports.GenerateKey(cfg.Reports.SigningKeyFile)
 	return err
 }
