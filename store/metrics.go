@@ -1,6 +1,10 @@
 package store
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/linewatch/linewatch/internal/unencodable"
+)
 
 // Error kinds counted by linewatch_store_write_errors_total.
 const (
@@ -22,7 +26,14 @@ type metrics struct {
 	spoolBytes    prometheus.Gauge
 	spoolDropped  prometheus.Counter
 	latency       prometheus.Histogram
+	unencodable   *prometheus.CounterVec // sink=influxdb, reason
 }
+
+// Reasons of linewatch_values_unencodable_total{sink="influxdb"}.
+const (
+	reasonTimeRange = "time_out_of_range" // restamped with the write time
+	reasonOther     = "unencodable"       // dropped (see the log)
+)
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
@@ -62,6 +73,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	for _, k := range []string{errKindNetwork, errKindServer, errKindThrottle, errKindAuth, errKindRejected, errKindPartial, errKindEncode} {
 		m.writeErrors.WithLabelValues(k)
+	}
+	var err error
+	if m.unencodable, err = unencodable.Counter(reg); err != nil {
+		panic(err) // as MustRegister below
+	}
+	for _, r := range []string{reasonTimeRange, reasonOther} {
+		m.unencodable.WithLabelValues(unencodable.SinkInfluxDB, r)
 	}
 	if reg != nil {
 		reg.MustRegister(m.linesWritten, m.batches, m.writeErrors, m.retries, m.rejectedLines, m.spoolBytes, m.spoolDropped, m.latency)
