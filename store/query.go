@@ -603,28 +603,31 @@ func (ci columnIndex) decode(row []any) (sample.Sample, error) {
 // and text (rows written before field nonfinite existed read as NaN).
 func outsideText(s *sample.Sample, hasValue bool, textPct, nonFinite string) {
 	if textPct != "" {
-		if t, err := sample.Unescape(textPct); err == nil {
-			s.Text = t
-		} else {
-			s.Text = textPct // kept as stored rather than lost
-		}
+		s.Text = TextField("", textPct)
 	}
 	if !hasValue && s.Text == "" {
 		s.Value = ParseNonFinite(nonFinite)
 	}
 }
 
+// TextField is the value of a string field written by the store: the
+// field itself, or its key+PctSuffix twin decoded (a value that was not
+// UTF-8 or held NUL). A twin that does not decode is returned as stored.
+func TextField(plain, pct string) string {
+	if pct == "" {
+		return plain
+	}
+	if s, err := sample.Unescape(pct); err == nil {
+		return s
+	}
+	return pct
+}
+
 // batchID is the batch id of a telemetry row: batch_raw when the tag is not
 // the id itself, else the tag decoded.
 func batchID(tag, raw, rawPct string) string {
-	switch {
-	case raw != "":
-		return raw
-	case rawPct != "":
-		if id, err := sample.Unescape(rawPct); err == nil {
-			return id
-		}
-		return rawPct
+	if raw != "" || rawPct != "" {
+		return TextField(raw, rawPct)
 	}
 	if id, err := sample.Unescape(tag); err == nil {
 		return id

@@ -111,7 +111,13 @@ func appendSample(e *lineprotocol.Encoder, s *sample.Sample, now time.Time) erro
 	appendSeries(e, s)
 	e.AddField(FieldQuality, lineprotocol.IntValue(int64(s.Status)))
 	if s.Text != "" {
-		addString(e, FieldText, s.Text, &raw)
+		if strings.IndexByte(s.Text, '\r') >= 0 {
+			// InfluxDB's CSV answers (SamplesWindowed reads them with
+			// encoding/csv) turn CR LF into LF: keep CR percent-encoded.
+			e.AddField(FieldText+PctSuffix, mustString(sample.Escape(s.Text)))
+		} else {
+			addString(e, FieldText, s.Text, &raw)
+		}
 	} else if v, ok := lineprotocol.FloatValue(s.Value); ok {
 		e.AddField(FieldValue, v)
 	} else {
@@ -162,8 +168,8 @@ func takeErr(e *lineprotocol.Encoder) error {
 }
 
 // addString adds a string field. A value that is not UTF-8 or holds NUL
-// (line protocol strings are UTF-8; NUL marks the placeholders below) is
-// stored percent-encoded under key+PctSuffix, so nothing is lost.
+// is stored percent-encoded under key+PctSuffix, so nothing is lost: line
+// protocol strings are UTF-8, and NUL marks the placeholders below.
 //
 // The encoder escapes newline, CR and tab as \n, \r, \t, which InfluxDB
 // 1.x and 2.x store literally (they unescape only \" and \\), so such
