@@ -122,10 +122,16 @@ func EscapeLimit(s string, limit int) string {
 	if len(e) <= limit {
 		return e
 	}
+	return cutHashed(e, s, limit)
+}
+
+// cutHashed cuts the encoding e of s to limit bytes: its head, cut at a
+// character or escape boundary, then "%~" and 32 hex digits of SHA-256(s).
+func cutHashed(e, s string, limit int) string {
 	sum := sha256.Sum256([]byte(s))
 	tail := "%~" + hex.EncodeToString(sum[:16])
 	cut := max(limit-len(tail), 0)
-	for cut > 0 && (!utf8.RuneStart(e[cut]) || (cut >= 1 && e[cut-1] == '%') || (cut >= 2 && e[cut-2] == '%')) {
+	for cut > 0 && (!utf8.RuneStart(e[cut]) || e[cut-1] == '%' || (cut >= 2 && e[cut-2] == '%')) {
 		cut--
 	}
 	return e[:cut] + tail
@@ -154,11 +160,5 @@ func EscapeFileName(s string) string {
 	if len(b) <= limit {
 		return string(b)
 	}
-	sum := sha256.Sum256([]byte(s))
-	tail := "%~" + hex.EncodeToString(sum[:16])
-	cut := limit - len(tail)
-	for cut > 0 && ((cut >= 1 && b[cut-1] == '%') || (cut >= 2 && b[cut-2] == '%')) {
-		cut--
-	}
-	return string(b[:cut]) + tail
+	return cutHashed(string(b), s, limit)
 }
