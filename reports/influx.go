@@ -204,7 +204,9 @@ func FindBatch(ctx context.Context, src BatchSource, site, line, id string) (Bat
 	}
 	var found []BatchRecord
 	for _, b := range all {
-		if b.ID == id {
+		// An id with control characters is listed percent-encoded
+		// (`linewatch batches list`): that form finds it too.
+		if b.ID == id || sample.Escape(b.ID) == id {
 			found = append(found, b)
 		}
 	}
