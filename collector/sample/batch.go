@@ -76,7 +76,7 @@ func (b Batch) Samples(dst []Sample) []Sample {
 // error, which names every such value; the others are in the body.
 func (b Batch) Marshal() ([]byte, error) {
 	var errs []error
-	data := b.AppendJSON(nil, func(i int, reason string) {
+	data := b.AppendJSON(make([]byte, 0, 64+80*len(b.Values)), func(i int, reason string) {
 		if reason == ReasonTimeRange {
 			errs = append(errs, fmt.Errorf("value %d (%s): time %s: %s", i, b.Values[i].Tag, b.Values[i].Time.Format(time.RFC3339), reason))
 		}
