@@ -12,10 +12,10 @@ import (
 
 // SchemaVersion is the version of the telemetry message schema on NATS.
 // Bump it on any incompatible change and keep decoding the old one.
-// Version 2 (docs/schemas.md) may carry "NaN", "+Inf" or "-Inf" as a
-// string in "v", a percent-encoded "s_pct"/"batch_pct" instead of "s"/"batch"
-// for text that is not UTF-8, and "cut" on a text cut to MaxWireText.
-// Version 1 bodies are still decoded.
+// Version 2 (docs/schemas.md) carries a NaN or infinite value as "nf":
+// "NaN", "+Inf" or "-Inf" instead of "v", a percent-encoded "s_pct" /
+// "batch_pct" instead of "s" / "batch" for text that is not UTF-8, and
+// "cut" on a text cut to MaxWireText. Version 1 bodies are still decoded.
 const SchemaVersion = 2
 
 // MaxWireText is the longest text value carried on NATS, in bytes of its
@@ -156,7 +156,6 @@ func appendValue(dst []byte, first bool, t time.Time, tag, unit string, v float6
 		dst = append(dst, `,"unit":`...)
 		dst = appendJSONString(dst, unit)
 	}
-	dst = append(dst, `,"v":`...)
 	dst = appendFloat(dst, v)
 	if text != "" {
 		if len(text) > MaxWireText {
@@ -202,16 +201,19 @@ func appendText(dst []byte, key, s string) []byte {
 	return appendJSONString(dst, Escape(s))
 }
 
-// appendFloat writes a JSON number, or "NaN", "+Inf", "-Inf" as a string.
+// appendFloat writes ,"v":<number>, or ,"nf":"NaN" ("+Inf", "-Inf"):
+// JSON has no form for them, and a separate key keeps "v" a plain number
+// that decodes without a custom unmarshaller.
 func appendFloat(dst []byte, v float64) []byte {
 	switch {
 	case math.IsNaN(v):
-		return append(dst, `"NaN"`...)
+		return append(dst, `,"nf":"NaN"`...)
 	case math.IsInf(v, 1):
-		return append(dst, `"+Inf"`...)
+		return append(dst, `,"nf":"+Inf"`...)
 	case math.IsInf(v, -1):
-		return append(dst, `"-Inf"`...)
+		return append(dst, `,"nf":"-Inf"`...)
 	}
+	dst = append(dst, `,"v":`...)
 	return strconv.AppendFloat(dst, v, 'g', -1, 64)
 }
 
@@ -243,51 +245,28 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// wire forms for decoding (both versions).
+// wire forms for decoding (both versions): plain fields only, so
+// encoding/json decodes them without a custom unmarshaller per value.
 type wireBatch struct {
 	V        int         `json:"v"`
 	Site     string      `json:"site"`
 	Line     string      `json:"line"`
 	Machine  string      `json:"machine"`
 	Batch    string      `json:"batch"`
-	BatchPct *string     `json:"batch_pct"`
+	BatchPct string      `json:"batch_pct"`
 	Values   []wireValue `json:"values"`
 }
 
 type wireValue struct {
-	Time   time.Time `json:"t"`
-	Tag    string    `json:"tag"`
-	Unit   string    `json:"unit"`
-	Value  wireFloat `json:"v"`
-	Text   string    `json:"s"`
-	TextP  *string   `json:"s_pct"`
-	Status uint32    `json:"q"`
-	Cut    int       `json:"cut"`
-}
-
-// wireFloat is a JSON number or one of "NaN", "+Inf", "-Inf".
-type wireFloat float64
-
-func (f *wireFloat) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		switch string(b) {
-		case `"NaN"`:
-			*f = wireFloat(math.NaN())
-		case `"+Inf"`:
-			*f = wireFloat(math.Inf(1))
-		case `"-Inf"`:
-			*f = wireFloat(math.Inf(-1))
-		default:
-			return fmt.Errorf("value %s: want a number, \"NaN\", \"+Inf\" or \"-Inf\"", b)
-		}
-		return nil
-	}
-	var x float64
-	if err := json.Unmarshal(b, &x); err != nil {
-		return err
-	}
-	*f = wireFloat(x)
-	return nil
+	Time    time.Time `json:"t"`
+	Tag     string    `json:"tag"`
+	Unit    string    `json:"unit"`
+	Value   float64   `json:"v"`
+	NF      string    `json:"nf"`
+	Text    string    `json:"s"`
+	TextPct string    `json:"s_pct"`
+	Status  uint32    `json:"q"`
+	Cut     int       `json:"cut"`
 }
 
 // Unmarshal decodes a telemetry message of schema version 1 or 2.
@@ -300,17 +279,30 @@ func Unmarshal(data []byte) (Batch, error) {
 		return Batch{}, fmt.Errorf("telemetry message: schema version %d not supported (want 1 or %d)", w.V, SchemaVersion)
 	}
 	b := Batch{V: w.V, Site: w.Site, Line: w.Line, Machine: w.Machine, Batch: w.Batch, Values: make([]Value, len(w.Values))}
-	if w.BatchPct != nil {
-		s, err := Unescape(*w.BatchPct)
+	if w.BatchPct != "" {
+		s, err := Unescape(w.BatchPct)
 		if err != nil {
 			return Batch{}, fmt.Errorf("telemetry message: batch_pct: %w", err)
 		}
 		b.Batch = s
 	}
-	for i, v := range w.Values {
-		b.Values[i] = Value{Time: v.Time, Tag: v.Tag, Unit: v.Unit, Value: float64(v.Value), Text: v.Text, Status: v.Status, Cut: v.Cut}
-		if v.TextP != nil {
-			s, err := Unescape(*v.TextP)
+	for i := range w.Values {
+		v := &w.Values[i]
+		b.Values[i] = Value{Time: v.Time, Tag: v.Tag, Unit: v.Unit, Value: v.Value, Text: v.Text, Status: v.Status, Cut: v.Cut}
+		if v.NF != "" {
+			switch v.NF {
+			case "NaN":
+				b.Values[i].Value = math.NaN()
+			case "+Inf":
+				b.Values[i].Value = math.Inf(1)
+			case "-Inf":
+				b.Values[i].Value = math.Inf(-1)
+			default:
+				return Batch{}, fmt.Errorf("telemetry message: value %d (%s): nf %q, want NaN, +Inf or -Inf", i, v.Tag, v.NF)
+			}
+		}
+		if v.TextPct != "" {
+			s, err := Unescape(v.TextPct)
 			if err != nil {
 				return Batch{}, fmt.Errorf("telemetry message: value %d (%s) s_pct: %w", i, v.Tag, err)
 			}
