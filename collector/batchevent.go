@@ -7,19 +7,22 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
 )
 
-// BatchEventVersion is the schema version of BatchEvent on NATS.
-const BatchEventVersion = 1
+// BatchEventVersion is the schema version of BatchEvent on NATS. Version 2
+// carries "batch_pct"/"product_pct" (sample.Escape) instead of
+// "batch"/"product" for an id that is not UTF-8; version 1 is still decoded.
+const BatchEventVersion = 2
 
 // BatchEvent is published on linewatch.batches.<site>.<line> (stream
 // BATCHES) when the line's batch tag changes: "end" for the batch that
 // finished, then "start" for the new one. Schema (JSON):
 //
-//	{"v":1,"site":"demo-plant","line":"filling1","batch":"B-1042",
+//	{"v":2,"site":"demo-plant","line":"filling1","batch":"B-1042",
 //	 "product":"AMOX-500","event":"start","time":"2026-11-23T21:00:00Z"}
 //
 // product is present when the line has a tag with role product_code. time
@@ -42,17 +45,52 @@ const (
 	BatchEnd   = "end"
 )
 
-// Marshal encodes the event as JSON.
-func (e BatchEvent) Marshal() ([]byte, error) { return json.Marshal(e) }
+// batchEventWire adds the percent-encoded forms of ids that are not UTF-8
+// (JSON strings are Unicode: encoding/json would replace those bytes).
+type batchEventWire struct {
+	BatchEvent
+	BatchPct   *string `json:"batch_pct,omitempty"`
+	ProductPct *string `json:"product_pct,omitempty"`
+}
 
-// UnmarshalBatchEvent decodes a batch event and checks its version.
+// Marshal encodes the event as JSON.
+func (e BatchEvent) Marshal() ([]byte, error) {
+	w := batchEventWire{BatchEvent: e}
+	w.V = BatchEventVersion
+	if !utf8.ValidString(e.Batch) {
+		p := sample.Escape(e.Batch)
+		w.Batch, w.BatchPct = "", &p
+	}
+	if !utf8.ValidString(e.Product) {
+		p := sample.Escape(e.Product)
+		w.Product, w.ProductPct = "", &p
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalBatchEvent decodes a batch event (version 1 or 2).
 func UnmarshalBatchEvent(b []byte) (BatchEvent, error) {
-	var e BatchEvent
-	if err := json.Unmarshal(b, &e); err != nil {
+	var w batchEventWire
+	if err := json.Unmarshal(b, &w); err != nil {
 		return BatchEvent{}, fmt.Errorf("batch event: %w", err)
 	}
-	if e.V != BatchEventVersion {
-		return BatchEvent{}, fmt.Errorf("batch event: schema version %d not supported (want %d)", e.V, BatchEventVersion)
+	e := w.BatchEvent
+	if e.V != 1 && e.V != BatchEventVersion {
+		return BatchEvent{}, fmt.Errorf("batch event: schema version %d not supported (want 1 or %d)", e.V, BatchEventVersion)
+	}
+	for _, f := range []struct {
+		name string
+		pct  *string
+		dst  *string
+	}{{"batch_pct", w.BatchPct, &e.Batch}, {"product_pct", w.ProductPct, &e.Product}} {
+		if f.pct == nil {
+			continue
+		}
+		s, err := sample.Unescape(*f.pct)
+		if err != nil {
+			return BatchEvent{}, fmt.Errorf("batch event: %s: %w", f.name, err)
+		}
+		*f.dst = s
 	}
 	if e.Event != BatchStart && e.Event != BatchEnd {
 		return BatchEvent{}, fmt.Errorf("batch event: event %q, want start or end", e.Event)

@@ -57,7 +57,7 @@ func TestPollNoneAnonymousToSinksAndNATS(t *testing.T) {
 	rec.mu.Lock()
 	ev := rec.batches[0]
 	rec.mu.Unlock()
-	if ev.Event != BatchStart || ev.Batch != bid.Text || ev.Line != "filling1" || ev.Product == "" || ev.V != 1 {
+	if ev.Event != BatchStart || ev.Batch != bid.Text || ev.Line != "filling1" || ev.Product == "" || ev.V != BatchEventVersion {
 		t.Errorf("batch event %+v", ev)
 	}
 

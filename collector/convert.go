@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/gopcua/opcua/ua"
@@ -13,22 +14,30 @@ import (
 // status code is always kept: a bad value is stored with its code, never dropped.
 func fillValue(s *sample.Sample, dv *ua.DataValue, recv time.Time) {
 	if dv == nil {
-		s.Time, s.Status = recv, uint32(ua.StatusBadNoData)
+		s.Time, s.Status, s.Value = recv, uint32(ua.StatusBadNoData), math.NaN()
 		return
 	}
 	s.Status = uint32(dv.Status)
+	// A timestamp InfluxDB cannot hold (OPC UA DateTime spans 1601–9999 and
+	// beyond) is passed over, so InfluxDB and NATS stamp the value alike.
 	switch {
-	case !dv.SourceTimestamp.IsZero():
+	case storable(dv.SourceTimestamp):
 		s.Time = dv.SourceTimestamp.UTC()
-	case !dv.ServerTimestamp.IsZero():
+	case storable(dv.ServerTimestamp):
 		s.Time = dv.ServerTimestamp.UTC()
 	default:
 		s.Time = recv
 	}
 	if dv.Value == nil {
+		s.Value = math.NaN() // no value: not a 0 analytics could take for a reading
 		return
 	}
 	setVariant(s, dv.Value.Value())
+}
+
+// storable: set and within InfluxDB's range (int64 nanoseconds since 1970).
+func storable(t time.Time) bool {
+	return !t.IsZero() && t.Year() > 1677 && t.Year() < 2262
 }
 
 func setVariant(s *sample.Sample, v any) {
@@ -68,6 +77,7 @@ func setVariant(s *sample.Sample, v any) {
 			s.Text = x.Text
 		}
 	case nil:
+		s.Value = math.NaN() // a null Variant
 	default:
 		s.Text = fmt.Sprint(x)
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/linewatch/linewatch/internal/unencodable"
 )
 
 // metrics are the collector's self-metrics (served by the lead on /metrics).
@@ -19,6 +21,7 @@ type metrics struct {
 	natsErrors  prometheus.Counter
 	natsDropped prometheus.Counter
 	clockSteps  prometheus.Counter
+	unencodable *prometheus.CounterVec // sink=nats, reason (shared with the store)
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -56,6 +59,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	var err error
+	if m.unencodable, err = unencodable.Counter(reg); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/bits"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -12,6 +14,7 @@ import (
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/collector/clock"
 	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/internal/unencodable"
 )
 
 // natsPublisher publishes telemetry and batch events to JetStream with
@@ -30,6 +33,8 @@ type natsPublisher struct {
 	retries    int
 	retryGap   time.Duration // first retry delay, growing linearly
 	drainBound time.Duration
+
+	unencodable atomic.Int64 // values not carried whole, for the log's rate limit
 
 	done chan struct{}
 }
@@ -68,12 +73,15 @@ func (p *natsPublisher) publishSamples(ctx context.Context, ss []sample.Sample, 
 	if len(ss) == 0 {
 		return
 	}
-	data, err := sample.NewBatch(ss).Marshal()
-	if err != nil {
-		p.log.Error("encode telemetry", "err", err)
-		return
-	}
 	s := ss[0]
+	// Hand-written encoder (schema v2): NaN, ±Inf, non-UTF-8 text have a
+	// form; a value that still cannot be carried whole costs itself only.
+	data := sample.AppendTelemetry(make([]byte, 0, 64+80*len(ss)), ss, func(i int, reason string) {
+		p.m.unencodable.WithLabelValues(unencodable.SinkNATS, reason).Inc()
+		if n := p.unencodable.Add(1); bits.OnesCount64(uint64(n)) == 1 { // 1st, 2nd, 4th…: bounded
+			p.log.Warn("telemetry value not carried whole on NATS", "tag", ss[i].Key(), "reason", reason, "count", n)
+		}
+	})
 	msg := nats.NewMsg(bus.TelemetrySubject(s.Site, s.Line, s.Machine))
 	msg.Data = data
 	msg.Header.Set(jetstream.MsgIDHeader, telemetryMsgID(s.Line, s.Machine, group, tick))
@@ -88,7 +96,8 @@ func (p *natsPublisher) publishBatchEvent(ctx context.Context, ev BatchEvent) {
 	}
 	msg := nats.NewMsg(bus.BatchSubject(ev.Site, ev.Line))
 	msg.Data = data
-	msg.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%s.%s.%s.%s", ev.Line, ev.Batch, ev.Event, ev.Time.Format(time.RFC3339Nano)))
+	// The batch id is outside text: escaped, a header value holds no control characters.
+	msg.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%s.%s.%s.%s", ev.Line, sample.EscapeLimit(ev.Batch, 512), ev.Event, ev.Time.Format(time.RFC3339Nano)))
 	p.enqueue(ctx, msg)
 }
 

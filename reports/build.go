@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"time"
+	"unicode/utf8"
 
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/analytics/engine"
@@ -84,7 +85,7 @@ func Build(ctx context.Context, cfg *config.Config, b BatchRecord, src Sources, 
 	r := &Report{
 		V: SchemaVersion,
 		Header: Header{
-			Site: cfg.Site, Line: b.Line, Product: b.Product, Batch: b.ID, Start: b.Start.UTC(), End: end.UTC(),
+			Site: cfg.Site, Line: b.Line, Product: jsonText(b.Product), Batch: jsonText(b.ID), Start: b.Start.UTC(), End: end.UTC(),
 			GeneratedBy: o.GeneratedBy, Version: buildinfo.String(), ConfigFile: cfg.File, ConfigSHA256: cfgSum,
 			AnalyticsNote: AnalyticsNote,
 		},
@@ -422,4 +423,14 @@ func coldChainText(c ColdChain) string {
 		s += fmt.Sprintf("time out of %g–%g °C %v of %v budget (%s)", float64(c.TORLow), float64(c.TORHigh), c.TORUsed, c.TORBudget, verdict)
 	}
 	return s
+}
+
+// jsonText is outside text as the report holds it: itself when UTF-8, else
+// percent-encoded (sample.Escape), since the canonical JSON is Unicode and
+// would otherwise replace the bytes (and no longer verify).
+func jsonText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return sample.Escape(s)
 }

@@ -6,19 +6,19 @@ import (
 	"html/template"
 )
 
-var htmlTmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{"shown": shown}).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="generator" content="linewatch {{.R.Header.Version}}">
 <meta name="linewatch-content-sha256" content="{{.Digest}}">
 <meta name="linewatch-integrity" content="Ed25519 integrity block in div#linewatch-integrity at the end of this file; check with: linewatch report verify FILE --pubkey KEY.pub">
-<title>Batch report {{.R.Header.Batch}} — {{.R.Header.Line}}</title>
+<title>Batch report {{shown .R.Header.Batch}} — {{.R.Header.Line}}</title>
 <style>
 body{font-family:Helvetica,Arial,sans-serif;font-size:12px;margin:24px;color:#111}
 h1{font-size:20px}h2{font-size:15px;border-bottom:1px solid #999;margin-top:24px}
 table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #bbb;padding:2px 6px;text-align:left;vertical-align:top}
 th{background:#eee}.note{color:#444;font-style:italic}.fail{color:#b00;font-weight:bold}.sig td{height:28px}
 </style></head><body>
-<h1>QA batch report — batch {{.R.Header.Batch}}</h1>
+<h1>QA batch report — batch {{shown .R.Header.Batch}}</h1>
 <table>{{range .Header}}<tr><th>{{index . 0}}</th><td>{{index . 1}}</td></tr>{{end}}</table>
 <p class="note">{{.R.Header.AnalyticsNote}}</p>
 <p>Content SHA-256: <code>{{.Digest}}</code></p>

@@ -121,9 +121,10 @@ func (c *Influx) Batches(ctx context.Context, site, line string, since time.Time
 	if !since.IsZero() {
 		where += fmt.Sprintf(" AND time >= %d", since.UnixNano())
 	}
-	stmt := fmt.Sprintf(`SELECT %s,%s,%s,%s FROM %s WHERE %s`,
+	stmt := fmt.Sprintf(`SELECT %s,%s,%s,%s,%s,%s FROM %s WHERE %s`,
 		store.QuoteIdent(store.FieldBatch), store.QuoteIdent(store.FieldEvent), store.QuoteIdent(store.FieldProduct),
-		store.QuoteIdent(store.TagLine), store.QuoteIdent(store.MeasurementBatches), where)
+		store.QuoteIdent(store.TagLine), store.QuoteIdent(store.FieldBatch+store.PctSuffix), store.QuoteIdent(store.FieldProduct+store.PctSuffix),
+		store.QuoteIdent(store.MeasurementBatches), where)
 	byKey := map[string]*BatchRecord{}
 	var order []string
 	err = sc.QueryEach(ctx, sc.Database(), stmt, func(s store.Series) error {
@@ -139,6 +140,8 @@ func (c *Influx) Batches(ctx context.Context, site, line string, since time.Time
 			}
 			t := time.Unix(0, ns).UTC()
 			id, _ := cell(row, col, store.FieldBatch).(string)
+			idPct, _ := cell(row, col, store.FieldBatch+store.PctSuffix).(string)
+			id = store.TextField(id, idPct) // an id that is not UTF-8 is stored percent-encoded
 			ln, _ := cell(row, col, store.TagLine).(string)
 			if id == "" {
 				continue
@@ -150,7 +153,9 @@ func (c *Influx) Batches(ctx context.Context, site, line string, since time.Time
 				byKey[k] = b
 				order = append(order, k)
 			}
-			if p, _ := cell(row, col, store.FieldProduct).(string); p != "" {
+			p, _ := cell(row, col, store.FieldProduct).(string)
+			pPct, _ := cell(row, col, store.FieldProduct+store.PctSuffix).(string)
+			if p = store.TextField(p, pPct); p != "" {
 				b.Product = p
 			}
 			ev, _ := cell(row, col, store.FieldEvent).(string)
@@ -199,7 +204,9 @@ func FindBatch(ctx context.Context, src BatchSource, site, line, id string) (Bat
 	}
 	var found []BatchRecord
 	for _, b := range all {
-		if b.ID == id {
+		// An id with control characters is listed percent-encoded
+		// (`linewatch batches list`): that form finds it too.
+		if b.ID == id || sample.Escape(b.ID) == id {
 			found = append(found, b)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"codeberg.org/go-fonts/liberation/liberationsansbold"
 	"codeberg.org/go-fonts/liberation/liberationsansregular"
 	"codeberg.org/go-pdf/fpdf"
+
+	"github.com/linewatch/linewatch/collector/sample"
 )
 
 const (
@@ -20,6 +22,12 @@ const (
 // attached as report.json; the integrity block placeholder is the PDF
 // Keywords entry of the (uncompressed) document information dictionary,
 // written in place by sealFile.
+// shown is outside text (batch id, product code) as the PDF and HTML show
+// it: percent-encoded (sample.Escape) so a control character, a backslash
+// or a byte that is not UTF-8 is visible and reversible rather than lost or
+// able to upset the layout; the CSV and JSON carry the value itself.
+func shown(s string) string { return sample.Escape(s) }
+
 func renderPDF(r *Report, canon []byte) ([]byte, error) {
 	imgs, err := chartImages(r, "png")
 	if err != nil {
@@ -31,7 +39,7 @@ func renderPDF(r *Report, canon []byte) ([]byte, error) {
 	pdf.SetAutoPageBreak(true, 16)
 	pdf.AddUTF8FontFromBytes(pdfFont, "", liberationsansregular.TTF)
 	pdf.AddUTF8FontFromBytes(pdfFont, "B", liberationsansbold.TTF)
-	pdf.SetTitle(fmt.Sprintf("Batch report %s — %s", r.Header.Batch, r.Header.Line), true)
+	pdf.SetTitle(fmt.Sprintf("Batch report %s — %s", shown(r.Header.Batch), r.Header.Line), true)
 	pdf.SetAuthor(r.Header.GeneratedBy, true)
 	pdf.SetCreator("linewatch "+r.Header.Version, true)
 	pdf.SetSubject("linewatch QA batch report; content SHA-256 "+digest, true)
@@ -46,13 +54,13 @@ func renderPDF(r *Report, canon []byte) ([]byte, error) {
 		pdf.SetY(-12)
 		pdf.SetFont(pdfFont, "", 7)
 		pdf.SetTextColor(90, 90, 90)
-		pdf.CellFormat(0, 4, fmt.Sprintf("Batch %s · line %s · content SHA-256 %s · page %d/{nb}", r.Header.Batch, r.Header.Line, digest, pdf.PageNo()), "", 0, "C", false, 0, "")
+		pdf.CellFormat(0, 4, fmt.Sprintf("Batch %s · line %s · content SHA-256 %s · page %d/{nb}", shown(r.Header.Batch), r.Header.Line, digest, pdf.PageNo()), "", 0, "C", false, 0, "")
 		pdf.SetTextColor(0, 0, 0)
 	})
 	pdf.AddPage()
 
 	pdf.SetFont(pdfFont, "B", 16)
-	pdf.CellFormat(0, 9, "QA batch report — batch "+r.Header.Batch, "", 1, "L", false, 0, "")
+	pdf.CellFormat(0, 9, "QA batch report — batch "+shown(r.Header.Batch), "", 1, "L", false, 0, "")
 	pdf.SetFont(pdfFont, "", 9)
 	for _, kv := range headerRows(r) {
 		pdf.SetFont(pdfFont, "B", 9)

@@ -355,3 +355,31 @@ func TestKeysGenerateAndLoad(t *testing.T) {
 		t.Errorf("world-readable key: %v", err)
 	}
 }
+
+// A batch id and product code with control characters, a backslash and
+// bytes that are not UTF-8 render in every format; the PDF and HTML show
+// them percent-encoded (reversible), the CSV and the embedded JSON carry
+// the CSV-safe value.
+func TestRenderHostileBatchID(t *testing.T) {
+	f := newFixture(t)
+	r := f.build(t)
+	r.Header.Batch = "(10)LOT\x1d42\\\x00\r\n"
+	r.Header.Product = jsonText("P\xff1") // as Build sets it: not UTF-8, so percent-encoded
+	for _, format := range Formats {
+		data, err := Render(r, format, f.key, genTime)
+		if err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		if _, err := Verify(data, f.pub); err != nil {
+			t.Fatalf("%s: verify: %v", format, err)
+		}
+		switch format {
+		case "pdf":
+			checkPDF(t, data, "(10)LOT%1D42%5C%00%0D%0A", "P%25FF1", filepath.Join(os.TempDir(), "linewatch-report-hostile-page1"))
+		case "html":
+			if !bytes.Contains(data, []byte("(10)LOT%1D42%5C%00%0D%0A")) || bytes.Contains(data, []byte("\x1d")) {
+				t.Errorf("html does not show the batch id percent-encoded")
+			}
+		}
+	}
+}

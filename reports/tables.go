@@ -31,7 +31,7 @@ func headerRows(r *Report) [][2]string {
 		line += " — " + h.LineName
 	}
 	return [][2]string{
-		{"Site", h.Site}, {"Line", line}, {"Product", h.Product}, {"Batch", h.Batch},
+		{"Site", h.Site}, {"Line", line}, {"Product", shown(h.Product)}, {"Batch", shown(h.Batch)},
 		{"Start (UTC)", fmtTime(h.Start)}, {"End (UTC)", fmtTime(h.End)}, {"Duration", d(h.End.Sub(h.Start))},
 		{"Generated", fmtTime(h.GeneratedAt) + " by " + h.GeneratedBy},
 		{"linewatch version", h.Version},

@@ -34,6 +34,8 @@ type effects struct {
 	stuck   bool
 	status  ua.StatusCode
 	removed bool
+	hostile string // hostile value kind read instead of the value
+	text    string // its text (hostile "text")
 }
 
 type rateSince struct {
@@ -235,6 +237,10 @@ func (e *engine) activate(r *FaultRecord, now time.Time, acts *[]action) {
 		if t, ok := e.resolveTag(r.Fault.Target); ok {
 			t.stickAt(r.Fault.Value, now)
 		}
+	case FaultHostile:
+		if t, ok := e.resolveTag(r.Fault.Target); ok {
+			t.ts = now // a new value, with its own source timestamp
+		}
 	}
 }
 
@@ -295,6 +301,8 @@ func (e *engine) recompute() {
 			t.fx.status, _ = parseStatus(f.Status)
 		case FaultRemoveNode:
 			t.fx.removed = true
+		case FaultHostile:
+			t.fx.hostile, t.fx.text = f.Hostile, f.Text
 		}
 	}
 }

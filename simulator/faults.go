@@ -26,10 +26,11 @@ const (
 	FaultRemoveNode        FaultKind = "remove_node"        // node disappears: BadNodeIdUnknown
 	FaultRestart           FaultKind = "restart"            // server stops, comes back after Downtime on the same port
 	FaultDropConnections   FaultKind = "drop_connections"   // every client socket is closed
+	FaultHostile           FaultKind = "hostile"            // node reads a hostile value (Hostile: nan, gs1, invalid_utf8, …)
 )
 
 var faultKinds = []FaultKind{FaultDrift, FaultStep, FaultVariance, FaultRejectCreep, FaultDoorOpen,
-	FaultCompressorFailure, FaultStuck, FaultStatus, FaultRemoveNode, FaultRestart, FaultDropConnections}
+	FaultCompressorFailure, FaultStuck, FaultStatus, FaultRemoveNode, FaultRestart, FaultDropConnections, FaultHostile}
 
 // Fault is one injected fault. Target is a node id ("ns=2;s=filling1.filler.fill_weight")
 // or its string part ("filling1.filler.fill_weight"); door_open and
@@ -47,6 +48,8 @@ type Fault struct {
 	Value    *float64  `json:"value,omitempty" yaml:"value,omitempty"`
 	Status   string    `json:"status,omitempty" yaml:"status,omitempty"`
 	Downtime Duration  `json:"downtime,omitempty" yaml:"downtime,omitempty"`
+	Hostile  string    `json:"hostile,omitempty" yaml:"hostile,omitempty"` // kind hostile: which value (HostileNaN, …)
+	Text     string    `json:"text,omitempty" yaml:"text,omitempty"`       // hostile "text": the string to send
 }
 
 // FaultRecord is a fault with the simulated times it took effect and ended
@@ -99,6 +102,10 @@ func (f *Fault) validateShape() error {
 	case FaultStatus:
 		if _, err := parseStatus(f.Status); err != nil {
 			return fmt.Errorf("fault status on %s: %w", f.Target, err)
+		}
+	case FaultHostile:
+		if err := validHostile(f.Hostile, f.Text); err != nil {
+			return fmt.Errorf("fault hostile on %s: %w", f.Target, err)
 		}
 	}
 	return nil

@@ -241,6 +241,9 @@ func (p *plantNS) value(n *nsNode, now time.Time) *ua.DataValue {
 	}
 	t := n.tag
 	dv := &ua.DataValue{EncodingMask: mask, Value: t.variant(), SourceTimestamp: t.ts, ServerTimestamp: now}
+	if t.fx != nil && t.fx.hostile != "" {
+		dv.Value = hostileVariant(t.fx.hostile, t.fx.text, t.kind)
+	}
 	if t.fx != nil && t.fx.status != 0 {
 		dv.Status = t.fx.status
 		dv.EncodingMask |= ua.DataValueStatusCode

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"strconv"
@@ -37,6 +38,7 @@ type seriesKey struct{ site, line, machine, tag, unit, batch string }
 type series struct {
 	key    seriesKey
 	prefix []byte // measurement and tags, escaped
+	extra  []byte // fields after value: ",batch_raw=…" when the batch tag is not the id; usually nil
 }
 
 func keyOf(s *sample.Sample) seriesKey {
@@ -69,7 +71,7 @@ func (lb *lineBuilder) lookup(s *sample.Sample) (*series, error) {
 	}
 	ser, ok := lb.keys[k]
 	if !ok {
-		prefix, err := lb.seriesPrefix(s)
+		prefix, extra, err := lb.seriesPrefix(s)
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +79,7 @@ func (lb *lineBuilder) lookup(s *sample.Sample) (*series, error) {
 			lb.keys = make(map[seriesKey]*series)
 			lb.runs = nil // they point into the old map's series; rebuilt as needed
 		}
-		ser = &series{key: k, prefix: prefix}
+		ser = &series{key: k, prefix: prefix, extra: extra}
 		lb.keys[k] = ser
 	}
 	if r := lb.run; r != nil {
@@ -128,28 +130,51 @@ func (lb *lineBuilder) sample(s *sample.Sample, now time.Time) error {
 	if !math.IsNaN(s.Value) && !math.IsInf(s.Value, 0) {
 		b = append(b, ",value="...)
 		b = strconv.AppendFloat(b, s.Value, 'g', -1, 64) // as lineprotocol.Value.AppendBytes
+	} else {
+		b = append(b, ","+FieldNonFinite+`="`...)
+		b = append(b, NonFinite(s.Value)...)
+		b = append(b, '"')
 	}
+	b = append(b, ser.extra...)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, t.UnixNano(), 10)
 	lb.buf = append(b, '\n')
 	return nil
 }
 
-// seriesPrefix encodes the measurement and tags of s with the strict Encoder.
-func (lb *lineBuilder) seriesPrefix(s *sample.Sample) ([]byte, error) {
+// seriesPrefix encodes the measurement and tags of s with the strict
+// Encoder, and the fields every line of the series carries after value.
+func (lb *lineBuilder) seriesPrefix(s *sample.Sample) (prefix, extra []byte, err error) {
 	e := &lb.scratch
 	e.SetBuffer(nil)
-	probe := *s
-	probe.Text, probe.Value, probe.Status, probe.Time = "", 0, 0, time.Unix(0, 0)
-	if err := appendSample(e, &probe, time.Unix(0, 0)); err != nil {
-		return nil, err
+	appendSeries(e, s)
+	e.AddField(FieldQuality, lineprotocol.IntValue(0))
+	e.EndLine(time.Unix(0, 0))
+	if err := takeErr(e); err != nil {
+		return nil, nil, err
 	}
 	line := e.Bytes()
-	const tail = " quality=0i,value=0 0\n"
-	if len(line) < len(tail) || string(line[len(line)-len(tail):]) != tail {
-		return nil, fmt.Errorf("series key of %s: unexpected encoding %q", s.Key(), line)
+	const tail = " quality=0i 0\n"
+	if !bytes.HasSuffix(line, []byte(tail)) {
+		return nil, nil, fmt.Errorf("series key of %s: unexpected encoding %q", s.Key(), line)
 	}
-	return append([]byte(nil), line[:len(line)-len(tail)]...), nil
+	prefix = append([]byte(nil), line[:len(line)-len(tail)]...)
+	if s.Batch == "" || BatchTag(s.Batch) == s.Batch {
+		return prefix, nil, nil
+	}
+	// The batch_raw field, encoded as the strict path does, on a scratch line.
+	e.SetBuffer(nil)
+	var raw []string
+	e.StartLine("x")
+	addString(e, FieldBatchRaw, s.Batch, &raw)
+	e.EndLine(time.Unix(0, 0))
+	if err := takeErr(e); err != nil {
+		return nil, nil, err
+	}
+	patchRaw(e, 0, raw)
+	line = e.Bytes()
+	extra = append([]byte{','}, line[len("x "):len(line)-len(" 0\n")]...)
+	return prefix, extra, nil
 }
 
 func (lb *lineBuilder) point(p *Point, now time.Time) error {

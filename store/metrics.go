@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/linewatch/linewatch/internal/unencodable"
 )
 
 // Error kinds counted by linewatch_store_write_errors_total.
@@ -27,6 +29,7 @@ type metrics struct {
 	linesLost     *prometheus.CounterVec
 	memoryBytes   prometheus.Gauge
 	latency       prometheus.Histogram
+	unencodable   *prometheus.CounterVec // sink=influxdb, reason
 
 	spoolUsed atomic.Int64 // spoolBytes, readable by Writer.Status
 }
@@ -35,6 +38,12 @@ func (m *metrics) setSpoolBytes(n int64) {
 	m.spoolBytes.Set(float64(n))
 	m.spoolUsed.Store(n)
 }
+
+// Reasons of linewatch_values_unencodable_total{sink="influxdb"}.
+const (
+	reasonTimeRange = "time_out_of_range" // restamped with the write time
+	reasonOther     = "unencodable"       // dropped (see the log)
+)
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
@@ -78,6 +87,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	for _, k := range []string{errKindNetwork, errKindServer, errKindThrottle, errKindAuth, errKindRejected, errKindPartial, errKindEncode} {
 		m.writeErrors.WithLabelValues(k)
+	}
+	var err error
+	if m.unencodable, err = unencodable.Counter(reg); err != nil {
+		panic(err) // as MustRegister below
+	}
+	for _, r := range []string{reasonTimeRange, reasonOther} {
+		m.unencodable.WithLabelValues(unencodable.SinkInfluxDB, r)
 	}
 	if reg != nil {
 		reg.MustRegister(m.linesWritten, m.batches, m.writeErrors, m.retries, m.rejectedLines, m.spoolBytes, m.linesLost, m.memoryBytes, m.latency)

@@ -201,7 +201,7 @@ type SampleQuery struct {
 // their tags as columns (no GROUP BY, which would order by series).
 func (q SampleQuery) InfluxQL() string {
 	var b strings.Builder
-	b.WriteString(`SELECT "value","quality","text","site","line","machine","tag_name","unit","batch" FROM "telemetry" WHERE `)
+	b.WriteString(`SELECT "value","quality","text","text_pct","nonfinite","site","line","machine","tag_name","unit","batch","batch_raw","batch_raw_pct" FROM "telemetry" WHERE `)
 	q.writeWhere(&b, q.From, q.To)
 	b.WriteString(" ORDER BY time ASC")
 	return b.String()
@@ -210,7 +210,11 @@ func (q SampleQuery) InfluxQL() string {
 // writeWhere writes the conditions of q for the time range [from, to).
 func (q SampleQuery) writeWhere(b *strings.Builder, from, to time.Time) {
 	fmt.Fprintf(b, "time >= %d AND time < %d", from.UnixNano(), to.UnixNano())
-	for _, c := range []struct{ k, v string }{{TagSite, q.Site}, {TagLine, q.Line}, {TagMachine, q.Machine}, {TagBatch, q.Batch}} {
+	batch := q.Batch
+	if batch != "" {
+		batch = BatchTag(batch)
+	}
+	for _, c := range []struct{ k, v string }{{TagSite, q.Site}, {TagLine, q.Line}, {TagMachine, q.Machine}, {TagBatch, batch}} {
 		if c.v != "" {
 			fmt.Fprintf(b, " AND %s = %s", QuoteIdent(c.k), QuoteString(c.v))
 		}
@@ -347,7 +351,7 @@ func (c *Client) SamplesWindowed(ctx context.Context, q SampleQuery, o WindowOpt
 // sampleWindow reads [from, to) of q in time order.
 func (c *Client) sampleWindow(ctx context.Context, q SampleQuery, from, to time.Time, hint int) ([]sample.Sample, error) {
 	var b strings.Builder
-	b.WriteString(`SELECT "value","quality","text" FROM "telemetry" WHERE `)
+	b.WriteString(`SELECT "value","quality","text","text_pct","nonfinite" FROM "telemetry" WHERE `)
 	q.writeWhere(&b, from, to)
 	// Group only by the tags the query leaves open: fewer series for
 	// InfluxDB and a shorter tags column per row.
@@ -402,6 +406,7 @@ func (c *Client) sampleWindow(ctx context.Context, q SampleQuery, from, to time.
 		if t := at(rec, ix.text); t != "" {
 			s.Text = strings.Clone(t) // rec is reused
 		}
+		outsideText(&s, at(rec, ix.value) != "", at(rec, ix.textPct), at(rec, ix.nonFinite))
 		out = append(out, s)
 		return nil
 	})
@@ -514,10 +519,13 @@ func parseTagsColumn(s string) (map[string]string, error) {
 
 // columnIndex is where each telemetry column is in a result; tags is the
 // CSV format's column of a GROUP BY series' tags (key=value,…).
-type columnIndex struct{ time, value, quality, text, site, line, machine, tag, unit, batch, tags int }
+type columnIndex struct {
+	time, value, quality, text, site, line, machine, tag, unit, batch, tags int
+	textPct, nonFinite, batchRaw, batchRawPct                               int
+}
 
 func sampleColumns(cols []string) (columnIndex, error) {
-	ci := columnIndex{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
+	ci := columnIndex{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
 	for i, c := range cols {
 		switch c {
 		case "tags":
@@ -542,6 +550,14 @@ func sampleColumns(cols []string) (columnIndex, error) {
 			ci.unit = i
 		case TagBatch:
 			ci.batch = i
+		case FieldText + PctSuffix:
+			ci.textPct = i
+		case FieldNonFinite:
+			ci.nonFinite = i
+		case FieldBatchRaw:
+			ci.batchRaw = i
+		case FieldBatchRaw + PctSuffix:
+			ci.batchRawPct = i
 		}
 	}
 	if ci.time < 0 {
@@ -575,8 +591,48 @@ func (ci columnIndex) decode(row []any) (sample.Sample, error) {
 	}
 	s.Text = str(row, ci.text)
 	s.Site, s.Line, s.Machine = str(row, ci.site), str(row, ci.line), str(row, ci.machine)
-	s.Tag, s.Unit, s.Batch = str(row, ci.tag), str(row, ci.unit), str(row, ci.batch)
+	s.Tag, s.Unit = str(row, ci.tag), str(row, ci.unit)
+	s.Batch = batchID(str(row, ci.batch), str(row, ci.batchRaw), str(row, ci.batchRawPct))
+	hasValue := ci.value >= 0 && ci.value < len(row) && row[ci.value] != nil
+	outsideText(&s, hasValue, str(row, ci.textPct), str(row, ci.nonFinite))
 	return s, nil
+}
+
+// outsideText completes a decoded telemetry row (docs/storage.md, "Outside
+// text"): a percent-encoded text, and NaN/±Inf for a row without value
+// and text (rows written before field nonfinite existed read as NaN).
+func outsideText(s *sample.Sample, hasValue bool, textPct, nonFinite string) {
+	if textPct != "" {
+		s.Text = TextField("", textPct)
+	}
+	if !hasValue && s.Text == "" {
+		s.Value = ParseNonFinite(nonFinite)
+	}
+}
+
+// TextField is the value of a string field written by the store: the
+// field itself, or its key+PctSuffix twin decoded (a value that was not
+// UTF-8 or held NUL). A twin that does not decode is returned as stored.
+func TextField(plain, pct string) string {
+	if pct == "" {
+		return plain
+	}
+	if s, err := sample.Unescape(pct); err == nil {
+		return s
+	}
+	return pct
+}
+
+// batchID is the batch id of a telemetry row: batch_raw when the tag is not
+// the id itself, else the tag decoded.
+func batchID(tag, raw, rawPct string) string {
+	if raw != "" || rawPct != "" {
+		return TextField(raw, rawPct)
+	}
+	if id, err := sample.Unescape(tag); err == nil {
+		return id
+	}
+	return tag
 }
 
 // num returns the json.Number at i, "" for null or a missing column.

@@ -61,29 +61,72 @@ type Point struct {
 	Time        time.Time
 }
 
+// MaxBatchTag is the longest batch tag value, in bytes: a longer escaped
+// id is cut (sample.EscapeLimit) and the whole id is in field batch_raw.
+// InfluxDB refuses a series key over 64 KiB.
+const MaxBatchTag = 1024
+
+// Telemetry fields for outside text (docs/storage.md, "Outside text").
+const (
+	FieldBatchRaw = "batch_raw" // the batch id when tag batch is not the id itself
+	// FieldNonFinite replaces value for NaN and ±Inf: "NaN", "+Inf", "-Inf".
+	FieldNonFinite = "nonfinite"
+	// PctSuffix marks a string field holding sample.Escape of the value,
+	// used when the value is not UTF-8 or holds NUL (line protocol strings
+	// are UTF-8): "text_pct", "batch_raw_pct", "message_pct", …
+	PctSuffix = "_pct"
+)
+
+// NonFinite is the nonfinite field of a NaN or infinite value.
+func NonFinite(v float64) string {
+	switch {
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	}
+	return "NaN"
+}
+
+// ParseNonFinite reverses NonFinite; anything else reads as NaN.
+func ParseNonFinite(s string) float64 {
+	switch s {
+	case "+Inf":
+		return math.Inf(1)
+	case "-Inf":
+		return math.Inf(-1)
+	}
+	return math.NaN()
+}
+
+// BatchTag is the value of tag batch for a batch id: the id percent-encoded
+// (sample.Escape) and cut to MaxBatchTag. Query with it, not with the id.
+func BatchTag(id string) string { return sample.EscapeLimit(id, MaxBatchTag) }
+
 // appendSample encodes s as one telemetry line with the strict Encoder;
 // on error it leaves no partial line.
 func appendSample(e *lineprotocol.Encoder, s *sample.Sample, now time.Time) error {
 	lineStart := len(e.Bytes())
 	var raw []string
-	e.StartLine(MeasurementTelemetry)
-	if s.Batch != "" {
-		e.AddTag(TagBatch, s.Batch)
-	}
-	e.AddTag(TagLine, s.Line)
-	e.AddTag(TagMachine, s.Machine)
-	e.AddTag(TagSite, s.Site)
-	e.AddTag(TagName, s.Tag)
-	if s.Unit != "" {
-		e.AddTag(TagUnit, s.Unit)
-	}
+	appendSeries(e, s)
 	e.AddField(FieldQuality, lineprotocol.IntValue(int64(s.Status)))
 	if s.Text != "" {
-		addString(e, FieldText, s.Text, &raw)
+		if strings.IndexByte(s.Text, '\r') >= 0 {
+			// InfluxDB's CSV answers (SamplesWindowed reads them with
+			// encoding/csv) turn CR LF into LF: keep CR percent-encoded.
+			e.AddField(FieldText+PctSuffix, mustString(sample.Escape(s.Text)))
+		} else {
+			addString(e, FieldText, s.Text, &raw)
+		}
 	} else if v, ok := lineprotocol.FloatValue(s.Value); ok {
-		// NaN and ±Inf have no line-protocol form: the sample is kept
-		// with its quality and without a value rather than dropped.
 		e.AddField(FieldValue, v)
+	} else {
+		// NaN and ±Inf have no line-protocol form: the sample is kept
+		// with its quality and field nonfinite instead of value.
+		e.AddField(FieldNonFinite, mustString(NonFinite(s.Value)))
+	}
+	if s.Batch != "" && BatchTag(s.Batch) != s.Batch {
+		addString(e, FieldBatchRaw, s.Batch, &raw)
 	}
 	t := s.Time
 	if t.IsZero() {
@@ -99,6 +142,21 @@ func appendSample(e *lineprotocol.Encoder, s *sample.Sample, now time.Time) erro
 	return nil
 }
 
+// appendSeries starts a telemetry line: measurement and tags.
+func appendSeries(e *lineprotocol.Encoder, s *sample.Sample) {
+	e.StartLine(MeasurementTelemetry)
+	if s.Batch != "" {
+		e.AddTag(TagBatch, BatchTag(s.Batch))
+	}
+	e.AddTag(TagLine, s.Line)
+	e.AddTag(TagMachine, s.Machine)
+	e.AddTag(TagSite, s.Site)
+	e.AddTag(TagName, s.Tag)
+	if s.Unit != "" {
+		e.AddTag(TagUnit, s.Unit)
+	}
+}
+
 func takeErr(e *lineprotocol.Encoder) error {
 	err := e.Err()
 	if err != nil {
@@ -109,16 +167,17 @@ func takeErr(e *lineprotocol.Encoder) error {
 	return nil
 }
 
-// addString adds a string field. The encoder escapes newline, CR and tab
-// as \n, \r, \t, which InfluxDB 1.x and 2.x store literally (they unescape
-// only \" and \\), so such strings are encoded as a placeholder and
-// patched to the raw characters by patchRaw after the line is complete.
+// addString adds a string field. A value that is not UTF-8 or holds NUL
+// is stored percent-encoded under key+PctSuffix, so nothing is lost: line
+// protocol strings are UTF-8, and NUL marks the placeholders below.
+//
+// The encoder escapes newline, CR and tab as \n, \r, \t, which InfluxDB
+// 1.x and 2.x store literally (they unescape only \" and \\), so such
+// strings are encoded as a placeholder and patched to the raw characters
+// by patchRaw after the line is complete.
 func addString(e *lineprotocol.Encoder, key, s string, raw *[]string) {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	if strings.ContainsRune(s, 0) {
-		s = strings.ReplaceAll(s, "\x00", "\uFFFD") // NUL marks placeholders
+	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+		key, s = key+PctSuffix, sample.Escape(s)
 	}
 	if strings.ContainsAny(s, "\n\r\t") {
 		e.AddField(key, mustString(placeholder(len(*raw))))

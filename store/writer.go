@@ -15,6 +15,7 @@ import (
 
 	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/unencodable"
 )
 
 // WriterOptions are the collaborators of a Writer.
@@ -70,10 +71,11 @@ type Writer struct {
 	backoffMin   time.Duration
 	backoffMax   time.Duration
 
-	mu      sync.Mutex
-	lb      lineBuilder
-	lines   int
-	encErrs int
+	mu        sync.Mutex
+	lb        lineBuilder
+	lines     int
+	encErrs   int
+	rangeErrs int // samples restamped: source time outside InfluxDB's range
 
 	// Hand-off to Run, and the memory backlog. enqueue never blocks: a
 	// batch goes to sealed when it has room and overflow is empty, else
@@ -204,8 +206,19 @@ func (w *Writer) WriteSamples(ss []sample.Sample) {
 		defer w.lb.endRun()
 	}
 	for i := range ss {
-		if err := w.lb.sample(&ss[i], now); err != nil {
-			w.encodeErrorLocked(err, ss[i].Key())
+		s := &ss[i]
+		if t := s.Time; !t.IsZero() && (t.Before(minTime) || t.After(maxTime)) {
+			// InfluxDB holds 1677–2262 only: keep the value, at the write time.
+			w.m.unencodable.WithLabelValues(unencodable.SinkInfluxDB, reasonTimeRange).Inc()
+			if w.rangeErrs++; bits.OnesCount(uint(w.rangeErrs)) == 1 {
+				w.log.Warn("store: source timestamp outside InfluxDB's range; value stored at the write time", "what", s.Key(), "time", t.Format(time.RFC3339Nano), "count", w.rangeErrs)
+			}
+			cp := *s
+			cp.Time = now
+			s = &cp
+		}
+		if err := w.lb.sample(s, now); err != nil {
+			w.encodeErrorLocked(err, s.Key())
 			continue
 		}
 		w.lines++
@@ -235,6 +248,7 @@ func (w *Writer) WritePoint(p Point) {
 func (w *Writer) encodeErrorLocked(err error, what string) {
 	w.encErrs++
 	w.m.writeErrors.WithLabelValues(errKindEncode).Inc()
+	w.m.unencodable.WithLabelValues(unencodable.SinkInfluxDB, reasonOther).Inc()
 	w.m.rejectedLines.Inc()
 	if bits.OnesCount(uint(w.encErrs)) == 1 { // 1st, 2nd, 4th, 8th…: loud but bounded
 		w.log.Error("store: value cannot be encoded as line protocol; dropped", "what", what, "err", err, "count", w.encErrs)

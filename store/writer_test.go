@@ -33,7 +33,7 @@ func TestEncodeSampleLine(t *testing.T) {
 	}
 	want := `telemetry,batch=B\=7,line=l\ 1,machine=m\,1,site=s1,tag_name=temp,unit=°C quality=1073741824i,value=2.5 1767323045600700800
 telemetry,line=l1,machine=m1,site=s1,tag_name=state quality=0i,text="say \"hi\"" 1767323045000000000
-telemetry,line=l1,machine=m1,site=s1,tag_name=nan quality=2147483648i 1767323045000000000
+telemetry,line=l1,machine=m1,site=s1,tag_name=nan quality=2147483648i,nonfinite="NaN" 1767323045000000000
 telemetry,batch=B\=7,line=l\ 1,machine=m\,1,site=s1,tag_name=temp,unit=°C quality=0i,value=-1e-300 1767323045600700801
 `
 	if got := string(lb.buf); got != want {
@@ -229,7 +229,12 @@ func nanValue() float64 { return math.NaN() }
 func TestEncodeRawControlCharacters(t *testing.T) {
 	var e lineprotocol.Encoder
 	now := time.Unix(0, 42).UTC()
-	s := sample.Sample{Time: now, Site: "s", Line: "l", Machine: "m", Tag: "note", Text: "a\n\"b\"\t\\c\x00"}
+	s := sample.Sample{Time: now, Site: "s", Line: "l", Machine: "m", Tag: "note", Text: "a\n\"b\"\t\\c"}
+	if err := appendSample(&e, &s, now); err != nil {
+		t.Fatal(err)
+	}
+	// NUL (and bytes that are not UTF-8): percent-encoded under text_pct.
+	s.Text += "\x00\xff"
 	if err := appendSample(&e, &s, now); err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +242,8 @@ func TestEncodeRawControlCharacters(t *testing.T) {
 	if err := appendPoint(&e, &p, now); err != nil {
 		t.Fatal(err)
 	}
-	want := "telemetry,line=l,machine=m,site=s,tag_name=note quality=0i,text=\"a\n\\\"b\\\"\t\\\\c\uFFFD\" 42\n" +
+	want := "telemetry,line=l,machine=m,site=s,tag_name=note quality=0i,text=\"a\n\\\"b\\\"\t\\\\c\" 42\n" +
+		"telemetry,line=l,machine=m,site=s,tag_name=note quality=0i,text_pct=\"a%0A\\\"b\\\"%09%5Cc%00%FF\" 42\n" +
 		"alarms,line=l,site=s message=\"x\ny\",n=2i,reason=\"r\r\" 42\n"
 	if got := string(e.Bytes()); got != want {
 		t.Fatalf("got  %q\nwant %q", got, want)

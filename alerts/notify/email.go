@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
+	"github.com/linewatch/linewatch/collector/sample"
 	"net"
 	"net/smtp"
 	"sort"
@@ -151,7 +152,7 @@ func emailText(p Payload) (subject, body string) {
 		fmt.Fprintf(&b, "Alarm: %s\nPriority: %s\nState: %s (event %s)\nMessage: %s\nValue: %g (limit %g)\nTime: %s\n",
 			a.ID, a.Priority, a.State, p.Event, a.Message, a.Value, a.Limit, p.Time.UTC().Format(time.RFC3339))
 		if a.Batch != "" {
-			fmt.Fprintf(&b, "Batch: %s\n", a.Batch)
+			fmt.Fprintf(&b, "Batch: %s\n", sample.Escape(a.Batch)) // outside text, percent-encoded
 		}
 	}
 	fmt.Fprintf(&b, "Route: %s\n", p.Route)

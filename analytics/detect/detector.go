@@ -53,11 +53,15 @@ const (
 	NameYield       = "yield"
 	NameCpk         = "cpk"
 	NameStale       = "stale"
+	// NameNonFinite is the engine's finding on a critical tag whose
+	// sensor sends NaN or ±Inf (ignored by every detector).
+	NameNonFinite = "non_finite"
 )
 
-// usable reports whether a sample may feed a detector.
+// usable reports whether a sample may feed a detector: good, finite and
+// numeric (a text read from a numeric tag, a wrong type, is not a 0).
 func usable(s sample.Sample) bool {
-	return s.Good() && !math.IsNaN(s.Value) && !math.IsInf(s.Value, 0)
+	return s.Good() && s.Text == "" && !math.IsNaN(s.Value) && !math.IsInf(s.Value, 0)
 }
 
 // finding builds a finding from the sample's identity and sets its ID.

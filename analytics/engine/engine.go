@@ -52,6 +52,8 @@ type Engine struct {
 	models         []*pcaModel
 	stateTags      map[string]bool
 	states         map[string]string
+	critical       map[string]bool // line/machine/tag of tags marked critical
+	nonFinite      map[string]bool // critical tags whose last non-bad value was NaN or ±Inf
 	includeNonGood bool
 	opts           Options
 	stats          []StatPoint
@@ -99,12 +101,16 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 	e := &Engine{
 		site: cfg.Site, routes: map[string][]*instance{}, yields: map[string]*yieldTracker{},
 		yieldRoutes: map[string]*yieldTracker{}, stateTags: map[string]bool{}, states: map[string]string{},
+		critical: map[string]bool{}, nonFinite: map[string]bool{},
 		includeNonGood: cfg.Analytics.IncludeNonGood, opts: opts, log: opts.Logger, lastTime: map[string]time.Time{},
 		machines: map[machineKey]*machineState{},
 	}
 	for _, t := range cfg.AllTags() {
 		if t.Tag.Role == "machine_state" {
 			e.stateTags[t.String()] = true
+		}
+		if t.Tag.Critical {
+			e.critical[t.String()] = true
 		}
 	}
 	seen := map[string]bool{}
@@ -202,6 +208,9 @@ func (e *Engine) Process(s sample.Sample, dst []analytics.Finding) []analytics.F
 		}
 		ms.batch, ms.haveBatch = s.Batch, true
 	}
+	if e.critical[key] {
+		dst = e.checkFinite(s, key, dst)
+	}
 	if !e.includeNonGood && !s.Good() {
 		return dst
 	}
@@ -240,6 +249,30 @@ func (e *Engine) Process(s sample.Sample, dst []analytics.Finding) []analytics.F
 		}
 	}
 	return dst
+}
+
+// checkFinite raises a finding when a critical tag starts sending NaN or
+// ±Inf with a good or uncertain status (every detector ignores such values,
+// so without it the tag would go unwatched in silence) and clears it at the
+// next finite value. Bad values leave the condition as it is.
+func (e *Engine) checkFinite(s sample.Sample, key string, dst []analytics.Finding) []analytics.Finding {
+	if s.Text != "" || s.Quality() == sample.Bad {
+		return dst
+	}
+	nf := !sample.Finite(s.Value)
+	if nf == e.nonFinite[key] {
+		return dst
+	}
+	e.nonFinite[key] = nf
+	f := analytics.Finding{Time: s.Time.UTC(), Site: s.Site, Line: s.Line, Machine: s.Machine, Tag: s.Tag, Batch: s.Batch,
+		Detector: detect.NameNonFinite, Active: nf, Severity: analytics.Critical}
+	if nf {
+		f.Message = fmt.Sprintf("critical tag %s: the sensor sends non-finite values (%v); analytics ignores them, check the sensor", key, s.Value)
+	} else {
+		f.Message = fmt.Sprintf("critical tag %s: finite values again", key)
+	}
+	f.ID = analytics.MakeID(f)
+	return append(dst, f)
 }
 
 // flush closes the per-batch accumulations of a machine whose batch

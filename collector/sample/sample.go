@@ -1,6 +1,7 @@
 package sample
 
 import (
+	"math"
 	"time"
 )
 
@@ -56,8 +57,15 @@ type Sample struct {
 // Quality is the severity class of the sample's status code.
 func (s Sample) Quality() Quality { return QualityOf(s.Status) }
 
-// Good reports whether the value may be used by analytics.
-func (s Sample) Good() bool { return s.Quality() == Good }
+// Good reports whether the value may be used by analytics: a Good status
+// and, for a numeric value, a finite one. NaN and ±Inf are stored and
+// travel with their status, but count as not good (like a Bad status).
+func (s Sample) Good() bool {
+	return s.Quality() == Good && (s.Text != "" || Finite(s.Value))
+}
+
+// Finite reports whether v is neither NaN nor infinite.
+func Finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // Key identifies the tag within a site: "line/machine/tag".
 func (s Sample) Key() string { return s.Line + "/" + s.Machine + "/" + s.Tag }

@@ -32,7 +32,10 @@ func TestBatchRoundTrip(t *testing.T) {
 
 func TestUnmarshalRefusesOtherVersions(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{`{"v":2,"values":[]}`, "schema version 2 not supported"},
+		{`{"v":3,"values":[]}`, "schema version 3 not supported"},
+		{`{"v":2,"values":[{"t":"2026-11-23T08:00:00Z","nf":"Infinity"}]}`, "nf"},
+		{`{"v":2,"values":[{"t":"2026-11-23T08:00:00Z","v":"NaN"}]}`, "telemetry message"},
+		{`{"v":2,"batch_pct":"%zz","values":[]}`, "batch_pct"},
 		{`{"values":[]}`, "schema version 0 not supported"},
 		{`{"v":1,"values":[{"t":"yesterday"}]}`, "telemetry message"},
 		{`[]`, "telemetry message"},

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/linewatch/linewatch/collector/sample"
 	"text/tabwriter"
 	"time"
 
@@ -54,7 +55,8 @@ func newBatchesListCmd() *cobra.Command {
 				if !b.Running() {
 					end = b.End.Format(time.RFC3339)
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", b.ID, b.Line, b.Product, b.Start.Format(time.RFC3339), end)
+				// Outside text: percent-encoded, no control characters to the terminal.
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", sample.Escape(b.ID), b.Line, sample.Escape(b.Product), b.Start.Format(time.RFC3339), end)
 			}
 			return w.Flush()
 		},

@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"github.com/linewatch/linewatch/collector/sample"
 	"io"
 	"log/slog"
 	"os"
@@ -111,7 +112,7 @@ func writeReport(ctx context.Context, cfg *config.Config, icfg config.InfluxDB, 
 	if err := os.MkdirAll(cfg.Reports.OutputDir, 0o755); err != nil {
 		return "", err
 	}
-	path := filepath.Join(cfg.Reports.OutputDir, ev.Batch+".pdf")
+	path := filepath.Join(cfg.Reports.OutputDir, sample.EscapeFileName(ev.Batch)+".pdf") // the batch id is outside text
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		return "", err
 	}
