@@ -25,6 +25,8 @@ const (
 	DefaultReconnectMin       = 500 * time.Millisecond
 	DefaultReconnectMax       = 30 * time.Second
 	DefaultRequestTimeout     = 5 * time.Second
+	DefaultCommLossAlarmDelay = 10 * time.Second
+	DefaultAnalyticsLagAlarm  = 2 * time.Minute
 	DefaultSecurityPolicy     = "None"
 	DefaultSecurityMode       = "None"
 	DefaultAuthType           = "anonymous"
@@ -97,6 +99,7 @@ func (c *Config) applyDefaults() {
 	setDur(&co.ReconnectMin, DefaultReconnectMin)
 	setDur(&co.ReconnectMax, DefaultReconnectMax)
 	setDur(&co.RequestTimeout, DefaultRequestTimeout)
+	setDur(&co.CommLossAlarmDelay, DefaultCommLossAlarmDelay)
 
 	for li := range c.Lines {
 		for mi := range c.Lines[li].Machines {
@@ -130,6 +133,7 @@ func (c *Config) applyDefaults() {
 
 	a := &c.Analytics
 	setStr(&a.Consumer, DefaultConsumer)
+	setDur(&a.LagAlarm, DefaultAnalyticsLagAlarm)
 	for ri := range a.Rules {
 		r := &a.Rules[ri]
 		if r.EWMA != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/health"
 )
 
 // WriterOptions are the collaborators of a Writer.
@@ -35,6 +36,10 @@ type WriterOptions struct {
 	// disk. WriteSamples never waits: past this bound the spool's full
 	// policy (influxdb.spool.full_policy) drops data. Default 64 MiB.
 	OverflowBytes int64
+	// Health receives the writer's system conditions: InfluxDB unreachable
+	// or refusing writes (with its reason), spool in use, spool above 80 %.
+	// It must not block (health.Registry.Report).
+	Health func(health.Condition)
 }
 
 // DefaultOverflowBytes is the default of WriterOptions.OverflowBytes.
@@ -77,6 +82,8 @@ type Writer struct {
 	drainTimeout time.Duration
 	backoffMin   time.Duration
 	backoffMax   time.Duration
+	spoolMax     int64
+	health       writerHealth
 
 	mu      sync.Mutex
 	lb      lineBuilder
@@ -145,6 +152,7 @@ func NewWriter(cfg config.InfluxDB, opts WriterOptions) (*Writer, error) {
 	if maxBytes <= 0 {
 		maxBytes = config.DefaultSpoolMaxSizeMB << 20
 	}
+	w.spoolMax, w.health.report = maxBytes, opts.Health
 	dropOldest := cfg.Spool.FullPolicy != "drop_newest"
 	w.ovDropOld = dropOldest
 	if cfg.Spool.Dir != "" {
