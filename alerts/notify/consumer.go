@@ -136,7 +136,7 @@ func (n *Notifier) trackFloor(ctx context.Context, cons jetstream.Consumer, forc
 		return true
 	}
 	info, err := cons.Info(ctx)
-	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
 		return false
 	}
 	if err != nil {
