@@ -12,6 +12,7 @@ import (
 	"github.com/linewatch/linewatch/audit"
 	"github.com/linewatch/linewatch/collector"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/health"
 	"github.com/linewatch/linewatch/store"
 )
 
@@ -59,13 +60,21 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer in.close()
 
-	var comps []component
+	// System conditions of this process's roles, published on stream
+	// HEALTH for the alarm service (which may run in another process).
+	hreg, err := health.New(health.Options{Site: cfg.Site, Registerer: in.reg, Logger: log})
+	if err != nil {
+		return err
+	}
+	comps := []component{{"health", func(ctx context.Context) error {
+		return hreg.Run(ctx, health.JetStreamPublisher(in.js), health.DefaultResync)
+	}}}
 	var sinks storeSinks
 	var writer *store.Writer
 	if needStore {
 		icfg := cfg.InfluxDB
 		icfg.URL = in.influxDB
-		writer, err = store.NewWriter(icfg, store.WriterOptions{Logger: log.With("component", "influxdb"), Metrics: in.reg})
+		writer, err = store.NewWriter(icfg, store.WriterOptions{Logger: log.With("component", "influxdb"), Metrics: in.reg, Health: hreg.Report})
 		if err != nil {
 			return err
 		}
@@ -85,11 +94,12 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
-		comps = append(comps, component{"alerts", svc.Run})
+		comps = append(comps, component{"alerts", svc.Run}, component{"system-alarms", svc.RunHealth})
 		if !r.Analytics {
 			comps = append(comps, consumeFindings(in.js, svc, log))
 		}
-		n, err := notify.New(ctx, notify.Options{JS: in.js, Alarms: cfg.Alarms, Replicas: cfg.NATS.Replicas, Logger: log.With("component", "notify")})
+		n, err := notify.New(ctx, notify.Options{JS: in.js, Alarms: cfg.Alarms, Replicas: cfg.NATS.Replicas, Logger: log.With("component", "notify"),
+			Health: hreg.Report, Registerer: in.reg})
 		if err != nil {
 			return err
 		}
@@ -102,18 +112,19 @@ func Run(ctx context.Context, o Options) error {
 			notifier = svc
 			eopts.MachineState = svc.SetMachineState
 		} else {
-			notifier = findingPublisher{js: in.js, site: cfg.Site}
+			notifier = &findingPublisher{js: in.js, site: cfg.Site, health: hreg.Report}
 		}
 		e, err := engine.New(cfg, eopts)
 		if err != nil {
 			return err
 		}
-		live := &engine.Live{Engine: e, JS: in.js, Consumer: cfg.Analytics.Consumer, Notifier: notifier, Stats: sinks, Logger: eopts.Logger}
+		live := &engine.Live{Engine: e, JS: in.js, Consumer: cfg.Analytics.Consumer, Notifier: notifier, Stats: sinks, Logger: eopts.Logger,
+			Health: hreg.Report, LagAlarm: cfg.Analytics.LagAlarm}
 		comps = append(comps, component{"analytics", live.Run})
 	}
 	if r.Collector {
 		c, err := collector.New(cfg, collector.Options{Sink: sinks, BatchSink: sinks, StatusSink: sinks, JetStream: in.js,
-			Logger: log, Registerer: in.reg})
+			Logger: log, Registerer: in.reg, Health: hreg.Report})
 		if err != nil {
 			return err
 		}
