@@ -12,8 +12,8 @@ type Analytics struct {
 	// LagAlarm raises the system alarm "analytics lagging" when the live
 	// engine is behind telemetry by more than this (default 2m).
 	LagAlarm time.Duration `yaml:"lag_alarm"`
-	Rules    []Rule     `yaml:"rules"`
-	Models   []PCAModel `yaml:"models"`
+	Rules    []Rule        `yaml:"rules"`
+	Models   []PCAModel    `yaml:"models"`
 }
 
 // Rule applies detectors to the tags it selects. Tags are "line/machine/tag"
