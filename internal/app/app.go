@@ -134,7 +134,13 @@ func Run(ctx context.Context, o Options) error {
 	if r.Console && cfg.Console.Listen != "off" && cfg.Console.UsersFile == "" {
 		log.Warn("operator console not started: console.users_file is not set (add users with `linewatch console adduser`)")
 	} else if r.Console && cfg.Console.Listen != "off" {
-		cs, err := console.New(console.Options{NATS: in.nc, Site: cfg.Site, UsersFile: cfg.Console.UsersFile, Logger: log.With("component", "console")})
+		var machines []string
+		for _, l := range cfg.Lines {
+			for _, m := range l.Machines {
+				machines = append(machines, l.ID+"/"+m.ID)
+			}
+		}
+		cs, err := console.New(console.Options{NATS: in.nc, Site: cfg.Site, UsersFile: cfg.Console.UsersFile, Logger: log.With("component", "console"), Machines: machines})
 		if err != nil {
 			return err
 		}
