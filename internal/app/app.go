@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/alerts/console"
 	"github.com/linewatch/linewatch/alerts/notify"
@@ -66,6 +68,14 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// After a NATS reconnect, publish the active conditions again at once.
+	prevReconnected := in.nc.Opts.ReconnectedCB
+	in.nc.SetReconnectHandler(func(c *nats.Conn) {
+		if prevReconnected != nil {
+			prevReconnected(c)
+		}
+		hreg.Resync()
+	})
 	comps := []component{{"health", func(ctx context.Context) error {
 		return hreg.Run(ctx, health.JetStreamPublisher(in.js), health.DefaultResync)
 	}}}
