@@ -16,19 +16,18 @@ import (
 func (c *Collector) watchComm(ctx context.Context, ec *endpointConn) {
 	delay := c.cfg.Collector.CommLossAlarmDelay
 	raised, reported := false, false
-	downSince := c.clk.Now()
 	for {
 		c.mu.Lock()
-		up, reason, changed := ec.up, ec.reason, ec.changed
-		if !up && !ec.downAt.IsZero() {
-			downSince = ec.downAt
-		}
+		up, reason, changed, downSince := ec.up, ec.reason, ec.changed, ec.downAt
 		c.mu.Unlock()
 		switch {
 		case up && (raised || !reported):
 			c.reportComm(ec, false, "", c.clk.Now())
 			raised, reported = false, true
-		case !up && !raised:
+		case !up && !raised && !downSince.IsZero():
+			// Armed from the first failed attempt or the loss of the
+			// session (a first dial is bounded by request_timeout), so
+			// no timer waits while a session is being set up.
 			due := downSince.Add(delay)
 			fire, stop := c.clk.After(due.Sub(c.clk.Now()))
 			select {
