@@ -2,19 +2,15 @@ package collector
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/collector/clock"
 	"github.com/linewatch/linewatch/collector/sample"
-	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/health"
 	"github.com/linewatch/linewatch/internal/testenv"
 )
@@ -28,15 +24,8 @@ func TestNATSPublishFailingRaisedAndClearedIntegration(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	dir := t.TempDir()
-	srv := testenv.NATS(t, func(o *server.Options) { o.StoreDir = dir })
-	port := srv.Addr().(*net.TCPAddr).Port
-	nc, err := bus.Connect(ctx, config.NATS{}, srv.ClientURL(), "collector-test", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
+	rn := testenv.NewRestartableNATS(t, "collector-test")
+	js, err := jetstream.New(rn.NC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,8 +62,7 @@ func TestNATSPublishFailingRaisedAndClearedIntegration(t *testing.T) {
 	if c := next("first clear"); c.Active || c.Name != health.NATSPublish {
 		t.Fatalf("first report %+v, want clear", c)
 	}
-	srv.Shutdown()
-	srv.WaitForShutdown()
+	rn.Stop()
 	publish(1)
 	raised := next("raise")
 	if !raised.Active || raised.Source != health.SourceCollector || raised.Reason == "" {
@@ -83,11 +71,7 @@ func TestNATSPublishFailingRaisedAndClearedIntegration(t *testing.T) {
 	if v := gaugeValue(m.natsPublishFailing); v != 1 {
 		t.Errorf("linewatch_collector_nats_publish_failing = %v, want 1", v)
 	}
-	srv2, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: fmt.Sprintf("127.0.0.1:%d", port), StoreDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv2.Shutdown(); srv2.WaitForShutdown() })
+	rn.Start()
 	if c := next("clear"); c.Active {
 		t.Fatalf("after the restart: %+v, want clear", c)
 	}
