@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -95,36 +96,38 @@ func TestMissingDatabaseNotCreatedRaisesAlarmWithReasonIntegration(t *testing.T)
 	}
 }
 
-func TestSpoolAbove80PercentRaised(t *testing.T) {
-	var got []health.Condition
-	w := &Writer{spoolMax: 100, clock: realClock{}, sp: &memSpool{}}
-	w.health.report = func(c health.Condition) { got = append(got, c) }
-	w.sp = fakeUsage{pending: 3, bytes: 81}
-	w.reportHealth(result{out: outRetry, kind: errKindNetwork})
-	var hi *health.Condition
-	for i := range got {
-		if got[i].Name == health.SpoolHigh {
-			hi = &got[i]
-		}
+// A real disk spool of 1 MiB in front of an InfluxDB address where
+// nothing listens: "spool in use" from the first spooled batch, "spool
+// above 80 %" once it holds more than 0.8 MiB, with the usage as reason.
+func TestSpoolAbove80PercentRaisedIntegration(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if hi == nil || !hi.Active || !strings.Contains(hi.Reason, "81 %") {
-		t.Fatalf("conditions %+v: want spool above 80 %% active with its usage", got)
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	cfg := testCfg(t, dead, "linewatch")
+	noGzip := false
+	cfg.Gzip, cfg.Spool.MaxSizeMB, cfg.FlushInterval = &noGzip, 1, 10*time.Millisecond
+	conds := make(chan health.Condition, 100)
+	w := startWriter(t, cfg, WriterOptions{Health: func(c health.Condition) { conds <- c },
+		BackoffMin: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond})
+	at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	inUse := conditionsOf(conds, health.SpoolInUse, func(c health.Condition) bool { return c.Active })
+	high := conditionsOf(conds, health.SpoolHigh, func(c health.Condition) bool { return c.Active })
+	w.WriteSamples(genSamples(at, 0, 100))
+	if c := inUse(t); c.Priority != health.Low {
+		t.Errorf("spool in use %+v, want low priority", c)
 	}
-	got = nil
-	w.sp = fakeUsage{}
-	w.reportHealth(result{out: outOK})
-	if len(got) != 3 || got[0].Active || got[1].Active || got[2].Active {
-		t.Fatalf("after the spool drained: %+v, want InfluxDB, spool in use, spool high cleared", got)
+	// About 150 bytes a line: 7 000 lines are more than 0.8 MiB.
+	for i := 0; i < 7000; i += 500 {
+		w.WriteSamples(genSamples(at, 100+i, 500))
+	}
+	c := high(t)
+	if c.Priority != health.High || !strings.Contains(c.Reason, "of 1 MiB") {
+		t.Errorf("spool above 80 %%: %+v, want high priority and the usage in the reason", c)
+	}
+	if got := w.Writer.sp.Bytes(); float64(got) < 0.8*(1<<20) {
+		t.Errorf("raised at %d spool bytes, below 80 %% of 1 MiB", got)
 	}
 }
-
-// fakeUsage stands in for a spool's size only (a spool over 80 % of a
-// real limit is tested by the spool tests' sizes, not reproduced here).
-type fakeUsage struct {
-	spool
-	pending int
-	bytes   int64
-}
-
-func (f fakeUsage) Pending() int { return f.pending }
-func (f fakeUsage) Bytes() int64 { return f.bytes }
