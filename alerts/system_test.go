@@ -113,7 +113,7 @@ func TestSystemConditionsBecomeAlarmsIntegration(t *testing.T) {
 	for reg.Pending() > 0 {
 		time.Sleep(10 * time.Millisecond) // waiting for the publisher, not timing
 	}
-	if r := s.Execute(ctx, VerbAck, Command{Alarm: id, Operator: "alice"}); !r.OK {
+	if r := s.Execute(ctx, VerbAck, signedAs(t, s, "alice", VerbAck, Command{Alarm: id})); !r.OK {
 		t.Fatalf("ack of a system alarm: %+v", r)
 	}
 	clock.Advance(time.Minute)

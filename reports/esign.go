@@ -1,61 +1,21 @@
 package reports
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/linewatch/linewatch/audit"
+	"github.com/linewatch/linewatch/identity"
 )
 
 // Meanings of an electronic signature (21 CFR §11.50(a)(3)).
 var Meanings = []string{"review", "approval", "responsibility"}
-
-// User is one line of the users file: "user:role:bcrypt-hash[:printed name]".
-type User struct {
-	Name, Role, Hash, PrintedName string
-}
-
-// ParseUsers reads a users file. Blank lines and lines starting with #
-// are skipped; any other malformed line is an error naming it.
-func ParseUsers(data []byte) (map[string]User, error) {
-	out := map[string]User{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		parts := strings.SplitN(line, ":", 4)
-		if len(parts) < 3 || parts[0] == "" || !strings.HasPrefix(parts[2], "$2") {
-			return nil, fmt.Errorf("users file line %d: want user:role:bcrypt-hash[:printed name]", n)
-		}
-		u := User{Name: parts[0], Role: parts[1], Hash: parts[2], PrintedName: parts[0]}
-		if len(parts) == 4 && strings.TrimSpace(parts[3]) != "" {
-			u.PrintedName = strings.TrimSpace(parts[3])
-		}
-		if _, dup := out[u.Name]; dup {
-			return nil, fmt.Errorf("users file line %d: user %q appears twice", n, u.Name)
-		}
-		out[u.Name] = u
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("users file: %w", err)
-	}
-	return out, nil
-}
 
 // SignRequest is an electronic signature to add to a report file.
 type SignRequest struct {
@@ -96,22 +56,12 @@ func Sign(ctx context.Context, data []byte, req SignRequest) ([]byte, ESignature
 	}
 	r := v.Report
 	object := fmt.Sprintf("report:%s/%s/%s", r.Header.Site, r.Header.Line, r.Header.Batch)
-	raw, err := os.ReadFile(req.UsersFile)
+	users, err := identity.LoadUsers(req.UsersFile)
 	if err != nil {
-		return nil, es, fmt.Errorf("users file (console.users_file): %w", err)
+		return nil, es, fmt.Errorf("%w (console.users_file)", err)
 	}
-	users, err := ParseUsers(raw)
-	if err != nil {
-		return nil, es, err
-	}
-	u, ok := users[req.User]
-	// Compare against a dummy hash for unknown users too, so the time
-	// taken does not reveal which user names exist.
-	hash := []byte(u.Hash)
+	u, ok := users.Check(req.User, string(req.Password))
 	if !ok {
-		hash = []byte("$2a$10$7EqJtq98hPqEX7fNZaFWoOhi5BWX4Z3nd/fN7mnr8y6nbWsCUeLLe")
-	}
-	if bcrypt.CompareHashAndPassword(hash, req.Password) != nil || !ok {
 		_, aerr := req.Audit.Append(ctx, audit.Entry{Time: req.Now().UTC(), Actor: req.User, Action: audit.ActionReportSigned + ".denied",
 			Object: object, Reason: "wrong user or password for meaning " + req.Meaning})
 		return nil, es, errors.Join(ErrBadCredentials, aerr)

@@ -13,8 +13,8 @@
 // Main types and functions:
 //
 //   - Server (New, Handler, Run, Serve): the HTTP server.
-//   - Users / LoadUsers / ParseUsers: the users file, one "user:role:bcrypt"
-//     line per user; HashUser makes such a line.
+//   - users come from package identity (the users file), re-read when it
+//     changes so a removed user's sessions end.
 //
 // Security: bcrypt passwords, session cookie (HttpOnly, SameSite=Strict,
 // Secure over TLS), CSRF token on every POST, same-origin check, rate

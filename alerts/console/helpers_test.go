@@ -24,6 +24,8 @@ import (
 
 	"github.com/linewatch/linewatch/alerts/console"
 	"github.com/linewatch/linewatch/internal/testenv"
+
+	"github.com/linewatch/linewatch/identity"
 )
 
 var t0 = time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)
@@ -54,7 +56,7 @@ const (
 // seconds per login under -race. TestHashUserAndParse covers HashUser.
 var usersFile = sync.OnceValues(func() (string, error) {
 	var lines []string
-	for _, u := range [][3]string{{"alice", console.RoleOperator, alicePW}, {"victor", console.RoleViewer, victorPW}} {
+	for _, u := range [][3]string{{"alice", identity.RoleOperator, alicePW}, {"victor", identity.RoleViewer, victorPW}} {
 		h, err := bcrypt.GenerateFromPassword([]byte(u[2]), bcrypt.MinCost)
 		if err != nil {
 			return "", err
@@ -101,7 +103,7 @@ func startConsole(t *testing.T, ro rigOpts) *consoleRig {
 	clk := &fakeClock{now: t0}
 	r := &consoleRig{nc: nc, js: js, clk: clk, file: file}
 	if !ro.noService {
-		r.svc = newAlarmService(t, nc, js, clk.Now)
+		r.svc = newAlarmService(t, nc, js, clk.Now, file)
 	}
 	var err error
 	r.srv, err = console.New(console.Options{NATS: nc, Site: "plant1", UsersFile: file, Clock: clk,

@@ -17,6 +17,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/linewatch/linewatch/identity"
 )
 
 //go:embed static
@@ -50,13 +52,12 @@ type Server struct {
 	js       jetstream.JetStream
 	hub      *hub
 	sessions *sessions
-	limiter  *limiter
+	limiter  *identity.Limiter
 	static   fs.FS
 
-	usersMu    sync.Mutex
-	users      Users
-	usersMtime time.Time
-	usersSize  int64
+	dir       *identity.Directory
+	usersMu   sync.Mutex
+	usersSeen identity.Users // the copy sessions were last checked against
 
 	feedOnce sync.Once
 	feedWG   sync.WaitGroup
@@ -70,8 +71,9 @@ func New(o Options) (*Server, error) {
 	if o.NATS == nil {
 		return nil, errors.New("console: Options.NATS is required")
 	}
-	if o.UsersFile == "" {
-		return nil, errors.New("console: no users file configured; set console.users_file and add users with `linewatch console adduser`")
+	dir, err := identity.NewDirectory(o.UsersFile, o.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
 	}
 	if o.CommandTimeout <= 0 {
 		o.CommandTimeout = 5 * time.Second
@@ -80,7 +82,7 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: JetStream: %w", err)
 	}
-	s := &Server{opts: o, log: o.Logger, clk: o.Clock, js: js, hub: newHub(o.Machines), stopping: make(chan struct{})}
+	s := &Server{opts: o, log: o.Logger, clk: o.Clock, js: js, dir: dir, hub: newHub(o.Machines), stopping: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -88,7 +90,7 @@ func New(o Options) (*Server, error) {
 		s.clk = realClock{}
 	}
 	s.sessions = &sessions{clk: s.clk, m: map[string]*session{}}
-	s.limiter = newLimiter(s.clk)
+	s.limiter = identity.NewLimiter(s.clk.Now, 2)
 	s.static, _ = fs.Sub(staticFS, "static")
 	if _, err := s.currentUsers(); err != nil {
 		return nil, err
@@ -99,35 +101,21 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
-// currentUsers re-reads the users file when its size or mtime changed.
-func (s *Server) currentUsers() (Users, error) {
-	s.usersMu.Lock()
-	defer s.usersMu.Unlock()
-	fi, err := os.Stat(s.opts.UsersFile)
+// currentUsers returns the users file as it is now and ends the sessions
+// of users no longer in it.
+func (s *Server) currentUsers() (identity.Users, error) {
+	u, err := s.dir.Current()
 	if err != nil {
-		if s.users != nil {
-			s.log.Error("console: users file unreadable; keeping the last good copy", "file", s.opts.UsersFile, "err", err)
-			return s.users, nil
-		}
-		return nil, fmt.Errorf("console users file: %w (create it with `linewatch console adduser`)", err)
-	}
-	if s.users != nil && fi.ModTime().Equal(s.usersMtime) && fi.Size() == s.usersSize {
-		return s.users, nil
-	}
-	u, err := LoadUsers(s.opts.UsersFile)
-	if err != nil {
-		if s.users != nil {
-			s.log.Error("console: users file invalid; keeping the last good copy", "err", err)
-			return s.users, nil
-		}
 		return nil, err
 	}
-	for name := range s.users {
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	for name := range s.usersSeen {
 		if _, ok := u[name]; !ok {
 			s.sessions.deleteUser(name)
 		}
 	}
-	s.users, s.usersMtime, s.usersSize = u, fi.ModTime(), fi.Size()
+	s.usersSeen = u
 	return u, nil
 }
 
@@ -186,6 +174,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config)
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	err := srv.Shutdown(shutCtx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// A connection that never sent a request (a browser's speculative
+		// preconnect) counts as busy for 5 s in net/http: past the grace
+		// period, cut what is left rather than fail the shutdown.
+		s.log.Warn("console: connections still open after the shutdown grace period; closing them")
+		err = srv.Close()
+	}
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}

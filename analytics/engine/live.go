@@ -53,6 +53,8 @@ type Live struct {
 	LagAlarm time.Duration
 	// Now is the clock of the lag check (default time.Now).
 	Now func() time.Time
+	// Replicas of the checkpoint bucket (nats.replicas; 0 means 1).
+	Replicas int
 
 	lag lagWatch
 
@@ -81,7 +83,8 @@ func (l *Live) Run(ctx context.Context) error {
 	if every <= 0 {
 		every = time.Second
 	}
-	kv, err := l.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket, History: 1, Description: "analytics detector checkpoints"})
+	kv, err := l.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket, History: 1,
+		Replicas: max(l.Replicas, 1), Storage: jetstream.FileStorage, Description: "analytics detector checkpoints"})
 	if err != nil {
 		return fmt.Errorf("analytics state bucket: %w", err)
 	}

@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/linewatch/linewatch/alerts/console"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/identity"
 )
 
 func newConsoleCmd() *cobra.Command {
@@ -33,7 +33,7 @@ func newConsoleAddUserCmd() *cobra.Command {
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
-			line, err := console.HashUser(args[0], role, pw)
+			line, err := identity.HashUser(args[0], role, pw)
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}

@@ -51,7 +51,7 @@ func (r *RestartableNATS) Stop() {
 // Start starts the server again on the same port and store.
 func (r *RestartableNATS) Start() {
 	r.t.Helper()
-	srv, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: fmt.Sprintf("127.0.0.1:%d", r.port), StoreDir: r.dir})
+	srv, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: fmt.Sprintf("127.0.0.1:%d", r.port), StoreDir: r.dir, Anonymous: true})
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package console
+package identity
 
 import (
 	"bufio"
@@ -31,7 +31,10 @@ const MinPasswordLen = 12
 type User struct {
 	Name string
 	Role string
-	hash []byte
+	// PrintedName is the signer's printed name (21 CFR 11.50(a)(1)); the
+	// user name when the line has none.
+	PrintedName string
+	hash        []byte
 }
 
 // Users maps user names to users.
@@ -41,11 +44,11 @@ type Users map[string]User
 func LoadUsers(path string) (Users, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("console users file: %w (create it with `linewatch console adduser`)", err)
+		return nil, fmt.Errorf("users file: %w (create it with `linewatch console adduser`)", err)
 	}
 	u, err := ParseUsers(b)
 	if err != nil {
-		return nil, fmt.Errorf("console users file %s: %w", path, err)
+		return nil, fmt.Errorf("users file %s: %w", path, err)
 	}
 	return u, nil
 }
@@ -86,7 +89,11 @@ func ParseUsers(b []byte) (Users, error) {
 			errs = append(errs, fmt.Errorf("line %d: user %s listed twice", n, name))
 			continue
 		}
-		users[name] = User{Name: name, Role: role, hash: []byte(hash)}
+		printed := name
+		if len(parts) == 4 && strings.TrimSpace(parts[3]) != "" {
+			printed = strings.TrimSpace(parts[3])
+		}
+		users[name] = User{Name: name, Role: role, PrintedName: printed, hash: []byte(hash)}
 	}
 	if err := sc.Err(); err != nil {
 		errs = append(errs, err)
@@ -148,8 +155,9 @@ var dummyHash = sync.OnceValue(func() []byte {
 	return h
 })
 
-// check returns the user if name and password match.
-func (u Users) check(name, password string) (User, bool) {
+// Check returns the user if name and password match. An unknown name
+// costs one bcrypt comparison too.
+func (u Users) Check(name, password string) (User, bool) {
 	usr, ok := u[name]
 	hash := usr.hash
 	if !ok {
