@@ -36,6 +36,9 @@ func PriorityOf(cfg *config.Config, f analytics.Finding) Priority {
 		}
 		return Priority(r.Priority)
 	}
+	if f.Detector == SystemDetector {
+		return systemPriority(f.Severity)
+	}
 	if cfg.Alarms.DefaultPriority != "" {
 		return Priority(cfg.Alarms.DefaultPriority)
 	}

@@ -3,16 +3,13 @@ package alerts
 import (
 	"context"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/bus"
-	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/testenv"
 )
 
@@ -22,14 +19,8 @@ import (
 func TestNATSRestartDuringBurst(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	dir := t.TempDir()
-	srv := testenv.NATS(t, func(o *server.Options) { o.StoreDir = dir })
-	port := srv.Addr().(*net.TCPAddr).Port
-	nc, err := bus.Connect(ctx, config.NATS{}, srv.ClientURL(), "alerts-test", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	rn := testenv.NewRestartableNATS(t, "alerts-test")
+	nc := rn.NC
 	cfg := demoConfig(t)
 	clock := newClock()
 	s := newService(t, cfg, nc, clock, nil)
@@ -56,13 +47,8 @@ func TestNATSRestartDuringBurst(t *testing.T) {
 	restarted := false
 	for n := range progress {
 		if n == 20 && !restarted {
-			srv.Shutdown()
-			srv.WaitForShutdown()
-			srv2, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: fmt.Sprintf("127.0.0.1:%d", port), StoreDir: dir, Anonymous: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { srv2.Shutdown(); srv2.WaitForShutdown() })
+			rn.Stop()
+			rn.Start()
 			restarted = true
 		}
 	}

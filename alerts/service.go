@@ -251,6 +251,9 @@ func (s *Service) notifyOne(ctx context.Context, f analytics.Finding) error {
 // a finding: the tag's alarm.on_delay / alarm.off_delay, else
 // alarms.on_delay / alarms.off_delay.
 func (s *Service) delayFor(f analytics.Finding) time.Duration {
+	if f.Detector == SystemDetector {
+		return 0 // the reporting component applies its own delay (e.g. collector.comm_loss_alarm_delay)
+	}
 	d, tagD := s.cfg.Alarms.OffDelay, (*time.Duration)(nil)
 	ref, ok := s.cfg.Tag(f.Line, f.Machine, f.Tag)
 	if f.Active {

@@ -25,10 +25,18 @@ const (
 	subjKVAnalytics = "$KV.LINEWATCH_ANALYTICS.>"
 	subjAudit       = "linewatch.audit.>"
 	subjHealth      = "linewatch.health.>"
-	subjCmdAll      = "linewatch.cmd.>"
-	subjCmdAuth     = "linewatch.cmd.auth.>"
-	subjCmdReports  = "linewatch.cmd.reports.>"
-	subjInbox       = "_INBOX.>"
+	// Each role publishes only the system conditions of its own sources
+	// (linewatch.health.<site>.<source>.…, health.Subject), so no role can
+	// raise or clear another's system alarm; every role that writes to
+	// InfluxDB reports the store's.
+	subjHealthCollector = "linewatch.health.*.collector.>"
+	subjHealthAnalytics = "linewatch.health.*.analytics.>"
+	subjHealthNotify    = "linewatch.health.*.notify.>"
+	subjHealthStore     = "linewatch.health.*.store.>"
+	subjCmdAll          = "linewatch.cmd.>"
+	subjCmdAuth         = "linewatch.cmd.auth.>"
+	subjCmdReports      = "linewatch.cmd.reports.>"
+	subjInbox           = "_INBOX.>"
 )
 
 // ConsumerNotify is the notifier's durable consumer on ALARMS, shared by
@@ -58,20 +66,20 @@ func Permissions(r Role) *server.Permissions {
 	switch r {
 	case RoleCollector:
 		return &server.Permissions{
-			Publish: allow(TelemetryAll, BatchesAll, subjHealth,
+			Publish: allow(TelemetryAll, BatchesAll, subjHealthCollector, subjHealthStore,
 				"$JS.API.INFO", "$JS.API.STREAM.INFO."+StreamTelemetry, "$JS.API.STREAM.INFO."+StreamBatches,
 				"$JS.API.STREAM.INFO."+streamHealth),
 			Subscribe: allow(subjInbox),
 		}
 	case RoleAnalytics:
-		p := []string{FindingsAll, subjHealth, subjKVAnalytics, "$JS.API.INFO",
+		p := []string{FindingsAll, subjHealthAnalytics, subjHealthStore, subjKVAnalytics, "$JS.API.INFO",
 			"$JS.API.STREAM.INFO." + StreamFindings, "$JS.API.STREAM.INFO." + streamHealth}
 		p = append(p, bucketAPI(kvAnalytics)...)
 		p = append(p, consumerAPI(StreamTelemetry)...)
 		p = append(p, consumerAPI(StreamBatches)...)
 		return &server.Permissions{Publish: allow(p...), Subscribe: allow(subjInbox)}
 	case RoleAlerts:
-		p := []string{AlarmsAll, subjAudit, subjAuditCP, subjHealth, subjKVAlarms, subjKVDedupe, "$KV." + BucketAuth + ".>",
+		p := []string{AlarmsAll, subjAudit, subjAuditCP, subjHealthNotify, subjHealthStore, subjKVAlarms, subjKVDedupe, "$KV." + BucketAuth + ".>",
 			"$JS.API.INFO", "$JS.API.STREAM.INFO.*", "$JS.FC.>"}
 		// alerts.New ensures the streams it serves (and the ones it reads)
 		// exist: create and update, never delete or purge.
@@ -97,7 +105,7 @@ func Permissions(r Role) *server.Permissions {
 			Response: &server.ResponsePermission{MaxMsgs: 1},
 		}
 	case RoleOperator:
-		p := []string{CmdAlarms + ".>", subjCmdAuth, subjCmdReports, subjCmdAuditCP, subjHealth, "$JS.API.INFO",
+		p := []string{CmdAlarms + ".>", subjCmdAuth, subjCmdReports, subjCmdAuditCP, "$JS.API.INFO",
 			"$JS.API.DIRECT.GET." + kvAlarms + ".>", "$JS.API.STREAM.MSG.GET." + kvAlarms,
 			"$JS.FC." + kvAlarms + ".>"}
 		var deny []string

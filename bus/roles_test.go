@@ -6,6 +6,7 @@ import (
 	neturl "net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,10 +252,23 @@ func TestRoleBoundariesIntegration(t *testing.T) {
 	for _, role := range bus.Roles {
 		conns[role], _ = testenv.RoleConn(t, r.url, r.dataDir, role)
 	}
-	// Every role reports system health.
-	for role, nc := range conns {
-		if permissionDenied(t, nc, "linewatch.health.plant1.collector.comm_loss.L1.press") {
-			t.Errorf("%s may not publish health", role)
+	// Each role reports the system conditions of its own sources (and the
+	// store's, as every role writes to InfluxDB), and no other: an operator
+	// credential cannot raise or clear a system alarm, a collector cannot
+	// clear the notifier's.
+	health := func(source string) string { return "linewatch.health.plant1." + source + ".some_condition.L1.press" }
+	mayReport := map[bus.Role][]string{
+		bus.RoleCollector: {"collector", "store"},
+		bus.RoleAnalytics: {"analytics", "store"},
+		bus.RoleAlerts:    {"notify", "store"},
+		bus.RoleOperator:  nil,
+	}
+	for role, own := range mayReport {
+		for _, source := range []string{"collector", "store", "analytics", "notify", "other"} {
+			want := slices.Contains(own, source)
+			if got := !permissionDenied(t, conns[role], health(source)); got != want {
+				t.Errorf("%s publishing a %s condition: allowed %v, want %v", role, source, got, want)
+			}
 		}
 	}
 	denied := map[bus.Role][]string{

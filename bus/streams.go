@@ -15,7 +15,7 @@ type StreamOptions struct {
 	AlarmsMaxAge    time.Duration // default one year
 }
 
-// EnsureStreams creates or updates TELEMETRY, FINDINGS, ALARMS and BATCHES.
+// EnsureStreams creates or updates TELEMETRY, FINDINGS, ALARMS, BATCHES and HEALTH.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
 	if o.Replicas < 1 {
 		o.Replicas = 1
@@ -48,6 +48,11 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 			MaxAge: o.AlarmsMaxAge, Replicas: o.Replicas, Duplicates: 10 * time.Minute,
 			DenyDelete: true, DenyPurge: true,
 			Description: "linewatch batch start and end events",
+		},
+		{
+			Name: StreamHealth, Subjects: []string{HealthAll}, Storage: jetstream.FileStorage,
+			MaxAge: o.TelemetryMaxAge, MaxMsgsPerSubject: 100, Replicas: o.Replicas, Duplicates: 10 * time.Minute,
+			Description: "linewatch system condition changes (comm loss, InfluxDB, spool, NATS, notifier, analytics lag)",
 		},
 	}
 	for _, sc := range streams {

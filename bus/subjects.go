@@ -6,6 +6,9 @@ const (
 	StreamAlarms    = "ALARMS"
 	StreamBatches   = "BATCHES"
 	StreamFindings  = "FINDINGS"
+	// StreamHealth keeps system condition changes (package health) for
+	// the alarm service: the last 100 per condition subject.
+	StreamHealth = "HEALTH"
 )
 
 // Subject roots.
@@ -14,6 +17,7 @@ const (
 	AlarmsAll    = "linewatch.alarms.>"
 	BatchesAll   = "linewatch.batches.>"
 	FindingsAll  = "linewatch.findings.>"
+	HealthAll    = "linewatch.health.>" // system conditions (package health)
 	CmdAlarms    = "linewatch.cmd.alarms"
 	// CmdAuth: login, refresh and logout (request-reply, served by the
 	// alerts role): linewatch.cmd.auth.{login,refresh,logout}.

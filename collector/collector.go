@@ -17,6 +17,7 @@ import (
 	"github.com/linewatch/linewatch/collector/pki"
 	"github.com/linewatch/linewatch/collector/uaclient"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/health"
 )
 
 // Options wire the collector to the rest of linewatch. All are optional.
@@ -30,6 +31,10 @@ type Options struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Clock      clock.Clock
+	// Health receives system conditions: OPC UA communication lost per
+	// machine (after collector.comm_loss_alarm_delay) and NATS telemetry
+	// publish failing. It must not block (health.Registry.Report).
+	Health func(health.Condition)
 
 	// dial replaces uaclient.Dial in tests that count session attempts.
 	dial uaclient.DialFunc
@@ -57,6 +62,8 @@ type endpointConn struct {
 	machines []*machineRun
 	up       bool
 	reason   string
+	downAt   time.Time     // when the session last went down
+	changed  chan struct{} // closed and replaced at each change of up/reason
 }
 
 // New prepares the collector: loads (or creates once) the application
@@ -81,6 +88,7 @@ func New(cfg *config.Config, o Options) (*Collector, error) {
 	})
 	if o.JetStream != nil {
 		c.pub = newNATSPublisher(o.JetStream, cfg.NATS.MaxInflight, c.log, met, o.Clock)
+		c.pub.health = pubHealth{report: o.Health, gauge: met.natsPublishFailing, now: o.Clock.Now}
 	}
 	store := pki.Open(cfg.Collector.PKIDir)
 	appURI := pki.ApplicationURI()
@@ -107,7 +115,7 @@ func New(cfg *config.Config, o Options) (*Collector, error) {
 			key := sessionKey(m)
 			ec := byKey[key]
 			if ec == nil {
-				ec = &endpointConn{}
+				ec = &endpointConn{changed: make(chan struct{})}
 				ec.conn = uaclient.NewConn(ucfg, uaclient.ConnOptions{
 					ReconnectMin: cfg.Collector.ReconnectMin, ReconnectMax: cfg.Collector.ReconnectMax,
 					Clock: o.Clock, Logger: c.log, Dial: serialDial(dialLocks, m.Endpoint, o.dial), Hooks: c.hooks(ec, m.Endpoint),
@@ -217,7 +225,14 @@ func (c *Collector) hooks(ec *endpointConn, endpoint string) uaclient.Hooks {
 func (c *Collector) setStatus(ec *endpointConn, at time.Time, up bool, reason string) {
 	c.mu.Lock()
 	changed := ec.up != up || ec.reason != reason
+	if !up && (ec.up || ec.downAt.IsZero()) {
+		ec.downAt = at
+	}
 	ec.up, ec.reason = up, reason
+	if changed {
+		close(ec.changed)
+		ec.changed = make(chan struct{})
+	}
 	c.mu.Unlock()
 	if !changed {
 		return
@@ -259,6 +274,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	}
 	for _, ec := range c.conns {
 		wg.Go(func() { ec.conn.Run(ctx) })
+		wg.Go(func() { c.watchComm(ctx, ec) })
 	}
 	for _, mr := range c.runs {
 		for _, g := range mr.m.PollGroups {

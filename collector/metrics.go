@@ -10,18 +10,20 @@ import (
 
 // metrics are the collector's self-metrics (served by the lead on /metrics).
 type metrics struct {
-	values      *prometheus.CounterVec   // line, machine
-	bad         *prometheus.CounterVec   // line, machine, quality
-	readLatency *prometheus.HistogramVec // line, machine
-	readCalls   *prometheus.CounterVec   // line, machine
-	skipped     *prometheus.CounterVec   // line, machine, group
-	attempts    *prometheus.CounterVec   // endpoint, result
-	reconnects  *prometheus.CounterVec   // endpoint
-	connected   *prometheus.GaugeVec     // line, machine
-	natsErrors  prometheus.Counter
-	natsDropped prometheus.Counter
-	clockSteps  prometheus.Counter
-	unencodable *prometheus.CounterVec // sink=nats, reason (shared with the store)
+	values             *prometheus.CounterVec   // line, machine
+	bad                *prometheus.CounterVec   // line, machine, quality
+	readLatency        *prometheus.HistogramVec // line, machine
+	readCalls          *prometheus.CounterVec   // line, machine
+	skipped            *prometheus.CounterVec   // line, machine, group
+	attempts           *prometheus.CounterVec   // endpoint, result
+	reconnects         *prometheus.CounterVec   // endpoint
+	connected          *prometheus.GaugeVec     // line, machine
+	commLost           *prometheus.GaugeVec     // line, machine
+	natsErrors         prometheus.Counter
+	natsPublishFailing prometheus.Gauge
+	natsDropped        prometheus.Counter
+	clockSteps         prometheus.Counter
+	unencodable        *prometheus.CounterVec // sink=nats, reason (shared with the store)
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -44,6 +46,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "reconnects_total", Help: "OPC UA sessions lost and re-established."}, []string{"endpoint"}),
 		connected: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "connected", Help: "1 while the machine's OPC UA session is up."}, []string{"line", "machine"}),
+		commLost: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "comm_lost", Help: "1 while the system alarm \"OPC UA communication lost\" is raised for the machine (session down longer than collector.comm_loss_alarm_delay)."}, []string{"line", "machine"}),
+		natsPublishFailing: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "nats_publish_failing", Help: "1 while telemetry publishes to JetStream fail (system alarm \"NATS publish failing\")."}),
 		natsErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "nats_publish_errors_total", Help: "JetStream publishes that failed or timed out (each is retried)."}),
 		natsDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
@@ -55,7 +61,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		reg = prometheus.NewRegistry()
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.values, m.bad, m.readLatency, m.readCalls, m.skipped, m.attempts, m.reconnects, m.connected, m.natsErrors, m.natsDropped, m.clockSteps} {
+	for _, c := range []prometheus.Collector{m.values, m.bad, m.readLatency, m.readCalls, m.skipped, m.attempts, m.reconnects, m.connected, m.commLost, m.natsPublishFailing, m.natsErrors, m.natsDropped, m.clockSteps} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

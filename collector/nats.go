@@ -33,6 +33,7 @@ type natsPublisher struct {
 	retries    int
 	retryGap   time.Duration // first retry delay, growing linearly
 	drainBound time.Duration
+	health     pubHealth
 
 	unencodable atomic.Int64 // values not carried whole, for the log's rate limit
 
@@ -165,6 +166,7 @@ func (p *natsPublisher) settle(ctx context.Context, pd *pending) {
 			select {
 			case <-pd.fut.Ok():
 				stop()
+				p.health.ok()
 				return
 			case err = <-pd.fut.Err():
 			case <-timer:
@@ -178,6 +180,7 @@ func (p *natsPublisher) settle(ctx context.Context, pd *pending) {
 			p.m.natsErrors.Inc()
 		}
 		pd.tries++
+		p.health.failed(pd.tries, err)
 		if pd.tries > p.retries {
 			p.m.natsDropped.Inc()
 			p.log.Error("NATS publish failed; giving up", "subject", pd.msg.Subject, "tries", pd.tries, "err", err)

@@ -77,6 +77,9 @@ func TestWrongPasswordBacksOff(t *testing.T) {
 	sim := startSim(t, simulator.Options{Users: map[string]string{"operator": "right"}})
 	cfg := testConfig(t, sim.Endpoint(), machineOpts{Policy: "Basic256Sha256", Mode: "SignAndEncrypt", Auth: "username"})
 	cfg.Collector.ReconnectMin, cfg.Collector.ReconnectMax = time.Second, 8*time.Second
+	// The comm-loss alarm timer runs on the same clock; keep it beyond
+	// the minute this test steps through the backoff timers.
+	cfg.Collector.CommLossAlarmDelay = time.Hour
 	trustServer(t, cfg, sim)
 	clk := clock.NewFake(time.Now())
 	var attempts atomic.Int64

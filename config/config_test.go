@@ -47,6 +47,8 @@ func TestBadConfigs(t *testing.T) {
 			`16:7 analytics.rules[1].cpk: tag filling1/filler/fill_weight has no spec limits`,
 			`16:22 analytics.rules[1].cpk.min_cpk: must be ≥ 0`,
 			`16:39 analytics.rules[1].cpk.min_samples: must be ≥ 2`,
+			`17:14 analytics.lag_alarm: must be at least 1s`,
+			`18:36 collector.comm_loss_alarm_delay: must be at least 0s`,
 		},
 		"nats-embedded-user.yaml":   {`3:9 nats.user: the embedded server (nats.url empty) accepts only the role credentials`},
 		"nats-listen-any-ipv4.yaml": {`4:13 nats.embedded.listen: not a loopback address`},

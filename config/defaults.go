@@ -31,6 +31,8 @@ const (
 	DefaultReconnectMin       = 500 * time.Millisecond
 	DefaultReconnectMax       = 30 * time.Second
 	DefaultRequestTimeout     = 5 * time.Second
+	DefaultCommLossAlarmDelay = 10 * time.Second
+	DefaultAnalyticsLagAlarm  = 2 * time.Minute
 	DefaultSecurityPolicy     = "None"
 	DefaultSecurityMode       = "None"
 	DefaultAuthType           = "anonymous"
@@ -106,6 +108,7 @@ func (c *Config) applyDefaults() {
 	setDur(&co.ReconnectMin, DefaultReconnectMin)
 	setDur(&co.ReconnectMax, DefaultReconnectMax)
 	setDur(&co.RequestTimeout, DefaultRequestTimeout)
+	setDur(&co.CommLossAlarmDelay, DefaultCommLossAlarmDelay)
 
 	for li := range c.Lines {
 		for mi := range c.Lines[li].Machines {
@@ -139,6 +142,7 @@ func (c *Config) applyDefaults() {
 
 	a := &c.Analytics
 	setStr(&a.Consumer, DefaultConsumer)
+	setDur(&a.LagAlarm, DefaultAnalyticsLagAlarm)
 	for ri := range a.Rules {
 		r := &a.Rules[ri]
 		if r.EWMA != nil {

@@ -65,6 +65,10 @@ type InfluxDB struct {
 	// neither sent nor spooled (spool disk full or failing, or the writer
 	// behind); past it spool.full_policy drops data.
 	MemoryLimitMB int64 `yaml:"memory_limit_mb"`
+	// SkipDatabaseCreation: by default the writer creates a missing 1.x
+	// database (CREATE DATABASE, as Telegraf's influxdb output does);
+	// true leaves it to the administrator.
+	SkipDatabaseCreation bool `yaml:"skip_database_creation"`
 }
 
 // Token returns the token reference.
@@ -123,6 +127,9 @@ type Collector struct {
 	ReconnectMin   time.Duration `yaml:"reconnect_min"`
 	ReconnectMax   time.Duration `yaml:"reconnect_max"`
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// CommLossAlarmDelay is how long a machine's OPC UA session must stay
+	// down before the system alarm "OPC UA communication lost" is raised.
+	CommLossAlarmDelay time.Duration `yaml:"comm_loss_alarm_delay"`
 }
 
 // Line is a production line: machines that make one batch at a time.

@@ -8,9 +8,12 @@ type Analytics struct {
 	// they are stored but ignored by analytics.
 	IncludeNonGood bool `yaml:"include_non_good"`
 	// Consumer is the durable JetStream consumer name of the live engine.
-	Consumer string     `yaml:"consumer"`
-	Rules    []Rule     `yaml:"rules"`
-	Models   []PCAModel `yaml:"models"`
+	Consumer string `yaml:"consumer"`
+	// LagAlarm raises the system alarm "analytics lagging" when the live
+	// engine is behind telemetry by more than this (default 2m).
+	LagAlarm time.Duration `yaml:"lag_alarm"`
+	Rules    []Rule        `yaml:"rules"`
+	Models   []PCAModel    `yaml:"models"`
 }
 
 // Rule applies detectors to the tags it selects. Tags are "line/machine/tag"

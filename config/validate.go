@@ -260,4 +260,5 @@ func (v *validator) collector() {
 		v.errf("collector.reconnect_max", co.ReconnectMax.String(), "must be at least reconnect_min (%s)", co.ReconnectMin)
 	}
 	v.minDur("collector.request_timeout", co.RequestTimeout, 100*time.Millisecond)
+	v.minDur("collector.comm_loss_alarm_delay", co.CommLossAlarmDelay, 0)
 }

@@ -9,6 +9,7 @@ import (
 func (v *validator) analytics() {
 	a := v.c.Analytics
 	v.id("analytics.consumer", a.Consumer)
+	v.minDur("analytics.lag_alarm", a.LagAlarm, time.Second)
 	for ri, r := range a.Rules {
 		rp := fmt.Sprintf("analytics.rules[%d]", ri)
 		if len(r.Tags) == 0 {

@@ -24,6 +24,9 @@ type endpoint struct {
 	client   *http.Client
 	tr       *http.Transport
 	writeURL string
+	// skipCreate: influxdb.skip_database_creation (see createdb.go).
+	skipCreate bool
+	creator    dbCreator
 }
 
 func newEndpoint(cfg config.InfluxDB, conns int) (*endpoint, error) {
@@ -34,7 +37,7 @@ func newEndpoint(cfg config.InfluxDB, conns int) (*endpoint, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("influxdb.url %q: expected http:// or https:// URL", cfg.URL)
 	}
-	e := &endpoint{base: u, org: cfg.Org, bucket: cfg.Bucket, db: cfg.Database, rp: cfg.RetentionPolicy}
+	e := &endpoint{base: u, org: cfg.Org, bucket: cfg.Bucket, db: cfg.Database, rp: cfg.RetentionPolicy, skipCreate: cfg.SkipDatabaseCreation}
 	if e.bucket != "" {
 		// A 1.8 bucket is "db/rp"; a 2.x bucket maps to a database of the
 		// same name through DBRP for /query.

@@ -386,6 +386,7 @@ func (d *dispatcher) handle(r result) {
 			d.startBackoff(r.retryAfter)
 		}
 	}
+	w.reportHealth(r)
 	if w.onResult != nil {
 		w.onResult(r)
 	}

@@ -84,7 +84,17 @@ func (e *endpoint) send(ctx context.Context, b *batch, timeout time.Duration, no
 		r.out = outOK
 		return r
 	}
-	r.err = fmt.Errorf("write to %s: %s: %s", e.base.Redacted(), resp.Status, serverMessage(msg))
+	why := serverMessage(msg)
+	if dbMissing(resp.StatusCode, msg) {
+		created, cerr := e.createMissing(ctx)
+		if created {
+			return e.send(ctx, b, timeout, now) // once: createMissing is rate limited
+		}
+		if cerr != nil {
+			why += "; " + cerr.Error()
+		}
+	}
+	r.err = fmt.Errorf("write to %s: %s: %s", e.base.Redacted(), resp.Status, why)
 	switch code := resp.StatusCode; {
 	case code == http.StatusTooManyRequests:
 		r.out, r.kind = outRetry, errKindThrottle

@@ -15,6 +15,7 @@ import (
 
 	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/health"
 	"github.com/linewatch/linewatch/internal/unencodable"
 )
 
@@ -34,6 +35,10 @@ type WriterOptions struct {
 	BackoffMin, BackoffMax time.Duration
 	// OverflowBytes, when set, overrides influxdb.memory_limit_mb (tests).
 	OverflowBytes int64
+	// Health receives the writer's system conditions: InfluxDB unreachable
+	// or refusing writes (with its reason), spool in use, spool above 80 %.
+	// It must not block (health.Registry.Report).
+	Health func(health.Condition)
 }
 
 // ErrWriterStopped is returned by Flush once Run has returned.
@@ -70,6 +75,8 @@ type Writer struct {
 	drainTimeout time.Duration
 	backoffMin   time.Duration
 	backoffMax   time.Duration
+	spoolMax     int64
+	health       writerHealth
 
 	mu        sync.Mutex
 	lb        lineBuilder
@@ -101,7 +108,6 @@ type Writer struct {
 
 	stMu     sync.Mutex
 	spoolErr error // the spool disk refused the last write; nil when it works
-	spoolMax int64
 
 	// test hooks, set before Run
 	onResult   func(result)
@@ -152,10 +158,10 @@ func NewWriter(cfg config.InfluxDB, opts WriterOptions) (*Writer, error) {
 	if maxBytes <= 0 {
 		maxBytes = config.DefaultSpoolMaxSizeMB << 20
 	}
+	w.spoolMax, w.health.report = maxBytes, opts.Health
 	dropOldest := cfg.Spool.FullPolicy != "drop_newest"
 	w.dropOld = dropOldest
 	w.memFull = memFullReason(w.memMax, dropOldest)
-	w.spoolMax = maxBytes
 	if cfg.Spool.Dir != "" {
 		if w.sp, err = openDiskSpool(cfg.Spool.Dir, maxBytes, dropOldest, w.log, w.m, w.loss); err != nil {
 			return nil, err

@@ -36,6 +36,8 @@ type snapshot struct {
 	Alarms []alerts.Alarm       `json:"alarms"`
 	Events []*alerts.Transition `json:"events"`
 	Status string               `json:"status"`
+	// Machines ("line/machine") for the health strip.
+	Machines []string `json:"machines"`
 }
 
 // hub holds the current alarm list and recent transitions and fans updates
@@ -46,10 +48,13 @@ type hub struct {
 	events []*alerts.Transition
 	status string
 	subs   map[chan update]struct{}
+	// machines of the plant, for the health strip
+	machines []string
 }
 
-func newHub() *hub {
-	return &hub{alarms: map[string]alerts.Alarm{}, subs: map[chan update]struct{}{}, status: "connecting to the alarm service…"}
+func newHub(machines []string) *hub {
+	return &hub{alarms: map[string]alerts.Alarm{}, subs: map[chan update]struct{}{}, status: "connecting to the alarm service…",
+		machines: append([]string{}, machines...)}
 }
 
 // subscribe returns the current snapshot and a channel of later updates;
@@ -78,7 +83,7 @@ func (h *hub) snapshot() snapshot {
 }
 
 func (h *hub) snapshotLocked() snapshot {
-	s := snapshot{Alarms: make([]alerts.Alarm, 0, len(h.alarms)), Events: slices.Clone(h.events), Status: h.status}
+	s := snapshot{Alarms: make([]alerts.Alarm, 0, len(h.alarms)), Events: slices.Clone(h.events), Status: h.status, Machines: h.machines}
 	for _, a := range h.alarms {
 		s.Alarms = append(s.Alarms, a)
 	}

@@ -93,6 +93,7 @@ type consoleRig struct {
 type rigOpts struct {
 	noService bool
 	tls       *tls.Config
+	machines  []string // console.Options.Machines
 }
 
 func startConsole(t *testing.T, ro rigOpts) *consoleRig {
@@ -106,7 +107,7 @@ func startConsole(t *testing.T, ro rigOpts) *consoleRig {
 	}
 	var err error
 	r.srv, err = console.New(console.Options{NATS: nc, Site: "plant1", UsersFile: file, Clock: clk,
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), CommandTimeout: 2 * time.Second})
+		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), CommandTimeout: 2 * time.Second, Machines: ro.machines})
 	if err != nil {
 		t.Fatal(err)
 	}

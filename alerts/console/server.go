@@ -36,6 +36,9 @@ type Options struct {
 	Clock     Clock
 	// CommandTimeout bounds the wait for the alarm service's reply (default 5s).
 	CommandTimeout time.Duration
+	// Machines lists the plant's machines as "line/machine" for the health
+	// strip (OPC UA state per machine, from the system alarms).
+	Machines []string
 	// SecureCookies forces the Secure cookie flag when TLS ends at a proxy
 	// in front of the console (it is always set when the console serves TLS).
 	SecureCookies bool
@@ -79,7 +82,7 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: JetStream: %w", err)
 	}
-	s := &Server{opts: o, log: o.Logger, clk: o.Clock, js: js, dir: dir, hub: newHub(), stopping: make(chan struct{})}
+	s := &Server{opts: o, log: o.Logger, clk: o.Clock, js: js, dir: dir, hub: newHub(o.Machines), stopping: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

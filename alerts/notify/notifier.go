@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/health"
 )
 
 // AlarmsBucket is the KV bucket holding the current state of every alarm
@@ -52,6 +54,11 @@ type Options struct {
 	EmailTLS *tls.Config
 	Logger   *slog.Logger
 	Clock    Clock
+	// Health receives health.NotifierNoCons while the ALARMS consumer is
+	// gone and cannot be recreated. It must not block.
+	Health func(health.Condition)
+	// Registerer registers linewatch_notify_consumer_missing; nil: not registered.
+	Registerer prometheus.Registerer
 }
 
 type route struct {
@@ -68,7 +75,11 @@ type Notifier struct {
 	routes []*route
 	cons   jetstream.Consumer
 	dedupe *dedupe
-	states jetstream.KeyValue // nil until the alarm service created it
+	// ackWait of the consumer (a stale dedupe claim is older than this).
+	ackWait         time.Duration
+	floor           floorTracker
+	consumerMissing prometheus.Gauge
+	states          jetstream.KeyValue // nil until the alarm service created it
 
 	mu     sync.Mutex
 	flood  *floodTracker
@@ -120,6 +131,14 @@ func New(ctx context.Context, o Options) (*Notifier, error) {
 		timers:      map[string]Timer{},
 		escalations: make(chan escalation, 64),
 		done:        make(chan struct{}),
+		ackWait:     2 * time.Minute,
+		consumerMissing: prometheus.NewGauge(prometheus.GaugeOpts{Name: "linewatch_notify_consumer_missing",
+			Help: "1 while the notifier's ALARMS consumer is gone and cannot be recreated (no notification is sent)."}),
+	}
+	if o.Registerer != nil {
+		if err := o.Registerer.Register(n.consumerMissing); err != nil {
+			return nil, fmt.Errorf("notify metrics: %w", err)
+		}
 	}
 	if n.log == nil {
 		n.log = slog.Default()
@@ -150,22 +169,15 @@ func New(ctx context.Context, o Options) (*Notifier, error) {
 		return nil, fmt.Errorf("notify: dedupe bucket %s: %w", DedupeBucket, err)
 	}
 	// A claim is stale once JetStream would have redelivered the message anyway.
-	ackWait := 2 * time.Minute
-	n.dedupe = &dedupe{kv: kv, stale: ackWait}
-	cons, err := o.JS.CreateOrUpdateConsumer(ctx, bus.StreamAlarms, jetstream.ConsumerConfig{
-		Durable:       o.Durable,
-		Description:   "linewatch notifications (shared by all alerts workers)",
-		FilterSubject: o.Subject,
-		// A new consumer must not notify a year of history.
-		DeliverPolicy: jetstream.DeliverNewPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
-		MaxAckPending: 256,
-	})
+	n.dedupe = &dedupe{kv: kv, stale: n.ackWait}
+	cons, _, err := n.ensureConsumer(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("notify: consumer %s on stream %s: %w", o.Durable, bus.StreamAlarms, err)
+		n.setConsumerHealth(true, err.Error())
+		return nil, err
 	}
+	n.setConsumerHealth(false, "") // clears an alarm a previous process left
 	n.cons = cons
+	n.trackFloor(ctx, cons, true) // a deletion before the first message must not lose it
 	return n, nil
 }
 
@@ -176,15 +188,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 	if !n.running.CompareAndSwap(false, true) {
 		return errors.New("notify: Run called twice on one Notifier; create one Notifier per worker")
 	}
-	it, err := n.cons.Messages(jetstream.PullMaxMessages(16))
-	if err != nil {
-		return fmt.Errorf("notify: consume %s: %w", n.opts.Durable, err)
-	}
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		<-ctx.Done()
-		it.Stop()
-	})
 	wg.Go(func() { n.runEscalations(ctx) })
 	defer func() {
 		close(n.done)
@@ -196,19 +200,94 @@ func (n *Notifier) Run(ctx context.Context) error {
 		n.mu.Unlock()
 		wg.Wait()
 	}()
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
-				return nil
-			}
-			n.log.Warn("notify: next message", "err", err)
-			if err := sleep(ctx, n.clk, time.Second); err != nil {
+	for ctx.Err() == nil {
+		err := n.consume(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		gone := errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, errConsumerGone) ||
+			!n.trackFloor(ctx, n.cons, true)
+		if !gone {
+			n.log.Warn("notify: pulling from ALARMS interrupted; resuming", "err", err)
+			if sleep(ctx, n.clk, time.Second) != nil {
 				return nil
 			}
 			continue
 		}
+		cons, err := n.heal(ctx, err)
+		if err != nil {
+			return nil // ctx ended
+		}
+		n.cons = cons
+		n.trackFloor(ctx, cons, true)
+	}
+	return nil
+}
+
+// stopAndWait stops a pull and waits (bounded) until its inbox is
+// unsubscribed: a pull request left on the server would otherwise take
+// the first message of a recreated consumer of the same name into a dead
+// inbox, to be redelivered only after AckWait.
+func stopAndWait(it jetstream.MessagesContext) {
+	it.Stop()
+	if c, ok := it.(interface{ Closed() <-chan struct{} }); ok {
+		t := time.NewTimer(2 * time.Second)
+		defer t.Stop()
+		select {
+		case <-c.Closed():
+		case <-t.C:
+		}
+	}
+}
+
+// errConsumerGone: the consumer was found missing while idle.
+var errConsumerGone = errors.New("consumer not found")
+
+// consume pulls and handles messages until the pull ends (consumer
+// deleted, NATS trouble, or ctx).
+func (n *Notifier) consume(ctx context.Context) error {
+	it, err := n.cons.Messages(jetstream.PullMaxMessages(16), jetstream.WithMessagesErrOnMissingHeartbeat(true))
+	if err != nil {
+		return fmt.Errorf("notify: consume %s: %w", n.opts.Durable, err)
+	}
+	defer stopAndWait(it)
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	// While idle, check now and then that the consumer still exists (a
+	// deletion between pulls may end in a missing heartbeat only).
+	idle := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(idle)
+	wg.Go(func() {
+		// Real time: this polls a remote resource; tests do not steer it.
+		tick := time.NewTicker(floorEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-idle:
+				return
+			case <-tick.C:
+			}
+			if !n.trackFloor(ctx, n.cons, false) {
+				n.log.Warn("notify: ALARMS consumer not found", "consumer", n.opts.Durable)
+				it.Stop()
+				return
+			}
+		}
+	})
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() == nil {
+				return errConsumerGone
+			}
+			return err
+		}
 		n.handle(ctx, msg)
+		n.trackFloor(ctx, n.cons, false)
 	}
 }
 

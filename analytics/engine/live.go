@@ -14,6 +14,7 @@ import (
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/health"
 )
 
 // Notifier receives findings (implemented by alerts.Service).
@@ -46,8 +47,16 @@ type Live struct {
 	Stats           StatsWriter // may be nil
 	CheckpointEvery time.Duration
 	Logger          *slog.Logger
+	// Health receives health.AnalyticsLag when the engine processes
+	// telemetry stored more than LagAlarm ago (analytics.lag_alarm); nil: not watched.
+	Health   func(health.Condition)
+	LagAlarm time.Duration
+	// Now is the clock of the lag check (default time.Now).
+	Now func() time.Time
 	// Replicas of the checkpoint bucket (nats.replicas; 0 means 1).
 	Replicas int
+
+	lag lagWatch
 
 	// scratch buffers reused for every message
 	samples  []sample.Sample
@@ -66,6 +75,10 @@ func (l *Live) Run(ctx context.Context) error {
 		l.Logger = slog.Default()
 	}
 	log := l.Logger
+	if l.Now == nil {
+		l.Now = time.Now
+	}
+	l.lag.limit, l.lag.report = l.LagAlarm, l.Health
 	every := l.CheckpointEvery
 	if every <= 0 {
 		every = time.Second
@@ -154,6 +167,7 @@ func (l *Live) Run(ctx context.Context) error {
 			case <-time.After(250 * time.Millisecond):
 			}
 		}
+		l.lag.check(l.Now(), err != nil)
 		if time.Since(lastCP) >= every {
 			if err := commit(ctx); err != nil && ctx.Err() == nil {
 				log.Error("analytics checkpoint", "err", err)
@@ -172,6 +186,7 @@ func (l *Live) handle(ctx context.Context, msg jetstream.Msg, done uint64) (uint
 		return 0, nil
 	}
 	seq := md.Sequence.Stream
+	l.lag.seen(md.Timestamp, md.NumPending)
 	if seq <= done {
 		return seq, nil // already in the restored state
 	}

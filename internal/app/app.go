@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/alerts/console"
@@ -13,6 +16,7 @@ import (
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/collector"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/health"
 	"github.com/linewatch/linewatch/store"
 )
 
@@ -60,13 +64,26 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer in.close()
 
+	// System conditions of this process's roles, published on stream
+	// HEALTH for the alarm service (which may run in another process).
+	hreg, err := health.New(health.Options{Site: cfg.Site, Registerer: in.reg, Logger: log})
+	if err != nil {
+		return err
+	}
 	var comps []component
+	if hp, err := healthPublisher(ctx, in, r, hreg); err != nil {
+		return err
+	} else if hp != nil {
+		comps = append(comps, component{"health", func(ctx context.Context) error {
+			return hreg.Run(ctx, hp, health.DefaultResync)
+		}})
+	}
 	var sinks storeSinks
 	var writer *store.Writer
 	if needStore {
 		icfg := cfg.InfluxDB
 		icfg.URL = in.influxDB
-		writer, err = store.NewWriter(icfg, store.WriterOptions{Logger: log.With("component", "influxdb"), Metrics: in.reg})
+		writer, err = store.NewWriter(icfg, store.WriterOptions{Logger: log.With("component", "influxdb"), Metrics: in.reg, Health: hreg.Report})
 		if err != nil {
 			return err
 		}
@@ -90,7 +107,7 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
-		comps = append(comps, component{"alerts", svc.Run})
+		comps = append(comps, component{"alerts", svc.Run}, component{"system-alarms", svc.RunHealth})
 		auditComps, err := auditServices(ctx, cfg, ajs, auditLog, log)
 		if err != nil {
 			return err
@@ -99,7 +116,8 @@ func Run(ctx context.Context, o Options) error {
 		if !r.Analytics {
 			comps = append(comps, consumeFindings(ajs, svc, log))
 		}
-		n, err := notify.New(ctx, notify.Options{JS: ajs, Alarms: cfg.Alarms, Replicas: cfg.NATS.Replicas, Logger: log.With("component", "notify")})
+		n, err := notify.New(ctx, notify.Options{JS: ajs, Alarms: cfg.Alarms, Replicas: cfg.NATS.Replicas, Logger: log.With("component", "notify"),
+			Health: hreg.Report, Registerer: in.reg})
 		if err != nil {
 			return err
 		}
@@ -116,13 +134,14 @@ func Run(ctx context.Context, o Options) error {
 			notifier = svc
 			eopts.MachineState = svc.SetMachineState
 		} else {
-			notifier = findingPublisher{js: njs, site: cfg.Site}
+			notifier = &findingPublisher{js: njs, site: cfg.Site, health: hreg.Report}
 		}
 		e, err := engine.New(cfg, eopts)
 		if err != nil {
 			return err
 		}
-		live := &engine.Live{Engine: e, JS: njs, Replicas: cfg.NATS.Replicas, Consumer: cfg.Analytics.Consumer, Notifier: notifier, Stats: sinks, Logger: eopts.Logger}
+		live := &engine.Live{Engine: e, JS: njs, Replicas: cfg.NATS.Replicas, Consumer: cfg.Analytics.Consumer, Notifier: notifier, Stats: sinks, Logger: eopts.Logger,
+			Health: hreg.Report, LagAlarm: cfg.Analytics.LagAlarm}
 		comps = append(comps, component{"analytics", live.Run})
 	}
 	if r.Collector {
@@ -131,7 +150,7 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		c, err := collector.New(cfg, collector.Options{Sink: sinks, BatchSink: sinks, StatusSink: sinks, JetStream: cjs,
-			Logger: log, Registerer: in.reg})
+			Logger: log, Registerer: in.reg, Health: hreg.Report})
 		if err != nil {
 			return err
 		}
@@ -145,7 +164,13 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
-		cs, err := console.New(console.Options{NATS: onc, Site: cfg.Site, UsersFile: cfg.Console.UsersFile, Logger: log.With("component", "console")})
+		var machines []string // for the console's health strip
+		for _, l := range cfg.Lines {
+			for _, m := range l.Machines {
+				machines = append(machines, l.ID+"/"+m.ID)
+			}
+		}
+		cs, err := console.New(console.Options{NATS: onc, Site: cfg.Site, UsersFile: cfg.Console.UsersFile, Logger: log.With("component", "console"), Machines: machines})
 		if err != nil {
 			return err
 		}
@@ -186,4 +211,54 @@ func Run(ctx context.Context, o Options) error {
 		o.OnReady(info)
 	}
 	return runAll(ctx, log, o.ShutdownTimeout, comps)
+}
+
+// healthSources are the NATS roles whose connections may publish a
+// condition of each source (their permission sets allow only these
+// sources under linewatch.health.>): the collector its sessions, analytics
+// its lag and findings, alerts the notifier, and every role that writes
+// to InfluxDB the store's conditions.
+var healthSources = map[string][]bus.Role{
+	health.SourceCollector: {bus.RoleCollector},
+	health.SourceAnalytics: {bus.RoleAnalytics},
+	health.SourceNotify:    {bus.RoleAlerts},
+	health.SourceStore:     {bus.RoleAlerts, bus.RoleAnalytics, bus.RoleCollector},
+}
+
+// healthPublisher publishes each system condition of this process on
+// stream HEALTH through the connection of the role that owns its source,
+// so no role can raise or clear another's system alarms. nil: the process
+// runs no role that reports conditions (a console-only process).
+func healthPublisher(ctx context.Context, in *infra, r Roles, hreg *health.Registry) (health.PublishFunc, error) {
+	on := map[bus.Role]bool{bus.RoleAlerts: r.Alerts, bus.RoleAnalytics: r.Analytics, bus.RoleCollector: r.Collector}
+	pubs := map[bus.Role]health.PublishFunc{}
+	for _, role := range []bus.Role{bus.RoleAlerts, bus.RoleAnalytics, bus.RoleCollector} {
+		if !on[role] {
+			continue
+		}
+		nc, js, err := in.conn(ctx, role)
+		if err != nil {
+			return nil, err
+		}
+		// After a NATS reconnect, publish the active conditions again at once.
+		prev := nc.Opts.ReconnectedCB
+		nc.SetReconnectHandler(func(c *nats.Conn) {
+			if prev != nil {
+				prev(c)
+			}
+			hreg.Resync()
+		})
+		pubs[role] = health.JetStreamPublisher(js)
+	}
+	if len(pubs) == 0 {
+		return nil, nil
+	}
+	return func(ctx context.Context, c health.Condition) error {
+		for _, role := range healthSources[c.Source] {
+			if p := pubs[role]; p != nil {
+				return p(ctx, c)
+			}
+		}
+		return fmt.Errorf("health condition %s: no role of this process may publish source %q", c.Key(), c.Source)
+	}, nil
 }

@@ -8,7 +8,18 @@ const STATE_TEXT = {
   latched: "latched", shelved: "shelved", suppressed: "suppressed", out_of_service: "out of service",
 };
 
+// Health strip: which system-alarm conditions (alerts.SystemDetector
+// "system", the tag is the condition name) colour which chip.
+const HEALTH_CHIPS = [
+  { key: "influxdb", label: "InfluxDB", bad: ["influxdb_write_failing"] },
+  { key: "spool", label: "Spool", bad: ["spool_above_80pct"], warn: ["spool_in_use"] },
+  { key: "nats", label: "NATS", bad: ["nats_publish_failing"] },
+  { key: "notifier", label: "Notifier", bad: ["notifier_consumer_missing"] },
+  { key: "analytics", label: "Analytics lag", bad: ["analytics_lagging"] },
+];
+
 let me = null;          // {user, role, csrf, can_command}
+let machines = [];      // "line/machine" of the plant
 let alarms = new Map(); // id → alarm
 let events = [];
 let source = null;
@@ -95,6 +106,7 @@ function connect() {
   source.addEventListener("snapshot", (e) => {
     const s = JSON.parse(e.data);
     alarms = new Map(s.alarms.map((a) => [a.id, a]));
+    machines = s.machines || [];
     events = s.events.slice().reverse();
     setStatus(s.status);
     render();
@@ -124,7 +136,47 @@ function actionButton(label, cls, onclick) {
   return b;
 }
 
+// systemActive lists the active system conditions named in names
+// (optionally of one line/machine).
+function systemActive(names, line, machine) {
+  const out = [];
+  for (const a of alarms.values()) {
+    if (a.detector !== "system" || !a.active || !names.includes(a.tag)) continue;
+    if (line !== undefined && (a.line !== line || a.machine !== machine)) continue;
+    out.push(a);
+  }
+  return out;
+}
+
+function chip(key, label, level, why) {
+  const c = el("span", "chip " + level, label);
+  c.dataset.health = key;
+  c.dataset.level = level;
+  c.title = why || "OK";
+  return c;
+}
+
+function renderHealth() {
+  const strip = $("health");
+  strip.replaceChildren(el("span", "small", "Plant: "));
+  for (const m of machines) {
+    const [line, machine] = m.split("/");
+    const lost = systemActive(["opcua_comm_lost"], line, machine);
+    strip.append(chip("opcua:" + m, m, lost.length ? "bad" : "ok", lost.map((a) => a.message).join("\n") || "OPC UA connected"));
+  }
+  // Comm loss on a machine the console was not told about still shows.
+  for (const a of systemActive(["opcua_comm_lost"])) {
+    if (!machines.includes(a.line + "/" + a.machine)) strip.append(chip("opcua:" + a.line + "/" + a.machine, a.line + "/" + a.machine, "bad", a.message));
+  }
+  for (const h of HEALTH_CHIPS) {
+    const bad = systemActive(h.bad), warn = systemActive(h.warn || []);
+    const level = bad.length ? "bad" : warn.length ? "warn" : "ok";
+    strip.append(chip(h.key, h.label, level, bad.concat(warn).map((a) => a.message).join("\n")));
+  }
+}
+
 function render() {
+  renderHealth();
   const rows = $("alarm-rows");
   const list = Array.from(alarms.values()).sort(byPriorityThenTime);
   rows.replaceChildren();

@@ -1,0 +1,54 @@
+package collector
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"time"
+
+	"github.com/linewatch/linewatch/health"
+)
+
+// failingAfterTries: a telemetry message that failed this many publish
+// attempts (about a second of retries) raises "NATS publish failing"; a
+// single retried hiccup does not.
+const failingAfterTries = 3
+
+// pubHealth turns publish outcomes into the health.NATSPublish condition.
+// It is used by the publisher's settle loop only (one goroutine).
+type pubHealth struct {
+	report  func(health.Condition)
+	gauge   prometheus.Gauge
+	now     func() time.Time
+	failing bool
+	known   bool // a state was reported (the first success reports "clear", for an alarm left by a previous process)
+}
+
+func (h *pubHealth) ok() {
+	if !h.failing && h.known {
+		return
+	}
+	h.failing, h.known = false, true
+	h.set(false, "")
+}
+
+func (h *pubHealth) failed(tries int, err error) {
+	if h.failing || tries < failingAfterTries {
+		return
+	}
+	h.failing, h.known = true, true
+	reason := "telemetry publish to JetStream failing"
+	if err != nil {
+		reason += ": " + err.Error()
+	}
+	h.set(true, reason)
+}
+
+func (h *pubHealth) set(active bool, reason string) {
+	if h.gauge != nil {
+		h.gauge.Set(b2f(active))
+	}
+	if h.report != nil {
+		h.report(health.Condition{Source: health.SourceCollector, Name: health.NATSPublish,
+			Active: active, Priority: health.High, Reason: reason, Since: h.now()})
+	}
+}

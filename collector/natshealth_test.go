@@ -1,0 +1,81 @@
+package collector
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/linewatch/linewatch/bus"
+	"github.com/linewatch/linewatch/collector/clock"
+	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/health"
+	"github.com/linewatch/linewatch/internal/testenv"
+)
+
+// The real NATS server stops while the collector publishes telemetry:
+// "NATS publish failing" is raised after 3 failed attempts of a message
+// and cleared once the restarted server acknowledges it.
+func TestNATSPublishFailingRaisedAndClearedIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration: embedded NATS")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rn := testenv.NewRestartableNATS(t, "collector-test")
+	js, err := jetstream.New(rn.NC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.EnsureStreams(ctx, js, bus.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conds := make(chan health.Condition, 16)
+	p := newNATSPublisher(js, 16, quietLog(), m, clock.Real{})
+	p.retryGap, p.ackWait, p.retries = 20*time.Millisecond, 300*time.Millisecond, 1000
+	p.health = pubHealth{report: func(c health.Condition) { conds <- c }, gauge: m.natsPublishFailing, now: time.Now}
+	pctx, stop := context.WithCancel(ctx)
+	go p.run(pctx)
+	defer func() { stop(); <-p.done }()
+	next := func(what string) health.Condition {
+		t.Helper()
+		select {
+		case c := <-conds:
+			return c
+		case <-ctx.Done():
+			t.Fatalf("no %s", what)
+			return health.Condition{}
+		}
+	}
+	tick := time.Date(2026, 1, 5, 6, 0, 0, 0, time.UTC)
+	publish := func(i int) {
+		at := tick.Add(time.Duration(i) * time.Second)
+		p.publishSamples(ctx, []sample.Sample{{Time: at, Site: "s1", Line: "l1", Machine: "m1", Tag: "t", Value: float64(i)}}, "g", at)
+	}
+	publish(0)
+	if c := next("first clear"); c.Active || c.Name != health.NATSPublish {
+		t.Fatalf("first report %+v, want clear", c)
+	}
+	rn.Stop()
+	publish(1)
+	raised := next("raise")
+	if !raised.Active || raised.Source != health.SourceCollector || raised.Reason == "" {
+		t.Fatalf("raised %+v, want active from the collector with a reason", raised)
+	}
+	if v := gaugeValue(m.natsPublishFailing); v != 1 {
+		t.Errorf("linewatch_collector_nats_publish_failing = %v, want 1", v)
+	}
+	rn.Start()
+	if c := next("clear"); c.Active {
+		t.Fatalf("after the restart: %+v, want clear", c)
+	}
+	if v := gaugeValue(m.natsPublishFailing); v != 0 {
+		t.Errorf("linewatch_collector_nats_publish_failing = %v after recovery, want 0", v)
+	}
+}

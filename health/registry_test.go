@@ -1,0 +1,173 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+var t0 = time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)
+
+func newReg(t *testing.T) (*Registry, *prometheus.Registry) {
+	t.Helper()
+	pr := prometheus.NewRegistry()
+	r, err := New(Options{Site: "plant1", Registerer: pr, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, pr
+}
+
+func TestReportQueuesChangesOnlyAndSetsGauge(t *testing.T) {
+	r, _ := newReg(t)
+	c := Condition{Source: SourceCollector, Name: CommLost, Line: "L1", Machine: "m1"}
+	r.Report(c) // first report: published even though clear
+	c.Active, c.Reason = true, "EOF"
+	r.Report(c)
+	c.Reason = "connection refused"
+	r.Report(c) // same state, new reason: not published again
+	c.Active = false
+	r.Report(c)
+	if n := r.Pending(); n != 3 {
+		t.Fatalf("pending %d, want 3 (first clear, raise, clear)", n)
+	}
+	if v := value(r.gauge.WithLabelValues(SourceCollector, CommLost, "L1", "m1")); v != 0 {
+		t.Errorf("gauge %v after clear, want 0", v)
+	}
+	q := r.queue
+	if q[1].Site != "plant1" || q[1].V != SchemaVersion || !q[1].Active || q[1].Reason != "EOF" || !q[1].Since.Equal(t0) {
+		t.Errorf("raise %+v", q[1])
+	}
+}
+
+func TestRunPublishesInOrderAndRetriesWhileNATSIsDown(t *testing.T) {
+	r, _ := newReg(t)
+	var mu sync.Mutex
+	var got []Condition
+	down := true
+	attempts := 0
+	publish := func(_ context.Context, c Condition) error {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts++
+		if down {
+			return errors.New("nats: no servers available for connection")
+		}
+		got = append(got, c)
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx, publish, -1) }()
+	defer func() { cancel(); <-done }()
+
+	c := Condition{Source: SourceStore, Name: InfluxWrite, Active: true, Reason: "refused", Since: t0}
+	r.Report(c)
+	c.Active, c.Since = false, t0.Add(time.Minute)
+	r.Report(c) // raised and cleared while NATS is down: both must arrive
+	for {
+		mu.Lock()
+		a := attempts
+		mu.Unlock()
+		if a > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond) // waiting for the first attempt, not timing
+	}
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	for r.Pending() > 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || !got[0].Active || got[1].Active || !got[0].Since.Equal(t0) {
+		t.Fatalf("published %+v, want the raise then the clear with their own times", got)
+	}
+	if got[0].MsgID() == got[1].MsgID() {
+		t.Error("raise and clear share a message id")
+	}
+}
+
+func TestResyncRequeuesActiveOnly(t *testing.T) {
+	r, _ := newReg(t)
+	r.Report(Condition{Source: SourceStore, Name: SpoolInUse, Active: true})
+	r.Report(Condition{Source: SourceStore, Name: SpoolHigh})
+	r.queue = nil
+	r.Resync()
+	r.Resync() // already queued: not twice
+	if len(r.queue) != 1 || r.queue[0].Name != SpoolInUse {
+		t.Fatalf("after resync: %+v", r.queue)
+	}
+}
+
+func TestQueueIsBounded(t *testing.T) {
+	r, _ := newReg(t)
+	r.o.QueueMax = 4
+	for i := range 10 {
+		r.Report(Condition{Source: SourceCollector, Name: CommLost, Machine: string(rune('a' + i)), Active: true})
+	}
+	if r.Pending() != 4 || value(r.dropped) != 6 {
+		t.Errorf("pending %d dropped %v, want 4 and 6", r.Pending(), value(r.dropped))
+	}
+}
+
+func TestDecodeChecksFields(t *testing.T) {
+	if _, err := Decode([]byte(`{"v":1,"source":"store","name":"spool_in_use","since":"2026-03-02T06:00:00Z","active":true}`)); err != nil {
+		t.Errorf("valid condition: %v", err)
+	}
+	for _, bad := range []string{`{`, `{"v":2,"source":"s","name":"n","since":"2026-03-02T06:00:00Z"}`,
+		`{"v":1,"name":"n","since":"2026-03-02T06:00:00Z"}`, `{"v":1,"source":"s","name":"n"}`,
+		`{"v":1,"source":"s","name":"n","since":"2026-03-02T06:00:00Z","priority":"panic"}`} {
+		if _, err := Decode([]byte(bad)); err == nil {
+			t.Errorf("Decode(%s) accepted", bad)
+		}
+	}
+}
+
+func TestSubjectIsOneTokenPerField(t *testing.T) {
+	s := Subject(Condition{Site: "plant1", Source: "collector", Name: CommLost, Line: "a.b", Machine: "*"})
+	if s != "linewatch.health.plant1.collector.opcua_comm_lost.a_b._" {
+		t.Errorf("subject %q", s)
+	}
+	if s := Subject(Condition{Site: "p", Source: "store", Name: SpoolHigh}); !strings.HasSuffix(s, "._._") {
+		t.Errorf("site-wide subject %q", s)
+	}
+	long := strings.Repeat("é", 400)
+	if got := clip(long); len(got) > maxReasonLength+len("…") || !strings.HasSuffix(got, "…") {
+		t.Errorf("clip: %d bytes", len(got))
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"v":1,"source":"store","name":"spool_in_use","since":"2026-03-02T06:00:00Z","active":true}`))
+	f.Add([]byte(`{"v":1,"source":"s","name":"n","line":"a.b.*","since":"2026-03-02T06:00:00Z","reason":"\u0000"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Decode(data)
+		if err != nil {
+			return
+		}
+		s := Subject(c)
+		if strings.Count(s, ".") != 6 || strings.ContainsAny(s, "*> \t") {
+			t.Fatalf("subject %q of a decoded condition is not 7 plain tokens", s)
+		}
+	})
+}
+
+func value(m prometheus.Metric) float64 {
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		return -1
+	}
+	if d.Gauge != nil {
+		return d.Gauge.GetValue()
+	}
+	return d.Counter.GetValue()
+}
