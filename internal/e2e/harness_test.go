@@ -47,6 +47,7 @@ type plantOptions struct {
 	Speed        float64       // simulated seconds per real second
 	PollInterval time.Duration // real time between reads
 	Faults       []simulator.Fault
+	NoApp        bool // linewatch runs in child processes the test starts (chaos test)
 }
 
 func startPlant(t *testing.T, o plantOptions) *plant {
@@ -91,8 +92,10 @@ func startPlant(t *testing.T, o plantOptions) *plant {
 	}
 	t.Cleanup(p.nc.Close)
 	p.js, _ = jetstream.New(p.nc)
-	p.startApp()
-	t.Cleanup(p.stopApp)
+	if !o.NoApp {
+		p.startApp()
+		t.Cleanup(p.stopApp)
+	}
 	return p
 }
 
@@ -109,6 +112,10 @@ func pointAt(cfg *config.Config, dir, influxURL, natsURL, endpoint string, poll 
 	cfg.Collector.ReconnectMin = 50 * time.Millisecond
 	cfg.Collector.ReconnectMax = 500 * time.Millisecond
 	cfg.Console.Listen = "off"
+	// Keys and reports under dir too, not under the package directory.
+	cfg.Reports.SigningKeyFile = filepath.Join(dir, "keys", "report-signing.key")
+	cfg.Reports.OutputDir = filepath.Join(dir, "reports")
+	cfg.Audit.KeyFile = filepath.Join(dir, "keys", "audit.key")
 	for li := range cfg.Lines {
 		for mi := range cfg.Lines[li].Machines {
 			m := &cfg.Lines[li].Machines[mi]
@@ -131,8 +138,10 @@ func (p *plant) startNATS(listen string) {
 	if err != nil {
 		p.t.Fatal(err)
 	}
+	if p.nats == nil { // once: a restarted server replaces p.nats
+		p.t.Cleanup(func() { p.nats.Shutdown(); p.nats.WaitForShutdown() })
+	}
 	p.nats = s
-	p.t.Cleanup(func() { p.nats.Shutdown(); p.nats.WaitForShutdown() })
 }
 
 // restartNATS stops the NATS server and starts it again on the same port

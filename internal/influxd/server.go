@@ -226,3 +226,20 @@ func freeAddr() (string, error) {
 	defer l.Close()
 	return l.Addr().String(), nil
 }
+
+// Kill ends the server with SIGKILL (a crash: no shutdown of its own);
+// Restart starts it again on the same address and data.
+func (s *Server) Kill() error {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("kill influxd (pid %d): %w", cmd.Process.Pid, err)
+	}
+	<-done
+	return nil
+}
