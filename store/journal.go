@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
-	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,7 +31,9 @@ type journal struct {
 	log  *slog.Logger
 	gen  uint64   // the open batch's file
 	f    *os.File // nil until the open batch has lines
-	errs int
+	// failing: the last write failed (logged once until one succeeds;
+	// a full disk is also the spool's, which says so itself)
+	failing bool
 }
 
 func (j *journal) path(gen uint64) string {
@@ -106,12 +107,18 @@ func (j *journal) write(p []byte) {
 	}
 	if _, err := j.f.Write(p); err != nil {
 		j.fail(err)
+		return
+	}
+	if j.failing {
+		j.failing = false
+		j.log.Info("spool journal: writes succeed again")
 	}
 }
 
 func (j *journal) fail(err error) {
-	if j.errs++; bits.OnesCount(uint(j.errs)) == 1 { // 1st, 2nd, 4th…: loud but bounded
-		j.log.Error("spool journal: write failed; lines accepted meanwhile are lost if the process is killed before they are sent or spooled", "err", err, "count", j.errs)
+	if !j.failing {
+		j.failing = true
+		j.log.Error("spool journal: write failed; until it works again, lines not yet sent or spooled are lost if the process is killed", "err", err)
 	}
 }
 
