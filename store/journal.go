@@ -27,10 +27,10 @@ const journalExt = ".wal"
 // Writer on the directory spools what files are left, before anything new.
 // Only with a disk spool (influxdb.spool.dir).
 type journal struct {
-	dir  string
-	log  *slog.Logger
-	gen  uint64   // the open batch's file
-	f    *os.File // nil until the open batch has lines
+	dir string
+	log *slog.Logger
+	gen uint64   // the open batch's file
+	f   *os.File // nil until the open batch has lines
 	// failing: the last write failed (logged once until one succeeds;
 	// a full disk is also the spool's, which says so itself)
 	failing bool
