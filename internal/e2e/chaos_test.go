@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/url"
@@ -79,7 +78,7 @@ func TestChaosIntegration(t *testing.T) {
 
 	// Backward wall-clock step on the collector; polling must go on.
 	p.waitSim(at(50 * m))
-	stepAt := time.Now()
+	stepAt, simAtStep := time.Now(), p.sim.Now()
 	collector.signal(syscall.SIGUSR1)
 	p.waitSim(p.sim.Now().Add(8 * m))
 
@@ -147,10 +146,11 @@ func TestChaosIntegration(t *testing.T) {
 	if !strings.Contains(collector.logText(), "wall clock stepped") {
 		t.Error("the collector did not log the backward wall-clock step")
 	}
-	// Telemetry messages of the filler (one per poll) stored by NATS in
-	// the 3 s after the step: 30 at 100 ms polls; a poll loop waiting out
-	// the 60 s step would have none.
-	if n := p.telemetryBetween(ctx, "filling1", "filler", stepAt, stepAt.Add(3*time.Second)); n < 10 {
+	// Telemetry messages of the filler (one per poll) read after the step
+	// (a value timestamped after it) and stored by NATS in the 3 s after
+	// it: 30 at 100 ms polls; a poll loop waiting out the 60 s step would
+	// have none.
+	if n := p.telemetryBetween(ctx, "filling1", "filler", simAtStep, stepAt, stepAt.Add(3*time.Second)); n < 10 {
 		t.Errorf("%d filler polls on TELEMETRY in the 3 s after the clock step, want about 30", n)
 	} else {
 		t.Logf("%d filler polls on TELEMETRY in the 3 s after the backward clock step", n)
@@ -302,9 +302,10 @@ func (p *plant) streamValues(ctx context.Context, key string) []float64 {
 	return vs
 }
 
-// telemetryBetween counts the TELEMETRY messages of one machine that the
-// stream stored between from and to (real time).
-func (p *plant) telemetryBetween(ctx context.Context, line, machine string, from, to time.Time) int {
+// telemetryBetween counts the TELEMETRY messages of one machine that hold
+// a value timestamped at or after read and that the stream stored between
+// from and to (real time).
+func (p *plant) telemetryBetween(ctx context.Context, line, machine string, read, from, to time.Time) int {
 	p.t.Helper()
 	n := 0
 	p.eachTelemetryMsg(ctx, func(msg jetstream.Msg, b sample.Batch) {
@@ -312,8 +313,14 @@ func (p *plant) telemetryBetween(ctx context.Context, line, machine string, from
 		if err != nil {
 			p.t.Fatal(err)
 		}
-		if b.Line == line && b.Machine == machine && !md.Timestamp.Before(from) && md.Timestamp.Before(to) {
-			n++
+		if b.Line != line || b.Machine != machine || md.Timestamp.Before(from) || !md.Timestamp.Before(to) {
+			return
+		}
+		for _, v := range b.Values {
+			if !v.Time.Before(read) {
+				n++
+				return
+			}
 		}
 	})
 	return n
@@ -354,39 +361,17 @@ func (p *plant) eachTelemetryMsg(ctx context.Context, f func(jetstream.Msg, samp
 // returns the timestamps (ns) of each line/machine/tag.
 func (p *plant) influxTimestamps(q string) map[string]map[int64]bool {
 	p.t.Helper()
-	raw, err := p.influx.Query(context.Background(), "linewatch", q)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	var resp struct {
-		Results []struct {
-			Error  string `json:"error"`
-			Series []struct {
-				Tags   map[string]string `json:"tags"`
-				Values [][]any           `json:"values"`
-			} `json:"series"`
-		} `json:"results"`
-	}
-	if err := json.Unmarshal(raw, &resp); err != nil {
-		p.t.Fatal(err)
-	}
 	out := map[string]map[int64]bool{}
-	for _, r := range resp.Results {
-		if r.Error != "" {
-			p.t.Fatalf("%s: %s", q, r.Error)
-		}
-		for _, s := range r.Series {
-			k := s.Tags["line"] + "/" + s.Tags["machine"] + "/" + s.Tags["tag_name"]
-			ts := map[int64]bool{}
-			for _, v := range s.Values {
-				tm, err := time.Parse(time.RFC3339Nano, fmt.Sprint(v[0]))
-				if err != nil {
-					p.t.Fatalf("%s: time %v: %v", q, v[0], err)
-				}
-				ts[tm.UnixNano()] = true
+	for _, s := range p.querySeries(q) {
+		ts := map[int64]bool{}
+		for _, v := range s.Values {
+			tm, err := time.Parse(time.RFC3339Nano, fmt.Sprint(v[0]))
+			if err != nil {
+				p.t.Fatalf("%s: time %v: %v", q, v[0], err)
 			}
-			out[k] = ts
+			ts[tm.UnixNano()] = true
 		}
+		out[s.key()] = ts
 	}
 	return out
 }

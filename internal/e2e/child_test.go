@@ -65,18 +65,9 @@ func runChild(roles string) int {
 		}
 	}
 	cfg.Collector.CommLossAlarmDelay = time.Second
-	var r app.Roles
-	for _, role := range strings.Split(roles, ",") {
-		switch role {
-		case "collector":
-			r.Collector = true
-		case "analytics":
-			r.Analytics = true
-		case "alerts":
-			r.Alerts = true
-		default:
-			return fail(fmt.Errorf("%s: unknown role %q", childEnv, role))
-		}
+	r, err := app.ParseRoles(roles)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", childEnv, err))
 	}
 	clk := &childClock{}
 	steps := make(chan os.Signal, 1)

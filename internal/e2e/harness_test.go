@@ -239,9 +239,19 @@ func fmtTr(tr alerts.Transition) string {
 	return fmt.Sprintf("%s %s %s→%s (%s)", tr.Alarm.LastFindingAt.Format("15:04:05"), tr.Alarm.ID, tr.From, tr.To, tr.Event)
 }
 
-// queryGrouped runs a count query grouped by line, machine, tag_name and
-// returns line/machine/tag → count.
-func (p *plant) queryGrouped(q string) map[string]int {
+// influxSeries is one series of an InfluxQL answer.
+type influxSeries struct {
+	Tags   map[string]string `json:"tags"`
+	Values [][]any           `json:"values"`
+}
+
+// key is the series' line/machine/tag.
+func (s influxSeries) key() string {
+	return s.Tags["line"] + "/" + s.Tags["machine"] + "/" + s.Tags["tag_name"]
+}
+
+// querySeries runs q on the scenario database and returns its series.
+func (p *plant) querySeries(q string) []influxSeries {
 	p.t.Helper()
 	raw, err := p.influx.Query(context.Background(), "linewatch", q)
 	if err != nil {
@@ -249,21 +259,31 @@ func (p *plant) queryGrouped(q string) map[string]int {
 	}
 	var resp struct {
 		Results []struct {
-			Series []struct {
-				Tags   map[string]string `json:"tags"`
-				Values [][]any           `json:"values"`
-			} `json:"series"`
+			Error  string         `json:"error"`
+			Series []influxSeries `json:"series"`
 		} `json:"results"`
 	}
 	if err := json.Unmarshal(raw, &resp); err != nil {
 		p.t.Fatal(err)
 	}
-	out := map[string]int{}
+	var out []influxSeries
 	for _, r := range resp.Results {
-		for _, s := range r.Series {
-			n, _ := s.Values[0][1].(float64)
-			out[s.Tags["line"]+"/"+s.Tags["machine"]+"/"+s.Tags["tag_name"]] = int(n)
+		if r.Error != "" {
+			p.t.Fatalf("%s: %s", q, r.Error)
 		}
+		out = append(out, r.Series...)
+	}
+	return out
+}
+
+// queryGrouped runs a count query grouped by line, machine, tag_name and
+// returns line/machine/tag → count.
+func (p *plant) queryGrouped(q string) map[string]int {
+	p.t.Helper()
+	out := map[string]int{}
+	for _, s := range p.querySeries(q) {
+		n, _ := s.Values[0][1].(float64)
+		out[s.key()] = int(n)
 	}
 	return out
 }

@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/simulator"
 )
@@ -113,34 +110,8 @@ func TestOutagesLoseNoSampleNoTransition(t *testing.T) {
 // streamTimestamps counts the distinct source timestamps per tag on TELEMETRY.
 func (p *plant) streamTimestamps(ctx context.Context) map[string]int {
 	p.t.Helper()
-	cons, err := p.js.OrderedConsumer(ctx, bus.StreamTelemetry, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	info, err := p.js.Stream(ctx, bus.StreamTelemetry)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	seen := map[string]map[int64]bool{}
-	for i := uint64(0); i < info.CachedInfo().State.Msgs; i++ {
-		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
-		if err != nil {
-			p.t.Fatalf("read TELEMETRY: %v", err)
-		}
-		b, err := sample.Unmarshal(msg.Data())
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		for _, v := range b.Values {
-			k := b.Line + "/" + b.Machine + "/" + v.Tag
-			if seen[k] == nil {
-				seen[k] = map[int64]bool{}
-			}
-			seen[k][v.Time.UnixNano()] = true
-		}
-	}
 	out := map[string]int{}
-	for k, ts := range seen {
+	for k, ts := range p.streamSamples(ctx) {
 		out[k] = len(ts)
 	}
 	return out
@@ -149,29 +120,11 @@ func (p *plant) streamTimestamps(ctx context.Context) map[string]int {
 // logMissing logs which timestamps of one tag are in InfluxDB but not on TELEMETRY.
 func (p *plant) logMissing(ctx context.Context, line, tag string) {
 	onStream := map[int64]bool{}
-	cons, err := p.js.OrderedConsumer(ctx, bus.StreamTelemetry, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return
-	}
-	info, err := p.js.Stream(ctx, bus.StreamTelemetry)
-	if err != nil {
-		return
-	}
-	for i := uint64(0); i < info.CachedInfo().State.Msgs; i++ {
-		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
-		if err != nil {
-			break
+	p.eachTelemetry(ctx, func(b sample.Batch, v sample.Value) {
+		if b.Line == line && v.Tag == tag {
+			onStream[v.Time.UnixNano()] = true
 		}
-		b, _ := sample.Unmarshal(msg.Data())
-		if b.Line != line {
-			continue
-		}
-		for _, v := range b.Values {
-			if v.Tag == tag {
-				onStream[v.Time.UnixNano()] = true
-			}
-		}
-	}
+	})
 	var missing []string
 	for _, r := range p.query(fmt.Sprintf("SELECT value FROM telemetry WHERE tag_name = '%s'", tag)) {
 		ts, _ := time.Parse(time.RFC3339Nano, r[0].(string))
