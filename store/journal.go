@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
@@ -25,12 +24,14 @@ const journalExt = ".wal"
 // TELEMETRY that a crash can take from InfluxDB. A batch's file is removed
 // once the batch is in InfluxDB or the spool, or counted lost; the next
 // Writer on the directory spools what files are left, before anything new.
+// A file holds records of the spool's format (readJournal).
 // Only with a disk spool (influxdb.spool.dir).
 type journal struct {
 	dir string
 	log *slog.Logger
 	gen uint64   // the open batch's file
 	f   *os.File // nil until the open batch has lines
+	rec []byte   // reused record buffer
 	// failing: the last write failed (logged once until one succeeds;
 	// a full disk is also the spool's, which says so itself)
 	failing bool
@@ -66,20 +67,15 @@ func openJournal(dir string, sp *diskSpool, log *slog.Logger) (*journal, error) 
 	lines := 0
 	for _, g := range gens {
 		p := j.path(g)
-		body, err := os.ReadFile(p)
+		b, err := readJournal(p, log)
 		if err != nil {
-			return nil, fmt.Errorf("spool journal %s: %w", p, err)
+			return nil, err
 		}
-		// A write cut by a power loss leaves a partial last line: drop it.
-		if i := bytes.LastIndexByte(body, '\n'); i+1 < len(body) {
-			log.Error("spool journal: partial last line dropped", "file", p, "offset", i+1, "bytes", len(body)-i-1)
-			body = body[:i+1]
-		}
-		if n := bytes.Count(body, []byte{'\n'}); n > 0 {
-			if err := sp.Append(&batch{body: body, lines: n}); err != nil {
+		if b.lines > 0 {
+			if err := sp.Append(b); err != nil {
 				return nil, fmt.Errorf("spool journal %s: %w", p, err)
 			}
-			lines += n
+			lines += b.lines
 		}
 		if err := os.Remove(p); err != nil {
 			return nil, fmt.Errorf("spool journal: %w", err)
@@ -91,10 +87,40 @@ func openJournal(dir string, sp *diskSpool, log *slog.Logger) (*journal, error) 
 	return j, nil
 }
 
-// write appends the open batch's new lines p. On an error the lines still
-// go on in memory, without the protection against a crash (logged).
-func (j *journal) write(p []byte) {
-	if j == nil || len(p) == 0 {
+// readJournal reads one journal file: the spool's records (length,
+// CRC-32C, line count, line protocol — a string field may hold a newline,
+// so lines are counted when written), one per write. A record cut by a
+// power loss fails its length or checksum check: it and what follows are
+// dropped, and logged.
+func readJournal(path string, log *slog.Logger) (*batch, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("spool journal: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("spool journal: %w", err)
+	}
+	b := &batch{}
+	for off := int64(0); off < st.Size(); {
+		rec, next, err := readRecordAt(f, off, st.Size())
+		if err != nil {
+			log.Error("spool journal: damaged record; it and the rest of the file are dropped", "file", path, "offset", off, "bytes", st.Size()-off, "err", err)
+			break
+		}
+		b.body = append(b.body, rec.body...)
+		b.lines += rec.lines
+		off = next
+	}
+	return b, nil
+}
+
+// write appends the open batch's new lines p (lines of them) as one
+// record. On an error the lines still go on in memory, without the
+// protection against a crash (logged).
+func (j *journal) write(p []byte, lines int) {
+	if j == nil || lines == 0 {
 		return
 	}
 	if j.f == nil {
@@ -105,7 +131,8 @@ func (j *journal) write(p []byte) {
 		}
 		j.f = f
 	}
-	if _, err := j.f.Write(p); err != nil {
+	j.rec = appendRecord(j.rec[:0], p, false, lines)
+	if _, err := j.f.Write(j.rec); err != nil {
 		j.fail(err)
 		return
 	}

@@ -220,8 +220,9 @@ func (w *Writer) WriteSamples(ss []sample.Sample) {
 		w.lb.startRun(&ss[0])
 		defer w.lb.endRun()
 	}
-	from := len(w.lb.buf) // the new lines go to the journal before this returns
-	defer func() { w.jr.write(w.lb.buf[from:]) }()
+	// The new lines go to the journal before this returns.
+	from, fromLines := len(w.lb.buf), w.lines
+	defer func() { w.jr.write(w.lb.buf[from:], w.lines-fromLines) }()
 	for i := range ss {
 		s := &ss[i]
 		if t := s.Time; !t.IsZero() && (t.Before(minTime) || t.After(maxTime)) {
@@ -240,8 +241,8 @@ func (w *Writer) WriteSamples(ss []sample.Sample) {
 		}
 		w.lines++
 		if w.lines >= w.batchSize {
-			w.jr.write(w.lb.buf[from:])
-			from = 0
+			w.jr.write(w.lb.buf[from:], w.lines-fromLines)
+			from, fromLines = 0, 0
 			// Under mu, so batches are queued in the order they were sealed.
 			w.enqueue(w.sealLocked())
 		}
@@ -259,7 +260,7 @@ func (w *Writer) WritePoint(p Point) {
 		w.encodeErrorLocked(err, p.Measurement)
 		return
 	}
-	w.jr.write(w.lb.buf[from:])
+	w.jr.write(w.lb.buf[from:], 1)
 	w.lines++
 	if w.lines >= w.batchSize {
 		w.enqueue(w.sealLocked())
