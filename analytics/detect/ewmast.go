@@ -1,6 +1,9 @@
 package detect
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // ewmaVariance is Var(zᵢ)/σ² of an EWMA started at the in-control mean,
 // for readings with autocorrelation ρ(1)…ρ(M) (ρ(k) = 0 beyond M):
@@ -63,4 +66,45 @@ func (v *ewmaVariance) factor(i int, decay float64) float64 {
 	// i > M+1: every lag is in the sum; its decaying terms are
 	// (1−λ)^(2i−k) = (1−λ)^(2(i−M−1)) · (1−λ)^(2(M+1)−k).
 	return v.c * (1 + 2*v.a - decay - 2*(decay/v.dHead)*v.b)
+}
+
+// Autocorrelation estimates the mean, the standard deviation and the
+// sample autocorrelation ρ(1)…ρ(lags) of in-control readings in charted
+// order (Box & Jenkins' estimator: r(k) = Σ(xₜ−x̄)(xₜ₊ₖ−x̄) / Σ(xₜ−x̄)²),
+// for an EWMA's baseline. Non-finite readings are skipped. It needs more
+// than 2·lags readings; each r(k) has a standard error of about 1/√n.
+func Autocorrelation(x []float64, lags int) (mean, sd float64, rho []float64, err error) {
+	xs := make([]float64, 0, len(x))
+	for _, v := range x {
+		if finite(v) {
+			xs = append(xs, v)
+		}
+	}
+	n := len(xs)
+	if lags < 1 || lags > MaxAutocorrelationLags {
+		return 0, 0, nil, fmt.Errorf("autocorrelation: lags = %d must be in 1…%d", lags, MaxAutocorrelationLags)
+	}
+	if n <= 2*lags {
+		return 0, 0, nil, fmt.Errorf("autocorrelation: %d finite readings are too few for %d lags (need more than %d)", n, lags, 2*lags)
+	}
+	for _, v := range xs {
+		mean += v
+	}
+	mean /= float64(n)
+	var c0 float64
+	for _, v := range xs {
+		c0 += (v - mean) * (v - mean)
+	}
+	if c0 == 0 {
+		return mean, 0, nil, fmt.Errorf("autocorrelation: all %d readings equal %g", n, mean)
+	}
+	rho = make([]float64, lags)
+	for k := 1; k <= lags; k++ {
+		var ck float64
+		for t := 0; t+k < n; t++ {
+			ck += (xs[t] - mean) * (xs[t+k] - mean)
+		}
+		rho[k-1] = ck / c0
+	}
+	return mean, math.Sqrt(c0 / float64(n-1)), rho, nil
 }

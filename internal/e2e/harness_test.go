@@ -46,13 +46,17 @@ type plantOptions struct {
 	Speed        float64       // simulated seconds per real second
 	PollInterval time.Duration // real time between reads
 	Faults       []simulator.Fault
+	Seed         int64 // simulator seed; 0 means 1
 }
 
 func startPlant(t *testing.T, o plantOptions) *plant {
 	t.Helper()
 	p := &plant{t: t, natsDir: t.TempDir()}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
 	sim, err := simulator.Start(context.Background(), simulator.Options{
-		Listen: "127.0.0.1:0", Speed: o.Speed, Start: T0, Seed: 1, AllowAnonymous: true,
+		Listen: "127.0.0.1:0", Speed: o.Speed, Start: T0, Seed: o.Seed, AllowAnonymous: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
