@@ -20,6 +20,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -113,12 +114,14 @@ func runSeed(ctx context.Context, seed int64, days, speed float64, poll time.Dur
 		return nil, err
 	}
 	influxURL := "http://127.0.0.1:1" // nothing listens: the writer spools
+	var db *influxd.Server
 	if influx {
 		srv, err := influxd.Start(ctx, influxd.Options{DataDir: filepath.Join(dir, "influxdb"), LogFile: filepath.Join(dir, "influxd.log")})
 		if err != nil {
 			return nil, err
 		}
 		defer srv.Stop()
+		db = srv
 		if _, err := srv.Query(ctx, "", fmt.Sprintf("CREATE DATABASE %q", cfg.InfluxDB.Database)); err != nil {
 			return nil, err
 		}
@@ -164,9 +167,32 @@ func runSeed(ctx context.Context, seed int64, days, speed float64, poll time.Dur
 	if err := <-done; err != nil && err != context.Canceled {
 		return nil, err
 	}
+	if db != nil {
+		// how often the press was really read (skipped polls under load lengthen it)
+		raw, err := db.Query(ctx, cfg.InfluxDB.Database, `SELECT count("value") FROM "telemetry" WHERE "tag_name" = 'tablet_weight'`)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(os.Stderr, "seed %d: tablet_weight values stored (one per new source timestamp, changeovers frozen): %s\n", seed, countOf(raw))
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	return slices.Clone(acts), nil
+}
+
+// countOf pulls the count out of an InfluxQL JSON answer.
+func countOf(raw []byte) string {
+	var r struct {
+		Results []struct {
+			Series []struct {
+				Values [][]any `json:"values"`
+			} `json:"series"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil || len(r.Results) == 0 || len(r.Results[0].Series) == 0 || len(r.Results[0].Series[0].Values) == 0 {
+		return "unknown (" + string(raw) + ")"
+	}
+	return fmt.Sprint(r.Results[0].Series[0].Values[0][1])
 }
 
 // pointAt makes cfg use the given servers, data under dir, every poll
