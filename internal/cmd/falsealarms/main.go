@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/linewatch/linewatch/alerts"
@@ -53,7 +54,7 @@ func main() {
 	noInflux := flag.Bool("no-influx", false, "do not start InfluxDB (the collector's writer spools to disk)")
 	verbose := flag.Bool("v", false, "print every alarm activation")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var ss []int64
 	for _, f := range strings.Split(*seeds, ",") {
