@@ -39,6 +39,7 @@ import (
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/app"
+	"github.com/linewatch/linewatch/internal/demo"
 	"github.com/linewatch/linewatch/internal/influxd"
 	"github.com/linewatch/linewatch/simulator"
 )
@@ -128,7 +129,7 @@ func runSeed(ctx context.Context, seed int64, days, speed float64, poll time.Dur
 		}
 		influxURL = srv.URL()
 	}
-	pointAt(cfg, dir, influxURL, ns.ClientURL(), sim.Endpoint(), poll)
+	demo.PointAt(cfg, dir, influxURL, ns.ClientURL(), sim.Endpoint(), poll)
 
 	var mu sync.Mutex
 	var acts []string
@@ -194,28 +195,6 @@ func countOf(raw []byte) string {
 		return "unknown (" + string(raw) + ")"
 	}
 	return fmt.Sprint(r.Results[0].Series[0].Values[0][1])
-}
-
-// pointAt makes cfg use the given servers, data under dir, every poll
-// group at poll and no listeners.
-func pointAt(cfg *config.Config, dir, influxURL, natsURL, endpoint string, poll time.Duration) {
-	cfg.DataDir = dir
-	cfg.InfluxDB.URL = influxURL
-	cfg.InfluxDB.Spool.Dir = filepath.Join(dir, "spool")
-	cfg.NATS.URL = natsURL
-	cfg.Collector.MetricsListen = "off"
-	cfg.Collector.PKIDir = filepath.Join(dir, "pki")
-	cfg.Console.Listen = "off"
-	for li := range cfg.Lines {
-		for mi := range cfg.Lines[li].Machines {
-			m := &cfg.Lines[li].Machines[mi]
-			m.Endpoint = endpoint
-			m.TrustedCertsDir = filepath.Join(cfg.Collector.PKIDir, "trusted")
-			for gi := range m.PollGroups {
-				m.PollGroups[gi].Interval = poll
-			}
-		}
-	}
 }
 
 type results struct {
