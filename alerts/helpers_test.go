@@ -4,17 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/audit"
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/identity"
 	"github.com/linewatch/linewatch/internal/testenv"
 )
 
@@ -39,13 +44,76 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// demoConfig is the demo config with a users file of test users (bcrypt
+// at the minimum cost, so tests stay fast) and a data dir of the test's.
 func demoConfig(t testing.TB) *config.Config {
 	t.Helper()
 	cfg, err := config.Demo()
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.DataDir = t.TempDir()
+	cfg.Console.UsersFile = filepath.Join(cfg.DataDir, "users")
+	writeUsers(t, cfg.Console.UsersFile, map[string]string{"alice": "operator", "bob": "operator", "carol": "supervisor", "vera": "viewer"})
 	return cfg
+}
+
+// writeUsers (re)writes a users file; each user's password is pw(name).
+func writeUsers(t testing.TB, path string, roles map[string]string) {
+	t.Helper()
+	var b strings.Builder
+	for name, role := range roles {
+		h, err := bcrypt.GenerateFromPassword([]byte(pw(name)), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s:%s:%s\n", name, role, h)
+	}
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func pw(user string) string { return "password of " + user }
+
+// loginAs logs who in at s (directly, without NATS).
+func loginAs(t testing.TB, s *Service, who string) ClientSession {
+	t.Helper()
+	k := identity.NewRequestKey()
+	sess, err := s.Authority().Login(context.Background(), who, pw(who), "test", k.Public())
+	if err != nil {
+		t.Fatalf("login %s: %v", who, err)
+	}
+	return ClientSession{Token: sess.Token, Key: k.String(), User: who, Role: sess.User.Role, Expires: sess.Claims.Expires}
+}
+
+var loginCache sync.Map // *Service + user → ClientSession
+
+// signedAs is c signed for verb by a login of who (one per service).
+func signedAs(t testing.TB, s *Service, who, verb string, c Command) Command {
+	t.Helper()
+	type key struct {
+		s   *Service
+		who string
+	}
+	cs, ok := loginCache.Load(key{s, who})
+	if !ok {
+		cs, _ = loginCache.LoadOrStore(key{s, who}, loginAs(t, s, who))
+	}
+	return signWith(t, cs.(ClientSession), verb, c)
+}
+
+func signWith(t testing.TB, cs ClientSession, verb string, c Command) Command {
+	t.Helper()
+	k, err := identity.ParseRequestKey(cs.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Sign(verb, cs.Token, k)
 }
 
 // recorder collects OnTransition calls.
@@ -111,7 +179,6 @@ func streamTransitions(t testing.TB, js jetstream.JetStream) []Transition {
 
 func command(t testing.TB, nc *nats.Conn, verb string, c Command) Reply {
 	t.Helper()
-	c.V = SchemaVersion
 	data, _ := json.Marshal(c)
 	m, err := nc.Request(bus.CmdSubject(verb), data, 10*time.Second)
 	if err != nil {

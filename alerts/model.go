@@ -1,11 +1,19 @@
 package alerts
 
 import (
+	"strconv"
 	"time"
+
+	"github.com/linewatch/linewatch/identity"
 )
 
-// SchemaVersion versions the JSON of Transition, Command and Reply.
+// SchemaVersion versions the JSON of Transition and Reply.
 const SchemaVersion = 1
+
+// CommandVersion versions Command. v=2 commands carry a token and a
+// request proof (identity.Request); v=1 commands named the operator
+// without proof and are refused.
+const CommandVersion = 2
 
 // Priority of an alarm, from config.
 type Priority string
@@ -124,15 +132,34 @@ type Transition struct {
 }
 
 // Command is an operator request on linewatch.cmd.alarms.<verb>
-// (ack, shelve, unshelve, comment, reset).
+// (ack, shelve, unshelve, comment, reset, out_of_service,
+// return_to_service). Who sends it is proven by the embedded
+// identity.Request (token from linewatch.cmd.auth.login, fresh nonce,
+// proof signed over the verb and every field below): see NewCommand.
 type Command struct {
-	V        int    `json:"v"`
-	Alarm    string `json:"alarm"`
-	Operator string `json:"operator"`
-	Reason   string `json:"reason,omitempty"`
+	V      int    `json:"v"`
+	Alarm  string `json:"alarm"`
+	Reason string `json:"reason,omitempty"`
 	// Duration of a shelve, Go duration syntax ("30m").
 	Duration string `json:"duration,omitempty"`
 	Comment  string `json:"comment,omitempty"`
+	identity.Request
+}
+
+// proofFields are the command fields the request proof covers, in order.
+func (c Command) proofFields() []string {
+	return []string{strconv.Itoa(c.V), c.Alarm, c.Reason, c.Duration, c.Comment}
+}
+
+// CommandAction is the proof action of a verb ("alarm.ack").
+func CommandAction(verb string) string { return "alarm." + verb }
+
+// Sign fills c's token, nonce and proof for verb; c.V is set to
+// CommandVersion. Sign again for every send: a nonce is good once.
+func (c Command) Sign(verb, token string, key identity.RequestKey) Command {
+	c.V = CommandVersion
+	c.Request = identity.Sign(token, key, CommandAction(verb), c.proofFields()...)
+	return c
 }
 
 // Reply codes.

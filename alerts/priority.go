@@ -81,17 +81,3 @@ func PolicyFrom(a config.Alarms) Policy {
 		ChatterCount: a.Chatter.Count, ChatterWindow: a.Chatter.Window,
 	}
 }
-
-// RoleOf looks up an identity in alarms.roles; supervisors win when a name
-// is in both lists. An unknown identity has no role.
-func RoleOf(r config.Roles, who string) Role {
-	switch {
-	case who == "":
-		return ""
-	case slices.Contains(r.Supervisors, who):
-		return RoleSupervisor
-	case slices.Contains(r.Operators, who):
-		return RoleOperator
-	}
-	return ""
-}

@@ -17,6 +17,7 @@ import (
 // window).
 func ReadTransitions(ctx context.Context, js jetstream.JetStream, start time.Time) ([]Transition, error) {
 	cfg := jetstream.ConsumerConfig{
+		Name:      bus.OperatorConsumerName(), // the operator role's consumers carry its prefix
 		AckPolicy: jetstream.AckNonePolicy, MemoryStorage: true, InactiveThreshold: time.Minute,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}

@@ -58,7 +58,7 @@ func TestNATSRestartDuringBurst(t *testing.T) {
 		if n == 20 && !restarted {
 			srv.Shutdown()
 			srv.WaitForShutdown()
-			srv2, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: fmt.Sprintf("127.0.0.1:%d", port), StoreDir: dir})
+			srv2, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: fmt.Sprintf("127.0.0.1:%d", port), StoreDir: dir, Anonymous: true})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/linewatch/linewatch/audit"
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/identity"
 )
 
 // Clock tells the time; tests inject a fake one.
@@ -54,22 +56,37 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// SetupTimeout bounds creating streams and the bucket in New (default 15s).
 	SetupTimeout time.Duration
+	// Authority verifies who sends commands and issues tokens; nil makes
+	// one from console.users_file, the key TokenKeyFile and the
+	// LINEWATCH_AUTH bucket. Without a users file every command is
+	// refused.
+	Authority *identity.Authority
+}
+
+// TokenKeyFile is where the alarm service keeps its token-signing key
+// (made on first start, 0600 in a 0700 directory). Several alerts workers
+// must share one key file.
+func TokenKeyFile(cfg *config.Config) string {
+	return filepath.Join(cfg.DataDir, "keys", "auth-token.key")
 }
 
 // Service is an alerts worker: it turns findings into alarm transitions,
 // serves operator commands and publishes everything on ALARMS. Several
 // workers may run against the same NATS; the bucket keeps them consistent.
 type Service struct {
-	cfg    *config.Config
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	store  *Store
-	audit  Auditor
-	opts   Options
-	log    *slog.Logger
-	clock  Clock
-	flood  *floodTracker
-	policy Policy
+	cfg   *config.Config
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	store *Store
+	audit Auditor
+	auth  *identity.Authority
+	opts  Options
+
+	authServer *AuthServer
+	log        *slog.Logger
+	clock      Clock
+	flood      *floodTracker
+	policy     Policy
 
 	mu       sync.Mutex
 	machines map[string]string   // line/machine → last reported machine state
@@ -128,13 +145,50 @@ func New(cfg *config.Config, nc *nats.Conn, opts Options) (*Service, error) {
 		}
 		opts.Audit = l
 	}
+	if len(cfg.Alarms.Roles.Operators)+len(cfg.Alarms.Roles.Supervisors) > 0 {
+		opts.Logger.Warn("alerts: alarms.roles is no longer used and is ignored: roles come from the users file (console.users_file), see docs/alarms.md")
+	}
+	if opts.Authority == nil {
+		a, err := newAuthority(ctx, cfg, js, opts)
+		if err != nil {
+			return nil, fmt.Errorf("alerts: %w", err)
+		}
+		opts.Authority = a
+	}
 	return &Service{
-		cfg: cfg, nc: nc, js: js, store: st, audit: opts.Audit, opts: opts, log: opts.Logger, clock: opts.Clock,
+		cfg: cfg, nc: nc, js: js, store: st, audit: opts.Audit, auth: opts.Authority, opts: opts, log: opts.Logger, clock: opts.Clock,
 		flood:  newFloodTracker(cfg.Alarms.Flood.Threshold, cfg.Alarms.Flood.EndBelow, cfg.Alarms.Flood.Window),
 		policy: p, machines: map[string]string{}, index: map[string]indexRec{}, audited: map[string]bool{},
-		wake: make(chan struct{}, 1),
+		wake:       make(chan struct{}, 1),
+		authServer: NewAuthServer(opts.Authority, opts.Audit, opts.Clock, opts.Logger),
 	}, nil
 }
+
+// newAuthority opens what verifies commands; nil (commands refused, with
+// a warning) when no users file is configured.
+func newAuthority(ctx context.Context, cfg *config.Config, js jetstream.JetStream, opts Options) (*identity.Authority, error) {
+	if cfg.Console.UsersFile == "" {
+		opts.Logger.Warn("alerts: console.users_file is not set: every alarm command and login will be refused (add users with `linewatch console adduser`)")
+		return nil, nil
+	}
+	users, err := identity.NewDirectory(cfg.Console.UsersFile, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := identity.LoadOrCreateSigner(TokenKeyFile(cfg))
+	if err != nil {
+		return nil, err
+	}
+	kv, err := identity.OpenAuthBucket(ctx, js, cfg.NATS.Replicas)
+	if err != nil {
+		return nil, err
+	}
+	return identity.NewAuthority(identity.AuthorityOptions{Users: users, Signer: signer, KV: kv, Now: opts.Clock.Now, Logger: opts.Logger})
+}
+
+// Authority verifies tokens for this service (nil without a users file);
+// other request handlers in the alerts process may use it.
+func (s *Service) Authority() *identity.Authority { return s.auth }
 
 // Store is the alarm state (for listing).
 func (s *Service) Store() *Store { return s.store }
@@ -302,6 +356,23 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("alerts: subscribe to commands: %w", err)
 	}
+	authSub, err := s.nc.QueueSubscribe(bus.CmdAuth+".*", s.opts.QueueGroup, func(m *nats.Msg) {
+		gate.Lock()
+		if closed {
+			gate.Unlock()
+			return
+		}
+		inflight.Add(1)
+		gate.Unlock()
+		defer inflight.Done()
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		s.authServer.Respond(cctx, m)
+	})
+	if err != nil {
+		_ = sub.Unsubscribe()
+		return fmt.Errorf("alerts: subscribe to auth requests: %w", err)
+	}
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
@@ -319,6 +390,9 @@ func (s *Service) Run(ctx context.Context) error {
 			gate.Lock()
 			closed = true
 			gate.Unlock()
+			if err := authSub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+				s.log.Warn("alerts: unsubscribe auth requests", "err", err)
+			}
 			return s.shutdown(sub, &inflight, watchDone)
 		case <-ticker.C:
 			s.Tick(ctx)

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -116,29 +118,30 @@ func TestCommandsRepliesAndAudit(t *testing.T) {
 	id := AlarmID(cfg.Site, f)
 	cases := []struct {
 		verb string
+		who  string
 		c    Command
 		code string
 		want State
 	}{
-		{VerbAck, Command{Alarm: "demo-plant/nope/x/y/limits", Operator: "alice"}, CodeUnknownAlarm, ""},
-		{VerbAck, Command{Alarm: id, Operator: "mallory"}, CodeNotAuthorised, ""},
-		{VerbShelve, Command{Alarm: id, Operator: "alice", Duration: "30m"}, CodeReasonRequired, ""},
-		{VerbShelve, Command{Alarm: id, Operator: "alice", Duration: "9h", Reason: "x"}, CodeShelveTooLong, ""},
-		{VerbShelve, Command{Alarm: id, Operator: "alice", Duration: "soon", Reason: "x"}, CodeInvalid, ""},
-		{"explode", Command{Alarm: id, Operator: "alice"}, CodeInvalid, ""},
-		{VerbOutOfService, Command{Alarm: id, Operator: "alice", Reason: "x"}, CodeNotAuthorised, ""},
-		{VerbComment, Command{Alarm: id, Operator: "bob", Comment: "operator on the way"}, CodeOK, Unacknowledged},
-		{VerbAck, Command{Alarm: id, Operator: "alice", Reason: "seen"}, CodeOK, Acknowledged},
-		{VerbAck, Command{Alarm: id, Operator: "bob"}, CodeAlreadyAcknowledged, ""},
-		{VerbShelve, Command{Alarm: id, Operator: "alice", Duration: "30m", Reason: "scale recalibration"}, CodeOK, Shelved},
-		{VerbShelve, Command{Alarm: id, Operator: "alice", Duration: "30m", Reason: "again"}, CodeAlreadyShelved, ""},
-		{VerbUnshelve, Command{Alarm: id, Operator: "bob", Reason: "done"}, CodeOK, Unacknowledged},
-		{VerbReset, Command{Alarm: id, Operator: "bob"}, CodeNotLatched, ""},
-		{VerbOutOfService, Command{Alarm: id, Operator: "carol", Reason: "scale removed"}, CodeOK, OutOfService},
-		{VerbReturnToService, Command{Alarm: id, Operator: "carol", Reason: "scale back"}, CodeOK, Unacknowledged},
+		{VerbAck, "alice", Command{Alarm: "demo-plant/nope/x/y/limits"}, CodeUnknownAlarm, ""},
+		{VerbAck, "vera", Command{Alarm: id}, CodeNotAuthorised, ""},
+		{VerbShelve, "alice", Command{Alarm: id, Duration: "30m"}, CodeReasonRequired, ""},
+		{VerbShelve, "alice", Command{Alarm: id, Duration: "9h", Reason: "x"}, CodeShelveTooLong, ""},
+		{VerbShelve, "alice", Command{Alarm: id, Duration: "soon", Reason: "x"}, CodeInvalid, ""},
+		{"explode", "alice", Command{Alarm: id}, CodeInvalid, ""},
+		{VerbOutOfService, "alice", Command{Alarm: id, Reason: "x"}, CodeNotAuthorised, ""},
+		{VerbComment, "bob", Command{Alarm: id, Comment: "operator on the way"}, CodeOK, Unacknowledged},
+		{VerbAck, "alice", Command{Alarm: id, Reason: "seen"}, CodeOK, Acknowledged},
+		{VerbAck, "bob", Command{Alarm: id}, CodeAlreadyAcknowledged, ""},
+		{VerbShelve, "alice", Command{Alarm: id, Duration: "30m", Reason: "scale recalibration"}, CodeOK, Shelved},
+		{VerbShelve, "alice", Command{Alarm: id, Duration: "30m", Reason: "again"}, CodeAlreadyShelved, ""},
+		{VerbUnshelve, "bob", Command{Alarm: id, Reason: "done"}, CodeOK, Unacknowledged},
+		{VerbReset, "bob", Command{Alarm: id}, CodeNotLatched, ""},
+		{VerbOutOfService, "carol", Command{Alarm: id, Reason: "scale removed"}, CodeOK, OutOfService},
+		{VerbReturnToService, "carol", Command{Alarm: id, Reason: "scale back"}, CodeOK, Unacknowledged},
 	}
 	for _, c := range cases {
-		r := command(t, nc, c.verb, c.c)
+		r := command(t, nc, c.verb, signedAs(t, s, c.who, c.verb, c.c))
 		if r.Code != c.code || r.OK != (c.code == CodeOK) || r.V != SchemaVersion || r.Message == "" {
 			t.Fatalf("%s %+v: got %+v, want %s", c.verb, c.c, r, c.code)
 		}
@@ -147,7 +150,7 @@ func TestCommandsRepliesAndAudit(t *testing.T) {
 		}
 	}
 	// Malformed bodies are answered, not dropped.
-	m, err := nc.Request(bus.CmdSubject(VerbAck), []byte(`{"v":1,"alarm":`), 5*time.Second)
+	m, err := nc.Request(bus.CmdSubject(VerbAck), []byte(`{"v":2,"alarm":`), 5*time.Second)
 	if err != nil || !strings.Contains(string(m.Data), CodeInvalid) {
 		t.Fatalf("bad JSON: %v %s", err, m.Data)
 	}
@@ -158,7 +161,8 @@ func TestCommandsRepliesAndAudit(t *testing.T) {
 		got = append(got, e.Actor+" "+e.Action+" "+e.Old+"→"+e.New)
 	}
 	want := []string{
-		"mallory alarm.ack.denied →not in alarms.roles",
+		"vera alarm.ack.denied →user vera has role \"viewer\"",
+		"alice alarm.shelve.denied →reason_required: shelving alarm",
 		"alice alarm.out_of_service.denied →",
 		"bob alarm.comment unacknowledged→unacknowledged",
 		"alice alarm.ack unacknowledged→acknowledged",
@@ -175,8 +179,8 @@ func TestCommandsRepliesAndAudit(t *testing.T) {
 			t.Fatalf("audit entry %d: got %q, want %q", i+1, got[i], want[i])
 		}
 	}
-	if es[4].Reason != "scale recalibration" || es[4].Object != id+"#4" {
-		t.Fatalf("shelve audit entry: %+v", es[4])
+	if es[5].Reason != "scale recalibration" || es[5].Object != id+"#4" {
+		t.Fatalf("shelve audit entry: %+v", es[5])
 	}
 }
 
@@ -214,7 +218,7 @@ func TestConcurrentAcksOneWins(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				replies[i] = command(t, []*nats.Conn{c1, c2}[i], VerbAck, Command{Alarm: id, Operator: who})
+				replies[i] = command(t, []*nats.Conn{c1, c2}[i], VerbAck, signedAs(t, w1, who, VerbAck, Command{Alarm: id}))
 			}()
 		}
 		wg.Wait()
@@ -252,7 +256,7 @@ func TestShelveExpiresOnTheClock(t *testing.T) {
 	f := fnd("filling1", "filler", "fill_weight", true, t0)
 	s.Notify(ctx, []analytics.Finding{f})
 	id := AlarmID("demo-plant", f)
-	if r := s.Execute(ctx, VerbShelve, Command{Alarm: id, Operator: "alice", Duration: "30m", Reason: "recalibration"}); !r.OK {
+	if r := s.Execute(ctx, VerbShelve, signedAs(t, s, "alice", VerbShelve, Command{Alarm: id, Duration: "30m", Reason: "recalibration"})); !r.OK {
 		t.Fatal(r.Message)
 	}
 	clock.Advance(29 * time.Minute)
@@ -308,7 +312,7 @@ func TestWorkerRestartKeepsState(t *testing.T) {
 	on := fnd("tableting1", "press", "hardness", true, t0)
 	s1.Notify(ctx, []analytics.Finding{on})
 	id := AlarmID(cfg.Site, on)
-	s1.Execute(ctx, VerbAck, Command{Alarm: id, Operator: "alice"})
+	s1.Execute(ctx, VerbAck, signedAs(t, s1, "alice", VerbAck, Command{Alarm: id}))
 	before, _, _ := s1.Store().Get(ctx, id)
 
 	s2 := newService(t, cfg, nc, clock, nil) // a new worker process
@@ -317,7 +321,7 @@ func TestWorkerRestartKeepsState(t *testing.T) {
 		t.Fatalf("after restart: %+v %v", after, err)
 	}
 	s2.Notify(ctx, []analytics.Finding{on}) // redelivered after the restart
-	if r := s2.Execute(ctx, VerbAck, Command{Alarm: id, Operator: "bob"}); r.Code != CodeAlreadyAcknowledged {
+	if r := s2.Execute(ctx, VerbAck, signedAs(t, s2, "bob", VerbAck, Command{Alarm: id})); r.Code != CodeAlreadyAcknowledged {
 		t.Fatalf("ack after restart: %+v", r)
 	}
 	if n := alarmsInStream(t, js); n != 2 {
@@ -363,25 +367,31 @@ func TestFloodSummary(t *testing.T) {
 }
 
 func TestDecodeCommand(t *testing.T) {
-	if _, err := DecodeCommand([]byte(`{"v":1,"alarm":"a","operator":"o","extra":1}`)); err == nil {
+	if _, err := DecodeCommand([]byte(`{"v":2,"alarm":"a","token":"t","extra":1}`)); err == nil {
 		t.Fatal("unknown field accepted")
 	}
-	if _, err := DecodeCommand([]byte(`{"v":2,"alarm":"a","operator":"o"}`)); err == nil || !strings.Contains(err.Error(), "v=2") {
+	if _, err := DecodeCommand([]byte(`{"v":2,"alarm":"a","token":"t","operator":"carol"}`)); err == nil || !strings.Contains(err.Error(), "operator") {
+		t.Fatalf("operator field in a v=2 command: %v", err)
+	}
+	if _, err := DecodeCommand([]byte(`{"v":1,"alarm":"a","operator":"o"}`)); err == nil || !strings.Contains(err.Error(), "v=1") {
 		t.Fatalf("version: %v", err)
 	}
-	c, err := DecodeCommand([]byte(`{"v":1,"alarm":"a","operator":"o","duration":"30m","reason":"r"}`))
-	if err != nil || c.Duration != "30m" || c.Reason != "r" {
+	if _, err := DecodeCommand([]byte(`{"v":2,"alarm":"a"}`)); err == nil || !strings.Contains(err.Error(), "token") {
+		t.Fatalf("no token: %v", err)
+	}
+	c, err := DecodeCommand([]byte(`{"v":2,"alarm":"a","token":"t","nonce":"n","proof":"p","duration":"30m","reason":"r"}`))
+	if err != nil || c.Duration != "30m" || c.Reason != "r" || c.Token != "t" || c.Nonce != "n" || c.Proof != "p" {
 		t.Fatalf("%+v %v", c, err)
 	}
 }
 
 func FuzzDecodeCommand(f *testing.F) {
-	f.Add([]byte(`{"v":1,"alarm":"site/l/m/t/limits","operator":"alice","reason":"x","duration":"30m"}`))
-	f.Add([]byte(`{"v":1}`))
+	f.Add([]byte(`{"v":2,"alarm":"site/l/m/t/limits","token":"lw1.x.y","nonce":"abc","proof":"p","reason":"x","duration":"30m"}`))
+	f.Add([]byte(`{"v":1,"alarm":"a","operator":"alice"}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := DecodeCommand(data)
-		if err == nil && (c.V != SchemaVersion || c.Alarm == "" || c.Operator == "") {
+		if err == nil && (c.V != CommandVersion || c.Alarm == "" || c.Token == "") {
 			t.Fatalf("accepted invalid command %+v", c)
 		}
 	})
@@ -391,4 +401,22 @@ func TestKey(t *testing.T) {
 	if got := Key("site1/l1/m.1/temp probe/limits"); got != "site1.l1.m=2E1.temp=20probe.limits" {
 		t.Fatalf("key %q", got)
 	}
+}
+
+func FuzzCleanText(f *testing.F) {
+	for _, s := range []string{"", " ", "scale recalibration", "\u200b", " a\tb \n", "\x1b[31m", "x\u202e", "\u3164"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out, err := cleanText("reason", s)
+		if err != nil {
+			return
+		}
+		if out != strings.TrimFunc(out, blank) || !utf8.ValidString(out) || strings.ContainsFunc(out, func(r rune) bool { return r != '\n' && r != '\t' && unicode.IsControl(r) }) {
+			t.Fatalf("cleanText(%q) = %q", s, out)
+		}
+		if again, _ := cleanText("reason", out); again != out {
+			t.Fatalf("not idempotent: %q → %q → %q", s, out, again)
+		}
+	})
 }

@@ -205,7 +205,7 @@ func authorise(a Alarm, in Input, p Policy) error {
 			}
 		case RoleSupervisor:
 		default:
-			return refuse(CodeNotAuthorised, "%q is not an operator or supervisor (alarms.roles)", in.By)
+			return refuse(CodeNotAuthorised, "%q is not an operator or supervisor in the users file", in.By)
 		}
 	default:
 		return refuse(CodeInvalid, "unknown event %q", in.Event)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/linewatch/linewatch/bus"
 )
 
 // Stream layout.
@@ -203,6 +205,7 @@ func (l *Log) Verify(entries []Entry) error { return Verify(entries) }
 // is returned as an Entry whose Hash is empty, so Verify names its seq.
 func ReadStream(ctx context.Context, js jetstream.JetStream, start time.Time) ([]Entry, error) {
 	cfg := jetstream.ConsumerConfig{
+		Name:      bus.OperatorConsumerName(), // readers' consumers carry the operator prefix
 		AckPolicy: jetstream.AckNonePolicy, MemoryStorage: true, InactiveThreshold: time.Minute,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}

@@ -8,5 +8,9 @@
 //	linewatch.telemetry.<site>.<line>.<machine>   collector → analytics (stream TELEMETRY)
 //	linewatch.alarms.<site>.<line>.<priority>     alarm transitions (stream ALARMS)
 //	linewatch.batches.<site>.<line>               batch start / end (stream BATCHES)
-//	linewatch.cmd.alarms.{ack,shelve,unshelve,comment}  operator commands (request-reply)
+//	linewatch.cmd.alarms.{ack,shelve,unshelve,comment,…}  operator commands (request-reply, token + proof)
+//	linewatch.cmd.auth.{login,refresh,logout}     token issue (request-reply, served by alerts)
+//
+// KV bucket LINEWATCH_AUTH (BucketAuth): used request nonces and revoked
+// tokens, shared by alerts workers; alerts role only.
 package bus

@@ -15,7 +15,27 @@ const (
 	BatchesAll   = "linewatch.batches.>"
 	FindingsAll  = "linewatch.findings.>"
 	CmdAlarms    = "linewatch.cmd.alarms"
+	// CmdAuth: login, refresh and logout (request-reply, served by the
+	// alerts role): linewatch.cmd.auth.{login,refresh,logout}.
+	CmdAuth = "linewatch.cmd.auth"
 )
+
+// BucketAuth is the JetStream key-value bucket in which alerts workers
+// share what they must remember about tokens until the tokens expire: the
+// request nonces already used (create-only, so a replay fails on every
+// worker) and the tokens revoked by logout or refresh. Only the alerts role
+// may read or write it.
+const BucketAuth = "LINEWATCH_AUTH"
+
+// Auth verbs: the last token of linewatch.cmd.auth.<verb>.
+const (
+	AuthLogin   = "login"
+	AuthRefresh = "refresh"
+	AuthLogout  = "logout"
+)
+
+// AuthSubject is the request-reply subject of an auth verb.
+func AuthSubject(verb string) string { return CmdAuth + "." + verb }
 
 // TelemetrySubject is where a machine's samples are published.
 func TelemetrySubject(site, line, machine string) string {

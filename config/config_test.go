@@ -48,6 +48,12 @@ func TestBadConfigs(t *testing.T) {
 			`16:22 analytics.rules[1].cpk.min_cpk: must be ≥ 0`,
 			`16:39 analytics.rules[1].cpk.min_samples: must be ≥ 2`,
 		},
+		"nats-embedded-user.yaml":   {`3:9 nats.user: the embedded server (nats.url empty) accepts only the role credentials`},
+		"nats-listen-any-ipv4.yaml": {`4:13 nats.embedded.listen: not a loopback address`},
+		"nats-listen-any-host.yaml": {`4:13 nats.embedded.listen: not a loopback address`},
+		"nats-listen-any-ipv6.yaml": {`4:13 nats.embedded.listen: not a loopback address`},
+		"nats-listen-lan-ip.yaml":   {`4:13 nats.embedded.listen: not a loopback address`},
+		"nats-listen-hostname.yaml": {`4:13 nats.embedded.listen: not a loopback address`},
 		"structure.yaml": {
 			`3:8 nats.url: expected nats://host:port`,
 			`4:13 nats.replicas: must be 1–5`,

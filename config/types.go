@@ -94,8 +94,13 @@ func (n NATS) Password() Secret { return Secret{Env: n.PasswordEnv, File: n.Pass
 
 // EmbeddedNATS configures the in-process NATS server used when URL is empty.
 type EmbeddedNATS struct {
+	// Listen must be a loopback address unless TLS is set (the role
+	// credentials in <data_dir>/nats-auth are always required).
 	Listen   string `yaml:"listen"`
 	StoreDir string `yaml:"store_dir"`
+	// TLS is the server certificate (cert_file, key_file) and, with
+	// ca_file, the CA that client certificates must chain to (mutual TLS).
+	TLS TLS `yaml:"tls"`
 }
 
 // StreamSettings bounds a JetStream stream.

@@ -100,6 +100,17 @@ func (v *validator) hostPort(path, got string) {
 	}
 }
 
+// LoopbackHost reports whether a listen host reaches this machine only:
+// a loopback IP or "localhost". An empty host (":4222"), 0.0.0.0, [::]
+// and any other name may be reachable from the network.
+func LoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func (v *validator) minDur(path string, got, least time.Duration) {
 	if got < least {
 		v.errf(path, got.String(), "must be at least %s", least)
@@ -169,6 +180,10 @@ func (v *validator) nats() {
 		}
 	} else {
 		v.hostPort("nats.embedded.listen", n.Embedded.Listen)
+		v.tls("nats.embedded.tls", n.Embedded.TLS)
+		if host, _, err := net.SplitHostPort(n.Embedded.Listen); err == nil && !LoopbackHost(host) && n.Embedded.TLS.CertFile == "" {
+			v.errf("nats.embedded.listen", n.Embedded.Listen, "not a loopback address: the embedded server serves the network only with TLS — set nats.embedded.tls.cert_file and key_file (clients then authenticate with the role credentials in <data_dir>/nats-auth), or listen on 127.0.0.1, [::1] or localhost, or use an external NATS cluster (nats.url)")
+		}
 	}
 	auths := 0
 	if n.User != "" {
@@ -185,6 +200,15 @@ func (v *validator) nats() {
 	}
 	if auths > 1 {
 		v.errf("nats", "", "choose one authentication: user/password, nkey_file or creds_file")
+	}
+	if auths > 0 && n.URL == "" {
+		field, val := "nats.user", n.User
+		if n.User == "" && n.NKeyFile != "" {
+			field, val = "nats.nkey_file", n.NKeyFile
+		} else if n.User == "" {
+			field, val = "nats.creds_file", n.CredsFile
+		}
+		v.errf(field, val, "the embedded server (nats.url empty) accepts only the role credentials it generates in <data_dir>/nats-auth: remove %s, or set nats.url to the external server these credentials are for", field)
 	}
 	v.tls("nats.tls", n.TLS)
 	if n.Replicas < 1 || n.Replicas > 5 {

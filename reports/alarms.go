@@ -27,6 +27,7 @@ type JetStreamAlarms struct {
 // clocks are skewed or run simulated time.
 func (a JetStreamAlarms) Transitions(ctx context.Context, site, line string, since time.Time) ([]Transition, error) {
 	cfg := jetstream.ConsumerConfig{
+		Name:      bus.OperatorConsumerName(), // readers' consumers carry the operator prefix
 		AckPolicy: jetstream.AckNonePolicy, MemoryStorage: true, InactiveThreshold: time.Minute,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		FilterSubject: bus.AlarmSubject(site, line, "*"),

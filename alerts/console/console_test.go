@@ -176,11 +176,11 @@ func TestAlarmServiceDown(t *testing.T) {
 		t.Errorf("status %q without an alarm bucket", s)
 	}
 	code, m, _ := c.do("POST", "/api/alarms/ack", map[string]string{"alarm": "plant1/L1/x/t/d"})
-	if code != 503 || !strings.Contains(m["message"].(string), "alarm service is not running") {
+	if code != 503 || !strings.Contains(m["message"].(string), "alarm service was not running") {
 		t.Errorf("ack with no alarm service: %d %v", code, m)
 	}
 	// The bucket appears later (alarm service started): the console picks it up.
-	svc := newAlarmService(t, r.nc, r.js, r.clk.Now)
+	svc := newAlarmService(t, r.nc, r.js, r.clk.Now, r.file)
 	a := svc.activate("L2", "dryer", alerts.Medium, "shelf temperature drift")
 	waitEvent(t, ev, "alarm after the bucket appeared", isAlarmUpdate(a.ID, "unacknowledged"))
 }

@@ -295,6 +295,7 @@ func (s *Server) watchTransitions(ctx context.Context) {
 	start := s.clk.Now().Add(-time.Hour)
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		cons, err := s.js.OrderedConsumer(ctx, bus.StreamAlarms, jetstream.OrderedConsumerConfig{
+			NamePrefix:     bus.OperatorConsumerName(), // unique: consoles never share a name
 			FilterSubjects: []string{subject},
 			DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
 			OptStartTime:   &start,

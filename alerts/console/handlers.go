@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/bus"
 
@@ -79,6 +77,23 @@ func (s *Server) auth(mutating bool, h func(http.ResponseWriter, *http.Request, 
 			fail(w, http.StatusUnauthorized, "login_required", "Your session has ended; please log in again.")
 			return
 		}
+		// The users file as it is now decides: a removed user's session
+		// ends, a demoted user has the new role at once.
+		u, ok, err := s.dir.Lookup(sess.user.Name)
+		if err != nil {
+			s.log.Error("console: users file", "err", err)
+			fail(w, http.StatusInternalServerError, "internal_error", "The users file cannot be read; ask the administrator.")
+			return
+		}
+		if !ok {
+			s.sessions.delete(c.Value)
+			fail(w, http.StatusUnauthorized, "login_required", "Your user is no longer in the users file; your session has ended.")
+			return
+		}
+		sess.user = u
+		// Any request of the session keeps its alarm-service token alive
+		// (a round trip only in the last minutes before its expiry).
+		_, _ = s.alarmRenew(r.Context(), sess.alarm)
 		if mutating {
 			if !sameOrigin(r) {
 				fail(w, http.StatusForbidden, "cross_origin", "Request from another site refused.")
@@ -124,28 +139,39 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "invalid_request", "Send JSON {\"user\": …, \"password\": …}.")
 		return
 	}
-	keys := []string{"ip:" + clientIP(r), "user:" + req.User}
-	if d := s.limiter.blocked(keys...); d > 0 {
-		secs := int(d.Round(time.Second) / time.Second)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		fail(w, http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("Too many failed logins; try again in %d s.", secs))
-		return
-	}
+	ip := clientIP(r)
 	users, err := s.currentUsers()
 	if err != nil {
 		s.log.Error("console: users file", "err", err)
 		fail(w, http.StatusInternalServerError, "internal_error", "The users file cannot be read; ask the administrator.")
 		return
 	}
-	u, ok := users.Check(req.User, req.Password)
+	// Per user at this address, so nobody locks a user out from elsewhere;
+	// per address over all user names; reserved before bcrypt runs.
+	keys := []identity.LimitKey{{Name: "ua:" + req.User + "\x00" + ip, Free: 5}, {Name: "a:" + ip, Free: 30}}
+	var u identity.User
+	ok, wait, err := s.limiter.Attempt(r.Context(), keys, func() bool {
+		var ok bool
+		u, ok = users.Check(req.User, req.Password)
+		return ok
+	})
+	if err != nil {
+		fail(w, http.StatusServiceUnavailable, "busy", "Login not checked (request ended); try again.")
+		return
+	}
+	if wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		fail(w, http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("Too many failed logins; try again in %d s.", secs))
+		return
+	}
 	if !ok {
-		s.limiter.fail(keys...)
-		s.log.Warn("console: failed login", "user", req.User, "ip", clientIP(r))
+		s.log.Warn("console: failed login", "user", req.User, "ip", ip)
 		fail(w, http.StatusUnauthorized, "bad_credentials", "Wrong user name or password.")
 		return
 	}
-	s.limiter.succeed(keys...)
-	token, sess := s.sessions.create(u)
+	cs := s.alarmLogin(r.Context(), req.User, req.Password, ip)
+	token, sess := s.sessions.create(u, cs)
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: s.secure(r),
 		SameSite: http.SameSiteStrictMode, MaxAge: int(sessionMaxAge / time.Second),
@@ -155,11 +181,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) me(sess session) meResponse {
-	return meResponse{User: sess.user.Name, Role: sess.user.Role, CSRF: sess.csrf, CanCommand: identity.CanCommand(sess.user.Role), Site: s.opts.Site}
+	return meResponse{User: sess.user.Name, Role: sess.user.Role, CSRF: sess.csrf, Site: s.opts.Site,
+		CanCommand: identity.CanCommand(sess.user.Role) && sess.alarm.loggedIn()}
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, sess session, token string) {
 	s.sessions.delete(token)
+	s.alarmLogout(r.Context(), sess)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	s.log.Info("console: logout", "user", sess.user.Name)
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
@@ -211,10 +239,16 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, _ session,
 				return
 			}
 		case <-heartbeat.C:
-			if _, ok := s.sessions.get(token); !ok {
+			sess, ok := s.sessions.get(token)
+			if ok {
+				_, ok, _ = s.dir.Lookup(sess.user.Name)
+			}
+			if !ok {
+				s.sessions.delete(token)
 				send("logout", map[string]string{"message": "Your session has ended; please log in again."})
 				return
 			}
+			s.alarmRenew(r.Context(), sess.alarm) // keep the token alive while the page is open
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
 				return
 			}
@@ -263,8 +297,8 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, sess sess
 			return
 		}
 	}
-	cmd := alerts.Command{V: alerts.SchemaVersion, Alarm: req.Alarm, Operator: sess.user.Name, Reason: req.Reason, Duration: req.Duration, Comment: req.Comment}
-	reply, status, err := s.request(r.Context(), verb, cmd)
+	cmd := alerts.Command{Alarm: req.Alarm, Reason: req.Reason, Duration: req.Duration, Comment: req.Comment}
+	reply, status, err := s.request(r.Context(), verb, sess, cmd)
 	if err != nil {
 		s.log.Warn("console: command failed", "verb", verb, "alarm", req.Alarm, "user", sess.user.Name, "err", err)
 		fail(w, status, alerts.CodeInternal, err.Error())
@@ -278,23 +312,28 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, sess sess
 	writeJSON(w, status, reply)
 }
 
-// request sends a command to the alarm service and decodes its Reply.
-func (s *Server) request(ctx context.Context, verb string, cmd alerts.Command) (alerts.Reply, int, error) {
-	body, _ := json.Marshal(cmd)
+// request sends a command to the alarm service with the session's token
+// and decodes its Reply.
+func (s *Server) request(ctx context.Context, verb string, sess session, cmd alerts.Command) (alerts.Reply, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.CommandTimeout)
 	defer cancel()
-	subj := bus.CmdSubject(verb)
-	msg, err := s.opts.NATS.RequestWithContext(ctx, subj, body)
+	cs, err := s.alarmRenew(ctx, sess.alarm)
+	if errors.Is(err, errNoAlarmLogin) {
+		return alerts.Reply{}, http.StatusServiceUnavailable, err
+	}
+	if err != nil {
+		return alerts.Reply{}, http.StatusUnauthorized, err
+	}
+	reply, err := cs.Send(ctx, s.opts.NATS, verb, cmd)
 	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		return alerts.Reply{}, http.StatusServiceUnavailable, fmt.Errorf("the alarm service is not running (nobody answers %s); nothing was changed", subj)
+	case errors.Is(err, alerts.ErrNoAlarmService):
+		return alerts.Reply{}, http.StatusServiceUnavailable, fmt.Errorf("the alarm service is not running (nobody answers %s); nothing was changed", bus.CmdSubject(verb))
 	case errors.Is(err, context.DeadlineExceeded):
 		return alerts.Reply{}, http.StatusGatewayTimeout, fmt.Errorf("the alarm service did not answer within %s; check the alarm list before retrying", s.opts.CommandTimeout)
 	case err != nil:
 		return alerts.Reply{}, http.StatusBadGateway, fmt.Errorf("sending %s: %v", verb, err)
 	}
-	var reply alerts.Reply
-	if err := json.Unmarshal(msg.Data, &reply); err != nil || reply.Code == "" {
+	if reply.Code == "" {
 		return alerts.Reply{}, http.StatusBadGateway, fmt.Errorf("the alarm service sent an unreadable reply to %s", verb)
 	}
 	return reply, 0, nil

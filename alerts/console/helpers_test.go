@@ -102,7 +102,7 @@ func startConsole(t *testing.T, ro rigOpts) *consoleRig {
 	clk := &fakeClock{now: t0}
 	r := &consoleRig{nc: nc, js: js, clk: clk, file: file}
 	if !ro.noService {
-		r.svc = newAlarmService(t, nc, js, clk.Now)
+		r.svc = newAlarmService(t, nc, js, clk.Now, file)
 	}
 	var err error
 	r.srv, err = console.New(console.Options{NATS: nc, Site: "plant1", UsersFile: file, Clock: clk,

@@ -19,25 +19,10 @@ import (
 	"github.com/linewatch/linewatch/internal/testenv"
 )
 
-// operatorPermissions is the "operator" role of docs/nats-security.md:
-// send alarm commands, read alarm state and history, nothing else. Keep
-// the two in step.
-var operatorPermissions = &server.Permissions{
-	Publish: &server.SubjectPermission{Allow: []string{
-		"linewatch.cmd.alarms.>",
-		"$JS.API.INFO",
-		"$JS.API.STREAM.INFO.ALARMS",
-		"$JS.API.STREAM.INFO.KV_LINEWATCH_ALARMS",
-		"$JS.API.CONSUMER.CREATE.ALARMS.>",
-		"$JS.API.CONSUMER.CREATE.KV_LINEWATCH_ALARMS.>",
-		"$JS.API.CONSUMER.MSG.NEXT.ALARMS.>",
-		"$JS.API.CONSUMER.DELETE.ALARMS.>",
-		"$JS.API.CONSUMER.DELETE.KV_LINEWATCH_ALARMS.>",
-		"$JS.API.DIRECT.GET.KV_LINEWATCH_ALARMS.>",
-		"$JS.FC.KV_LINEWATCH_ALARMS.>",
-	}},
-	Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
-}
+// operatorPermissions is the "operator" role of docs/nats-security.md
+// (send commands, read alarm state, history and the audit trail, nothing
+// else), as the embedded server applies it.
+var operatorPermissions = bus.Permissions(bus.RoleOperator)
 
 // TestConsoleWithOperatorPermissions runs the console as a NATS user with
 // only the operator role's permissions and checks it still works, and that
@@ -60,7 +45,8 @@ func TestConsoleWithOperatorPermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := &fakeClock{now: t0}
-	svc := newAlarmService(t, admin, js, clk.Now)
+	usersFile := writeUsers(t)
+	svc := newAlarmService(t, admin, js, clk.Now, usersFile)
 	old := svc.activate("L1", "press", alerts.Low, "reject rate drifting")
 
 	var errMu sync.Mutex
@@ -82,7 +68,7 @@ func TestConsoleWithOperatorPermissions(t *testing.T) {
 	t.Cleanup(nc.Close)
 
 	r := &consoleRig{nc: nc, js: js, clk: clk, svc: svc}
-	r.file = writeUsers(t)
+	r.file = usersFile
 	r.srv, err = console.New(console.Options{NATS: nc, Site: "plant1", UsersFile: r.file, Clock: clk,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	if err != nil {

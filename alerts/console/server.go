@@ -49,7 +49,7 @@ type Server struct {
 	js       jetstream.JetStream
 	hub      *hub
 	sessions *sessions
-	limiter  *limiter
+	limiter  *identity.Limiter
 	static   fs.FS
 
 	dir       *identity.Directory
@@ -87,7 +87,7 @@ func New(o Options) (*Server, error) {
 		s.clk = realClock{}
 	}
 	s.sessions = &sessions{clk: s.clk, m: map[string]*session{}}
-	s.limiter = newLimiter(s.clk)
+	s.limiter = identity.NewLimiter(s.clk.Now, 2)
 	s.static, _ = fs.Sub(staticFS, "static")
 	if _, err := s.currentUsers(); err != nil {
 		return nil, err
@@ -171,6 +171,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config)
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	err := srv.Shutdown(shutCtx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// A connection that never sent a request (a browser's speculative
+		// preconnect) counts as busy for 5 s in net/http: past the grace
+		// period, cut what is left rather than fail the shutdown.
+		s.log.Warn("console: connections still open after the shutdown grace period; closing them")
+		err = srv.Close()
+	}
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}

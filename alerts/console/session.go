@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/identity"
 )
 
@@ -28,6 +29,16 @@ type session struct {
 	csrf     string
 	created  time.Time
 	lastSeen time.Time
+	// alarm is the user's login at the alarm service: the console acts
+	// with the user's token, never with an identity of its own.
+	alarm *tokenBox
+}
+
+// tokenBox holds a session's alarm-service login; mu serialises renewals
+// (a refresh ends the old token, so two at once would end each other).
+type tokenBox struct {
+	mu sync.Mutex
+	cs *alerts.ClientSession // nil: the alarm service was not reachable at login
 }
 
 // sessions is an in-memory session store: a console restart logs everyone
@@ -44,7 +55,14 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (s *sessions) create(u identity.User) (token string, sess *session) {
+// loggedIn says whether the session can act at the alarm service.
+func (b *tokenBox) loggedIn() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cs != nil
+}
+
+func (s *sessions) create(u identity.User, cs *alerts.ClientSession) (token string, sess *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clk.Now()
@@ -54,7 +72,7 @@ func (s *sessions) create(u identity.User) (token string, sess *session) {
 		}
 	}
 	token = randomToken()
-	sess = &session{user: u, csrf: randomToken(), created: now, lastSeen: now}
+	sess = &session{user: u, csrf: randomToken(), created: now, lastSeen: now, alarm: &tokenBox{cs: cs}}
 	s.m[token] = sess
 	return token, sess
 }
@@ -99,74 +117,4 @@ func (s *sessions) deleteUser(name string) {
 
 func csrfOK(want, got string) bool {
 	return got != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
-}
-
-// limiter blocks a client address or a user name after repeated login
-// failures, doubling the block each further failure.
-type limiter struct {
-	mu      sync.Mutex
-	clk     Clock
-	free    int           // failures allowed before blocking
-	base    time.Duration // first block
-	max     time.Duration
-	entries map[string]*failures
-}
-
-type failures struct {
-	n     int
-	until time.Time
-	last  time.Time
-}
-
-func newLimiter(clk Clock) *limiter {
-	return &limiter{clk: clk, free: 5, base: 30 * time.Second, max: 15 * time.Minute, entries: map[string]*failures{}}
-}
-
-// blocked returns how long key is still blocked.
-func (l *limiter) blocked(keys ...string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.clk.Now()
-	var wait time.Duration
-	for _, k := range keys {
-		if f := l.entries[k]; f != nil && f.until.After(now) {
-			wait = max(wait, f.until.Sub(now))
-		}
-	}
-	return wait
-}
-
-func (l *limiter) fail(keys ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.clk.Now()
-	for k, f := range l.entries {
-		if now.Sub(f.last) > l.max && !f.until.After(now) {
-			delete(l.entries, k) // forgiven after a quiet period
-		}
-	}
-	for _, k := range keys {
-		f := l.entries[k]
-		if f == nil {
-			f = &failures{}
-			l.entries[k] = f
-		}
-		f.n++
-		f.last = now
-		if f.n >= l.free {
-			d := l.base
-			for i := l.free; i < f.n && d < l.max; i++ {
-				d *= 2
-			}
-			f.until = now.Add(min(d, l.max))
-		}
-	}
-}
-
-func (l *limiter) succeed(keys ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, k := range keys {
-		delete(l.entries, k)
-	}
 }

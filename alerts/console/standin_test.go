@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,37 +14,67 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/linewatch/linewatch/alerts"
+	"github.com/linewatch/linewatch/audit"
 	"github.com/linewatch/linewatch/bus"
+	"github.com/linewatch/linewatch/identity"
 )
 
-// alarmService is a test-only stand-in for the alarm service of package
-// alerts, which another helper is writing in parallel (it is not an
-// external component and not a mock of one): it keeps LINEWATCH_ALARMS,
-// publishes transitions on ALARMS and answers the command subjects with
-// the documented Reply shapes. The lead switches the e2e test to the real
-// service once it exists.
+// alarmService is a test-only stand-in for the alarm state of package
+// alerts (it keeps LINEWATCH_ALARMS, publishes transitions on ALARMS and
+// answers the command subjects with the documented Reply shapes), so the
+// console tests can place alarms of any priority. Identity is the real
+// thing: logins are answered by alerts.AuthServer and every command is
+// verified with alerts.VerifyCommand against the same users file.
 type alarmService struct {
-	t   testing.TB
-	nc  *nats.Conn
-	js  jetstream.JetStream
-	kv  jetstream.KeyValue
-	mu  sync.Mutex
-	all map[string]*alerts.Alarm
-	sub *nats.Subscription
-	now func() time.Time
+	t    testing.TB
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	kv   jetstream.KeyValue
+	mu   sync.Mutex
+	all  map[string]*alerts.Alarm
+	sub  *nats.Subscription
+	now  func() time.Time
+	auth *identity.Authority
 }
 
-func newAlarmService(t testing.TB, nc *nats.Conn, js jetstream.JetStream, now func() time.Time) *alarmService {
+func newAlarmService(t testing.TB, nc *nats.Conn, js jetstream.JetStream, now func() time.Time, usersFile string) *alarmService {
 	t.Helper()
-	kv, err := js.CreateOrUpdateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "LINEWATCH_ALARMS"})
+	ctx := context.Background()
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "LINEWATCH_ALARMS"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &alarmService{t: t, nc: nc, js: js, kv: kv, all: map[string]*alerts.Alarm{}, now: now}
+	users, err := identity.NewDirectory(usersFile, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authKV, err := identity.OpenAuthBucket(ctx, js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := identity.LoadOrCreateSigner(filepath.Join(t.TempDir(), "token.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := identity.NewAuthority(identity.AuthorityOptions{Users: users, Signer: signer, KV: authKV, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit, err := audit.Open(ctx, js, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &alarmService{t: t, nc: nc, js: js, kv: kv, all: map[string]*alerts.Alarm{}, now: now, auth: auth}
 	s.sub, err = nc.Subscribe(bus.CmdAlarms+".*", s.serve)
 	if err != nil {
 		t.Fatal(err)
 	}
+	as := alerts.NewAuthServer(auth, audit, clockFunc(now), nil)
+	authSub, err := nc.Subscribe(bus.CmdAuth+".*", func(m *nats.Msg) { as.Respond(ctx, m) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { authSub.Unsubscribe() })
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -84,16 +115,26 @@ func (s *alarmService) commit(a *alerts.Alarm, ev alerts.Event, from alerts.Stat
 
 func (s *alarmService) serve(m *nats.Msg) {
 	verb := m.Subject[len(bus.CmdAlarms)+1:]
-	var cmd alerts.Command
 	reply := func(r alerts.Reply) {
 		r.V = alerts.SchemaVersion
 		b, _ := json.Marshal(r)
 		_ = m.Respond(b)
 	}
-	if err := json.Unmarshal(m.Data, &cmd); err != nil || cmd.Operator == "" {
-		reply(alerts.Reply{Code: alerts.CodeInvalid, Message: "command needs JSON with alarm and operator"})
+	cmd, err := alerts.DecodeCommand(m.Data)
+	if err != nil {
+		reply(alerts.Reply{Code: alerts.CodeInvalid, Message: err.Error()})
 		return
 	}
+	u, err := alerts.VerifyCommand(context.Background(), s.auth, verb, cmd)
+	if err != nil {
+		reply(alerts.Reply{Code: alerts.CodeNotAuthorised, Message: err.Error()})
+		return
+	}
+	if !identity.CanCommand(u.Role) {
+		reply(alerts.Reply{Code: alerts.CodeNotAuthorised, Message: fmt.Sprintf("user %s has role %q", u.Name, u.Role)})
+		return
+	}
+	cmd.Reason = strings.TrimSpace(cmd.Reason)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.all[cmd.Alarm]
@@ -108,9 +149,9 @@ func (s *alarmService) serve(m *nats.Msg) {
 			reply(alerts.Reply{Code: alerts.CodeAlreadyAcknowledged, Message: fmt.Sprintf("%s was already acknowledged by %s", a.ID, a.AckedBy)})
 			return
 		}
-		a.State, a.AckedBy, a.AckedAt = alerts.Acknowledged, cmd.Operator, s.now()
-		s.commit(a, alerts.EvAck, from, cmd.Operator, cmd.Reason)
-		reply(alerts.Reply{OK: true, Code: alerts.CodeOK, Message: fmt.Sprintf("%s acknowledged by %s", a.ID, cmd.Operator), Alarm: a})
+		a.State, a.AckedBy, a.AckedAt = alerts.Acknowledged, u.Name, s.now()
+		s.commit(a, alerts.EvAck, from, u.Name, cmd.Reason)
+		reply(alerts.Reply{OK: true, Code: alerts.CodeOK, Message: fmt.Sprintf("%s acknowledged by %s", a.ID, u.Name), Alarm: a})
 	case "shelve":
 		d, err := time.ParseDuration(cmd.Duration)
 		if err != nil || d > 8*time.Hour {
@@ -121,10 +162,14 @@ func (s *alarmService) serve(m *nats.Msg) {
 			reply(alerts.Reply{Code: alerts.CodeReasonRequired, Message: "a reason is required to shelve"})
 			return
 		}
-		a.State, a.ShelvedBy, a.ShelveReason, a.ShelvedAt, a.ShelvedUntil = alerts.Shelved, cmd.Operator, cmd.Reason, s.now(), s.now().Add(d)
-		s.commit(a, alerts.EvShelve, from, cmd.Operator, cmd.Reason)
-		reply(alerts.Reply{OK: true, Code: alerts.CodeOK, Message: fmt.Sprintf("%s shelved by %s for %s", a.ID, cmd.Operator, d), Alarm: a})
+		a.State, a.ShelvedBy, a.ShelveReason, a.ShelvedAt, a.ShelvedUntil = alerts.Shelved, u.Name, cmd.Reason, s.now(), s.now().Add(d)
+		s.commit(a, alerts.EvShelve, from, u.Name, cmd.Reason)
+		reply(alerts.Reply{OK: true, Code: alerts.CodeOK, Message: fmt.Sprintf("%s shelved by %s for %s", a.ID, u.Name, d), Alarm: a})
 	default:
 		reply(alerts.Reply{Code: alerts.CodeIllegal, Message: fmt.Sprintf("%s not supported by the test stand-in", verb)})
 	}
 }
+
+type clockFunc func() time.Time
+
+func (f clockFunc) Now() time.Time { return f() }

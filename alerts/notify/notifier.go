@@ -37,7 +37,8 @@ type Retry struct {
 type Options struct {
 	JS     jetstream.JetStream
 	Alarms config.Alarms
-	// Durable is the consumer name shared by all workers (default "linewatch-notify").
+	// Durable is the consumer name shared by all workers (default bus.ConsumerNotify,
+	// which the operator role may not touch).
 	Durable string
 	// Subject filters the ALARMS stream (default all alarms).
 	Subject string
@@ -90,7 +91,7 @@ func New(ctx context.Context, o Options) (*Notifier, error) {
 		return nil, errors.New("notify: Options.JS is required")
 	}
 	if o.Durable == "" {
-		o.Durable = "linewatch-notify"
+		o.Durable = bus.ConsumerNotify
 	}
 	if o.Subject == "" {
 		o.Subject = bus.AlarmsAll

@@ -17,25 +17,8 @@ import (
 )
 
 // alertsPermissions is the "alerts" role of docs/nats-security.md (alarm
-// service + notifiers). Keep the two in step.
-var alertsPermissions = &server.Permissions{
-	Publish: &server.SubjectPermission{Allow: []string{
-		"linewatch.alarms.>", "linewatch.audit.>",
-		"$KV.LINEWATCH_ALARMS.>", "$KV.LINEWATCH_NOTIFY_DEDUPE.>",
-		"$JS.API.INFO",
-		"$JS.API.STREAM.INFO.*",
-		// NATS wildcards match whole tokens only, so each bucket is named.
-		"$JS.API.STREAM.CREATE.KV_LINEWATCH_ALARMS", "$JS.API.STREAM.UPDATE.KV_LINEWATCH_ALARMS",
-		"$JS.API.STREAM.CREATE.KV_LINEWATCH_NOTIFY_DEDUPE", "$JS.API.STREAM.UPDATE.KV_LINEWATCH_NOTIFY_DEDUPE",
-		"$JS.API.STREAM.MSG.GET.KV_LINEWATCH_ALARMS", "$JS.API.STREAM.MSG.GET.KV_LINEWATCH_NOTIFY_DEDUPE",
-		"$JS.API.DIRECT.GET.KV_LINEWATCH_ALARMS.>", "$JS.API.DIRECT.GET.KV_LINEWATCH_NOTIFY_DEDUPE.>",
-		"$JS.API.CONSUMER.*.ALARMS.>", "$JS.API.CONSUMER.*.KV_LINEWATCH_ALARMS.>",
-		"$JS.API.CONSUMER.MSG.NEXT.ALARMS.>",
-		"$JS.ACK.ALARMS.>", "$JS.FC.>",
-	}},
-	Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>", "linewatch.cmd.alarms.>", "linewatch.findings.>"}},
-	Response:  &server.ResponsePermission{MaxMsgs: 1},
-}
+// service + notifiers), as the embedded server applies it.
+var alertsPermissions = bus.Permissions(bus.RoleAlerts)
 
 // TestNotifierWithAlertsPermissions runs a notifier as a NATS user with only
 // the alerts role's permissions.

@@ -46,6 +46,8 @@ type Live struct {
 	Stats           StatsWriter // may be nil
 	CheckpointEvery time.Duration
 	Logger          *slog.Logger
+	// Replicas of the checkpoint bucket (nats.replicas; 0 means 1).
+	Replicas int
 
 	// scratch buffers reused for every message
 	samples  []sample.Sample
@@ -68,7 +70,8 @@ func (l *Live) Run(ctx context.Context) error {
 	if every <= 0 {
 		every = time.Second
 	}
-	kv, err := l.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket, History: 1, Description: "analytics detector checkpoints"})
+	kv, err := l.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket, History: 1,
+		Replicas: max(l.Replicas, 1), Storage: jetstream.FileStorage, Description: "analytics detector checkpoints"})
 	if err != nil {
 		return fmt.Errorf("analytics state bucket: %w", err)
 	}

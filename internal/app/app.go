@@ -10,6 +10,7 @@ import (
 	"github.com/linewatch/linewatch/alerts/notify"
 	"github.com/linewatch/linewatch/analytics/engine"
 	"github.com/linewatch/linewatch/audit"
+	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/collector"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/store"
@@ -74,60 +75,76 @@ func Run(ctx context.Context, o Options) error {
 
 	var svc *alerts.Service
 	if r.Alerts {
-		auditLog, err := audit.Open(ctx, in.js, audit.Options{Replicas: cfg.NATS.Replicas})
+		anc, ajs, err := in.conn(ctx, bus.RoleAlerts)
+		if err != nil {
+			return err
+		}
+		auditLog, err := audit.Open(ctx, ajs, audit.Options{Replicas: cfg.NATS.Replicas})
 		if err != nil {
 			return err
 		}
 		if _, err := auditLog.Append(ctx, audit.ConfigLoaded(operatorName(), cfg.File, cfg.Digest)); err != nil {
 			return err
 		}
-		svc, err = alerts.New(cfg, in.nc, alerts.Options{Logger: log.With("component", "alerts"), Points: sinks, Audit: auditLog, OnTransition: o.OnTransition})
+		svc, err = alerts.New(cfg, anc, alerts.Options{Logger: log.With("component", "alerts"), Points: sinks, Audit: auditLog, OnTransition: o.OnTransition})
 		if err != nil {
 			return err
 		}
 		comps = append(comps, component{"alerts", svc.Run})
 		if !r.Analytics {
-			comps = append(comps, consumeFindings(in.js, svc, log))
+			comps = append(comps, consumeFindings(ajs, svc, log))
 		}
-		n, err := notify.New(ctx, notify.Options{JS: in.js, Alarms: cfg.Alarms, Replicas: cfg.NATS.Replicas, Logger: log.With("component", "notify")})
+		n, err := notify.New(ctx, notify.Options{JS: ajs, Alarms: cfg.Alarms, Replicas: cfg.NATS.Replicas, Logger: log.With("component", "notify")})
 		if err != nil {
 			return err
 		}
 		comps = append(comps, component{"notify", n.Run})
 	}
 	if r.Analytics {
+		_, njs, err := in.conn(ctx, bus.RoleAnalytics)
+		if err != nil {
+			return err
+		}
 		var notifier engine.Notifier
 		eopts := engine.Options{Logger: log.With("component", "analytics")}
 		if svc != nil {
 			notifier = svc
 			eopts.MachineState = svc.SetMachineState
 		} else {
-			notifier = findingPublisher{js: in.js, site: cfg.Site}
+			notifier = findingPublisher{js: njs, site: cfg.Site}
 		}
 		e, err := engine.New(cfg, eopts)
 		if err != nil {
 			return err
 		}
-		live := &engine.Live{Engine: e, JS: in.js, Consumer: cfg.Analytics.Consumer, Notifier: notifier, Stats: sinks, Logger: eopts.Logger}
+		live := &engine.Live{Engine: e, JS: njs, Replicas: cfg.NATS.Replicas, Consumer: cfg.Analytics.Consumer, Notifier: notifier, Stats: sinks, Logger: eopts.Logger}
 		comps = append(comps, component{"analytics", live.Run})
 	}
 	if r.Collector {
-		c, err := collector.New(cfg, collector.Options{Sink: sinks, BatchSink: sinks, StatusSink: sinks, JetStream: in.js,
+		_, cjs, err := in.conn(ctx, bus.RoleCollector)
+		if err != nil {
+			return err
+		}
+		c, err := collector.New(cfg, collector.Options{Sink: sinks, BatchSink: sinks, StatusSink: sinks, JetStream: cjs,
 			Logger: log, Registerer: in.reg})
 		if err != nil {
 			return err
 		}
 		comps = append(comps, component{"collector", c.Run}, selfMetrics(cfg.Site, in.reg, writer))
 	}
-	info := Info{NATSURL: in.nc.ConnectedUrl(), InfluxURL: in.influxDB, Database: cfg.InfluxDB.Database}
+	info := Info{NATSURL: in.connectedURL(), InfluxURL: in.influxDB, Database: cfg.InfluxDB.Database}
 	if r.Console && cfg.Console.Listen != "off" && cfg.Console.UsersFile == "" {
 		log.Warn("operator console not started: console.users_file is not set (add users with `linewatch console adduser`)")
 	} else if r.Console && cfg.Console.Listen != "off" {
-		cs, err := console.New(console.Options{NATS: in.nc, Site: cfg.Site, UsersFile: cfg.Console.UsersFile, Logger: log.With("component", "console")})
+		onc, _, err := in.conn(ctx, bus.RoleOperator)
 		if err != nil {
 			return err
 		}
-		tlsCfg, err := serverTLS(cfg.Console.TLS)
+		cs, err := console.New(console.Options{NATS: onc, Site: cfg.Site, UsersFile: cfg.Console.UsersFile, Logger: log.With("component", "console")})
+		if err != nil {
+			return err
+		}
+		tlsCfg, err := serverTLS("console TLS", cfg.Console.TLS)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -24,11 +26,16 @@ import (
 // infra is what every role needs: NATS (embedded or external), InfluxDB
 // (embedded or external) and the metrics registry.
 type infra struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	natsSrv  *server.Server
-	nc       *nats.Conn
-	js       jetstream.JetStream
+	cfg     *config.Config
+	log     *slog.Logger
+	natsSrv *server.Server
+	natsURL string
+	// perRole: one connection per role with the role's credentials from
+	// <data_dir>/nats-auth; otherwise every role shares shared (the
+	// config's explicit credentials, or none).
+	perRole  bool
+	conns    map[bus.Role]roleConn
+	shared   roleConn
 	influx   *influxd.Server
 	reg      *prometheus.Registry
 	influxDB string // effective InfluxDB URL
@@ -43,25 +50,29 @@ func startInfra(ctx context.Context, cfg *config.Config, log *slog.Logger, needI
 	}()
 	in.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	url := cfg.NATS.URL
-	if url == "" {
-		in.natsSrv, err = bus.StartEmbedded(bus.EmbeddedOptions{Listen: cfg.NATS.Embedded.Listen, StoreDir: cfg.NATS.Embedded.StoreDir})
-		if err != nil {
-			return nil, fmt.Errorf("%w (set nats.embedded.listen to a free address, or nats.url to use an external server)", err)
+	in.natsURL = cfg.NATS.URL
+	if in.natsURL == "" {
+		if err = in.startEmbeddedNATS(); err != nil {
+			return nil, err
 		}
-		url = in.natsSrv.ClientURL()
-		log.Info("embedded NATS server started", "url", url, "store", cfg.NATS.Embedded.StoreDir)
 	}
-	if in.nc, err = bus.Connect(ctx, cfg.NATS, url, "linewatch", log); err != nil {
+	if !bus.ExplicitAuth(cfg.NATS) {
+		_, serr := os.Stat(bus.SeedFile(bus.CredentialsDir(cfg.DataDir), bus.RoleAdmin))
+		in.perRole = serr == nil
+	}
+	// Streams are set up by the admin role, which no component keeps.
+	_, js, err := in.conn(ctx, bus.RoleAdmin)
+	if err != nil {
 		return nil, err
-	}
-	if in.js, err = jetstream.New(in.nc); err != nil {
-		return nil, fmt.Errorf("JetStream: %w", err)
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err = bus.EnsureStreams(sctx, in.js, bus.StreamOptions{Replicas: cfg.NATS.Replicas, TelemetryMaxAge: cfg.NATS.Telemetry.MaxAge, AlarmsMaxAge: cfg.Alarms.Retention}); err != nil {
+	if err = bus.EnsureStreams(sctx, js, bus.StreamOptions{Replicas: cfg.NATS.Replicas, TelemetryMaxAge: cfg.NATS.Telemetry.MaxAge, AlarmsMaxAge: cfg.Alarms.Retention}); err != nil {
 		return nil, err
+	}
+	if in.perRole {
+		in.closeConn(in.conns[bus.RoleAdmin])
+		delete(in.conns, bus.RoleAdmin)
 	}
 
 	if needInflux && cfg.InfluxDB.URL == "" {
@@ -84,6 +95,102 @@ func startInfra(ctx context.Context, cfg *config.Config, log *slog.Logger, needI
 		log.Info("embedded InfluxDB started", "url", in.influxDB, "database", cfg.InfluxDB.Database)
 	}
 	return in, nil
+}
+
+// startEmbeddedNATS starts the in-process server with the role
+// credentials of <data_dir>/nats-auth (created on first start): no
+// anonymous client, each role with its permission set.
+func (in *infra) startEmbeddedNATS() error {
+	cfg := in.cfg
+	creds, err := bus.EnsureCredentials(bus.CredentialsDir(cfg.DataDir))
+	if err != nil {
+		return err
+	}
+	tlsCfg, err := embeddedTLS(cfg.NATS.Embedded.TLS)
+	if err != nil {
+		return err
+	}
+	in.natsSrv, err = bus.StartEmbedded(bus.EmbeddedOptions{Listen: cfg.NATS.Embedded.Listen, StoreDir: cfg.NATS.Embedded.StoreDir,
+		Credentials: creds, TLS: tlsCfg})
+	if err != nil {
+		return fmt.Errorf("%w (set nats.embedded.listen to a free address, or nats.url to use an external server)", err)
+	}
+	in.natsURL = localURL(in.natsSrv.ClientURL())
+	in.log.Info("embedded NATS server started", "url", in.natsURL, "store", cfg.NATS.Embedded.StoreDir, "credentials", creds.Dir)
+	return nil
+}
+
+// localURL points a URL whose host is unspecified (0.0.0.0, ::, empty)
+// at loopback: this process's own connections stay on the machine.
+func localURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	if ip := net.ParseIP(p.Hostname()); p.Hostname() == "" || (ip != nil && ip.IsUnspecified()) {
+		p.Host = net.JoinHostPort("127.0.0.1", p.Port())
+	}
+	return p.String()
+}
+
+// roleConn is a NATS connection and its JetStream context.
+type roleConn struct {
+	nc *nats.Conn
+	js jetstream.JetStream
+}
+
+// conn returns the connection of role r, opening it on first use.
+func (in *infra) conn(ctx context.Context, r bus.Role) (*nats.Conn, jetstream.JetStream, error) {
+	c, ok := in.conns[r]
+	if !in.perRole {
+		c, ok = in.shared, in.shared.nc != nil
+	}
+	if ok {
+		return c.nc, c.js, nil
+	}
+	ncfg, err := bus.ForRole(in.cfg, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	name := "linewatch"
+	if in.perRole {
+		name += "-" + string(r)
+	}
+	if c.nc, err = bus.Connect(ctx, ncfg, in.natsURL, name, in.log); err != nil {
+		return nil, nil, err
+	}
+	if c.js, err = jetstream.New(c.nc); err != nil {
+		c.nc.Close()
+		return nil, nil, fmt.Errorf("JetStream: %w", err)
+	}
+	if !in.perRole {
+		in.shared = c
+	} else {
+		if in.conns == nil {
+			in.conns = map[bus.Role]roleConn{}
+		}
+		in.conns[r] = c
+	}
+	return c.nc, c.js, nil
+}
+
+// connectedURL is where the first open connection is connected.
+func (in *infra) connectedURL() string {
+	if in.shared.nc != nil {
+		return in.shared.nc.ConnectedUrl()
+	}
+	for _, c := range in.conns {
+		return c.nc.ConnectedUrl()
+	}
+	return in.natsURL
+}
+
+func (in *infra) closeConn(c roleConn) {
+	if c.nc != nil {
+		// Components have stopped; send what is buffered, then close.
+		c.nc.FlushTimeout(2 * time.Second)
+		c.nc.Close()
+	}
 }
 
 // metricsServer serves /metrics until ctx ends.
@@ -110,10 +217,9 @@ func (in *infra) metricsServer(listen string) component {
 }
 
 func (in *infra) close() {
-	if in.nc != nil {
-		// Components have stopped; send what is buffered, then close.
-		in.nc.FlushTimeout(2 * time.Second)
-		in.nc.Close()
+	in.closeConn(in.shared)
+	for _, c := range in.conns {
+		in.closeConn(c)
 	}
 	if in.natsSrv != nil {
 		in.natsSrv.Shutdown()

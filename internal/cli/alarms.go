@@ -22,7 +22,8 @@ import (
 	"github.com/linewatch/linewatch/config"
 )
 
-// operatorIdentity is --operator, else $LINEWATCH_OPERATOR, else the OS user.
+// operatorIdentity is --operator, else $LINEWATCH_OPERATOR, else the OS
+// user: whom to log in as (commands carry that login's token).
 func operatorIdentity(flag string) (string, error) {
 	if flag != "" {
 		return flag, nil
@@ -44,8 +45,10 @@ func newAlarmsCmd() *cobra.Command {
 		Long: `Work with ISA-18.2 alarms over NATS: list the current state, watch
 transitions live, acknowledge, shelve (for a time, with a reason), unshelve,
 comment, reset latched alarms, and compute the alarm-system KPIs.
-Commands are authorised by alarms.roles and recorded in the audit trail.
-Your identity: --operator, else $LINEWATCH_OPERATOR, else your OS user.`,
+Commands carry the token of your login (` + "`linewatch login`" + `; asked for on a
+terminal when missing); your role is the users file's. They are recorded in
+the audit trail. The user: --operator, else $LINEWATCH_OPERATOR, else your
+OS user.`,
 	}
 	cmd.AddCommand(newAlarmsListCmd(), newAlarmsWatchCmd(), newAlarmsKPICmd())
 	for _, v := range []struct{ verb, use, short string }{
@@ -79,7 +82,7 @@ func newAlarmsVerbCmd(verb, use, short string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c := alerts.Command{V: alerts.SchemaVersion, Alarm: args[0], Operator: who, Reason: reason}
+			c := alerts.Command{Alarm: args[0], Reason: reason}
 			switch verb {
 			case alerts.VerbShelve:
 				if dur <= 0 {
@@ -98,16 +101,15 @@ func newAlarmsVerbCmd(verb, use, short string) *cobra.Command {
 				return err
 			}
 			defer nc.Close()
-			data, _ := json.Marshal(c)
+			cs, err := session(ctx, cmd, nc, who)
+			if err != nil {
+				return err
+			}
 			rctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			m, err := nc.RequestWithContext(rctx, bus.CmdSubject(verb), data)
+			rep, err := cs.Send(rctx, nc, verb, c)
 			if err != nil {
 				return withCode(ExitFailure, fmt.Errorf("%s %s: no answer from an alerts worker on %s: %w", verb, args[0], bus.CmdSubject(verb), err))
-			}
-			var rep alerts.Reply
-			if err := json.Unmarshal(m.Data, &rep); err != nil {
-				return withCode(ExitFailure, fmt.Errorf("%s: unreadable reply %q: %w", verb, m.Data, err))
 			}
 			if !rep.OK {
 				return withCode(ExitFailure, fmt.Errorf("%s refused (%s): %s", verb, rep.Code, rep.Message))
@@ -117,7 +119,7 @@ func newAlarmsVerbCmd(verb, use, short string) *cobra.Command {
 		},
 	}
 	target.flags(cmd)
-	cmd.Flags().StringVar(&operator, "operator", "", "who you are (default $LINEWATCH_OPERATOR or the OS user)")
+	cmd.Flags().StringVar(&operator, "operator", "", "whose login to use (default $LINEWATCH_OPERATOR or the OS user); see linewatch login")
 	cmd.Flags().StringVar(&reason, "reason", "", "why (required for shelve and out-of-service)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for the answer")
 	switch verb {

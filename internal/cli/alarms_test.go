@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/analytics"
+	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/testenv"
 )
@@ -25,19 +26,44 @@ func runCLI(t *testing.T, args ...string) (string, int) {
 }
 
 // TestAlarmsAndAuditCommands drives the alarms and audit commands against
-// a real alerts worker on embedded NATS.
+// a real alerts worker on the embedded NATS server secured as `linewatch
+// run` secures it: the commands connect with the operator credential they
+// find through -c FILE (data_dir), the alarm service with the alerts one.
 func TestAlarmsAndAuditCommands(t *testing.T) {
-	srv := testenv.NATS(t)
+	dataDir := t.TempDir()
+	srv := testenv.SecureNATS(t, dataDir)
 	url := srv.ClientURL()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc, _ := testenv.RoleConn(t, url, dataDir, bus.RoleAlerts)
 	cfg, err := config.Demo()
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.DataDir = dataDir
+	cfg.Console.UsersFile = filepath.Join(dataDir, "users")
+	var users strings.Builder
+	for _, u := range [][2]string{{"alice", "operator"}, {"bob", "operator"}, {"vera", "viewer"}} {
+		h, _ := bcrypt.GenerateFromPassword([]byte("pw of "+u[0]), bcrypt.MinCost)
+		users.WriteString(u[0] + ":" + u[1] + ":" + string(h) + "\n")
+		os.WriteFile(filepath.Join(dataDir, u[0]+".pw"), []byte("pw of "+u[0]+"\n"), 0o600)
+	}
+	os.WriteFile(filepath.Join(dataDir, "wrong.pw"), []byte("guess\n"), 0o600)
+	if err := os.WriteFile(cfg.Console.UsersFile, []byte(users.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sessions := filepath.Join(t.TempDir(), "cfg", "sessions.json")
+	t.Setenv("LINEWATCH_SESSION_FILE", sessions)
+	cfgPath := filepath.Join(t.TempDir(), "lw.yaml")
+	yaml := strings.Replace(string(config.DemoYAML), "data_dir: linewatch-data", "data_dir: "+dataDir, 1)
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// lw runs a command with -c FILE: it finds the operator credential in data_dir.
+	lw := func(args ...string) (string, int) { return runCLI(t, append(args, "-c", cfgPath)...) }
+	// Without -c the command has no credential: refused, and told why.
+	if out, code := runCLI(t, "alarms", "list", "--nats", url); code != ExitFailure || !strings.Contains(out, "Authorization Violation") || !strings.Contains(out, "pass -c FILE") {
+		t.Fatalf("no credential (%d): %s", code, out)
+	}
+
 	svc, err := alerts.New(cfg, nc, alerts.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -53,39 +79,75 @@ func TestAlarmsAndAuditCommands(t *testing.T) {
 	}
 	id := alerts.AlarmID(cfg.Site, f)
 
-	out, code := runCLI(t, "alarms", "list", "--nats", url, "--line", "filling1")
+	// --data-dir instead of -c (the demo has no config file).
+	if out, code := runCLI(t, "alarms", "list", "--nats", url, "--data-dir", dataDir); code != 0 {
+		t.Fatalf("--data-dir (%d): %s", code, out)
+	}
+	out, code := lw("alarms", "list", "--nats", url, "--line", "filling1")
 	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "unacknowledged") || !strings.Contains(out, "high") {
 		t.Fatalf("list (%d):\n%s", code, out)
 	}
-	if out, code = runCLI(t, "alarms", "ack", id, "--nats", url, "--operator", "mallory"); code != ExitFailure || !strings.Contains(out, "not_authorised") {
-		t.Fatalf("unauthorised ack (%d): %s", code, out)
+	// --operator is whom to log in as: without a login nothing is sent.
+	if out, code = lw("alarms", "ack", id, "--nats", url, "--operator", "alice"); code != ExitFailure || !strings.Contains(out, "linewatch login --operator alice") {
+		t.Fatalf("ack without login (%d): %s", code, out)
 	}
-	if out, code = runCLI(t, "alarms", "ack", id, "--nats", url, "--operator", "alice", "--reason", "seen"); code != 0 || !strings.Contains(out, "unacknowledged → acknowledged") {
+	if out, code = lw("login", "--nats", url, "--operator", "vera", "--password-file", filepath.Join(dataDir, "vera.pw")); code != 0 || !strings.Contains(out, "logged in as vera (viewer)") {
+		t.Fatalf("login vera (%d): %s", code, out)
+	}
+	if fi, err := os.Stat(sessions); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("sessions file: %v %v", fi.Mode(), err)
+	}
+	if out, code = lw("alarms", "ack", id, "--nats", url, "--operator", "vera"); code != ExitFailure || !strings.Contains(out, "not_authorised") {
+		t.Fatalf("viewer ack (%d): %s", code, out)
+	}
+	if out, code = lw("login", "--nats", url, "--operator", "alice", "--password-file", filepath.Join(dataDir, "wrong.pw")); code != ExitFailure || !strings.Contains(out, "bad_credentials") {
+		t.Fatalf("wrong password (%d): %s", code, out)
+	}
+	if out, code = lw("alarms", "ack", id, "--nats", url, "--operator", "alice"); code != ExitFailure || !strings.Contains(out, "not logged in as alice") {
+		t.Fatalf("vera's login used for alice (%d): %s", code, out)
+	}
+	if out, code = lw("login", "--nats", url, "--operator", "alice", "--password-file", filepath.Join(dataDir, "alice.pw")); code != 0 {
+		t.Fatalf("login alice (%d): %s", code, out)
+	}
+	if out, code = lw("alarms", "ack", id, "--nats", url, "--operator", "alice", "--reason", "seen"); code != 0 || !strings.Contains(out, "unacknowledged → acknowledged") {
 		t.Fatalf("ack (%d): %s", code, out)
 	}
 	t.Setenv("LINEWATCH_OPERATOR", "bob")
-	if out, code = runCLI(t, "alarms", "shelve", id, "--nats", url, "--for", "30m"); code != ExitFailure || !strings.Contains(out, "reason_required") {
+	t.Setenv("BOB_PW", "pw of bob")
+	if out, code = lw("login", "--nats", url, "--password-env", "BOB_PW"); code != 0 || !strings.Contains(out, "logged in as bob") {
+		t.Fatalf("login bob (%d): %s", code, out)
+	}
+	if out, code = lw("alarms", "shelve", id, "--nats", url, "--for", "30m", "--reason", " \t "); code != ExitFailure || !strings.Contains(out, "reason_required") {
 		t.Fatalf("shelve without reason (%d): %s", code, out)
 	}
-	if out, code = runCLI(t, "alarms", "shelve", id, "--nats", url, "--for", "30m", "--reason", "scale service"); code != 0 || !strings.Contains(out, "by bob") {
+	if out, code = lw("alarms", "shelve", id, "--nats", url, "--for", "30m", "--reason", "scale service"); code != 0 || !strings.Contains(out, "by bob") {
 		t.Fatalf("shelve (%d): %s", code, out)
 	}
-	if out, code = runCLI(t, "alarms", "comment", id, "--nats", url, "--text", "technician called"); code != 0 {
+	if out, code = lw("alarms", "comment", id, "--nats", url, "--text", "technician called"); code != 0 {
 		t.Fatalf("comment (%d): %s", code, out)
 	}
-	if out, code = runCLI(t, "alarms", "unshelve", id, "--nats", url); code != 0 || !strings.Contains(out, "shelved → unacknowledged") {
+	if out, code = lw("alarms", "unshelve", id, "--nats", url); code != 0 || !strings.Contains(out, "shelved → unacknowledged") {
 		t.Fatalf("unshelve (%d): %s", code, out)
 	}
-	if out, code = runCLI(t, "alarms", "kpi", "--nats", url, "--since", "1h"); code != 0 || !strings.Contains(out, "annunciated alarms        1") || !strings.Contains(out, id) {
+	if out, code = lw("logout", "--nats", url); code != 0 || !strings.Contains(out, "logged out bob") {
+		t.Fatalf("logout (%d): %s", code, out)
+	}
+	if out, code = lw("alarms", "comment", id, "--nats", url, "--text", "after logout"); code != ExitFailure || !strings.Contains(out, "not logged in") {
+		t.Fatalf("comment after logout (%d): %s", code, out)
+	}
+	if out, code = lw("alarms", "kpi", "--nats", url, "--since", "1h"); code != 0 || !strings.Contains(out, "annunciated alarms        1") || !strings.Contains(out, id) {
 		t.Fatalf("kpi (%d):\n%s", code, out)
 	}
 
-	// The audit trail holds the commands (including the refused one) and verifies.
-	if out, code = runCLI(t, "audit", "verify", "--nats", url); code != 0 || !strings.Contains(out, "OK: 5 entries") {
+	// The audit trail holds logins and commands (including the refused
+	// ones) and verifies: vera login, vera ack refused, alice login refused,
+	// alice login, alice ack, bob login, bob shelve refused, bob shelve,
+	// comment, unshelve, logout.
+	if out, code = lw("audit", "verify", "--nats", url); code != 0 || !strings.Contains(out, "OK: 11 entries") {
 		t.Fatalf("audit verify (%d): %s", code, out)
 	}
 	file := filepath.Join(t.TempDir(), "audit.jsonl")
-	if out, code = runCLI(t, "audit", "export", "--nats", url, "-o", file); code != 0 {
+	if out, code = lw("audit", "export", "--nats", url, "-o", file); code != 0 {
 		t.Fatalf("export (%d): %s", code, out)
 	}
 	if out, code = runCLI(t, "audit", "verify", "--file", file); code != 0 {
@@ -94,10 +156,10 @@ func TestAlarmsAndAuditCommands(t *testing.T) {
 	data, _ := os.ReadFile(file)
 	tampered := strings.Replace(string(data), `"actor":"alice"`, `"actor":"carol"`, 1)
 	os.WriteFile(file, []byte(tampered), 0o600)
-	if out, code = runCLI(t, "audit", "verify", "--file", file); code != ExitFailure || !strings.Contains(out, "seq 2") || !strings.Contains(out, "modified") {
+	if out, code = runCLI(t, "audit", "verify", "--file", file); code != ExitFailure || !strings.Contains(out, "seq 4") || !strings.Contains(out, "modified") {
 		t.Fatalf("tampered file (%d): %s", code, out)
 	}
-	if out, code = runCLI(t, "audit", "export", "--nats", url, "--format", "csv", "--since", "1h"); code != 0 || !strings.HasPrefix(out, "seq,time,actor") || strings.Count(out, "\n") != 6 {
+	if out, code = lw("audit", "export", "--nats", url, "--format", "csv", "--since", "1h"); code != 0 || !strings.HasPrefix(out, "seq,time,actor") || strings.Count(out, "\n") != 12 {
 		t.Fatalf("csv (%d):\n%s", code, out)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/linewatch/linewatch/audit"
+	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/reports"
 )
 
@@ -72,6 +73,9 @@ func newReportBatchCmd() *cobra.Command {
 		batch, line, format, output string
 		by                          string
 	)
+	// Appends to the audit trail itself until signing moves into the alarm
+	// service (linewatch.cmd.reports.*): the alerts role for now.
+	target.role = bus.RoleAlerts
 	cmd := &cobra.Command{
 		Use:   "batch -c FILE --batch ID [--line L] --format pdf|csv|json|html -o FILE",
 		Short: "Build the signed QA report of a batch from InfluxDB, the ALARMS stream and the audit trail",
@@ -108,7 +112,7 @@ func newReportBatchCmd() *cobra.Command {
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
-			log, err := audit.Open(ctx, js, audit.Options{})
+			log, err := audit.Open(ctx, js, audit.Options{Replicas: cfg.NATS.Replicas}) // never scale the stream down
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
@@ -256,6 +260,9 @@ func newReportSignCmd() *cobra.Command {
 		meaning, who, output      string
 		passwordFile, passwordEnv string
 	)
+	// Appends to the audit trail itself until signing moves into the alarm
+	// service (linewatch.cmd.reports.*): the alerts role for now.
+	target.role = bus.RoleAlerts
 	cmd := &cobra.Command{
 		Use:   "sign FILE --meaning review|approval|responsibility -c CONFIG [--user U] [--password-file F | --password-env VAR] [-o OUT]",
 		Short: "Add an electronic signature (21 CFR 11.50) bound to the report, record it in the audit trail and re-render the file",
@@ -289,7 +296,7 @@ func newReportSignCmd() *cobra.Command {
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
-			log, err := audit.Open(ctx, js, audit.Options{})
+			log, err := audit.Open(ctx, js, audit.Options{Replicas: cfg.NATS.Replicas}) // never scale the stream down
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}

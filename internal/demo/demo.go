@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/alerts"
+	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/dashboards"
 	"github.com/linewatch/linewatch/identity"
@@ -179,11 +180,15 @@ func ensureUsers(cfg *config.Config) ([]demoUser, error) {
 func printBanner(w io.Writer, i app.Info, sim *simulator.Simulator, cfg *config.Config, users []demoUser, grafanaDir string, gerr error, speed float64, start time.Time, noFaults bool) {
 	fmt.Fprintf(w, "\nlinewatch demo — simulated plant %q at %g× real time (simulated clock started at %s)\n\n", cfg.Site, speed, start.Format(time.RFC3339))
 	fmt.Fprintf(w, "  OPC UA plant      %s   (fault control: %s)\n", sim.Endpoint(), sim.ControlURL())
-	fmt.Fprintf(w, "  NATS              %s\n", i.NATSURL)
+	fmt.Fprintf(w, "  NATS              %s   (no anonymous access; role keys in %s — `linewatch alarms watch --data-dir %s`)\n", i.NATSURL, bus.CredentialsDir(cfg.DataDir), cfg.DataDir)
 	fmt.Fprintf(w, "  InfluxDB          %s   database %s\n", i.InfluxURL, i.Database)
 	fmt.Fprintf(w, "  operator console  %s\n", i.ConsoleURL)
 	for _, u := range users {
 		fmt.Fprintf(w, "                      login %s / %s (%s)\n", u.name, u.password, u.role)
+	}
+	if len(users) > 0 {
+		fmt.Fprintf(w, "  alarm CLI         linewatch login --nats %s --operator %s, then linewatch alarms ack ID --nats %s --operator %s\n",
+			i.NATSURL, users[0].name, i.NATSURL, users[0].name)
 	}
 	fmt.Fprintf(w, "  metrics           %s\n", i.MetricsURL)
 	if gerr != nil {

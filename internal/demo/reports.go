@@ -33,7 +33,15 @@ func ensureSigningKey(cfg *config.Config) error {
 
 // batchReports writes a signed PDF report whenever a batch ends.
 func batchReports(ctx context.Context, cfg *config.Config, i app.Info, out io.Writer, log *slog.Logger) {
-	nc, err := nats.Connect(i.NATSURL, nats.Name("linewatch-demo-reports"))
+	// The demo's report writer stands in for QA and for the report
+	// signing service at once (it reads the streams, subscribes to batch
+	// ends and opens the audit stream), so it connects as admin.
+	ncfg, err := bus.ForRole(cfg, bus.RoleAdmin)
+	if err != nil {
+		log.Error("demo reports: NATS", "err", err)
+		return
+	}
+	nc, err := bus.Connect(ctx, ncfg, i.NATSURL, "linewatch-demo-reports", log)
 	if err != nil {
 		log.Error("demo reports: NATS", "err", err)
 		return
@@ -91,7 +99,7 @@ func writeReport(ctx context.Context, cfg *config.Config, icfg config.InfluxDB, 
 	if err != nil {
 		return "", err
 	}
-	log, err := audit.Open(ctx, js, audit.Options{})
+	log, err := audit.Open(ctx, js, audit.Options{Replicas: cfg.NATS.Replicas})
 	if err != nil {
 		return "", err
 	}

@@ -33,6 +33,7 @@ type plant struct {
 	sim     *simulator.Simulator
 	nats    *server.Server
 	natsDir string
+	dataDir string // cfg.DataDir; holds the NATS role credentials (nats-auth)
 	natsURL string
 	influx  *influxd.Server
 	cfg     *config.Config
@@ -51,7 +52,7 @@ type plantOptions struct {
 
 func startPlant(t *testing.T, o plantOptions) *plant {
 	t.Helper()
-	p := &plant{t: t, natsDir: t.TempDir()}
+	p := &plant{t: t, natsDir: t.TempDir(), dataDir: t.TempDir()}
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
@@ -80,9 +81,15 @@ func startPlant(t *testing.T, o plantOptions) *plant {
 	if err != nil {
 		t.Fatal(err)
 	}
-	demo.PointAt(cfg, t.TempDir(), p.influx.URL(), p.natsURL, sim.Endpoint(), o.PollInterval)
+	demo.PointAt(cfg, p.dataDir, p.influx.URL(), p.natsURL, sim.Endpoint(), o.PollInterval)
 	p.cfg = cfg
-	p.nc, err = nats.Connect(p.natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	// The test itself looks at everything: admin. linewatch finds the
+	// role credentials in its data_dir and runs each role with its own.
+	admin, err := nats.NkeyOptionFromSeed(bus.SeedFile(bus.CredentialsDir(p.dataDir), bus.RoleAdmin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.nc, err = nats.Connect(p.natsURL, admin, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +101,12 @@ func startPlant(t *testing.T, o plantOptions) *plant {
 }
 
 func (p *plant) startNATS(listen string) {
-	s, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: listen, StoreDir: p.natsDir})
+	// The role credentials and permission sets of `linewatch run`.
+	creds, err := bus.EnsureCredentials(bus.CredentialsDir(p.dataDir))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	s, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: listen, StoreDir: p.natsDir, Credentials: creds})
 	if err != nil {
 		p.t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func startLive(tb testing.TB, o liveOptions) *liveSystem {
 		}
 	}
 	natsDir := tb.TempDir()
-	ns, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: natsDir})
+	ns, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: natsDir, Anonymous: true})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -149,13 +149,33 @@ func StartInflux(t testing.TB, opts influxd.Options) *influxd.Server {
 	return s
 }
 
-// NATS starts an embedded NATS server with JetStream for this test.
+// NATS starts an embedded NATS server with JetStream for this test,
+// without authentication unless configure adds users (see SecureNATS for
+// linewatch's own role credentials).
 func NATS(t testing.TB, configure ...func(*server.Options)) *server.Server {
 	t.Helper()
-	o := bus.EmbeddedOptions{StoreDir: t.TempDir()}
+	o := bus.EmbeddedOptions{StoreDir: t.TempDir(), Anonymous: true}
 	if len(configure) > 0 {
 		o.Configure = configure[0]
 	}
+	return startNATS(t, o)
+}
+
+// SecureNATS starts the embedded server the way `linewatch run` does:
+// role credentials generated in dataDir/nats-auth (bus.EnsureCredentials),
+// each role with its permission set, no anonymous access. Connect with
+// RoleConn.
+func SecureNATS(t testing.TB, dataDir string) *server.Server {
+	t.Helper()
+	creds, err := bus.EnsureCredentials(bus.CredentialsDir(dataDir))
+	if err != nil {
+		t.Fatalf("NATS credentials: %v", err)
+	}
+	return startNATS(t, bus.EmbeddedOptions{StoreDir: filepath.Join(dataDir, "nats"), Credentials: creds})
+}
+
+func startNATS(t testing.TB, o bus.EmbeddedOptions) *server.Server {
+	t.Helper()
 	s, err := bus.StartEmbedded(o)
 	if err != nil {
 		t.Fatalf("start NATS: %v", err)
@@ -165,6 +185,25 @@ func NATS(t testing.TB, configure ...func(*server.Options)) *server.Server {
 		s.WaitForShutdown()
 	})
 	return s
+}
+
+// RoleConn connects to url as role with its seed in dataDir/nats-auth.
+func RoleConn(t testing.TB, url, dataDir string, role bus.Role) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	opt, err := nats.NkeyOptionFromSeed(bus.SeedFile(bus.CredentialsDir(dataDir), role))
+	if err != nil {
+		t.Fatalf("NATS %s credential: %v", role, err)
+	}
+	nc, err := nats.Connect(url, opt, nats.Name("test-"+string(role)))
+	if err != nil {
+		t.Fatalf("connect NATS as %s: %v", role, err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("JetStream: %v", err)
+	}
+	return nc, js
 }
 
 // NATSConn starts an embedded NATS server with the linewatch streams and

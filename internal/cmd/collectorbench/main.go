@@ -157,7 +157,7 @@ func runParent(ctx context.Context, f flags) error {
 	}
 	natsURL := ""
 	if f.withNATS {
-		ns, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: filepath.Join(dir, "nats")})
+		ns, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: filepath.Join(dir, "nats"), Anonymous: true})
 		if err != nil {
 			return fmt.Errorf("start NATS: %w", err)
 		}

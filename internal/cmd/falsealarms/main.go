@@ -101,7 +101,12 @@ func runSeed(ctx context.Context, seed int64, days, speed float64, poll time.Dur
 		return nil, err
 	}
 	defer sim.Close()
-	ns, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: filepath.Join(dir, "nats")})
+	// the role credentials and permission sets of `linewatch run`
+	creds, err := bus.EnsureCredentials(bus.CredentialsDir(dir))
+	if err != nil {
+		return nil, err
+	}
+	ns, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: filepath.Join(dir, "nats"), Credentials: creds})
 	if err != nil {
 		return nil, err
 	}
