@@ -1,7 +1,6 @@
 package demo
 
 import (
-	"path/filepath"
 	"time"
 
 	"github.com/linewatch/linewatch/config"
@@ -11,13 +10,11 @@ import (
 // test or benchmark: data under dir, the given InfluxDB, NATS and
 // simulator, every poll group at poll, no listeners, quick reconnects.
 func PointAt(cfg *config.Config, dir, influxURL, natsURL, endpoint string, poll time.Duration) {
-	cfg.DataDir = dir
+	cfg.MoveDataDir(dir)
 	cfg.InfluxDB.URL = influxURL
-	cfg.InfluxDB.Spool.Dir = filepath.Join(dir, "spool")
 	cfg.InfluxDB.FlushInterval = 100 * time.Millisecond
 	cfg.NATS.URL = natsURL
 	cfg.Collector.MetricsListen = "off"
-	cfg.Collector.PKIDir = filepath.Join(dir, "pki")
 	cfg.Collector.ReconnectMin = 50 * time.Millisecond
 	cfg.Collector.ReconnectMax = 500 * time.Millisecond
 	cfg.Console.Listen = "off"
@@ -25,7 +22,6 @@ func PointAt(cfg *config.Config, dir, influxURL, natsURL, endpoint string, poll 
 		for mi := range cfg.Lines[li].Machines {
 			m := &cfg.Lines[li].Machines[mi]
 			m.Endpoint = endpoint
-			m.TrustedCertsDir = filepath.Join(cfg.Collector.PKIDir, "trusted")
 			for gi := range m.PollGroups {
 				m.PollGroups[gi].Interval = poll
 			}

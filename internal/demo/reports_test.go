@@ -40,7 +40,7 @@ func TestDemoBatchReportIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setDataDir(cfg, dir)
+	cfg.MoveDataDir(dir)
 	if err := ensureSigningKey(cfg); err != nil {
 		t.Fatal(err)
 	}

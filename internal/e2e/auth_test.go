@@ -81,6 +81,7 @@ func TestAuthenticatedCommandsEndToEndIntegration(t *testing.T) {
 	select {
 	case info = <-ready:
 	case err := <-done:
+		done <- err // for the cleanup, which waits for Run to return
 		t.Fatalf("linewatch run: %v", err)
 	case <-time.After(60 * time.Second):
 		t.Fatal("linewatch did not start within 60 s")
