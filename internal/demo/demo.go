@@ -115,7 +115,6 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
-
 // demoUser is a console login created for the demo.
 type demoUser struct{ name, role, password string }
 
