@@ -52,7 +52,7 @@ func demoConfig(t testing.TB) *config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.DataDir = t.TempDir()
+	cfg.MoveDataDir(t.TempDir())
 	cfg.Console.UsersFile = filepath.Join(cfg.DataDir, "users")
 	writeUsers(t, cfg.Console.UsersFile, map[string]string{"alice": "operator", "bob": "operator", "carol": "supervisor", "vera": "viewer"})
 	return cfg

@@ -78,6 +78,7 @@ func TestBadConfigs(t *testing.T) {
 			`25:14 analytics.rules[0].tags[0]: matches no configured tag`,
 			`26:22 analytics.rules[0].ewma.lambda: must be in (0, 1]`,
 			`26:39 analytics.rules[0].ewma.hysteresis: must be in [0, 1)`,
+			`26:65 analytics.rules[0].ewma.autocorrelation[1]: must be in [-1, 1]`,
 			`28:21 alarms.default_priority: allowed: low, medium, high, urgent`,
 			`30:7 alarms.routes[0]: a route needs a webhook or an email receiver`,
 			`30:15 alarms.routes[0].lines[0]: no such line; did you mean "filling1"?`,

@@ -96,6 +96,10 @@ type EWMARule struct {
 	// the limit by this fraction of the half-width; 0 = none. Not written:
 	// DefaultEWMAHysteresis (set by applyDefaults, so never nil after Load).
 	Hysteresis *float64 `yaml:"hysteresis"`
+	// Autocorrelation is ρ(1), ρ(2), … of the in-control readings at the
+	// poll interval (from linewatch analytics autocorrelation): the limits
+	// then hold for correlated readings (Zhang's EWMAST chart).
+	Autocorrelation []float64 `yaml:"autocorrelation"`
 }
 
 // CUSUMRule is a tabular CUSUM; K and H in sigma units.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -78,6 +79,7 @@ func (v *validator) analytics() {
 			if h := e.Hysteresis; h != nil && (*h < 0 || *h >= 1) {
 				v.errf(rp+".ewma.hysteresis", fmt.Sprint(*h), "must be in [0, 1): a fraction of the limits' half-width (0 = none)")
 			}
+			v.autocorrelation(rp+".ewma.autocorrelation", e.Autocorrelation)
 		}
 		if c := r.CUSUM; c != nil {
 			n++
@@ -216,4 +218,23 @@ func checkPattern(p string) error {
 		}
 	}
 	return nil
+}
+
+// maxAutocorrelationLags matches detect.MaxAutocorrelationLags (config
+// imports no linewatch package; the detector checks the rest when built).
+const maxAutocorrelationLags = 500
+
+// autocorrelation checks an EWMA's ρ(1)…ρ(M): each in [-1, 1] and at most
+// maxAutocorrelationLags. Whether together they are an autocorrelation
+// (a positive EWMA variance) is checked when the detector is built.
+func (v *validator) autocorrelation(path string, rho []float64) {
+	if len(rho) > maxAutocorrelationLags {
+		v.errf(path, fmt.Sprintf("%d lags", len(rho)), "at most %d lags (ρ beyond a few times 1/lambda changes nothing)", maxAutocorrelationLags)
+		return
+	}
+	for i, r := range rho {
+		if math.IsNaN(r) || r < -1 || r > 1 {
+			v.errf(fmt.Sprintf("%s[%d]", path, i), fmt.Sprint(r), "must be in [-1, 1] (the autocorrelation at lag %d readings; estimate it with linewatch analytics autocorrelation)", i+1)
+		}
+	}
 }

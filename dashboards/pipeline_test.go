@@ -102,7 +102,7 @@ func runPipeline(t *testing.T, cfg *config.Config, db testenv.InfluxDB) pipeline
 	}
 
 	dataDir := t.TempDir()
-	cfg.DataDir = dataDir
+	cfg.MoveDataDir(dataDir)
 	cfg.InfluxDB.URL = db.URL
 	cfg.InfluxDB.Database = db.Database
 	cfg.InfluxDB.FlushInterval = 20 * time.Millisecond

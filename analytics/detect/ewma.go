@@ -25,13 +25,25 @@ import (
 // reading-to-reading wobble at the limit starts and ends the signal over
 // and over (an alarm chattering for minutes). It does not change when a
 // shift is signalled, so the in-control run length is that of the chart.
+//
+// Autocorrelation, when given, is ρ(1), ρ(2), … of the in-control readings
+// (lags in readings, as charted), and Sigma their standard deviation. The
+// limits then use the EWMA's variance for a stationary process (Zhang
+// 1998, the EWMAST chart): with readings that are even slightly positively
+// correlated, such as a tablet weight that carries a slowly wandering die
+// fill, the iid formula above understates the EWMA's spread and the chart
+// raises false alarms far more often than its design says.
 type EWMAParams struct {
 	SPCParams
-	Lambda     float64 `json:"lambda,omitempty"` // λ in (0, 1], default 0.2
-	L          float64 `json:"L,omitempty"`      // width in sigma, default 3
-	Asymptotic bool    `json:"asymptotic,omitempty"`
-	Hysteresis float64 `json:"hysteresis,omitempty"` // in [0, 1); 0 = none (configurations default to 0.2)
+	Lambda          float64   `json:"lambda,omitempty"` // λ in (0, 1], default 0.2
+	L               float64   `json:"L,omitempty"`      // width in sigma, default 3
+	Asymptotic      bool      `json:"asymptotic,omitempty"`
+	Hysteresis      float64   `json:"hysteresis,omitempty"`      // in [0, 1); 0 = none (configurations default to 0.2)
+	Autocorrelation []float64 `json:"autocorrelation,omitempty"` // ρ(1)…ρ(M); none = independent readings
 }
+
+// MaxAutocorrelationLags bounds EWMAParams.Autocorrelation.
+const MaxAutocorrelationLags = 500
 
 func (p EWMAParams) withDefaults() EWMAParams {
 	p.SPCParams = p.SPCParams.withDefaults()
@@ -56,7 +68,35 @@ func (p EWMAParams) Validate() error {
 	if p.Hysteresis < 0 || p.Hysteresis >= 1 || !finite(p.Hysteresis) {
 		errs = append(errs, fmt.Errorf("ewma: hysteresis = %g must be in [0, 1), a fraction of the limits' half-width", p.Hysteresis))
 	}
+	errs = append(errs, validateAutocorrelation(p.Autocorrelation, p.Lambda))
 	return errors.Join(errs...)
+}
+
+// validateAutocorrelation checks ρ(1)…ρ(M) and that they give the EWMA a
+// positive variance (a sequence that does not is no autocorrelation
+// function; for lambda the default is assumed when it is 0).
+func validateAutocorrelation(rho []float64, lambda float64) error {
+	if len(rho) > MaxAutocorrelationLags {
+		return fmt.Errorf("ewma: autocorrelation has %d lags, at most %d are used (ρ beyond a few times the EWMA's memory 1/λ adds nothing)", len(rho), MaxAutocorrelationLags)
+	}
+	var errs []error
+	for k, r := range rho {
+		if !finite(r) || r < -1 || r > 1 {
+			errs = append(errs, fmt.Errorf("ewma: autocorrelation[%d] (lag %d) = %g must be in [-1, 1]", k, k+1, r))
+		}
+	}
+	if len(errs) > 0 || len(rho) == 0 {
+		return errors.Join(errs...)
+	}
+	if lambda == 0 {
+		lambda = 0.2
+	}
+	if lambda > 0 && lambda <= 1 {
+		if f := newEWMAVariance(lambda, rho).inf; !(f > 0) {
+			return fmt.Errorf("ewma: autocorrelation %v gives the EWMA a variance factor %g ≤ 0 at lambda %g: not the autocorrelation of a stationary process (estimate it with linewatch analytics autocorrelation)", rho, f, lambda)
+		}
+	}
+	return nil
 }
 
 type ewmaState struct {
@@ -71,6 +111,7 @@ type ewmaState struct {
 // EWMA is the EWMA chart of one tag.
 type EWMA struct {
 	p         EWMAParams
+	v         ewmaVariance
 	asymW     float64 // asymptotic half-width for asymSigma
 	asymSigma float64
 	st        ewmaState
@@ -82,7 +123,7 @@ func NewEWMA(p EWMAParams) (*EWMA, error) {
 		return nil, err
 	}
 	p = p.withDefaults()
-	d := &EWMA{p: p, st: ewmaState{B: newBaseline(p.SPCParams)}}
+	d := &EWMA{p: p, v: newEWMAVariance(p.Lambda, p.Autocorrelation), st: ewmaState{B: newBaseline(p.SPCParams)}}
 	d.st.Z, d.st.Decay = d.st.B.Mean, 1
 	return d, nil
 }
@@ -92,12 +133,10 @@ func (d *EWMA) Name() string { return NameEWMA }
 
 // Width is the half-width of the control limits after i charted points.
 func (d *EWMA) Width(i int) float64 {
-	lam := d.p.Lambda
-	f := lam / (2 - lam)
-	if !d.p.Asymptotic {
-		f *= 1 - math.Pow(1-lam, 2*float64(i))
+	if d.p.Asymptotic {
+		return d.p.L * d.st.B.Sigma * math.Sqrt(d.v.inf)
 	}
-	return d.p.L * d.st.B.Sigma * math.Sqrt(f)
+	return d.p.L * d.st.B.Sigma * math.Sqrt(d.v.factor(i, math.Pow(1-d.p.Lambda, 2*float64(i))))
 }
 
 func (d *EWMA) width() float64 {
@@ -106,12 +145,11 @@ func (d *EWMA) width() float64 {
 	if d.p.Asymptotic || d.st.Decay == 0 {
 		if d.asymSigma != d.st.B.Sigma {
 			d.asymSigma = d.st.B.Sigma
-			d.asymW = d.p.L * d.st.B.Sigma * math.Sqrt(d.p.Lambda/(2-d.p.Lambda))
+			d.asymW = d.p.L * d.st.B.Sigma * math.Sqrt(d.v.inf)
 		}
 		return d.asymW
 	}
-	lam := d.p.Lambda
-	return d.p.L * d.st.B.Sigma * math.Sqrt(lam/(2-lam)*(1-d.st.Decay))
+	return d.p.L * d.st.B.Sigma * math.Sqrt(d.v.factor(d.st.N, d.st.Decay))
 }
 
 // Update implements [Detector].

@@ -67,7 +67,7 @@ func buildRule(r config.Rule, t config.TagRef) ([]detect.Detector, error) {
 		if e.Hysteresis != nil {
 			h = *e.Hysteresis
 		}
-		if err := add(asDet(detect.NewEWMA(detect.EWMAParams{SPCParams: spc(e.Baseline), Lambda: e.Lambda, L: e.L, Asymptotic: e.Asymptotic, Hysteresis: h}))); err != nil {
+		if err := add(asDet(detect.NewEWMA(detect.EWMAParams{SPCParams: spc(e.Baseline), Lambda: e.Lambda, L: e.L, Asymptotic: e.Asymptotic, Hysteresis: h, Autocorrelation: e.Autocorrelation}))); err != nil {
 			return nil, err
 		}
 	}

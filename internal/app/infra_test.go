@@ -25,7 +25,7 @@ func TestEmbeddedNATSIsSecuredIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.DataDir = t.TempDir()
+	cfg.MoveDataDir(t.TempDir())
 	cfg.NATS.Embedded.Listen = "127.0.0.1:0"
 	cfg.NATS.Embedded.StoreDir = cfg.DataDir + "/nats"
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))

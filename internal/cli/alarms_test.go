@@ -42,7 +42,7 @@ func TestAlarmsAndAuditCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.DataDir = dataDir
+	cfg.MoveDataDir(dataDir)
 	cfg.Console.UsersFile = filepath.Join(dataDir, "users")
 	var users strings.Builder
 	for _, u := range [][2]string{{"alice", "operator"}, {"bob", "operator"}, {"vera", "viewer"}} {

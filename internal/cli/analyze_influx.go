@@ -12,8 +12,9 @@ import (
 )
 
 // influxSamples streams an InfluxDB range in time order (chunked InfluxQL,
-// bounded memory) for `analyze replay --from/--to`.
-func influxSamples(ctx context.Context, cfg *config.Config, from, to string) (iter.Seq2[sample.Sample, error], func(), error) {
+// bounded memory) for `analyze replay --from/--to`; with key
+// (line, machine, tag) only that tag's.
+func influxSamples(ctx context.Context, cfg *config.Config, from, to string, key ...string) (iter.Seq2[sample.Sample, error], func(), error) {
 	if cfg.InfluxDB.URL == "" {
 		return nil, nil, fmt.Errorf("influxdb.url is empty in the config: replay needs the InfluxDB that holds the data")
 	}
@@ -34,5 +35,9 @@ func influxSamples(ctx context.Context, cfg *config.Config, from, to string) (it
 	if err != nil {
 		return nil, nil, err
 	}
-	return c.Samples(ctx, store.SampleQuery{Site: cfg.Site, From: f, To: t}), c.Close, nil
+	q := store.SampleQuery{Site: cfg.Site, From: f.UTC(), To: t.UTC()}
+	if len(key) == 3 {
+		q.Line, q.Machine, q.Tags = key[0], key[1], []string{key[2]}
+	}
+	return c.Samples(ctx, q), c.Close, nil
 }

@@ -60,7 +60,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	setDataDir(cfg, o.DataDir)
+	cfg.MoveDataDir(o.DataDir)
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 		return err
 	}
@@ -113,26 +113,6 @@ func Run(ctx context.Context, o Options) error {
 	}
 	fmt.Fprintln(o.Out, "linewatch demo stopped; data kept in", o.DataDir)
 	return nil
-}
-
-func setDataDir(cfg *config.Config, dir string) {
-	old := cfg.DataDir
-	cfg.DataDir = dir
-	re := func(p *string) {
-		if rest, ok := strings.CutPrefix(*p, old); ok {
-			*p = filepath.Join(dir, rest)
-		}
-	}
-	re(&cfg.InfluxDB.Spool.Dir)
-	re(&cfg.NATS.Embedded.StoreDir)
-	re(&cfg.Collector.PKIDir)
-	re(&cfg.Reports.SigningKeyFile)
-	re(&cfg.Reports.OutputDir)
-	for li := range cfg.Lines {
-		for mi := range cfg.Lines[li].Machines {
-			re(&cfg.Lines[li].Machines[mi].TrustedCertsDir)
-		}
-	}
 }
 
 // demoUser is a console login created for the demo.

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/app"
 	"github.com/linewatch/linewatch/internal/testenv"
@@ -41,7 +40,7 @@ func TestDemoBatchReportIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setDataDir(cfg, dir)
+	cfg.MoveDataDir(dir)
 	if err := ensureSigningKey(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -61,11 +60,9 @@ func TestDemoBatchReportIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sim.Close()
-	ns, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	// Secured as linewatch run secures it: role keys in the data dir,
+	// where the demo's processes find them.
+	ns := testenv.SecureNATS(t, dir)
 	db := testenv.Influx(t)
 
 	cfg.InfluxDB.URL, cfg.InfluxDB.Database = db.URL, db.Database

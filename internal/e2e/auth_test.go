@@ -26,6 +26,7 @@ import (
 	"github.com/linewatch/linewatch/identity"
 	"github.com/linewatch/linewatch/internal/app"
 	"github.com/linewatch/linewatch/internal/cli"
+	"github.com/linewatch/linewatch/internal/demo"
 	"github.com/linewatch/linewatch/internal/influxd"
 	"github.com/linewatch/linewatch/internal/testenv"
 )
@@ -54,7 +55,7 @@ func TestAuthenticatedCommandsEndToEndIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	pointAt(cfg, dir, influx.URL(), srv.ClientURL(), "opc.tcp://127.0.0.1:1", time.Second)
+	demo.PointAt(cfg, dir, influx.URL(), srv.ClientURL(), "opc.tcp://127.0.0.1:1", time.Second)
 	cfg.Console.Listen = freeAddr(t)
 	cfg.Console.UsersFile = filepath.Join(dir, "users")
 	var users strings.Builder
@@ -80,6 +81,7 @@ func TestAuthenticatedCommandsEndToEndIntegration(t *testing.T) {
 	select {
 	case info = <-ready:
 	case err := <-done:
+		done <- err // for the cleanup, which waits for Run to return
 		t.Fatalf("linewatch run: %v", err)
 	case <-time.After(60 * time.Second):
 		t.Fatal("linewatch did not start within 60 s")

@@ -15,6 +15,7 @@ import (
 	"github.com/linewatch/linewatch/collector/clock"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/app"
+	"github.com/linewatch/linewatch/internal/demo"
 )
 
 // The chaos test runs each linewatch role as a child process (this test
@@ -55,7 +56,7 @@ func runChild(roles string) int {
 		return fail(fmt.Errorf("%s: %w", childPoll, err))
 	}
 	dir := os.Getenv(childDir)
-	pointAt(cfg, dir, os.Getenv(childInflux), os.Getenv(childNATS), os.Getenv(childEndpoint), poll)
+	demo.PointAt(cfg, dir, os.Getenv(childInflux), os.Getenv(childNATS), os.Getenv(childEndpoint), poll)
 	// One spool per process (it is locked), kept across restarts.
 	cfg.InfluxDB.Spool.Dir = filepath.Join(dir, "spool-"+strings.ReplaceAll(roles, ",", "-"))
 	cfg.Collector.PKIDir = filepath.Join(dir, "pki-"+strings.ReplaceAll(roles, ",", "-"))

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/app"
+	"github.com/linewatch/linewatch/internal/demo"
 	"github.com/linewatch/linewatch/internal/influxd"
 	"github.com/linewatch/linewatch/internal/testenv"
 	"github.com/linewatch/linewatch/simulator"
@@ -47,14 +47,18 @@ type plantOptions struct {
 	Speed        float64       // simulated seconds per real second
 	PollInterval time.Duration // real time between reads
 	Faults       []simulator.Fault
-	NoApp        bool // linewatch runs in child processes the test starts (chaos test)
+	Seed         int64 // simulator seed; 0 means 1
+	NoApp        bool  // linewatch runs in child processes the test starts (chaos test)
 }
 
 func startPlant(t *testing.T, o plantOptions) *plant {
 	t.Helper()
 	p := &plant{t: t, natsDir: t.TempDir(), dataDir: t.TempDir()}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
 	sim, err := simulator.Start(context.Background(), simulator.Options{
-		Listen: "127.0.0.1:0", Speed: o.Speed, Start: T0, Seed: 1, AllowAnonymous: true,
+		Listen: "127.0.0.1:0", Speed: o.Speed, Start: T0, Seed: o.Seed, AllowAnonymous: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -78,7 +82,7 @@ func startPlant(t *testing.T, o plantOptions) *plant {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pointAt(cfg, p.dataDir, p.influx.URL(), p.natsURL, sim.Endpoint(), o.PollInterval)
+	demo.PointAt(cfg, p.dataDir, p.influx.URL(), p.natsURL, sim.Endpoint(), o.PollInterval)
 	p.cfg = cfg
 	// The test itself looks at everything: admin. linewatch finds the
 	// role credentials in its data_dir and runs each role with its own.
@@ -97,35 +101,6 @@ func startPlant(t *testing.T, o plantOptions) *plant {
 		t.Cleanup(p.stopApp)
 	}
 	return p
-}
-
-// pointAt makes cfg (the demo config) a test's: data under dir, the given
-// InfluxDB, NATS and simulator, every poll group at poll, no listeners.
-func pointAt(cfg *config.Config, dir, influxURL, natsURL, endpoint string, poll time.Duration) {
-	cfg.DataDir = dir
-	cfg.InfluxDB.URL = influxURL
-	cfg.InfluxDB.Spool.Dir = filepath.Join(dir, "spool")
-	cfg.InfluxDB.FlushInterval = 100 * time.Millisecond
-	cfg.NATS.URL = natsURL
-	cfg.Collector.MetricsListen = "off"
-	cfg.Collector.PKIDir = filepath.Join(dir, "pki")
-	cfg.Collector.ReconnectMin = 50 * time.Millisecond
-	cfg.Collector.ReconnectMax = 500 * time.Millisecond
-	cfg.Console.Listen = "off"
-	// Keys and reports under dir too, not under the package directory.
-	cfg.Reports.SigningKeyFile = filepath.Join(dir, "keys", "report-signing.key")
-	cfg.Reports.OutputDir = filepath.Join(dir, "reports")
-	cfg.Audit.KeyFile = filepath.Join(dir, "keys", "audit.key")
-	for li := range cfg.Lines {
-		for mi := range cfg.Lines[li].Machines {
-			m := &cfg.Lines[li].Machines[mi]
-			m.Endpoint = endpoint
-			m.TrustedCertsDir = filepath.Join(cfg.Collector.PKIDir, "trusted")
-			for gi := range m.PollGroups {
-				m.PollGroups[gi].Interval = poll
-			}
-		}
-	}
 }
 
 func (p *plant) startNATS(listen string) {

@@ -20,6 +20,7 @@ import (
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/app"
+	"github.com/linewatch/linewatch/internal/demo"
 	"github.com/linewatch/linewatch/internal/testenv"
 	"github.com/linewatch/linewatch/simulator"
 )
@@ -82,7 +83,7 @@ func startLive(tb testing.TB, o liveOptions) *liveSystem {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	pointAt(cfg, dir, db.URL, ns.ClientURL(), sim.Endpoint(), o.PollInterval)
+	demo.PointAt(cfg, dir, db.URL, ns.ClientURL(), sim.Endpoint(), o.PollInterval)
 	cfg.InfluxDB.Database = db.Database
 	if o.Configure != nil {
 		o.Configure(cfg)

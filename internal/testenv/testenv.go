@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/linewatch/linewatch/bus"
+	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/influxd"
 )
 
@@ -32,7 +33,17 @@ var (
 // Main runs the package's tests, stops the shared InfluxDB, and fails the
 // binary if goroutines leaked (pass goleak options to ignore known ones).
 func Main(m *testing.M, leakOpts ...goleak.Option) {
+	_, statErr := os.Stat(config.DefaultDataDir)
+	hadDataDir := statErr == nil
 	code := m.Run()
+	// A test that leaves the default data directory in the package folder
+	// wrote state (keys, spool) outside its temp dir: a path derived from
+	// data_dir was not moved (config.MoveDataDir).
+	if _, err := os.Stat(config.DefaultDataDir); err == nil && !hadDataDir {
+		fmt.Fprintf(os.Stderr, "testenv: a test wrote %s/ into the package directory; point the config at t.TempDir() with config.MoveDataDir\n", config.DefaultDataDir)
+		os.RemoveAll(config.DefaultDataDir)
+		code = 1
+	}
 	if influxSrv != nil {
 		influxSrv.Stop()
 	}
