@@ -164,29 +164,7 @@ func TestChaosIntegration(t *testing.T) {
 
 	// (b) Every alarm transition exactly once: no transition id twice,
 	// each alarm's sequence 1..n.
-	if len(trs) == 0 {
-		t.Fatal("no alarm transitions")
-	}
-	ids := map[string]int{}
-	seqs := map[string][]uint64{}
-	for _, tr := range trs {
-		ids[tr.ID]++
-		seqs[tr.Alarm.ID] = append(seqs[tr.Alarm.ID], tr.Seq)
-	}
-	for id, n := range ids {
-		if n > 1 {
-			t.Errorf("transition %s on ALARMS %d times", id, n)
-		}
-	}
-	for id, s := range seqs {
-		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-		for i, q := range s {
-			if q != uint64(i+1) {
-				t.Errorf("alarm %s: transition sequence %v, want 1..%d exactly once", id, s, len(s))
-				break
-			}
-		}
-	}
+	checkTransitionsOnce(t, trs)
 
 	// InfluxDB's alarms measurement has each transition once, although
 	// the alerts process was killed (its writer's journal).

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/simulator"
 )
@@ -85,22 +86,7 @@ func TestOutagesLoseNoSampleNoTransition(t *testing.T) {
 
 	// Alarm transitions: each alarm's sequence 1..n exactly once.
 	trs := p.transitions()
-	seqs := map[string][]uint64{}
-	for _, tr := range trs {
-		seqs[tr.Alarm.ID] = append(seqs[tr.Alarm.ID], tr.Seq)
-	}
-	if len(trs) == 0 {
-		t.Fatal("no alarm transitions")
-	}
-	for id, s := range seqs {
-		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-		for i, q := range s {
-			if q != uint64(i+1) {
-				t.Errorf("alarm %s: transition sequence %v, want 1..%d exactly once", id, s, len(s))
-				break
-			}
-		}
-	}
+	checkTransitionsOnce(t, trs)
 	if n := p.countField("alarms", "seq"); n != len(trs) {
 		t.Errorf("%d transitions on ALARMS, %d in InfluxDB measurement alarms", len(trs), n)
 	}
@@ -133,4 +119,33 @@ func (p *plant) logMissing(ctx context.Context, line, tag string) {
 		}
 	}
 	p.t.Logf("%s/%s in InfluxDB but not on TELEMETRY (%d): %v", line, tag, len(missing), missing)
+}
+
+// checkTransitionsOnce checks that ALARMS holds transitions, none twice
+// (by transition id) and each alarm's sequence 1..n exactly once.
+func checkTransitionsOnce(t *testing.T, trs []alerts.Transition) {
+	t.Helper()
+	if len(trs) == 0 {
+		t.Fatal("no alarm transitions")
+	}
+	ids := map[string]int{}
+	seqs := map[string][]uint64{}
+	for _, tr := range trs {
+		ids[tr.ID]++
+		seqs[tr.Alarm.ID] = append(seqs[tr.Alarm.ID], tr.Seq)
+	}
+	for id, n := range ids {
+		if n > 1 {
+			t.Errorf("transition %s on ALARMS %d times", id, n)
+		}
+	}
+	for id, s := range seqs {
+		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+		for i, q := range s {
+			if q != uint64(i+1) {
+				t.Errorf("alarm %s: transition sequence %v, want 1..%d exactly once", id, s, len(s))
+				break
+			}
+		}
+	}
 }
