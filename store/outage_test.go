@@ -108,7 +108,8 @@ func deadURL(t *testing.T) string {
 
 // TestCrashAbandonedWriter: a Writer that dies without its shutdown
 // (cancelled with errCrash, which skips the drain like a crash would)
-// leaves its spool; a new Writer on the same directory sends all of it.
+// leaves its spool and its journal; a new Writer on the same directory
+// sends all of it, the open batch included.
 func TestCrashAbandonedWriter(t *testing.T) {
 	t.Parallel()
 	db := testenv.Influx(t)
@@ -119,7 +120,7 @@ func TestCrashAbandonedWriter(t *testing.T) {
 	want := genSamples(start, 0, 600)
 	w1.WriteSamples(want[:500])
 	waitSpooled(t, w1, 500)
-	w1.WriteSamples(want[500:520]) // still in memory: lost by the crash, as documented
+	w1.WriteSamples(want[500:520]) // the open batch: in memory and the journal only
 	w1.cancel(errCrash)
 	if err := <-w1.done; err != nil {
 		t.Fatal(err)
@@ -129,7 +130,10 @@ func TestCrashAbandonedWriter(t *testing.T) {
 	cfg.URL = db.URL
 	w2 := startWriter(t, cfg, WriterOptions{})
 	w2.flush(t)
-	compareSamples(t, readAll(t, newClient(t, cfg, ClientOptions{}), SampleQuery{From: start, To: start.Add(time.Hour)}), want[:500])
+	compareSamples(t, readAll(t, newClient(t, cfg, ClientOptions{}), SampleQuery{From: start, To: start.Add(time.Hour)}), want[:520])
+	if left, _ := filepath.Glob(filepath.Join(cfg.Spool.Dir, "*"+journalExt)); len(left) != 0 {
+		t.Errorf("journal files left after the replay was sent: %v", left)
+	}
 }
 
 const childEnv = "LINEWATCH_STORE_SPOOL_CHILD"

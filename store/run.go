@@ -296,6 +296,7 @@ func (d *dispatcher) spoolAll(bs []*batch) int {
 			}
 			return i
 		}
+		w.jr.done(b) // in the spool (or counted lost by a full one)
 		if d.holding {
 			d.diskBack()
 		}
@@ -401,6 +402,7 @@ func (d *dispatcher) recovered() {
 }
 
 func (d *dispatcher) release(b *batch) {
+	d.w.jr.done(b)
 	if b.spooled {
 		d.w.sp.Ack(b)
 		d.retryDisk = d.retryDisk || d.holding // room may have been freed

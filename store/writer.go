@@ -54,6 +54,7 @@ type batch struct {
 	seg      uint64 // disk spool segment holding the copy
 	dropped  bool   // memory spool: evicted while in flight
 	acked    bool
+	jgen     uint64 // its journal file (journal.done); 0 when none
 }
 
 // Writer encodes samples and points into line-protocol batches and sends
@@ -105,6 +106,8 @@ type Writer struct {
 	flushReq  chan chan struct{}
 	done      chan struct{}
 	started   atomic.Bool
+
+	jr *journal // nil without a disk spool; written under mu
 
 	stMu     sync.Mutex
 	spoolErr error // the spool disk refused the last write; nil when it works
@@ -163,9 +166,15 @@ func NewWriter(cfg config.InfluxDB, opts WriterOptions) (*Writer, error) {
 	w.dropOld = dropOldest
 	w.memFull = memFullReason(w.memMax, dropOldest)
 	if cfg.Spool.Dir != "" {
-		if w.sp, err = openDiskSpool(cfg.Spool.Dir, maxBytes, dropOldest, w.log, w.m, w.loss); err != nil {
+		ds, err := openDiskSpool(cfg.Spool.Dir, maxBytes, dropOldest, w.log, w.m, w.loss)
+		if err != nil {
 			return nil, err
 		}
+		if w.jr, err = openJournal(cfg.Spool.Dir, ds, w.log); err != nil {
+			ds.Close()
+			return nil, err
+		}
+		w.sp = ds
 	} else {
 		w.log.Warn("influxdb.spool.dir is empty: batches wait in memory while InfluxDB is down and are lost on a crash")
 		w.sp = &memSpool{maxBytes: maxBytes, dropOldest: dropOldest, m: w.m, loss: w.loss}
@@ -211,6 +220,9 @@ func (w *Writer) WriteSamples(ss []sample.Sample) {
 		w.lb.startRun(&ss[0])
 		defer w.lb.endRun()
 	}
+	// The new lines go to the journal before this returns.
+	from, fromLines := len(w.lb.buf), w.lines
+	defer func() { w.jr.write(w.lb.buf[from:], w.lines-fromLines) }()
 	for i := range ss {
 		s := &ss[i]
 		if t := s.Time; !t.IsZero() && (t.Before(minTime) || t.After(maxTime)) {
@@ -229,6 +241,8 @@ func (w *Writer) WriteSamples(ss []sample.Sample) {
 		}
 		w.lines++
 		if w.lines >= w.batchSize {
+			w.jr.write(w.lb.buf[from:], w.lines-fromLines)
+			from, fromLines = 0, 0
 			// Under mu, so batches are queued in the order they were sealed.
 			w.enqueue(w.sealLocked())
 		}
@@ -241,10 +255,12 @@ func (w *Writer) WritePoint(p Point) {
 	now := w.clock.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	from := len(w.lb.buf)
 	if err := w.lb.point(&p, now); err != nil {
 		w.encodeErrorLocked(err, p.Measurement)
 		return
 	}
+	w.jr.write(w.lb.buf[from:], 1)
 	w.lines++
 	if w.lines >= w.batchSize {
 		w.enqueue(w.sealLocked())
@@ -262,7 +278,7 @@ func (w *Writer) encodeErrorLocked(err error, what string) {
 }
 
 func (w *Writer) sealLocked() *batch {
-	b := &batch{body: w.lb.buf, lines: w.lines}
+	b := &batch{body: w.lb.buf, lines: w.lines, jgen: w.jr.seal()}
 	w.lb.buf = getBuf()
 	w.lines = 0
 	return b
@@ -286,6 +302,7 @@ func (w *Writer) enqueue(b *batch) {
 	defer w.ovMu.Unlock()
 	if w.ovStopped {
 		w.loss.lost(b.lines, lostStopped, "written after the writer stopped")
+		w.jr.done(b)
 		putBuf(b.body)
 		return
 	}
@@ -296,6 +313,7 @@ func (w *Writer) enqueue(b *batch) {
 	}
 	if w.memBytes+size > w.memMax {
 		w.loss.lost(b.lines, lostMemoryFull, w.fullReason())
+		w.jr.done(b)
 		putBuf(b.body)
 		return
 	}
@@ -342,6 +360,7 @@ func (w *Writer) evictOldestLocked() bool {
 	}
 	w.trackLocked(old, -1)
 	w.loss.lost(old.lines, lostMemoryFull, w.fullReason())
+	w.jr.done(old)
 	if !old.gz {
 		putBuf(old.body)
 	}

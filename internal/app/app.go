@@ -15,6 +15,7 @@ import (
 	"github.com/linewatch/linewatch/audit"
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/collector"
+	"github.com/linewatch/linewatch/collector/clock"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/health"
 	"github.com/linewatch/linewatch/store"
@@ -35,6 +36,9 @@ type Options struct {
 	// OnTransition receives every alarm transition published by this
 	// process's alerts role (the demo's live alarm feed). Must not block.
 	OnTransition func(alerts.Transition)
+	// CollectorClock is the collector's clock (nil: the system clock); a
+	// test steps its wall clock to check polling survives it.
+	CollectorClock clock.Clock
 }
 
 // Info says where the running system can be reached.
@@ -150,7 +154,7 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		c, err := collector.New(cfg, collector.Options{Sink: sinks, BatchSink: sinks, StatusSink: sinks, JetStream: cjs,
-			Logger: log, Registerer: in.reg, Health: hreg.Report})
+			Logger: log, Registerer: in.reg, Health: hreg.Report, Clock: o.CollectorClock})
 		if err != nil {
 			return err
 		}

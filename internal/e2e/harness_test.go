@@ -48,6 +48,7 @@ type plantOptions struct {
 	PollInterval time.Duration // real time between reads
 	Faults       []simulator.Fault
 	Seed         int64 // simulator seed; 0 means 1
+	NoApp        bool  // linewatch runs in child processes the test starts (chaos test)
 }
 
 func startPlant(t *testing.T, o plantOptions) *plant {
@@ -95,8 +96,10 @@ func startPlant(t *testing.T, o plantOptions) *plant {
 	}
 	t.Cleanup(p.nc.Close)
 	p.js, _ = jetstream.New(p.nc)
-	p.startApp()
-	t.Cleanup(p.stopApp)
+	if !o.NoApp {
+		p.startApp()
+		t.Cleanup(p.stopApp)
+	}
 	return p
 }
 
@@ -110,8 +113,10 @@ func (p *plant) startNATS(listen string) {
 	if err != nil {
 		p.t.Fatal(err)
 	}
+	if p.nats == nil { // once: a restarted server replaces p.nats
+		p.t.Cleanup(func() { p.nats.Shutdown(); p.nats.WaitForShutdown() })
+	}
 	p.nats = s
-	p.t.Cleanup(func() { p.nats.Shutdown(); p.nats.WaitForShutdown() })
 }
 
 // restartNATS stops the NATS server and starts it again on the same port
@@ -209,9 +214,19 @@ func fmtTr(tr alerts.Transition) string {
 	return fmt.Sprintf("%s %s %s→%s (%s)", tr.Alarm.LastFindingAt.Format("15:04:05"), tr.Alarm.ID, tr.From, tr.To, tr.Event)
 }
 
-// queryGrouped runs a count query grouped by line, machine, tag_name and
-// returns line/machine/tag → count.
-func (p *plant) queryGrouped(q string) map[string]int {
+// influxSeries is one series of an InfluxQL answer.
+type influxSeries struct {
+	Tags   map[string]string `json:"tags"`
+	Values [][]any           `json:"values"`
+}
+
+// key is the series' line/machine/tag.
+func (s influxSeries) key() string {
+	return s.Tags["line"] + "/" + s.Tags["machine"] + "/" + s.Tags["tag_name"]
+}
+
+// querySeries runs q on the scenario database and returns its series.
+func (p *plant) querySeries(q string) []influxSeries {
 	p.t.Helper()
 	raw, err := p.influx.Query(context.Background(), "linewatch", q)
 	if err != nil {
@@ -219,21 +234,31 @@ func (p *plant) queryGrouped(q string) map[string]int {
 	}
 	var resp struct {
 		Results []struct {
-			Series []struct {
-				Tags   map[string]string `json:"tags"`
-				Values [][]any           `json:"values"`
-			} `json:"series"`
+			Error  string         `json:"error"`
+			Series []influxSeries `json:"series"`
 		} `json:"results"`
 	}
 	if err := json.Unmarshal(raw, &resp); err != nil {
 		p.t.Fatal(err)
 	}
-	out := map[string]int{}
+	var out []influxSeries
 	for _, r := range resp.Results {
-		for _, s := range r.Series {
-			n, _ := s.Values[0][1].(float64)
-			out[s.Tags["line"]+"/"+s.Tags["machine"]+"/"+s.Tags["tag_name"]] = int(n)
+		if r.Error != "" {
+			p.t.Fatalf("%s: %s", q, r.Error)
 		}
+		out = append(out, r.Series...)
+	}
+	return out
+}
+
+// queryGrouped runs a count query grouped by line, machine, tag_name and
+// returns line/machine/tag → count.
+func (p *plant) queryGrouped(q string) map[string]int {
+	p.t.Helper()
+	out := map[string]int{}
+	for _, s := range p.querySeries(q) {
+		n, _ := s.Values[0][1].(float64)
+		out[s.key()] = int(n)
 	}
 	return out
 }

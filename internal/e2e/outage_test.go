@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/linewatch/linewatch/bus"
+	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/simulator"
 )
@@ -88,12 +86,58 @@ func TestOutagesLoseNoSampleNoTransition(t *testing.T) {
 
 	// Alarm transitions: each alarm's sequence 1..n exactly once.
 	trs := p.transitions()
-	seqs := map[string][]uint64{}
-	for _, tr := range trs {
-		seqs[tr.Alarm.ID] = append(seqs[tr.Alarm.ID], tr.Seq)
+	checkTransitionsOnce(t, trs)
+	if n := p.countField("alarms", "seq"); n != len(trs) {
+		t.Errorf("%d transitions on ALARMS, %d in InfluxDB measurement alarms", len(trs), n)
 	}
+
+}
+
+// streamTimestamps counts the distinct source timestamps per tag on TELEMETRY.
+func (p *plant) streamTimestamps(ctx context.Context) map[string]int {
+	p.t.Helper()
+	out := map[string]int{}
+	for k, ts := range p.streamSamples(ctx) {
+		out[k] = len(ts)
+	}
+	return out
+}
+
+// logMissing logs which timestamps of one tag are in InfluxDB but not on TELEMETRY.
+func (p *plant) logMissing(ctx context.Context, line, tag string) {
+	onStream := map[int64]bool{}
+	p.eachTelemetry(ctx, func(b sample.Batch, v sample.Value) {
+		if b.Line == line && v.Tag == tag {
+			onStream[v.Time.UnixNano()] = true
+		}
+	})
+	var missing []string
+	for _, r := range p.query(fmt.Sprintf("SELECT value FROM telemetry WHERE tag_name = '%s'", tag)) {
+		ts, _ := time.Parse(time.RFC3339Nano, r[0].(string))
+		if !onStream[ts.UnixNano()] {
+			missing = append(missing, ts.Format("15:04:05"))
+		}
+	}
+	p.t.Logf("%s/%s in InfluxDB but not on TELEMETRY (%d): %v", line, tag, len(missing), missing)
+}
+
+// checkTransitionsOnce checks that ALARMS holds transitions, none twice
+// (by transition id) and each alarm's sequence 1..n exactly once.
+func checkTransitionsOnce(t *testing.T, trs []alerts.Transition) {
+	t.Helper()
 	if len(trs) == 0 {
 		t.Fatal("no alarm transitions")
+	}
+	ids := map[string]int{}
+	seqs := map[string][]uint64{}
+	for _, tr := range trs {
+		ids[tr.ID]++
+		seqs[tr.Alarm.ID] = append(seqs[tr.Alarm.ID], tr.Seq)
+	}
+	for id, n := range ids {
+		if n > 1 {
+			t.Errorf("transition %s on ALARMS %d times", id, n)
+		}
 	}
 	for id, s := range seqs {
 		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
@@ -104,80 +148,4 @@ func TestOutagesLoseNoSampleNoTransition(t *testing.T) {
 			}
 		}
 	}
-	if n := p.countField("alarms", "seq"); n != len(trs) {
-		t.Errorf("%d transitions on ALARMS, %d in InfluxDB measurement alarms", len(trs), n)
-	}
-
-}
-
-// streamTimestamps counts the distinct source timestamps per tag on TELEMETRY.
-func (p *plant) streamTimestamps(ctx context.Context) map[string]int {
-	p.t.Helper()
-	cons, err := p.js.OrderedConsumer(ctx, bus.StreamTelemetry, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	info, err := p.js.Stream(ctx, bus.StreamTelemetry)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	seen := map[string]map[int64]bool{}
-	for i := uint64(0); i < info.CachedInfo().State.Msgs; i++ {
-		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
-		if err != nil {
-			p.t.Fatalf("read TELEMETRY: %v", err)
-		}
-		b, err := sample.Unmarshal(msg.Data())
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		for _, v := range b.Values {
-			k := b.Line + "/" + b.Machine + "/" + v.Tag
-			if seen[k] == nil {
-				seen[k] = map[int64]bool{}
-			}
-			seen[k][v.Time.UnixNano()] = true
-		}
-	}
-	out := map[string]int{}
-	for k, ts := range seen {
-		out[k] = len(ts)
-	}
-	return out
-}
-
-// logMissing logs which timestamps of one tag are in InfluxDB but not on TELEMETRY.
-func (p *plant) logMissing(ctx context.Context, line, tag string) {
-	onStream := map[int64]bool{}
-	cons, err := p.js.OrderedConsumer(ctx, bus.StreamTelemetry, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return
-	}
-	info, err := p.js.Stream(ctx, bus.StreamTelemetry)
-	if err != nil {
-		return
-	}
-	for i := uint64(0); i < info.CachedInfo().State.Msgs; i++ {
-		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
-		if err != nil {
-			break
-		}
-		b, _ := sample.Unmarshal(msg.Data())
-		if b.Line != line {
-			continue
-		}
-		for _, v := range b.Values {
-			if v.Tag == tag {
-				onStream[v.Time.UnixNano()] = true
-			}
-		}
-	}
-	var missing []string
-	for _, r := range p.query(fmt.Sprintf("SELECT value FROM telemetry WHERE tag_name = '%s'", tag)) {
-		ts, _ := time.Parse(time.RFC3339Nano, r[0].(string))
-		if !onStream[ts.UnixNano()] {
-			missing = append(missing, ts.Format("15:04:05"))
-		}
-	}
-	p.t.Logf("%s/%s in InfluxDB but not on TELEMETRY (%d): %v", line, tag, len(missing), missing)
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,12 @@ import (
 	"github.com/linewatch/linewatch/simulator"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	if roles := os.Getenv(childEnv); roles != "" {
+		os.Exit(runChild(roles)) // a linewatch role process of the chaos test
+	}
+	testenv.Main(m)
+}
 
 // The scripted scenario of the demo at accelerated time: each injected
 // fault raises its alarm within the expected simulated window, nothing

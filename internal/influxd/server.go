@@ -132,10 +132,7 @@ func (s *Server) waitReady(ctx context.Context, done <-chan struct{}) error {
 
 // Stop terminates influxd (SIGTERM, then SIGKILL after 10 s) and waits.
 func (s *Server) Stop() error {
-	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.cmd = nil
-	s.mu.Unlock()
+	cmd, done := s.take()
 	if cmd == nil {
 		return nil
 	}
@@ -225,4 +222,28 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// Kill ends the server with SIGKILL (a crash: no shutdown of its own);
+// Restart starts it again on the same address and data.
+func (s *Server) Kill() error {
+	cmd, done := s.take()
+	if cmd == nil {
+		return nil
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("kill influxd (pid %d): %w", cmd.Process.Pid, err)
+	}
+	<-done
+	return nil
+}
+
+// take returns the running process, if any, which is from now on the
+// caller's to end.
+func (s *Server) take() (*exec.Cmd, chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cmd, done := s.cmd, s.done
+	s.cmd = nil
+	return cmd, done
 }
