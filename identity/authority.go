@@ -95,8 +95,8 @@ type AuthorityOptions struct {
 // Verify reads the user's CURRENT record, so a removed user is refused at
 // once; the caller checks the role the returned User has now.
 type Authority struct {
-	o     AuthorityOptions
-	limit *Limiter
+	o         AuthorityOptions
+	passwords *Passwords
 }
 
 // NewAuthority checks the options.
@@ -113,8 +113,12 @@ func NewAuthority(o AuthorityOptions) (*Authority, error) {
 	if o.ConcurrentChecks <= 0 {
 		o.ConcurrentChecks = 2
 	}
-	return &Authority{o: o, limit: NewLimiter(o.Now, o.ConcurrentChecks)}, nil
+	return &Authority{o: o, passwords: NewPasswords(o.Users, o.Now, o.ConcurrentChecks)}, nil
 }
+
+// Passwords is the authority's password checker, whose attempt limits
+// other requests that re-check a password (e-signatures) share.
+func (a *Authority) Passwords() *Passwords { return a.passwords }
 
 // Session is a token with what it says.
 type Session struct {
@@ -135,27 +139,9 @@ func (a *Authority) Login(ctx context.Context, user, password, client, key strin
 	if _, err := decodeKey(key); err != nil {
 		return Session{}, refused(CodeBadToken, user, "login needs the requester's public key: %v", err)
 	}
-	keys := []LimitKey{{"uc:" + user + "\x00" + client, 5}, {"u:" + user, 50}}
-	var (
-		usr   User
-		found bool
-		rerr  error
-	)
-	ok, wait, err := a.limit.Attempt(ctx, keys, func() bool {
-		usr, found, rerr = a.o.Users.Check(user, password)
-		return found && rerr == nil
-	})
-	switch {
-	case err != nil:
-		return Session{}, fmt.Errorf("login of %s: %w", user, err)
-	case rerr != nil:
-		return Session{}, &AuthError{Code: CodeUnavailable, Claimed: user, Message: "the users file cannot be read; ask the administrator"}
-	case wait > 0:
-		secs := int((wait + time.Second - 1) / time.Second)
-		return Session{}, &AuthError{Code: CodeRateLimited, Claimed: user, Wait: wait,
-			Message: fmt.Sprintf("too many failed logins for %s; try again in %d s", user, secs)}
-	case !ok:
-		return Session{}, refused(CodeBadCredentials, user, "Wrong user name or password.")
+	usr, err := a.passwords.Check(ctx, user, password, client)
+	if err != nil {
+		return Session{}, err
 	}
 	now := a.o.Now()
 	return a.issue(usr, now, now, key), nil

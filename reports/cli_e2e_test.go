@@ -59,7 +59,7 @@ func TestCLIEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := NewSignService(SignServiceOptions{Users: dirUsers, Roles: func(string) []string { return []string{"qa"} },
+	svc, err := NewSignService(SignServiceOptions{Passwords: identity.NewPasswords(dirUsers, nil, 0), Roles: func(string) []string { return []string{"qa"} },
 		ReportKey: reportKey, SealKey: sealKey, Audit: f.audit})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,7 +64,7 @@ func newSignEnv(t *testing.T) *signEnv {
 	e := &signEnv{nc: nc, log: l, reportKey: rk, sealKey: sk, keys: edkey.Keyring{}, now: genTime.Add(time.Hour)}
 	e.keys.Add(sk.Public().(ed25519.PublicKey))
 	roles := map[string][]string{"review": {"qa_reviewer", "qa"}, "approval": {"qa_approver", "qa"}, "responsibility": {"qa_approver"}}
-	svc, err := NewSignService(SignServiceOptions{Users: dir, Roles: func(m string) []string { return roles[m] },
+	svc, err := NewSignService(SignServiceOptions{Passwords: identity.NewPasswords(dir, nil, 0), Roles: func(m string) []string { return roles[m] },
 		ReportKey: rk, SealKey: sk, Audit: l, Now: func() time.Time { return e.now }})
 	if err != nil {
 		t.Fatal(err)
@@ -376,7 +377,7 @@ func TestSeparationOfDutiesUnderConcurrencyIntegration(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "users")
 	os.WriteFile(path, []byte("quinn:qa:"+string(h)+"\n"), 0o600)
 	dir, _ := identity.NewDirectory(path, nil)
-	svc2, err := NewSignService(SignServiceOptions{Users: dir, Roles: func(string) []string { return []string{"qa"} },
+	svc2, err := NewSignService(SignServiceOptions{Passwords: identity.NewPasswords(dir, nil, 0), Roles: func(string) []string { return []string{"qa"} },
 		ReportKey: e.reportKey, SealKey: e.sealKey, Audit: l2})
 	if err != nil {
 		t.Fatal(err)
@@ -414,3 +415,22 @@ func btoi(b bool) int {
 }
 
 func jetstreamOf(nc *nats.Conn) (jetstream.JetStream, error) { return jetstream.New(nc) }
+
+// Guessing a signer's password through signing requests is limited like a
+// login: after 5 wrong passwords even the right one is refused (without a
+// bcrypt check) until the block ends, and another signer is not affected.
+func TestSigningPasswordGuessesLimitedIntegration(t *testing.T) {
+	e := newSignEnv(t)
+	data := e.report(t, "json", "B-9")
+	for i := range 5 {
+		if rep, _ := e.sign(t, data, "jane", fmt.Sprintf("guess %d", i), "approval"); rep.Code != SignDenied || !strings.Contains(rep.Message, "wrong password") {
+			t.Fatalf("guess %d: %+v", i, rep)
+		}
+	}
+	if rep, _ := e.sign(t, data, "jane", signPW, "approval"); rep.Code != SignDenied || !strings.Contains(rep.Message, "too many failed password checks") {
+		t.Fatalf("right password right after 5 guesses: %+v, want refused as rate limited", rep)
+	}
+	if rep, _ := e.sign(t, data, "quinn", signPW, "review"); rep.Code != SignOK {
+		t.Fatalf("another signer after jane's guesses: %+v", rep)
+	}
+}

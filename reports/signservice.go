@@ -82,7 +82,11 @@ type Auditor interface {
 
 // SignServiceOptions configure a SignService.
 type SignServiceOptions struct {
-	Users *identity.Directory
+	// Passwords re-checks the signer's password (21 CFR 11.200) with the
+	// same attempt limits as a login: pass the alarm service's
+	// (identity.Authority.Passwords), so guesses through signing requests
+	// count against the same budget.
+	Passwords *identity.Passwords
 	// Roles returns the users-file roles allowed to sign with a meaning
 	// (config.Reports.Signatures.For).
 	Roles func(meaning string) []string
@@ -108,7 +112,7 @@ type SignService struct {
 
 // NewSignService checks the options.
 func NewSignService(o SignServiceOptions) (*SignService, error) {
-	if o.Users == nil || o.Roles == nil || o.Audit == nil || len(o.ReportKey) != ed25519.PrivateKeySize || len(o.SealKey) != ed25519.PrivateKeySize {
+	if o.Passwords == nil || o.Roles == nil || o.Audit == nil || len(o.ReportKey) != ed25519.PrivateKeySize || len(o.SealKey) != ed25519.PrivateKeySize {
 		return nil, errors.New("report signing service: users file, roles, audit trail, report key and seal key are all required")
 	}
 	if o.Now == nil {
@@ -181,12 +185,15 @@ func (s *SignService) Sign(ctx context.Context, req SignMsg) SignReply {
 	if !ok {
 		return deny("the password is not encrypted to this service for this request")
 	}
-	u, ok, err := s.o.Users.Check(req.User, password)
-	if err != nil {
-		return no(SignInternal, "users file: %v", err)
-	}
-	if !ok {
+	u, err := s.o.Passwords.Check(ctx, req.User, password, "sign")
+	var ae *identity.AuthError
+	switch {
+	case errors.As(err, &ae) && ae.Code == identity.CodeRateLimited:
+		return deny(ae.Message)
+	case errors.As(err, &ae) && ae.Code == identity.CodeBadCredentials:
 		return deny("unknown user or wrong password")
+	case err != nil:
+		return no(SignInternal, "password check: %v", err)
 	}
 	allowed := s.o.Roles(req.Meaning)
 	if !slices.Contains(allowed, u.Role) {

@@ -18,6 +18,7 @@ import (
 	"github.com/linewatch/linewatch/collector/clock"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/health"
+	"github.com/linewatch/linewatch/identity"
 	"github.com/linewatch/linewatch/store"
 )
 
@@ -112,7 +113,11 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		comps = append(comps, component{"alerts", svc.Run}, component{"system-alarms", svc.RunHealth})
-		auditComps, err := auditServices(ctx, cfg, ajs, auditLog, log)
+		var passwords *identity.Passwords
+		if a := svc.Authority(); a != nil {
+			passwords = a.Passwords()
+		}
+		auditComps, err := auditServices(ctx, cfg, ajs, auditLog, passwords, log)
 		if err != nil {
 			return err
 		}

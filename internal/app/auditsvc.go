@@ -18,7 +18,9 @@ import (
 // the chain head (audit key, created on first start) and the report
 // signing service, which holds the report key and the audit key so that
 // signers hold neither.
-func auditServices(ctx context.Context, cfg *config.Config, js jetstream.JetStream, log *audit.Log, logger *slog.Logger) ([]component, error) {
+// passwords is the alarm service's password checker (nil without a users
+// file): signing shares its users file and its attempt limits.
+func auditServices(ctx context.Context, cfg *config.Config, js jetstream.JetStream, log *audit.Log, passwords *identity.Passwords, logger *slog.Logger) ([]component, error) {
 	key, err := edkey.LoadOrGenerate(cfg.Audit.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("audit key (audit.key_file): %w", err)
@@ -29,7 +31,7 @@ func auditServices(ctx context.Context, cfg *config.Config, js jetstream.JetStre
 		return nil, err
 	}
 	comps := []component{{"audit-checkpoints", cp.Run}}
-	if cfg.Console.UsersFile == "" {
+	if passwords == nil {
 		logger.Warn("report signing service not started: console.users_file is not set")
 		return comps, nil
 	}
@@ -38,15 +40,11 @@ func auditServices(ctx context.Context, cfg *config.Config, js jetstream.JetStre
 		logger.Warn("report signing service not started: no report signing key", "err", err)
 		return comps, nil
 	}
-	users, err := identity.NewDirectory(cfg.Console.UsersFile, logger)
-	if err != nil {
-		return nil, err
-	}
 	trusted, err := edkey.LoadKeyring(cfg.Audit.TrustedKeys...)
 	if err != nil {
 		return nil, fmt.Errorf("audit.trusted_keys: %w", err)
 	}
-	sign, err := reports.NewSignService(reports.SignServiceOptions{Users: users, Roles: cfg.Reports.Signatures.For,
+	sign, err := reports.NewSignService(reports.SignServiceOptions{Passwords: passwords, Roles: cfg.Reports.Signatures.For,
 		ReportKey: reportKey, SealKey: key, Trusted: trusted, Audit: log, Logger: logger.With("component", "report-sign")})
 	if err != nil {
 		return nil, err

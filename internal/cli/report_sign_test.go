@@ -57,7 +57,7 @@ func TestReportSignWithoutKeysIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := reports.NewSignService(reports.SignServiceOptions{Users: users, Roles: func(m string) []string { return []string{"qa_approver"} },
+	svc, err := reports.NewSignService(reports.SignServiceOptions{Passwords: identity.NewPasswords(users, nil, 0), Roles: func(m string) []string { return []string{"qa_approver"} },
 		ReportKey: reportKey, SealKey: sealKey, Audit: log})
 	if err != nil {
 		t.Fatal(err)
