@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/sample"
 )
 
 func TestBatchStartEndAndContext(t *testing.T) {
@@ -15,7 +15,7 @@ func TestBatchStartEndAndContext(t *testing.T) {
 	}}
 	b := newLineBatch("site1", l)
 	t0 := time.Date(2026, 1, 5, 6, 0, 0, 0, time.UTC)
-	read := func(batch, product string, status uint32, at time.Time) ([]BatchEvent, []sample.Sample) {
+	read := func(batch, product string, status uint32, at time.Time) ([]sample.BatchEvent, []sample.Sample) {
 		ss := []sample.Sample{
 			{Machine: "filler", Tag: "batch_id", Text: batch, Status: status, Time: at},
 			{Machine: "filler", Tag: "product_code", Text: product, Time: at},
@@ -24,7 +24,7 @@ func TestBatchStartEndAndContext(t *testing.T) {
 		return b.observe("filler", ss), ss
 	}
 	evs, ss := read("B1", "AMOX", 0, t0)
-	if len(evs) != 1 || evs[0].Event != BatchStart || evs[0].Batch != "B1" || evs[0].Product != "AMOX" || !evs[0].Time.Equal(t0) {
+	if len(evs) != 1 || evs[0].Event != sample.BatchStart || evs[0].Batch != "B1" || evs[0].Product != "AMOX" || !evs[0].Time.Equal(t0) {
 		t.Fatalf("first observation: %+v", evs)
 	}
 	if ss[2].Batch != "B1" {
@@ -39,36 +39,17 @@ func TestBatchStartEndAndContext(t *testing.T) {
 		t.Fatalf("bad batch read produced %+v", evs)
 	}
 	evs, ss = read("B2", "PARA", 0, t0.Add(time.Minute))
-	if len(evs) != 2 || evs[0].Event != BatchEnd || evs[0].Batch != "B1" || evs[0].Product != "AMOX" ||
-		evs[1].Event != BatchStart || evs[1].Batch != "B2" || evs[1].Product != "PARA" {
+	if len(evs) != 2 || evs[0].Event != sample.BatchEnd || evs[0].Batch != "B1" || evs[0].Product != "AMOX" ||
+		evs[1].Event != sample.BatchStart || evs[1].Batch != "B2" || evs[1].Product != "PARA" {
 		t.Fatalf("change: %+v", evs)
 	}
 	if ss[2].Batch != "B2" {
 		t.Fatal("samples of the read that started B2 must carry B2")
 	}
 	evs, ss = read("", "PARA", 0, t0.Add(2*time.Minute))
-	if len(evs) != 1 || evs[0].Event != BatchEnd || evs[0].Batch != "B2" || ss[2].Batch != "" {
+	if len(evs) != 1 || evs[0].Event != sample.BatchEnd || evs[0].Batch != "B2" || ss[2].Batch != "" {
 		t.Fatalf("end without successor: %+v", evs)
 	}
-}
-
-func FuzzUnmarshalBatchEvent(f *testing.F) {
-	f.Add([]byte(`{"v":1,"site":"s","line":"l","batch":"B1","event":"start","time":"2026-01-05T06:00:00Z"}`))
-	f.Add([]byte(`{"v":2}`))
-	f.Add([]byte(`not json`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		ev, err := UnmarshalBatchEvent(b)
-		if err != nil {
-			return
-		}
-		again, err := ev.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := UnmarshalBatchEvent(again); err != nil {
-			t.Fatalf("round trip: %v", err)
-		}
-	})
 }
 
 func FuzzResolveNodeID(f *testing.F) {
@@ -79,28 +60,6 @@ func FuzzResolveNodeID(f *testing.F) {
 		id, err := resolveNodeID(s, []string{"http://opcfoundation.org/UA/", "urn:sim", "urn:plant"})
 		if err == nil && id == nil {
 			t.Fatal("nil id without error")
-		}
-	})
-}
-
-// FuzzBatchEventRoundTrip: any batch id and product code (control
-// characters, bytes that are not UTF-8) survives the event's JSON exactly.
-func FuzzBatchEventRoundTrip(f *testing.F) {
-	f.Add("F1-20260105-001", "VAX-INJ-2ML")
-	f.Add("(10)LOT\x1d42\\", "P\xff\x00")
-	f.Add("", "%41")
-	f.Fuzz(func(t *testing.T, batch, product string) {
-		in := BatchEvent{V: BatchEventVersion, Site: "s", Line: "l", Batch: batch, Product: product, Event: BatchStart, Time: time.Unix(1, 0).UTC()}
-		data, err := in.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := UnmarshalBatchEvent(data)
-		if err != nil {
-			t.Fatalf("%v\n%s", err, data)
-		}
-		if out != in {
-			t.Fatalf("round trip:\n got %+v\nwant %+v", out, in)
 		}
 	})
 }

@@ -11,9 +11,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/collector/uaclient"
 	"github.com/linewatch/linewatch/internal/testenv"
+	"github.com/linewatch/linewatch/sample"
 	"github.com/linewatch/linewatch/simulator"
 )
 

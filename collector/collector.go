@@ -13,11 +13,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/linewatch/linewatch/collector/clock"
 	"github.com/linewatch/linewatch/collector/pki"
 	"github.com/linewatch/linewatch/collector/uaclient"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/health"
+	"github.com/linewatch/linewatch/internal/clock"
 )
 
 // Options wire the collector to the rest of linewatch. All are optional.

@@ -8,8 +8,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/linewatch/linewatch/bus"
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/internal/testenv"
+	"github.com/linewatch/linewatch/sample"
 	"github.com/linewatch/linewatch/simulator"
 )
 
@@ -57,7 +57,7 @@ func TestPollNoneAnonymousToSinksAndNATS(t *testing.T) {
 	rec.mu.Lock()
 	ev := rec.batches[0]
 	rec.mu.Unlock()
-	if ev.Event != BatchStart || ev.Batch != bid.Text || ev.Line != "filling1" || ev.Product == "" || ev.V != BatchEventVersion {
+	if ev.Event != sample.BatchStart || ev.Batch != bid.Text || ev.Line != "filling1" || ev.Product == "" || ev.V != sample.BatchEventVersion {
 		t.Errorf("batch event %+v", ev)
 	}
 
@@ -88,7 +88,7 @@ func TestPollNoneAnonymousToSinksAndNATS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no batch event on NATS: %v", err)
 	}
-	got, err := UnmarshalBatchEvent(bm.Data())
+	got, err := sample.UnmarshalBatchEvent(bm.Data())
 	if err != nil || got.Batch != bid.Text || bm.Subject() != bus.BatchSubject("testsite", "filling1") {
 		t.Errorf("batch event on NATS %+v (%v) subject %s", got, err, bm.Subject())
 	}

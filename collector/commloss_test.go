@@ -8,8 +8,8 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/linewatch/linewatch/collector/clock"
 	"github.com/linewatch/linewatch/health"
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/simulator"
 )
 

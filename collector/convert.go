@@ -7,7 +7,7 @@ import (
 
 	"github.com/gopcua/opcua/ua"
 
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // fillValue sets s.Time, s.Value/s.Text and s.Status from a DataValue. The

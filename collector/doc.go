@@ -16,11 +16,11 @@
 //   - subscriber: monitored items with sampling interval, queue size and
 //     deadband, created in chunks and re-created on every new session.
 //   - lineBatch: follows the line's batch tag, stamps samples with the batch
-//     id and emits BatchEvent on changes.
+//     id and emits sample.BatchEvent on changes.
 //   - natsPublisher: JetStream async publish with a bounded in-flight window,
 //     deterministic Nats-Msg-Id, retries.
 //
 // Sessions, security and reconnects live in collector/uaclient, certificates
 // and the trust list in collector/pki, the injectable clock in
-// collector/clock. See docs/collector.md.
+// internal/clock. See docs/collector.md.
 package collector

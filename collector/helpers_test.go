@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/collector/pki"
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/testenv"
+	"github.com/linewatch/linewatch/sample"
 	"github.com/linewatch/linewatch/simulator"
 )
 
@@ -167,7 +167,7 @@ lines:
 type recorder struct {
 	mu      sync.Mutex
 	samples []sample.Sample
-	batches []BatchEvent
+	batches []sample.BatchEvent
 	status  []Status
 	changed chan struct{}
 }
@@ -186,7 +186,7 @@ func (r *recorder) Samples(_ context.Context, ss []sample.Sample) {
 	r.bump()
 }
 
-func (r *recorder) BatchEvent(_ context.Context, ev BatchEvent) {
+func (r *recorder) BatchEvent(_ context.Context, ev sample.BatchEvent) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.batches = append(r.batches, ev)

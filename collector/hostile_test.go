@@ -11,8 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/linewatch/linewatch/bus"
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/internal/testenv"
+	"github.com/linewatch/linewatch/sample"
 	"github.com/linewatch/linewatch/simulator"
 	"github.com/linewatch/linewatch/store"
 )

@@ -10,9 +10,9 @@ import (
 	"github.com/gopcua/opcua/ua"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/collector/uaclient"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // machineRun is one machine's front end on a shared session.
@@ -59,7 +59,7 @@ func (mr *machineRun) emit(ctx context.Context, ss []sample.Sample, group string
 			mr.bad[q].Inc()
 		}
 	}
-	var evs []BatchEvent
+	var evs []sample.BatchEvent
 	if mr.batch != nil {
 		evs = mr.batch.observe(mr.m.ID, ss)
 	}

@@ -12,9 +12,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/linewatch/linewatch/bus"
-	"github.com/linewatch/linewatch/collector/clock"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/unencodable"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // natsPublisher publishes telemetry and batch events to JetStream with
@@ -89,7 +89,7 @@ func (p *natsPublisher) publishSamples(ctx context.Context, ss []sample.Sample, 
 	p.enqueue(ctx, msg)
 }
 
-func (p *natsPublisher) publishBatchEvent(ctx context.Context, ev BatchEvent) {
+func (p *natsPublisher) publishBatchEvent(ctx context.Context, ev sample.BatchEvent) {
 	data, err := ev.Marshal()
 	if err != nil {
 		p.log.Error("encode batch event", "err", err)

@@ -12,9 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/linewatch/linewatch/bus"
-	"github.com/linewatch/linewatch/collector/clock"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/testenv"
+	"github.com/linewatch/linewatch/sample"
 )
 
 func TestNATSPublisherDedupesAndRetries(t *testing.T) {

@@ -9,10 +9,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/linewatch/linewatch/bus"
-	"github.com/linewatch/linewatch/collector/clock"
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/health"
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/testenv"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // The real NATS server stops while the collector publishes telemetry:

@@ -8,10 +8,10 @@ import (
 	"github.com/gopcua/opcua/ua"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/linewatch/linewatch/collector/clock"
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/collector/uaclient"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/clock"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // poller reads one poll group once per interval. Ticks are on a grid of

@@ -12,9 +12,9 @@ import (
 
 	"github.com/gopcua/opcua"
 
-	"github.com/linewatch/linewatch/collector/clock"
 	"github.com/linewatch/linewatch/collector/pki"
 	"github.com/linewatch/linewatch/collector/uaclient"
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/simulator"
 )
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // Sink receives the samples of one read (or one subscription notification)
@@ -18,7 +18,7 @@ type Sink interface {
 
 // BatchSink receives batch start and end events (InfluxDB measurement "batches").
 type BatchSink interface {
-	BatchEvent(ctx context.Context, ev BatchEvent)
+	BatchEvent(ctx context.Context, ev sample.BatchEvent)
 }
 
 // StatusSink receives connection status changes of a machine
@@ -44,9 +44,9 @@ type SinkFunc func(ctx context.Context, ss []sample.Sample)
 func (f SinkFunc) Samples(ctx context.Context, ss []sample.Sample) { f(ctx, ss) }
 
 // BatchSinkFunc adapts a function to BatchSink.
-type BatchSinkFunc func(ctx context.Context, ev BatchEvent)
+type BatchSinkFunc func(ctx context.Context, ev sample.BatchEvent)
 
-func (f BatchSinkFunc) BatchEvent(ctx context.Context, ev BatchEvent) { f(ctx, ev) }
+func (f BatchSinkFunc) BatchEvent(ctx context.Context, ev sample.BatchEvent) { f(ctx, ev) }
 
 // StatusSinkFunc adapts a function to StatusSink.
 type StatusSinkFunc func(ctx context.Context, st Status)

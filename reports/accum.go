@@ -6,8 +6,8 @@ import (
 
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/analytics/detect"
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // maxGapsPerTag bounds the gap list of one tag; the rest are counted.

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/internal/testenv"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // Large batch: 8 hours of 200 tags read every second (5.76 million samples).

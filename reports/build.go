@@ -12,9 +12,9 @@ import (
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/analytics/engine"
 	"github.com/linewatch/linewatch/audit"
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/buildinfo"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // AnalyticsNote is printed in every report: how its analytics were computed.

@@ -12,8 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/sample"
 	"github.com/linewatch/linewatch/store"
 )
 

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/audit"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // BatchRecord is one batch of one line, from the collector's batch events.

@@ -11,8 +11,8 @@ import (
 
 	"github.com/linewatch/linewatch/analytics"
 	aengine "github.com/linewatch/linewatch/analytics/engine"
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // TestFalseAlarmsOffline is a fast cross-check of internal/cmd/falsealarms:

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/internal/testenv"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // benchPlant is one poll of 10 machines × 50 tags with realistic names.

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/influxd"
 	"github.com/linewatch/linewatch/internal/testenv"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes on a new directory: a real

@@ -14,9 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/testenv"
+	"github.com/linewatch/linewatch/sample"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

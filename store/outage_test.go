@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/internal/influxd"
 	"github.com/linewatch/linewatch/internal/testenv"
+	"github.com/linewatch/linewatch/sample"
 )
 
 func createDB(t *testing.T, s *influxd.Server, name string) {

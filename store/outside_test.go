@@ -12,9 +12,9 @@ import (
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/internal/testenv"
 	"github.com/linewatch/linewatch/internal/unencodable"
+	"github.com/linewatch/linewatch/sample"
 )
 
 const unencodableName = unencodable.Name

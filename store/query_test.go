@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/internal/testenv"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // TestSamplesWindowed reads a range in many small windows and checks that

@@ -13,10 +13,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/health"
 	"github.com/linewatch/linewatch/internal/unencodable"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // WriterOptions are the collaborators of a Writer.

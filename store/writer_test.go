@@ -5,16 +5,17 @@ import (
 
 	"context"
 	"encoding/json"
-	"github.com/prometheus/client_golang/prometheus"
 	"math"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/testenv"
+	"github.com/linewatch/linewatch/sample"
 )
 
 func TestEncodeSampleLine(t *testing.T) {

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/alerts"
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/health"
+	"github.com/linewatch/linewatch/sample"
 	"github.com/linewatch/linewatch/store"
 )
 

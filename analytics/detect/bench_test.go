@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/analytics"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // steady is an in-control stream (4.9 / 5.1 alternating each minute, and

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/linewatch/linewatch/analytics"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // CUSUMParams configures a tabular CUSUM (Page 1954; Montgomery,

@@ -6,7 +6,7 @@ import (
 	"math"
 
 	"github.com/linewatch/linewatch/analytics"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // EWMAParams configures an exponentially weighted moving average chart

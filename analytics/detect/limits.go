@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/analytics"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // LimitsParams configures a [Limits] detector. Names follow ISA-18.2:

@@ -6,7 +6,7 @@ import (
 	"math"
 
 	"github.com/linewatch/linewatch/analytics"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // NelsonParams configures an individuals chart with Nelson's run rules

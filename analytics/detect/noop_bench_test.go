@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/linewatch/linewatch/analytics"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 )
 
 type noop struct{ n int }

@@ -6,7 +6,7 @@ import (
 	"math"
 
 	"github.com/linewatch/linewatch/analytics"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // PageHinkleyParams configures the Page–Hinkley test for a change of the

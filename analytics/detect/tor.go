@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/analytics"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // TORParams configures the time-out-of-refrigeration budget of a product

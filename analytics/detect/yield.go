@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/linewatch/linewatch/analytics"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // BatchCounts are the unit counts of one batch, as needed for yield and

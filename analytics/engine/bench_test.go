@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/analytics"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // BenchmarkLiveDecodeRouteDetect is the live engine's per-message work

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // CSV status names accepted besides numeric OPC UA status codes.

@@ -15,9 +15,9 @@ import (
 
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/bus"
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/testenv"
+	"github.com/linewatch/linewatch/sample"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -13,8 +13,8 @@ import (
 
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/bus"
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/health"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // Notifier receives findings (implemented by alerts.Service).

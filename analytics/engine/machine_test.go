@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/analytics"
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/sample"
 )
 
 const machineCfg = `site: plant1

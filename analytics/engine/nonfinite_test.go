@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/analytics/detect"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // A critical tag sending NaN or ±Inf with a Good status: the values feed no

@@ -14,8 +14,8 @@ import (
 
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/analytics/pca"
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/sample"
 )
 
 var pressTags = []string{"tablet_weight", "hardness", "compression_force"}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/analytics/pca"
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // A PCA model on the tablet press (weight, hardness, force move together):

@@ -3,7 +3,7 @@ package engine
 import (
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/analytics/detect"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // yieldTracker sums a machine's good and reject counter deltas per batch and

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gopcua/opcua"
 
-	"github.com/linewatch/linewatch/collector/clock"
+	"github.com/linewatch/linewatch/internal/clock"
 )
 
 // Session is one established session of a Conn. Down is closed when the

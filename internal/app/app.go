@@ -15,10 +15,10 @@ import (
 	"github.com/linewatch/linewatch/audit"
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/collector"
-	"github.com/linewatch/linewatch/collector/clock"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/health"
 	"github.com/linewatch/linewatch/identity"
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/store"
 )
 

@@ -6,7 +6,7 @@ import (
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/analytics/engine"
 	"github.com/linewatch/linewatch/collector"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 	"github.com/linewatch/linewatch/store"
 )
 
@@ -18,7 +18,7 @@ type storeSinks struct{ w *store.Writer }
 
 func (s storeSinks) Samples(_ context.Context, ss []sample.Sample) { s.w.WriteSamples(ss) }
 
-func (s storeSinks) BatchEvent(_ context.Context, ev collector.BatchEvent) {
+func (s storeSinks) BatchEvent(_ context.Context, ev sample.BatchEvent) {
 	s.w.WritePoint(store.BatchRecord{Time: ev.Time, Site: ev.Site, Line: ev.Line,
 		Batch: ev.Batch, Event: ev.Event, Product: ev.Product}.Point())
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/linewatch/linewatch/analytics/detect"
 	"github.com/linewatch/linewatch/analytics/engine"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 )
 
 func newAnalyticsAutocorrelationCmd() *cobra.Command {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/analytics/engine"
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/sample"
 )
 
 func newAnalyzeCmd() *cobra.Command {

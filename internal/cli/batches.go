@@ -2,7 +2,7 @@ package cli
 
 import (
 	"fmt"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 	"text/tabwriter"
 	"time"
 

@@ -3,19 +3,19 @@ package demo
 import (
 	"context"
 	"fmt"
-	"github.com/linewatch/linewatch/collector/sample"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/linewatch/linewatch/sample"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/linewatch/linewatch/audit"
 	"github.com/linewatch/linewatch/bus"
-	"github.com/linewatch/linewatch/collector"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/app"
 	"github.com/linewatch/linewatch/reports"
@@ -46,9 +46,9 @@ func batchReports(ctx context.Context, cfg *config.Config, i app.Info, out io.Wr
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	events := make(chan collector.BatchEvent, 16)
+	events := make(chan sample.BatchEvent, 16)
 	sub, err := nc.Subscribe(bus.BatchesAll, func(m *nats.Msg) {
-		if ev, err := collector.UnmarshalBatchEvent(m.Data); err == nil && ev.Event == "end" {
+		if ev, err := sample.UnmarshalBatchEvent(m.Data); err == nil && ev.Event == "end" {
 			select {
 			case events <- ev:
 			default:
@@ -88,7 +88,7 @@ func batchReports(ctx context.Context, cfg *config.Config, i app.Info, out io.Wr
 	}
 }
 
-func writeReport(ctx context.Context, cfg *config.Config, icfg config.InfluxDB, js jetstream.JetStream, key []byte, ev collector.BatchEvent) (string, error) {
+func writeReport(ctx context.Context, cfg *config.Config, icfg config.InfluxDB, js jetstream.JetStream, key []byte, ev sample.BatchEvent) (string, error) {
 	src, err := reports.NewInflux(icfg)
 	if err != nil {
 		return "", err

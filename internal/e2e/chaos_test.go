@@ -18,8 +18,8 @@ import (
 
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/bus"
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/health"
+	"github.com/linewatch/linewatch/sample"
 	"github.com/linewatch/linewatch/simulator"
 )
 

@@ -12,9 +12,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/linewatch/linewatch/collector/clock"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/app"
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/demo"
 )
 

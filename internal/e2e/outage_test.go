@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/alerts"
-	"github.com/linewatch/linewatch/collector/sample"
+	"github.com/linewatch/linewatch/sample"
 	"github.com/linewatch/linewatch/simulator"
 )
 

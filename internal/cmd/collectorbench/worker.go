@@ -23,8 +23,8 @@ import (
 
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/collector"
-	"github.com/linewatch/linewatch/collector/sample"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/sample"
 	"github.com/linewatch/linewatch/store"
 )
 
