@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/net/websocket"
+
+	"github.com/linewatch/linewatch/internal/testenv"
 )
 
 // chromiumPath is the Debian package's binary; nothing else is tried.
@@ -50,6 +52,7 @@ type cdpResponse struct {
 
 func startBrowser(t *testing.T) *browser {
 	t.Helper()
+	testenv.SkipShort(t, "headless Chromium")
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Skip("chromium not installed: run `make test-deps` (apt-get install chromium)")
 	}

@@ -112,12 +112,25 @@ func (db InfluxDB) Count(t testing.TB, field, from, where string) int {
 	return int(n)
 }
 
+// SkipShort skips an integration test under -short: every test that
+// starts a real server (InfluxDB, NATS, a browser, a simulated plant over
+// sockets in a whole pipeline) goes through here or is named
+// …Integration, so `go test -short ./...` is the fast unit tier and
+// `make test` still runs everything.
+func SkipShort(t testing.TB, starts string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("integration test (starts %s): skipped with -short", starts)
+	}
+}
+
 var nonID = regexp.MustCompile(`[^a-zA-Z0-9_]`)
 
 // Influx returns a fresh database on the shared InfluxDB of this test binary,
 // starting (and on first use installing) InfluxDB 1.8.10.
 func Influx(t testing.TB) InfluxDB {
 	t.Helper()
+	SkipShort(t, "InfluxDB")
 	influxOnce.Do(func() {
 		influxDir, influxErr = os.MkdirTemp("", "linewatch-influxd-")
 		if influxErr != nil {
@@ -146,6 +159,7 @@ func Influx(t testing.TB) InfluxDB {
 // it (outage tests). It is stopped at cleanup.
 func StartInflux(t testing.TB, opts influxd.Options) *influxd.Server {
 	t.Helper()
+	SkipShort(t, "InfluxDB")
 	if opts.DataDir == "" {
 		opts.DataDir = t.TempDir()
 	}
@@ -187,6 +201,7 @@ func SecureNATS(t testing.TB, dataDir string) *server.Server {
 
 func startNATS(t testing.TB, o bus.EmbeddedOptions) *server.Server {
 	t.Helper()
+	SkipShort(t, "NATS")
 	s, err := bus.StartEmbedded(o)
 	if err != nil {
 		t.Fatalf("start NATS: %v", err)
