@@ -18,14 +18,8 @@ import (
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/identity"
+	"github.com/linewatch/linewatch/internal/clock"
 )
-
-// Clock tells the time; tests inject a fake one.
-type Clock interface{ Now() time.Time }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now().UTC() }
 
 // PointWriter writes transitions to InfluxDB measurement "alarms"
 // (implemented by store/; asynchronous, it spools while InfluxDB is down).
@@ -39,7 +33,7 @@ type Auditor interface {
 // Options of a Service; every field is optional.
 type Options struct {
 	Logger *slog.Logger
-	Clock  Clock
+	Clock  clock.Clock
 	Points PointWriter
 	// Audit receives every person-caused action; nil opens the AUDIT stream
 	// on the service's connection.
@@ -84,7 +78,7 @@ type Service struct {
 
 	authServer *AuthServer
 	log        *slog.Logger
-	clock      Clock
+	clock      clock.Clock
 	flood      *floodTracker
 	policy     Policy
 
@@ -110,7 +104,7 @@ func New(cfg *config.Config, nc *nats.Conn, opts Options) (*Service, error) {
 		opts.Logger = slog.Default()
 	}
 	if opts.Clock == nil {
-		opts.Clock = systemClock{}
+		opts.Clock = clock.Real{}
 	}
 	if opts.QueueGroup == "" {
 		opts.QueueGroup = "linewatch-alerts"
