@@ -18,6 +18,7 @@ import (
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/identity"
+	"github.com/linewatch/linewatch/internal/backoff"
 	"github.com/linewatch/linewatch/internal/clock"
 )
 
@@ -265,19 +266,10 @@ func (s *Service) delayFor(f analytics.Finding) time.Duration {
 }
 
 func retryDelay(attempt int) time.Duration {
-	return min(time.Duration(attempt)*100*time.Millisecond, 2*time.Second)
+	return backoff.Policy{Min: 100 * time.Millisecond, Max: 2 * time.Second, Linear: true}.Delay(attempt)
 }
 
-func wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func wait(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, clock.Real{}, d) }
 
 // SetMachineState reports a machine's state (from its machine_state tag);
 // states in alarms.suppress_when_state suppress its alarms by design. It
