@@ -13,6 +13,7 @@ import (
 	"github.com/linewatch/linewatch/audit"
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/identity"
+	"github.com/linewatch/linewatch/internal/clock"
 )
 
 // AuthVersion versions LoginRequest, AuthRequest and AuthReply.
@@ -81,19 +82,19 @@ func decodeStrict(data []byte, v any) error {
 type AuthServer struct {
 	auth  *identity.Authority
 	audit Auditor
-	clock Clock
+	clock clock.Clock
 	log   *slog.Logger
 }
 
 // NewAuthServer makes an AuthServer; auth nil refuses every request.
-func NewAuthServer(auth *identity.Authority, audit Auditor, clock Clock, log *slog.Logger) *AuthServer {
-	if clock == nil {
-		clock = systemClock{}
+func NewAuthServer(auth *identity.Authority, audit Auditor, clk clock.Clock, log *slog.Logger) *AuthServer {
+	if clk == nil {
+		clk = clock.Real{}
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &AuthServer{auth: auth, audit: audit, clock: clock, log: log}
+	return &AuthServer{auth: auth, audit: audit, clock: clk, log: log}
 }
 
 // Respond answers one request on linewatch.cmd.auth.<verb>.

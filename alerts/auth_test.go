@@ -20,6 +20,7 @@ import (
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/identity"
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/testenv"
 )
 
@@ -28,7 +29,7 @@ type authFixture struct {
 	cfg   *config.Config
 	nc    *nats.Conn
 	js    jetstream.JetStream
-	clock *fakeClock
+	clock *clock.Fake
 	id    string // an unacknowledged alarm
 }
 

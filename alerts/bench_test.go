@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/analytics"
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/testenv"
 )
 
@@ -19,7 +20,7 @@ func BenchmarkFindingToSubscriber(b *testing.B) {
 	ctx := context.Background()
 	cfg := demoConfig(b)
 	cfg.Alarms.Flood.Threshold = 1 << 30 // no flood summaries in the measurement
-	s := newService(b, cfg, nc, systemClock{}, nil)
+	s := newService(b, cfg, nc, clock.Real{}, nil)
 	sub, err := nc.SubscribeSync("linewatch.alarms.>")
 	if err != nil {
 		b.Fatal(err)

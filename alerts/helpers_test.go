@@ -20,29 +20,13 @@ import (
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/identity"
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock.Fake { return clock.NewFake(t0) }
 
 // demoConfig is the demo config with a users file of test users (bcrypt
 // at the minimum cost, so tests stay fast) and a data dir of the test's.
@@ -130,7 +114,7 @@ func (r *recorder) all() []Transition {
 	return append([]Transition(nil), r.trs...)
 }
 
-func newService(t testing.TB, cfg *config.Config, nc *nats.Conn, clock Clock, rec *recorder) *Service {
+func newService(t testing.TB, cfg *config.Config, nc *nats.Conn, clock clock.Clock, rec *recorder) *Service {
 	t.Helper()
 	o := Options{Clock: clock}
 	if rec != nil {

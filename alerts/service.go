@@ -18,14 +18,9 @@ import (
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/identity"
+	"github.com/linewatch/linewatch/internal/backoff"
+	"github.com/linewatch/linewatch/internal/clock"
 )
-
-// Clock tells the time; tests inject a fake one.
-type Clock interface{ Now() time.Time }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now().UTC() }
 
 // PointWriter writes transitions to InfluxDB measurement "alarms"
 // (implemented by store/; asynchronous, it spools while InfluxDB is down).
@@ -39,7 +34,7 @@ type Auditor interface {
 // Options of a Service; every field is optional.
 type Options struct {
 	Logger *slog.Logger
-	Clock  Clock
+	Clock  clock.Clock
 	Points PointWriter
 	// Audit receives every person-caused action; nil opens the AUDIT stream
 	// on the service's connection.
@@ -84,7 +79,7 @@ type Service struct {
 
 	authServer *AuthServer
 	log        *slog.Logger
-	clock      Clock
+	clock      clock.Clock
 	flood      *floodTracker
 	policy     Policy
 
@@ -110,7 +105,7 @@ func New(cfg *config.Config, nc *nats.Conn, opts Options) (*Service, error) {
 		opts.Logger = slog.Default()
 	}
 	if opts.Clock == nil {
-		opts.Clock = systemClock{}
+		opts.Clock = clock.Real{}
 	}
 	if opts.QueueGroup == "" {
 		opts.QueueGroup = "linewatch-alerts"
@@ -271,19 +266,10 @@ func (s *Service) delayFor(f analytics.Finding) time.Duration {
 }
 
 func retryDelay(attempt int) time.Duration {
-	return min(time.Duration(attempt)*100*time.Millisecond, 2*time.Second)
+	return backoff.Policy{Min: 100 * time.Millisecond, Max: 2 * time.Second, Linear: true}.Delay(attempt)
 }
 
-func wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func wait(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, clock.Real{}, d) }
 
 // SetMachineState reports a machine's state (from its machine_state tag);
 // states in alarms.suppress_when_state suppress its alarms by design. It

@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/linewatch/linewatch/analytics"
+	"github.com/linewatch/linewatch/internal/backoff"
+	"github.com/linewatch/linewatch/internal/clock"
 )
 
 // Bucket is the JetStream key-value bucket holding the current state of
@@ -267,7 +268,7 @@ func (s *Store) update(ctx context.Context, id string, init func() Alarm, fn fun
 		if attempt >= maxCASAttempts {
 			return nil, record{}, fmt.Errorf("store alarm %s: %d revision conflicts in a row: %w", id, attempt, err)
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := casBackoff.Wait(ctx, clock.Real{}, attempt); err != nil {
 			return nil, record{}, err
 		}
 	}
@@ -287,19 +288,10 @@ func conflict(err error) bool {
 	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
 }
 
-// backoff waits a short, jittered, growing delay between CAS attempts.
-func backoff(ctx context.Context, attempt int) error {
-	d := time.Duration(min(attempt, 10)) * time.Millisecond
-	d += rand.N(d + time.Millisecond)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// casBackoff spreads CAS retries: a short, jittered, growing delay
+// (n ms to 2n ms before retry n, at most 10–20 ms), on real time since
+// the contenders are other processes.
+var casBackoff = backoff.Policy{Min: 2 * time.Millisecond, Max: 20 * time.Millisecond, Linear: true, Jitter: true}
 
 // markPublished drops the outbox entries up to and including seq.
 func (s *Store) markPublished(ctx context.Context, id string, seq uint64) error {
@@ -327,7 +319,7 @@ func (s *Store) markPublished(ctx context.Context, id string, seq uint64) error 
 		} else if !conflict(err) || attempt >= maxCASAttempts {
 			return fmt.Errorf("mark alarm %s published up to %d: %w", id, seq, err)
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := casBackoff.Wait(ctx, clock.Real{}, attempt); err != nil {
 			return err
 		}
 	}

@@ -92,7 +92,7 @@ func TestSystemConditionsBecomeAlarmsIntegration(t *testing.T) {
 	s := newService(t, cfg, nc, clock, rec)
 	stopHealth := runHealth(t, s)
 
-	reg, err := health.New(health.Options{Site: cfg.Site, Now: clock.Now})
+	reg, err := health.New(health.Options{Site: cfg.Site, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -50,9 +51,9 @@ type CheckpointerOptions struct {
 	Key      ed25519.PrivateKey
 	Interval time.Duration
 	Replicas int
-	Now      func() time.Time
-	// After is the timer (default time.After); tests drive it.
-	After  func(time.Duration) <-chan time.Time
+	// Clock stamps checkpoints and times the interval (default
+	// clock.Real); tests drive a clock.Fake.
+	Clock  clock.Clock
 	Logger *slog.Logger
 }
 
@@ -74,11 +75,8 @@ func NewCheckpointer(ctx context.Context, js jetstream.JetStream, o Checkpointer
 	if o.Interval <= 0 {
 		o.Interval = time.Minute
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.After == nil {
-		o.After = time.After
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -109,7 +107,7 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (cp Checkpoint, ok bool, 
 	if head.ComputeHash() != head.Hash {
 		return Checkpoint{}, false, fmt.Errorf("audit head seq %d does not match its hash: not signing it", head.Seq)
 	}
-	cp = SignCheckpoint(c.o.Key, head.Seq, head.Hash, c.o.Now())
+	cp = SignCheckpoint(c.o.Key, head.Seq, head.Hash, c.o.Clock.Now())
 	data, _ := json.Marshal(cp)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -148,15 +146,17 @@ func (c *Checkpointer) Run(ctx context.Context) error {
 	}
 	defer sub.Unsubscribe()
 	for {
+		tick, stop := c.o.Clock.After(c.o.Interval)
 		select {
 		case <-ctx.Done():
+			stop()
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			if _, _, err := c.Checkpoint(fctx); err != nil {
 				c.o.Logger.Error("audit checkpoint at shutdown failed", "err", err)
 			}
 			return nil
-		case <-c.o.After(c.o.Interval):
+		case <-tick:
 			if _, _, err := c.Checkpoint(ctx); err != nil && ctx.Err() == nil {
 				c.o.Logger.Error("audit checkpoint failed", "err", err)
 			}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/edkey"
 	"github.com/linewatch/linewatch/internal/testenv"
 )
@@ -146,9 +147,8 @@ func TestCheckpointerIntegration(t *testing.T) {
 	ctx := context.Background()
 	l := openLog(t, js)
 	key, trusted := newKey(t)
-	tick := make(chan time.Time)
-	now := t0.Add(2 * time.Hour)
-	cp, err := NewCheckpointer(ctx, js, CheckpointerOptions{Key: key, Now: func() time.Time { return now }, After: func(time.Duration) <-chan time.Time { return tick }})
+	clk := clock.NewFake(t0.Add(2 * time.Hour))
+	cp, err := NewCheckpointer(ctx, js, CheckpointerOptions{Key: key, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,12 @@ func TestCheckpointerIntegration(t *testing.T) {
 		t.Fatalf("requested checkpoint %+v", got)
 	}
 	l.Append(ctx, Entry{Time: t0.Add(time.Hour), Actor: "dave", Action: "alarm.ack", Object: "b"})
-	tick <- now // one interval
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := clk.WaitWaiters(wctx, 1); err != nil {
+		t.Fatal("the checkpointer armed no interval timer")
+	}
+	clk.Advance(time.Minute) // one interval (the default)
 	l.Append(ctx, Entry{Time: t0.Add(time.Hour), Actor: "erin", Action: "alarm.ack", Object: "c"})
 	cancel() // shutdown: a last checkpoint
 	if err := <-done; err != nil {

@@ -12,6 +12,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/linewatch/linewatch/bus"
+	"github.com/linewatch/linewatch/internal/backoff"
+	"github.com/linewatch/linewatch/internal/clock"
 )
 
 // Stream layout.
@@ -73,6 +75,10 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Log, error) 
 
 const maxAppendAttempts = 20
 
+// appendRetry spaces appends that lost the race for the chain head (or
+// their ack); real time, since the other appenders are other processes.
+var appendRetry = backoff.Policy{Min: 5 * time.Millisecond, Max: 200 * time.Millisecond}
+
 // Append seals e after the current last entry and stores it. Seq, Prev and
 // Hash are set by Append; Time defaults to now. When another appender got
 // there first it re-reads the last entry and tries again.
@@ -85,7 +91,6 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delay := 5 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		if !l.loaded {
 			last, err := l.lastEntry(ctx)
@@ -126,12 +131,9 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 			l.last, l.loaded = last, true
 			return *last, nil
 		}
-		select {
-		case <-ctx.Done():
-			return Entry{}, fmt.Errorf("append audit entry %s %s: %w", e.Action, e.Object, ctx.Err())
-		case <-time.After(delay):
+		if err := appendRetry.Wait(ctx, clock.Real{}, attempt); err != nil {
+			return Entry{}, fmt.Errorf("append audit entry %s %s: %w", e.Action, e.Object, err)
 		}
-		delay = min(2*delay, 200*time.Millisecond)
 	}
 }
 

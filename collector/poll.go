@@ -10,14 +10,13 @@ import (
 
 	"github.com/linewatch/linewatch/collector/uaclient"
 	"github.com/linewatch/linewatch/config"
-	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/sample"
 )
 
 // poller reads one poll group once per interval. Ticks are on a grid of
 // wall time (multiples of the interval), so they do not drift, and are
 // waited for on monotonic time, so a step of the wall clock neither
-// stalls nor bunches them (clock.Grid; a step re-aligns the grid). When a
+// stalls nor bunches them (grid; a step re-aligns it). When a
 // read outlasts ticks, those ticks are counted as skipped and the next
 // read happens at the next future tick — reads never pile up.
 type poller struct {
@@ -91,7 +90,7 @@ func (p *poller) session(ctx context.Context, sess *uaclient.Session) {
 		chunk = p.chunkCap
 	}
 	plan := uaclient.NewReadPlan(rvs, chunk)
-	grid := clock.NewGrid(clk, p.mr.c.steps, p.group.Interval)
+	grid := newGrid(clk, p.mr.c.steps, p.group.Interval)
 	var results []*ua.DataValue
 	for {
 		timer, stop := clk.After(grid.Wait())

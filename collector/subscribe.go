@@ -10,6 +10,7 @@ import (
 
 	"github.com/linewatch/linewatch/collector/uaclient"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/backoff"
 	"github.com/linewatch/linewatch/sample"
 )
 
@@ -90,7 +91,8 @@ func (s *subscriber) session(ctx context.Context, sess *uaclient.Session) error 
 	s.mr.emit(ctx, append(refused, more...), s.sub.Name, recv)
 
 	// Items refused while a restarted server is still building its address
-	// space (BadNodeIdUnknown) are tried again with backoff.
+	// space (BadNodeIdUnknown) are tried again with the reconnect backoff.
+	reconnect := backoff.Policy{Min: s.mr.c.cfg.Collector.ReconnectMin, Max: s.mr.c.cfg.Collector.ReconnectMax, Jitter: true}
 	attempt := 0
 	var retryC <-chan time.Time
 	stopRetry := func() {}
@@ -99,7 +101,7 @@ func (s *subscriber) session(ctx context.Context, sess *uaclient.Session) error 
 		stopRetry()
 		retryC = nil
 		if len(retry) > 0 {
-			retryC, stopRetry = s.mr.c.clk.After(uaclient.Backoff(attempt, s.mr.c.cfg.Collector.ReconnectMin, s.mr.c.cfg.Collector.ReconnectMax))
+			retryC, stopRetry = s.mr.c.clk.After(reconnect.Delay(attempt + 1))
 			attempt++
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/linewatch/linewatch/internal/backoff"
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -21,7 +23,7 @@ const DefaultResync = time.Minute
 type Options struct {
 	Site       string
 	Registerer prometheus.Registerer
-	Now        func() time.Time
+	Clock      clock.Clock // timestamps and retry/resync timers; default clock.Real
 	Logger     *slog.Logger
 	// QueueMax bounds the unpublished changes (default DefaultQueueMax);
 	// past it the oldest change is dropped (the periodic republish still
@@ -47,8 +49,8 @@ type Registry struct {
 
 // New makes a Registry and registers its metrics.
 func New(o Options) (*Registry, error) {
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -85,7 +87,7 @@ func (r *Registry) Report(c Condition) {
 	}
 	c.V, c.Site, c.Reason = SchemaVersion, r.o.Site, clip(c.Reason)
 	if c.Since.IsZero() {
-		c.Since = r.o.Now()
+		c.Since = r.o.Clock.Now()
 	}
 	c.Since = c.Since.UTC()
 	v := 0.0
@@ -177,6 +179,9 @@ func (r *Registry) Pending() int {
 	return len(r.queue)
 }
 
+// publishRetry is the wait before the nth retry of a failed publish.
+var publishRetry = backoff.Policy{Min: 500 * time.Millisecond, Max: 10 * time.Second, Linear: true}
+
 // Run publishes changes in order until ctx ends, retrying with backoff
 // while publish fails, and calls Resync every resync (DefaultResync when
 // zero; negative: never).
@@ -184,14 +189,14 @@ func (r *Registry) Run(ctx context.Context, publish PublishFunc, resync time.Dur
 	if resync == 0 {
 		resync = DefaultResync
 	}
-	var tick <-chan time.Time
+	clk := r.o.Clock
+	var tick, retry <-chan time.Time
+	stopTick, stopRetry := func() {}, func() {}
+	defer func() { stopTick(); stopRetry() }()
 	if resync > 0 {
-		t := time.NewTicker(resync)
-		defer t.Stop()
-		tick = t.C
+		tick, stopTick = clk.After(resync)
 	}
 	failures := 0
-	var retry <-chan time.Time
 	for {
 		r.mu.Lock()
 		var next *Condition
@@ -220,7 +225,7 @@ func (r *Registry) Run(ctx context.Context, publish PublishFunc, resync time.Dur
 			if failures == 1 || failures%30 == 0 {
 				r.log.Warn("health: cannot publish a condition change; kept and retried", "condition", next.Key(), "attempts", failures, "err", err)
 			}
-			retry = time.After(min(time.Duration(failures)*500*time.Millisecond, 10*time.Second))
+			retry, stopRetry = clk.After(publishRetry.Delay(failures))
 		}
 		select {
 		case <-ctx.Done():
@@ -230,6 +235,7 @@ func (r *Registry) Run(ctx context.Context, publish PublishFunc, resync time.Dur
 			retry = nil
 		case <-tick:
 			r.Resync()
+			tick, stopTick = clk.After(resync)
 		}
 	}
 }

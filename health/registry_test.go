@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -17,7 +18,7 @@ var t0 = time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)
 func newReg(t *testing.T) (*Registry, *prometheus.Registry) {
 	t.Helper()
 	pr := prometheus.NewRegistry()
-	r, err := New(Options{Site: "plant1", Registerer: pr, Now: func() time.Time { return t0 }})
+	r, err := New(Options{Site: "plant1", Registerer: pr, Clock: clock.NewFake(t0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +53,7 @@ func TestRunPublishesInOrderAndRetriesWhileNATSIsDown(t *testing.T) {
 	var got []Condition
 	down := true
 	attempts := 0
+	published := make(chan struct{}, 2)
 	publish := func(_ context.Context, c Condition) error {
 		mu.Lock()
 		defer mu.Unlock()
@@ -60,6 +62,7 @@ func TestRunPublishesInOrderAndRetriesWhileNATSIsDown(t *testing.T) {
 			return errors.New("nats: no servers available for connection")
 		}
 		got = append(got, c)
+		published <- struct{}{}
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -71,21 +74,37 @@ func TestRunPublishesInOrderAndRetriesWhileNATSIsDown(t *testing.T) {
 	r.Report(c)
 	c.Active, c.Since = false, t0.Add(time.Minute)
 	r.Report(c) // raised and cleared while NATS is down: both must arrive
-	for {
-		mu.Lock()
-		a := attempts
-		mu.Unlock()
-		if a > 0 {
-			break
+	// The retries wait 0.5 s, 1 s, 1.5 s, … (at most 10 s) on the clock.
+	clk := r.o.Clock.(*clock.Fake)
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	for n := 1; n <= 3; n++ {
+		if err := clk.WaitWaiters(wctx, 1); err != nil {
+			t.Fatalf("no retry armed after failure %d", n)
 		}
-		time.Sleep(5 * time.Millisecond) // waiting for the first attempt, not timing
+		at, _ := clk.NextAt()
+		if want := time.Duration(n) * 500 * time.Millisecond; at.Sub(clk.Now()) != want {
+			t.Fatalf("retry %d in %s, want %s", n, at.Sub(clk.Now()), want)
+		}
+		if n == 3 {
+			mu.Lock()
+			down = false
+			mu.Unlock()
+		}
+		clk.Advance(at.Sub(clk.Now()))
+	}
+	for range 2 {
+		select {
+		case <-published:
+		case <-wctx.Done():
+			t.Fatalf("%d changes still pending", r.Pending())
+		}
 	}
 	mu.Lock()
-	down = false
-	mu.Unlock()
-	for r.Pending() > 0 {
-		time.Sleep(5 * time.Millisecond)
+	if attempts != 5 {
+		t.Errorf("%d publish attempts, want 5 (3 failed, then raise and clear)", attempts)
 	}
+	mu.Unlock()
 	mu.Lock()
 	defer mu.Unlock()
 	if len(got) != 2 || !got[0].Active || got[1].Active || !got[0].Since.Equal(t0) {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/testenv"
 	"github.com/linewatch/linewatch/sample"
 )
@@ -23,65 +23,21 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 var errCrash = errors.New("simulated crash")
 
-// fakeClock fires timers only when the test advances it.
+// fakeClock is clock.Fake recording the duration of every timer the
+// Writer arms, so a test can wait for a backoff and read its length.
 type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	timers  []*fakeTimer
+	*clock.Fake
 	created chan time.Duration // every NewTimer duration, in order
 }
 
-type fakeTimer struct {
-	c       chan time.Time
-	at      time.Time
-	stopped bool
-	fired   bool
-}
-
 func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), created: make(chan time.Duration, 1000)}
+	return &fakeClock{Fake: clock.NewFake(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)), created: make(chan time.Duration, 1000)}
 }
 
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTimer(d time.Duration) Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{c: make(chan time.Time, 1), at: c.now.Add(d)}
-	c.timers = append(c.timers, t)
+func (c *fakeClock) NewTimer(d time.Duration) clock.Timer {
+	t := c.Fake.NewTimer(d)
 	c.created <- d
-	return &fakeTimerHandle{c, t}
-}
-
-// Advance moves time forward and fires the timers that are due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	for _, t := range c.timers {
-		if !t.stopped && !t.fired && !t.at.After(c.now) {
-			t.fired = true
-			t.c <- c.now
-		}
-	}
-}
-
-type fakeTimerHandle struct {
-	clk *fakeClock
-	t   *fakeTimer
-}
-
-func (h *fakeTimerHandle) C() <-chan time.Time { return h.t.c }
-func (h *fakeTimerHandle) Stop() bool {
-	h.clk.mu.Lock()
-	defer h.clk.mu.Unlock()
-	was := !h.t.stopped && !h.t.fired
-	h.t.stopped = true
-	return was
+	return t
 }
 
 // waitTimer returns the next timer duration created that satisfies ok.

@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/linewatch/linewatch/internal/backoff"
+	"github.com/linewatch/linewatch/internal/clock"
 )
 
 // dispatcher is Run's state; only Run's goroutine touches it. It decides
@@ -23,7 +25,7 @@ type dispatcher struct {
 	inflight int
 	failing  bool // last send failed retryably: probe with one batch at a time
 	failures int
-	backoff  Timer
+	backoff  clock.Timer
 	draining bool
 	waiters  []chan struct{}
 	// holding: the spool disk refused a write; batches that can be
@@ -415,11 +417,7 @@ func (d *dispatcher) release(b *batch) {
 // at least Retry-After.
 func (d *dispatcher) startBackoff(retryAfter time.Duration) {
 	w := d.w
-	delay := w.backoffMax
-	if n := d.failures - 1; n < 30 {
-		delay = min(w.backoffMin<<max(n, 0), w.backoffMax)
-	}
-	delay = delay/2 + rand.N(delay/2+1)
+	delay := backoff.Policy{Min: w.backoffMin, Max: w.backoffMax, Jitter: true}.Delay(d.failures)
 	delay = max(delay, retryAfter)
 	if d.backoff != nil {
 		d.backoff.Stop()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/health"
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/unencodable"
 	"github.com/linewatch/linewatch/sample"
 )
@@ -25,7 +26,7 @@ type WriterOptions struct {
 	Logger *slog.Logger
 	// Clock drives flush intervals, backoff and the drain deadline; tests
 	// inject one so they need not sleep. Defaults to the system clock.
-	Clock Clock
+	Clock clock.Clock
 	// Metrics registers the writer's Prometheus metrics; nil: not registered.
 	Metrics prometheus.Registerer
 	// DrainTimeout bounds how long Run keeps sending after its context is
@@ -64,7 +65,7 @@ type batch struct {
 // goroutine.
 type Writer struct {
 	log          *slog.Logger
-	clock        Clock
+	clock        clock.Clock
 	m            *metrics
 	ep           *endpoint
 	sp           spool
@@ -132,7 +133,7 @@ func NewWriter(cfg config.InfluxDB, opts WriterOptions) (*Writer, error) {
 	}
 	w.log = w.log.With("component", "store")
 	if w.clock == nil {
-		w.clock = realClock{}
+		w.clock = clock.Real{}
 	}
 	setDefault(&w.batchSize, config.DefaultBatchSize)
 	setDefault(&w.flushEvery, config.DefaultFlushInterval)

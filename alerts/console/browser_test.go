@@ -35,7 +35,7 @@ func TestBrowserLoginLiveAck(t *testing.T) {
 	b.waitFor("existing alarm", fmt.Sprintf(`document.querySelector('tr[data-alarm-id=%q]')`, low.ID))
 
 	// A new urgent alarm appears live, above the low one.
-	r.clk.advance(time.Minute)
+	r.clk.Advance(time.Minute)
 	a := r.svc.activate("L1", "coldroom", alerts.Urgent, "cold room above 8 °C for 12 min")
 	row := fmt.Sprintf(`tr[data-alarm-id=%q]`, a.ID)
 	b.waitFor("urgent alarm row", fmt.Sprintf(`document.querySelector('%s[data-state="unacknowledged"]')`, row))

@@ -80,11 +80,11 @@ func TestLoginFailuresAreRateLimited(t *testing.T) {
 	if code != 429 || resp.Header.Get("Retry-After") != "30" {
 		t.Fatalf("after 5 failures even the right password must wait: %d %v Retry-After=%q", code, m, resp.Header.Get("Retry-After"))
 	}
-	r.clk.advance(29 * time.Second)
+	r.clk.Advance(29 * time.Second)
 	if code, _, _ := c.do("POST", "/api/login", map[string]string{"user": "alice", "password": alicePW}); code != 429 {
 		t.Fatalf("at 29 s: %d, want 429", code)
 	}
-	r.clk.advance(time.Second)
+	r.clk.Advance(time.Second)
 	c.login("alice", alicePW)
 }
 
@@ -100,7 +100,7 @@ func TestLiveUpdatesAndCommands(t *testing.T) {
 		waitEvent(t, ev, "existing alarm", isAlarmUpdate(old.ID, "unacknowledged"))
 	}
 
-	r.clk.advance(time.Minute)
+	r.clk.Advance(time.Minute)
 	a := r.svc.activate("L1", "coldroom", alerts.Urgent, "cold room above 8 °C")
 	// The KV update and the ALARMS transition come from two feeds, in either order.
 	isNew := isAlarmUpdate(a.ID, "unacknowledged")
@@ -180,7 +180,7 @@ func TestAlarmServiceDown(t *testing.T) {
 		t.Errorf("ack with no alarm service: %d %v", code, m)
 	}
 	// The bucket appears later (alarm service started): the console picks it up.
-	svc := newAlarmService(t, r.nc, r.js, r.clk.Now, r.file)
+	svc := newAlarmService(t, r.nc, r.js, r.clk, r.file)
 	a := svc.activate("L2", "dryer", alerts.Medium, "shelf temperature drift")
 	waitEvent(t, ev, "alarm after the bucket appeared", isAlarmUpdate(a.ID, "unacknowledged"))
 }

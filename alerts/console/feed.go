@@ -13,6 +13,8 @@ import (
 
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/bus"
+	"github.com/linewatch/linewatch/internal/backoff"
+	"github.com/linewatch/linewatch/internal/clock"
 )
 
 // AlarmsBucket is the KV bucket with the current state of every alarm,
@@ -181,22 +183,14 @@ func SortAlarms(as []alerts.Alarm) {
 	})
 }
 
-// retryDelay grows from 250 ms to 5 s between attempts to find the bucket
-// or stream, which the alarm service may not have created yet.
-func retryDelay(attempt int) time.Duration {
-	d := 250 * time.Millisecond << min(attempt, 5)
-	return min(d, 5*time.Second)
-}
+// feedRetry spaces attempts to find the bucket or stream, which the
+// alarm service may not have created yet: 250 ms doubling to 5 s. It
+// waits on real time: Options.Clock (session expiry) is one tests hold.
+var feedRetry = backoff.Policy{Min: 250 * time.Millisecond, Max: 5 * time.Second}
 
-func wait(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+// wait waits before retry attempt+1 of the feed; false when ctx ended.
+func wait(ctx context.Context, attempt int) bool {
+	return feedRetry.Wait(ctx, clock.Real{}, attempt+1) == nil
 }
 
 // watchAlarms keeps the hub's alarm list equal to the KV bucket.
@@ -210,14 +204,14 @@ func (s *Server) watchAlarms(ctx context.Context) {
 				s.log.Warn("console: open alarm bucket", "bucket", AlarmsBucket, "err", err)
 				s.hub.setStatus("alarm state unavailable: " + err.Error())
 			}
-			if !wait(ctx, retryDelay(attempt)) {
+			if !wait(ctx, attempt) {
 				return
 			}
 			continue
 		}
 		attempt = 0
 		s.runWatch(ctx, kv)
-		if !wait(ctx, retryDelay(0)) {
+		if !wait(ctx, 0) {
 			return
 		}
 	}
@@ -309,7 +303,7 @@ func (s *Server) watchTransitions(ctx context.Context) {
 			if ctx.Err() == nil {
 				s.log.Debug("console: ALARMS stream not available yet", "err", err)
 			}
-			if !wait(ctx, retryDelay(attempt)) {
+			if !wait(ctx, attempt) {
 				return
 			}
 			continue
@@ -325,7 +319,7 @@ func (s *Server) watchTransitions(ctx context.Context) {
 			s.log.Warn("console: ALARMS event feed", "err", err)
 		}))
 		if err != nil {
-			if !wait(ctx, retryDelay(attempt)) {
+			if !wait(ctx, attempt) {
 				return
 			}
 			continue

@@ -50,7 +50,7 @@ func TestParallelGuessesCheckedAtMostFive(t *testing.T) {
 		t.Fatalf("right password right after the guesses: %d, want 429", code)
 	}
 	// After the block, one attempt at a time: parallel guesses again check one.
-	r.clk.advance(30 * time.Second)
+	r.clk.Advance(30 * time.Second)
 	clear(codes)
 	for range 20 {
 		wg.Go(func() {
@@ -141,7 +141,7 @@ func TestConsoleActsWithTheUsersToken(t *testing.T) {
 	c.login("alice", alicePW)
 	a := r.svc.activate("L1", "filler", alerts.High, "fill weight low")
 	for range 3 { // 55 min steps: past the 1 h token lifetime twice
-		r.clk.advance(55 * time.Minute)
+		r.clk.Advance(55 * time.Minute)
 		if code, m, _ := c.do("GET", "/api/me", nil); code != 200 {
 			t.Fatalf("me: %d %v", code, m)
 		}

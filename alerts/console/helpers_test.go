@@ -23,29 +23,13 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/linewatch/linewatch/alerts/console"
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/testenv"
 
 	"github.com/linewatch/linewatch/identity"
 )
 
 var t0 = time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 const (
 	alicePW  = "correct horse battery"
@@ -84,7 +68,7 @@ type consoleRig struct {
 	srv  *console.Server
 	nc   *nats.Conn
 	js   jetstream.JetStream
-	clk  *fakeClock
+	clk  *clock.Fake
 	svc  *alarmService
 	file string
 	stop func() // shut the console down and wait for Serve to return
@@ -100,10 +84,10 @@ func startConsole(t *testing.T, ro rigOpts) *consoleRig {
 	t.Helper()
 	nc, js := testenv.NATSConn(t)
 	file := writeUsers(t)
-	clk := &fakeClock{now: t0}
+	clk := clock.NewFake(t0)
 	r := &consoleRig{nc: nc, js: js, clk: clk, file: file}
 	if !ro.noService {
-		r.svc = newAlarmService(t, nc, js, clk.Now, file)
+		r.svc = newAlarmService(t, nc, js, clk, file)
 	}
 	var err error
 	r.srv, err = console.New(console.Options{NATS: nc, Site: "plant1", UsersFile: file, Clock: clk,

@@ -16,6 +16,7 @@ import (
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/alerts/console"
 	"github.com/linewatch/linewatch/bus"
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/testenv"
 )
 
@@ -44,9 +45,9 @@ func TestConsoleWithOperatorPermissions(t *testing.T) {
 	if err := bus.EnsureStreams(ctx, js, bus.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	clk := &fakeClock{now: t0}
+	clk := clock.NewFake(t0)
 	usersFile := writeUsers(t)
-	svc := newAlarmService(t, admin, js, clk.Now, usersFile)
+	svc := newAlarmService(t, admin, js, clk, usersFile)
 	old := svc.activate("L1", "press", alerts.Low, "reject rate drifting")
 
 	var errMu sync.Mutex

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/linewatch/linewatch/identity"
+	"github.com/linewatch/linewatch/internal/clock"
 )
 
 //go:embed static
@@ -33,7 +34,7 @@ type Options struct {
 	// changes, so adding or removing a user needs no restart.
 	UsersFile string
 	Logger    *slog.Logger
-	Clock     Clock
+	Clock     clock.Clock
 	// CommandTimeout bounds the wait for the alarm service's reply (default 5s).
 	CommandTimeout time.Duration
 	// Machines lists the plant's machines as "line/machine" for the health
@@ -48,7 +49,7 @@ type Options struct {
 type Server struct {
 	opts     Options
 	log      *slog.Logger
-	clk      Clock
+	clk      clock.Clock
 	js       jetstream.JetStream
 	hub      *hub
 	sessions *sessions
@@ -87,7 +88,7 @@ func New(o Options) (*Server, error) {
 		s.log = slog.Default()
 	}
 	if s.clk == nil {
-		s.clk = realClock{}
+		s.clk = clock.Real{}
 	}
 	s.sessions = &sessions{clk: s.clk, m: map[string]*session{}}
 	s.limiter = identity.NewLimiter(s.clk.Now, 2)

@@ -9,14 +9,8 @@ import (
 
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/identity"
+	"github.com/linewatch/linewatch/internal/clock"
 )
-
-// Clock is the console's time source (session expiry, login rate limits).
-type Clock interface{ Now() time.Time }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now().UTC() }
 
 const (
 	sessionCookie  = "lw_session"
@@ -45,7 +39,7 @@ type tokenBox struct {
 // out, which is acceptable for an operator console.
 type sessions struct {
 	mu  sync.Mutex
-	clk Clock
+	clk clock.Clock
 	m   map[string]*session
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/linewatch/linewatch/audit"
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/identity"
+	"github.com/linewatch/linewatch/internal/clock"
 )
 
 // alarmService is a test-only stand-in for the alarm state of package
@@ -37,7 +38,8 @@ type alarmService struct {
 	auth *identity.Authority
 }
 
-func newAlarmService(t testing.TB, nc *nats.Conn, js jetstream.JetStream, now func() time.Time, usersFile string) *alarmService {
+func newAlarmService(t testing.TB, nc *nats.Conn, js jetstream.JetStream, clk clock.Clock, usersFile string) *alarmService {
+	now := clk.Now
 	t.Helper()
 	ctx := context.Background()
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "LINEWATCH_ALARMS"})
@@ -69,7 +71,7 @@ func newAlarmService(t testing.TB, nc *nats.Conn, js jetstream.JetStream, now fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	as := alerts.NewAuthServer(auth, audit, clockFunc(now), nil)
+	as := alerts.NewAuthServer(auth, audit, clk, nil)
 	authSub, err := nc.Subscribe(bus.CmdAuth+".*", func(m *nats.Msg) { as.Respond(ctx, m) })
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +171,3 @@ func (s *alarmService) serve(m *nats.Msg) {
 		reply(alerts.Reply{Code: alerts.CodeIllegal, Message: fmt.Sprintf("%s not supported by the test stand-in", verb)})
 	}
 }
-
-type clockFunc func() time.Time
-
-func (f clockFunc) Now() time.Time { return f() }

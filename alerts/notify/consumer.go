@@ -184,7 +184,7 @@ func (n *Notifier) heal(ctx context.Context, why error) (jetstream.Consumer, err
 		}
 		n.log.Error("notify: cannot recreate the ALARMS consumer; no notification is sent meanwhile", "attempt", attempt, "err", err)
 		n.setConsumerHealth(true, err.Error())
-		if err := sleep(ctx, n.clk, backoff(n.opts.Retry.Base, n.opts.Retry.Max, attempt)); err != nil {
+		if err := n.opts.Retry.policy().Wait(ctx, n.clk, attempt); err != nil {
 			return nil, err
 		}
 	}

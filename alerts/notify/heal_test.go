@@ -139,15 +139,15 @@ func TestConsumerNotRecreatableRaisesSystemConditionIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The retry waits its backoff on the notifier's clock.
-	r.clk.waitTimers(t, 1)
-	r.clk.advance(time.Minute)
+	waitTimers(t, r.clk, 1)
+	r.clk.Advance(time.Minute)
 	var cleared health.Condition
 	for cleared = range got {
 		if !cleared.Active {
 			break
 		}
-		r.clk.waitTimers(t, 1)
-		r.clk.advance(time.Minute)
+		waitTimers(t, r.clk, 1)
+		r.clk.Advance(time.Minute)
 	}
 	if cleared.Active || cleared.Name != health.NotifierNoCons {
 		t.Fatalf("after the stream is back: %+v, want %s cleared", cleared, health.NotifierNoCons)

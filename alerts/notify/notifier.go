@@ -20,6 +20,8 @@ import (
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/health"
+	"github.com/linewatch/linewatch/internal/backoff"
+	"github.com/linewatch/linewatch/internal/clock"
 )
 
 // AlarmsBucket is the KV bucket holding the current state of every alarm
@@ -34,6 +36,9 @@ type Retry struct {
 	Max      time.Duration // backoff cap, default 30s
 	NakDelay time.Duration // redelivery delay after the last attempt, default 1m
 }
+
+// policy is the wait before retry n: Base·2^(n-1), capped at Max.
+func (r Retry) policy() backoff.Policy { return backoff.Policy{Min: r.Base, Max: r.Max} }
 
 // Options configures a Notifier.
 type Options struct {
@@ -53,7 +58,7 @@ type Options struct {
 	// EmailTLS is the base TLS config for STARTTLS (e.g. the plant's CA).
 	EmailTLS *tls.Config
 	Logger   *slog.Logger
-	Clock    Clock
+	Clock    clock.Clock
 	// Health receives health.NotifierNoCons while the ALARMS consumer is
 	// gone and cannot be recreated. It must not block.
 	Health func(health.Condition)
@@ -71,7 +76,7 @@ type route struct {
 type Notifier struct {
 	opts   Options
 	log    *slog.Logger
-	clk    Clock
+	clk    clock.Clock
 	routes []*route
 	cons   jetstream.Consumer
 	dedupe *dedupe
@@ -83,7 +88,7 @@ type Notifier struct {
 
 	mu     sync.Mutex
 	flood  *floodTracker
-	timers map[string]Timer // escalation timers by alarm id + route
+	timers map[string]clock.Timer // escalation timers by alarm id + route
 
 	escalations chan escalation
 	done        chan struct{}
@@ -128,7 +133,7 @@ func New(ctx context.Context, o Options) (*Notifier, error) {
 	n := &Notifier{
 		opts: o, log: o.Logger, clk: o.Clock,
 		flood:       newFloodTracker(o.Alarms.Flood),
-		timers:      map[string]Timer{},
+		timers:      map[string]clock.Timer{},
 		escalations: make(chan escalation, 64),
 		done:        make(chan struct{}),
 		ackWait:     2 * time.Minute,
@@ -144,7 +149,7 @@ func New(ctx context.Context, o Options) (*Notifier, error) {
 		n.log = slog.Default()
 	}
 	if n.clk == nil {
-		n.clk = RealClock()
+		n.clk = clock.Real{}
 	}
 	for i := range o.Alarms.Routes {
 		rc := o.Alarms.Routes[i]
@@ -209,7 +214,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 			!n.trackFloor(ctx, n.cons, true)
 		if !gone {
 			n.log.Warn("notify: pulling from ALARMS interrupted; resuming", "err", err)
-			if sleep(ctx, n.clk, time.Second) != nil {
+			if clock.Sleep(ctx, n.clk, time.Second) != nil {
 				return nil
 			}
 			continue
@@ -404,12 +409,12 @@ func (n *Notifier) once(ctx context.Context, msg jetstream.Msg, id []string, sen
 		if attempt >= n.opts.Retry.Attempts || ctx.Err() != nil {
 			break
 		}
-		wait := backoff(n.opts.Retry.Base, n.opts.Retry.Max, attempt)
+		wait := n.opts.Retry.policy().Delay(attempt)
 		n.log.Warn("notify: send failed; retrying", "id", id, "attempt", attempt, "in", wait, "err", err)
 		if msg != nil {
 			_ = msg.InProgress() // keep JetStream from redelivering while we retry
 		}
-		if sleep(ctx, n.clk, wait) != nil {
+		if clock.Sleep(ctx, n.clk, wait) != nil {
 			break
 		}
 	}

@@ -18,10 +18,22 @@ import (
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/alerts/notify"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/testenv"
 )
 
 var t0 = time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)
+
+// waitTimers blocks until the notifier has armed at least n timers on clk
+// (real-time bound).
+func waitTimers(t *testing.T, clk *clock.Fake, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := clk.WaitWaiters(ctx, n); err != nil {
+		t.Fatalf("timeout waiting for %d pending timers (have %d)", n, clk.Waiters())
+	}
+}
 
 // receiver is a real HTTP webhook endpoint that records what it accepted.
 type receiver struct {
@@ -75,12 +87,12 @@ func (r *receiver) next(t *testing.T) received {
 type rig struct {
 	js  jetstream.JetStream
 	svc *alarmService
-	clk *fakeClock
+	clk *clock.Fake
 }
 
 func newRig(t testing.TB) *rig {
 	_, js := testenv.NATSConn(t)
-	return &rig{js: js, svc: newAlarmService(t, js), clk: newFakeClock(t0)}
+	return &rig{js: js, svc: newAlarmService(t, js), clk: clock.NewFake(t0)}
 }
 
 // start runs a notifier until the test ends.
@@ -145,13 +157,13 @@ func TestWebhookRetriesThenDeliversOnceSigned(t *testing.T) {
 	tr := r.svc.activate(&a, t0)
 
 	// Attempt 1 fails → backoff 1s; attempt 2 fails → backoff 2s; attempt 3 succeeds.
-	r.clk.waitTimers(t, 1)
+	waitTimers(t, r.clk, 1)
 	if got := rx.attempts.Load(); got != 1 {
 		t.Fatalf("attempts before first backoff = %d, want 1", got)
 	}
-	r.clk.advance(time.Second)
-	r.clk.waitTimers(t, 1)
-	r.clk.advance(2 * time.Second)
+	r.clk.Advance(time.Second)
+	waitTimers(t, r.clk, 1)
+	r.clk.Advance(2 * time.Second)
 	got := rx.next(t)
 	r.drained(t)
 	if n := rx.attempts.Load(); n != 3 {
@@ -181,8 +193,8 @@ func TestGivesUpThenRedelivers(t *testing.T) {
 	t.Setenv("LW_TEST_WEBHOOK_SECRET", "x")
 	a := testAlarm("L1", "filler", alerts.High)
 	r.svc.activate(&a, t0)
-	r.clk.waitTimers(t, 1)
-	r.clk.advance(time.Second)
+	waitTimers(t, r.clk, 1)
+	r.clk.Advance(time.Second)
 	// NAK with delay → JetStream redelivers → third attempt succeeds.
 	got := rx.next(t)
 	if n := rx.attempts.Load(); n != 3 || got.p.Alarm.ID != a.ID {
@@ -284,26 +296,26 @@ func TestEscalationAtInjectedTime(t *testing.T) {
 		t.Fatal("first notification must not be an escalation")
 	}
 	<-smtpd.Messages
-	r.clk.waitTimers(t, 1)
+	waitTimers(t, r.clk, 1)
 
 	// b is acknowledged before its timer expires: no escalation.
-	r.clk.advance(time.Minute)
+	r.clk.Advance(time.Minute)
 	b := testAlarm("L1", "freezer", alerts.Urgent)
 	r.svc.activate(&b, t0.Add(time.Minute))
 	rx.next(t)
 	<-smtpd.Messages
-	r.clk.waitTimers(t, 2)
+	waitTimers(t, r.clk, 2)
 	r.svc.ack(&b, t0.Add(2*time.Minute), "olga")
 	r.drained(t)
 
-	r.clk.advance(10*time.Minute - time.Minute - time.Second) // 1 s before a's deadline
-	if p := r.clk.pending(); p != 2 {
+	r.clk.Advance(10*time.Minute - time.Minute - time.Second) // 1 s before a's deadline
+	if p := r.clk.Waiters(); p != 2 {
 		t.Fatalf("pending timers = %d before the deadline, want 2", p)
 	}
 	if len(rx.got) != 0 {
 		t.Fatal("escalated early")
 	}
-	r.clk.advance(time.Second)
+	r.clk.Advance(time.Second)
 	got := rx.next(t)
 	if !got.p.Escalation || got.p.Kind != notify.KindEscalation || got.p.Alarm.ID != a.ID || got.p.Alarm.State != alerts.Unacknowledged {
 		t.Errorf("escalation payload = %s", got.body)
@@ -322,8 +334,8 @@ func TestEscalationAtInjectedTime(t *testing.T) {
 	r.svc.activate(&c, t0.Add(10*time.Minute))
 	rx.next(t)
 	<-smtpd.Messages
-	r.clk.waitTimers(t, 2)
-	r.clk.advance(20 * time.Minute)
+	waitTimers(t, r.clk, 2)
+	r.clk.Advance(20 * time.Minute)
 	if got := rx.next(t); got.p.Alarm.ID != c.ID || !got.p.Escalation {
 		t.Errorf("after b's deadline got %s, want escalation of %s", got.body, c.ID)
 	}

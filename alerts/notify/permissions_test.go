@@ -13,6 +13,7 @@ import (
 	"github.com/linewatch/linewatch/alerts/notify"
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/testenv"
 )
 
@@ -54,7 +55,7 @@ func TestNotifierWithAlertsPermissions(t *testing.T) {
 
 	rx := newReceiver(t)
 	svc := newAlarmService(t, js) // the alarm service's writes, with the same permissions
-	n, err := notify.New(ctx, notify.Options{JS: js, Clock: newFakeClock(t0),
+	n, err := notify.New(ctx, notify.Options{JS: js, Clock: clock.NewFake(t0),
 		Alarms: config.Alarms{Routes: []config.Route{webhookRoute("ops", rx.srv.URL)}}})
 	if err != nil {
 		t.Fatalf("notifier with alerts permissions: %v", err)

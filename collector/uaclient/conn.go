@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/gopcua/opcua"
 
+	"github.com/linewatch/linewatch/internal/backoff"
 	"github.com/linewatch/linewatch/internal/clock"
 )
 
@@ -39,7 +39,7 @@ type DialFunc func(ctx context.Context, cfg Config, onState func(opcua.ConnState
 // Conn keeps one session to an endpoint alive for any number of front ends.
 type Conn struct {
 	cfg        Config
-	min, max   time.Duration
+	retry      backoff.Policy // collector.reconnect_min…max, jittered
 	clk        clock.Clock
 	log        *slog.Logger
 	hooks      Hooks
@@ -86,7 +86,7 @@ func NewConn(cfg Config, o ConnOptions) *Conn {
 		o.Dial = Dial
 	}
 	return &Conn{
-		cfg: cfg, min: o.ReconnectMin, max: o.ReconnectMax, clk: o.Clock, log: o.Logger,
+		cfg: cfg, retry: backoff.Policy{Min: o.ReconnectMin, Max: o.ReconnectMax, Jitter: true}, clk: o.Clock, log: o.Logger,
 		hooks: o.Hooks, dial: o.Dial, closeBound: 2 * time.Second,
 		ready: make(chan struct{}), down: make(chan struct{}), fail: make(chan failure, 1),
 	}
@@ -94,21 +94,6 @@ func NewConn(cfg Config, o ConnOptions) *Conn {
 
 // Endpoint is the endpoint URL.
 func (c *Conn) Endpoint() string { return c.cfg.Endpoint }
-
-// Backoff returns the delay before attempt n (0-based): exponential from
-// min to max, with jitter in [d/2, d) so that many collectors restarted
-// together do not reconnect in lockstep.
-func Backoff(n int, min, max time.Duration) time.Duration {
-	d := min
-	for i := 0; i < n && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
-}
 
 // Run keeps a session open until ctx is cancelled, then closes it
 // (bounded) and returns.
@@ -136,13 +121,13 @@ func (c *Conn) Run(ctx context.Context) {
 			if c.hooks.Down != nil {
 				c.hooks.Down(c.clk.Now().UTC(), err)
 			}
-			if !c.sleep(ctx, Backoff(attempt, c.min, c.max)) {
+			if c.retry.Wait(ctx, c.clk, attempt+1) != nil {
 				return
 			}
 			attempt++
 			continue
 		}
-		upAt := c.clk.Now()
+		upAt, upMono := c.clk.Now(), c.clk.Monotonic()
 		c.log.Info("OPC UA session established", "endpoint", c.cfg.Endpoint, "max_nodes_per_read", lim.MaxNodesPerRead)
 		c.setUp(&Session{Client: cl, Gen: gen, Limits: lim})
 		if c.hooks.Up != nil {
@@ -169,24 +154,13 @@ func (c *Conn) Run(ctx context.Context) {
 		}
 		// A session that lived long resets the backoff; one that dies at
 		// once (server accepts, then fails every read) keeps backing off.
-		if c.clk.Now().Sub(upAt) >= c.max {
+		if c.clk.Monotonic()-upMono >= c.retry.Max {
 			attempt = 0
 		}
-		if !c.sleep(ctx, Backoff(attempt, c.min, c.max)) {
+		if c.retry.Wait(ctx, c.clk, attempt+1) != nil {
 			return
 		}
 		attempt++
-	}
-}
-
-func (c *Conn) sleep(ctx context.Context, d time.Duration) bool {
-	ch, stop := c.clk.After(d)
-	defer stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-ch:
-		return true
 	}
 }
 

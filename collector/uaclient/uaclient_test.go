@@ -21,19 +21,6 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-func TestBackoffGrowsWithJitterAndCap(t *testing.T) {
-	min, max := 100*time.Millisecond, time.Second
-	for n, want := range []time.Duration{100, 200, 400, 800, 1000, 1000} {
-		want *= time.Millisecond
-		for range 50 {
-			d := Backoff(n, min, max)
-			if d < want/2 || d > want {
-				t.Fatalf("Backoff(%d) = %s, want in [%s, %s]", n, d, want/2, want)
-			}
-		}
-	}
-}
-
 func TestSelectEndpointExplainsMismatch(t *testing.T) {
 	eps := []*ua.EndpointDescription{{
 		SecurityPolicyURI: ua.SecurityPolicyURINone, SecurityMode: ua.MessageSecurityModeNone,

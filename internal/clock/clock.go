@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"context"
 	"sort"
 	"sync"
 	"time"
@@ -8,8 +9,8 @@ import (
 
 // Clock tells the time and makes timers.
 type Clock interface {
-	// Now is the wall clock: what timestamps carry. It can step (an
-	// operator, NTP at boot, a VM resumed), so nothing waits on it.
+	// Now is the wall clock in UTC: what timestamps carry. It can step
+	// (an operator, NTP at boot, a VM resumed), so nothing waits on it.
 	Now() time.Time
 	// Monotonic is the time elapsed since a fixed origin on a clock that
 	// never steps (Go's monotonic reading); schedules are kept on it.
@@ -17,6 +18,32 @@ type Clock interface {
 	// After fires once when d of monotonic time has elapsed; stop
 	// releases it early.
 	After(d time.Duration) (c <-chan time.Time, stop func())
+	// NewTimer is After as a Timer, for a loop that keeps one in a field.
+	NewTimer(d time.Duration) Timer
+	// AfterFunc calls f once d of monotonic time has elapsed (on its own
+	// goroutine on Real; within Advance on Fake) unless stopped first.
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is the part of *time.Timer the callers use. C is nil for a
+// timer made by AfterFunc.
+type Timer interface {
+	C() <-chan time.Time
+	// Stop prevents the timer from firing; false if it already fired or
+	// was stopped.
+	Stop() bool
+}
+
+// Sleep waits d on c, or returns ctx's error if ctx ends first.
+func Sleep(ctx context.Context, c Clock, d time.Duration) error {
+	ch, stop := c.After(d)
+	defer stop()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Real is the system clock.
@@ -25,7 +52,10 @@ type Real struct{}
 // origin anchors Real.Monotonic; time.Since uses the monotonic readings.
 var origin = time.Now()
 
-func (Real) Now() time.Time { return time.Now() }
+// Now is time.Now in UTC. UTC also drops Go's monotonic reading, so that
+// the difference of two Now readings is a wall-clock difference (what
+// Steps compares against Monotonic), never silently a monotonic one.
+func (Real) Now() time.Time { return time.Now().UTC() }
 
 func (Real) Monotonic() time.Duration { return time.Since(origin) }
 
@@ -33,6 +63,15 @@ func (Real) After(d time.Duration) (<-chan time.Time, func()) {
 	t := time.NewTimer(d)
 	return t.C, func() { t.Stop() }
 }
+
+func (Real) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
+
+func (Real) AfterFunc(d time.Duration, f func()) Timer { return realTimer{time.AfterFunc(d, f)} }
+
+type realTimer struct{ t *time.Timer }
+
+func (t realTimer) C() <-chan time.Time { return t.t.C }
+func (t realTimer) Stop() bool          { return t.t.Stop() }
 
 // Fake is a clock that only moves when Advance or StepWall is called. Its
 // wall and monotonic readings are separate, so a test can step the wall
@@ -45,9 +84,32 @@ type Fake struct {
 	changed chan struct{} // closed and replaced whenever waiters change
 }
 
+// waiter is one pending timer: it sends on c, or calls f (AfterFunc).
 type waiter struct {
-	at time.Duration // monotonic due time
-	c  chan time.Time
+	f    *Fake
+	at   time.Duration // monotonic due time
+	c    chan time.Time
+	fn   func()
+	done bool // fired or stopped
+}
+
+func (w *waiter) C() <-chan time.Time { return w.c }
+
+func (w *waiter) Stop() bool {
+	w.f.mu.Lock()
+	defer w.f.mu.Unlock()
+	if w.done {
+		return false
+	}
+	w.done = true
+	for i, x := range w.f.waiters {
+		if x == w {
+			w.f.waiters = append(w.f.waiters[:i], w.f.waiters[i+1:]...)
+			break
+		}
+	}
+	w.f.notify()
+	return true
 }
 
 // NewFake returns a fake clock whose wall clock reads t.
@@ -66,26 +128,38 @@ func (f *Fake) Monotonic() time.Duration {
 }
 
 func (f *Fake) After(d time.Duration) (<-chan time.Time, func()) {
+	t := f.NewTimer(d)
+	return t.C(), func() { t.Stop() }
+}
+
+// NewTimer arms a timer; one of d ≤ 0 has fired already, as with time.
+func (f *Fake) NewTimer(d time.Duration) Timer {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	w := &waiter{at: f.mono + d, c: make(chan time.Time, 1)}
+	w := &waiter{f: f, at: f.mono + d, c: make(chan time.Time, 1)}
 	if d <= 0 {
 		w.c <- f.wall
-		return w.c, func() {}
+		w.done = true
+		return w
 	}
+	f.add(w)
+	return w
+}
+
+// AfterFunc arms a call of fn, made by the Advance that reaches it
+// (after Advance released the clock, so fn may use it). A d ≤ 0 is
+// reached by the next Advance.
+func (f *Fake) AfterFunc(d time.Duration, fn func()) Timer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := &waiter{f: f, at: f.mono + max(d, 0), fn: fn}
+	f.add(w)
+	return w
+}
+
+func (f *Fake) add(w *waiter) {
 	f.waiters = append(f.waiters, w)
 	f.notify()
-	return w.c, func() {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		for i, x := range f.waiters {
-			if x == w {
-				f.waiters = append(f.waiters[:i], f.waiters[i+1:]...)
-				f.notify()
-				return
-			}
-		}
-	}
 }
 
 func (f *Fake) notify() {
@@ -94,23 +168,34 @@ func (f *Fake) notify() {
 }
 
 // Advance lets d of time pass (wall and monotonic), firing due timers in
-// time order.
+// time order; AfterFunc calls are made in that order once the clock is
+// released, before Advance returns.
 func (f *Fake) Advance(d time.Duration) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.wall = f.wall.Add(d)
 	f.mono += d
-	sort.Slice(f.waiters, func(i, j int) bool { return f.waiters[i].at < f.waiters[j].at })
+	sort.SliceStable(f.waiters, func(i, j int) bool { return f.waiters[i].at < f.waiters[j].at })
 	kept := f.waiters[:0]
+	var calls []func()
 	for _, w := range f.waiters {
-		if w.at <= f.mono {
-			w.c <- f.wall
-		} else {
+		switch {
+		case w.at > f.mono:
 			kept = append(kept, w)
+		case w.fn != nil:
+			w.done = true
+			calls = append(calls, w.fn)
+		default:
+			w.done = true
+			w.c <- f.wall
 		}
 	}
+	clear(f.waiters[len(kept):])
 	f.waiters = kept
 	f.notify()
+	f.mu.Unlock()
+	for _, fn := range calls {
+		fn()
+	}
 }
 
 // StepWall sets the wall clock forward (d > 0) or back (d < 0) without
@@ -134,6 +219,23 @@ func (f *Fake) Changed() <-chan struct{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.changed
+}
+
+// WaitWaiters blocks until at least n timers are pending or ctx ends,
+// returning ctx's error then: a test waits for its goroutines to arm
+// their timers before it advances the clock.
+func (f *Fake) WaitWaiters(ctx context.Context, n int) error {
+	for {
+		ch := f.Changed()
+		if f.Waiters() >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // NextAt is the wall time at which the earliest timer fires if the wall
