@@ -1,0 +1,246 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/linewatch/linewatch/sample"
+)
+
+// SampleQuery selects telemetry. Empty Site, Line or Machine match any;
+// empty Tags match every tag. The range is [From, To).
+type SampleQuery struct {
+	Site, Line, Machine string
+	Tags                []string
+	Batch               string // optional: only samples of this batch
+	From, To            time.Time
+}
+
+// InfluxQL is the statement Samples runs: raw points in time order with
+// their tags as columns (no GROUP BY, which would order by series).
+func (q SampleQuery) InfluxQL() string {
+	var b strings.Builder
+	b.WriteString(`SELECT "value","quality","text","text_pct","nonfinite","site","line","machine","tag_name","unit","batch","batch_raw","batch_raw_pct" FROM "telemetry" WHERE `)
+	q.writeWhere(&b, q.From, q.To)
+	b.WriteString(" ORDER BY time ASC")
+	return b.String()
+}
+
+// writeWhere writes the conditions of q for the time range [from, to).
+func (q SampleQuery) writeWhere(b *strings.Builder, from, to time.Time) {
+	fmt.Fprintf(b, "time >= %d AND time < %d", from.UnixNano(), to.UnixNano())
+	batch := q.Batch
+	if batch != "" {
+		batch = BatchTag(batch)
+	}
+	for _, c := range []struct{ k, v string }{{TagSite, q.Site}, {TagLine, q.Line}, {TagMachine, q.Machine}, {TagBatch, batch}} {
+		if c.v != "" {
+			fmt.Fprintf(b, " AND %s = %s", QuoteIdent(c.k), QuoteString(c.v))
+		}
+	}
+	if len(q.Tags) > 0 {
+		b.WriteString(" AND (")
+		for i, t := range q.Tags {
+			if i > 0 {
+				b.WriteString(" OR ")
+			}
+			fmt.Fprintf(b, "%s = %s", QuoteIdent(TagName), QuoteString(t))
+		}
+		b.WriteString(")")
+	}
+}
+
+// Samples streams the samples of q in time order. Memory is bounded by
+// one chunk (ClientOptions.ChunkSize rows) whatever the range. Stop the
+// iteration early to cancel the query.
+func (c *Client) Samples(ctx context.Context, q SampleQuery) iter.Seq2[sample.Sample, error] {
+	return func(yield func(sample.Sample, error) bool) {
+		if !q.From.Before(q.To) {
+			yield(sample.Sample{}, fmt.Errorf("sample query: from %s is not before to %s", q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano)))
+			return
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stop := errors.New("stop")
+		err := c.stream(ctx, c.ep.db, q.InfluxQL(), true, func(s Series) error {
+			cols, err := sampleColumns(s.Columns)
+			if err != nil {
+				return err
+			}
+			for _, row := range s.Values {
+				smp, err := cols.decode(row)
+				if err != nil {
+					return err
+				}
+				if !yield(smp, nil) {
+					return stop
+				}
+			}
+			return nil
+		})
+		if err != nil && err != stop {
+			yield(sample.Sample{}, err)
+		}
+	}
+}
+
+// WindowOptions tune SamplesWindowed.
+type WindowOptions struct {
+	// Window is the time span read per query (default 10 min).
+	Window time.Duration
+	// Ahead is the number of windows queried concurrently ahead of the
+	// consumer (default 2: InfluxDB answers one query on one core).
+	Ahead int
+}
+
+// SamplesWindowed streams the samples of q in time order, like Samples,
+// but for long ranges of many tags: [From, To) is read in windows, each
+// grouped by series (about half the server time of selecting the tags as
+// columns) and decoded from CSV (no allocation per value but the text of
+// string tags), then merged into time order in memory. Memory is bounded
+// by Ahead+1 windows, not by the range. Equal timestamps keep series
+// order.
+//
+// Samples carry Site, Line, Machine and Tag; Batch is q.Batch; Unit is
+// not read (use Samples when it is needed).
+func (c *Client) SamplesWindowed(ctx context.Context, q SampleQuery, o WindowOptions) iter.Seq2[sample.Sample, error] {
+	return func(yield func(sample.Sample, error) bool) {
+		if !q.From.Before(q.To) {
+			yield(sample.Sample{}, fmt.Errorf("sample query: from %s is not before to %s", q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano)))
+			return
+		}
+		win, ahead := o.Window, o.Ahead
+		if win <= 0 {
+			win = 10 * time.Minute
+		}
+		if ahead <= 0 {
+			ahead = 2
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var sizeHint atomic.Int64 // samples in the last window: preallocate the next
+		type result struct {
+			samples []sample.Sample
+			err     error
+		}
+		// futures carries, in window order, the channel each window's
+		// result arrives on; its capacity bounds the windows in flight.
+		futures := make(chan chan result, ahead)
+		go func() {
+			defer close(futures)
+			for from := q.From; from.Before(q.To); from = from.Add(win) {
+				to := from.Add(win)
+				if to.After(q.To) {
+					to = q.To
+				}
+				ch := make(chan result, 1)
+				select {
+				case futures <- ch:
+				case <-ctx.Done():
+					return
+				}
+				go func() {
+					ss, err := c.sampleWindow(ctx, q, from, to, int(sizeHint.Load()))
+					sizeHint.Store(int64(len(ss)))
+					ch <- result{ss, err}
+				}()
+			}
+		}()
+		defer func() {
+			cancel()
+			for ch := range futures { // let every started query finish
+				<-ch
+			}
+		}()
+		for ch := range futures {
+			res := <-ch
+			if res.err != nil {
+				yield(sample.Sample{}, res.err)
+				return
+			}
+			for _, s := range res.samples {
+				if !yield(s, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// sampleWindow reads [from, to) of q in time order.
+func (c *Client) sampleWindow(ctx context.Context, q SampleQuery, from, to time.Time, hint int) ([]sample.Sample, error) {
+	var b strings.Builder
+	b.WriteString(`SELECT "value","quality","text","text_pct","nonfinite" FROM "telemetry" WHERE `)
+	q.writeWhere(&b, from, to)
+	// Group only by the tags the query leaves open: fewer series for
+	// InfluxDB and a shorter tags column per row.
+	group := []string{QuoteIdent(TagMachine), QuoteIdent(TagName)}
+	if q.Line == "" {
+		group = append(group, QuoteIdent(TagLine))
+	}
+	if q.Site == "" {
+		group = append(group, QuoteIdent(TagSite))
+	}
+	b.WriteString(" GROUP BY " + strings.Join(group, ","))
+	stmt := b.String()
+
+	type series struct{ site, line, machine, tag string }
+	seriesOf := map[string]series{}
+	out := make([]sample.Sample, 0, hint+hint/8)
+	var ix columnIndex
+	err := c.streamCSV(ctx, c.ep.db, stmt, func(cols []string) error {
+		var err error
+		if ix, err = sampleColumns(cols); err != nil || ix.tags < 0 {
+			return fmt.Errorf("InfluxQL %q: CSV header %v has no time or tags column", short(stmt), cols)
+		}
+		return nil
+	}, func(rec []string) error {
+		tags := at(rec, ix.tags)
+		sr, ok := seriesOf[tags]
+		if !ok {
+			kv, err := parseTagsColumn(tags)
+			if err != nil {
+				return fmt.Errorf("InfluxQL %q: %w", short(stmt), err)
+			}
+			sr = series{cmp.Or(q.Site, kv[TagSite]), cmp.Or(q.Line, kv[TagLine]), kv[TagMachine], kv[TagName]}
+			seriesOf[strings.Clone(tags)] = sr
+		}
+		ns, err := strconv.ParseInt(at(rec, ix.time), 10, 64)
+		if err != nil {
+			return fmt.Errorf("telemetry row of %s/%s/%s/%s: time %q: %w", sr.site, sr.line, sr.machine, sr.tag, at(rec, ix.time), err)
+		}
+		s := sample.Sample{Time: time.Unix(0, ns).UTC(), Site: sr.site, Line: sr.line, Machine: sr.machine, Tag: sr.tag, Batch: q.Batch}
+		if v := at(rec, ix.value); v != "" {
+			if s.Value, err = strconv.ParseFloat(v, 64); err != nil {
+				return fmt.Errorf("telemetry row %s: value %q: %w", s.Key(), v, err)
+			}
+		}
+		if v := at(rec, ix.quality); v != "" {
+			st, err := strconv.ParseUint(v, 10, 32)
+			if err != nil {
+				return fmt.Errorf("telemetry row %s: quality %q is not an OPC UA status code: %w", s.Key(), v, err)
+			}
+			s.Status = uint32(st)
+		}
+		if t := at(rec, ix.text); t != "" {
+			s.Text = strings.Clone(t) // rec is reused
+		}
+		outsideText(&s, at(rec, ix.value) != "", at(rec, ix.textPct), at(rec, ix.nonFinite))
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Series come one after another; consumers need all tags in time order.
+	slices.SortStableFunc(out, func(a, b sample.Sample) int { return a.Time.Compare(b.Time) })
+	return out, nil
+}
