@@ -5,6 +5,7 @@ import (
 
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/linewatch/linewatch/store"
 )
 
 // collectorHealth builds the dashboard of the collectors themselves: OPC UA
@@ -25,7 +26,7 @@ func (g *gen) collectorHealth() (*dash, error) {
 			DrawStyle(common.GraphDrawStyleBars).FillOpacity(80).
 			WithTarget(d.series("A", "$tag_site",
 				fmt.Sprintf(`SELECT non_negative_difference(max(%s)) AS %s FROM %s %s %s fill(none)`,
-					ident(field), ident(alias), metrics, mw, byTimeAnd("site")),
+					ident(field), ident(alias), metrics, mw, byTimeAnd(store.TagSite)),
 				"time", alias)))
 	}
 
@@ -34,7 +35,7 @@ func (g *gen) collectorHealth() (*dash, error) {
 		Mappings(connected).
 		WithTarget(d.series("A", "$tag_line / $tag_machine",
 			fmt.Sprintf(`SELECT last("connected") AS "connected" FROM %s %s %s fill(none)`,
-				g.m("collector_status"), where(fSite, fLine, fMachine, timeF), byTimeAnd("line", "machine")),
+				g.m(store.MeasurementStatus), where(fSite, fLine, fMachine, timeF), byTimeAnd(store.TagLine, store.TagMachine)),
 			"time", "connected")))
 	d.b.WithPanel(d.timeSeries("Read latency", "OPC UA Read round trip, mean over each 10 s report (mean and worst report per interval).").
 		Unit("ms").Decimals(1).Min(0).
@@ -42,7 +43,7 @@ func (g *gen) collectorHealth() (*dash, error) {
 		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)).
 		WithTarget(d.series("A", "$tag_site $col",
 			fmt.Sprintf(`SELECT mean("read_latency_ms") AS "mean", max("read_latency_ms") AS "max" FROM %s %s %s fill(none)`,
-				metrics, mw, byTimeAnd("site")),
+				metrics, mw, byTimeAnd(store.TagSite)),
 			"time", "mean", "max")).
 		OverrideByRegexp(".* max", []dashboard.DynamicConfigValue{dashed()}))
 	counter("Reconnects", "OPC UA reconnects per interval.", "reconnects", "reconnects")
@@ -52,12 +53,12 @@ func (g *gen) collectorHealth() (*dash, error) {
 		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)).
 		WithTarget(d.series("A", "$tag_site",
 			fmt.Sprintf(`SELECT "bad" / "total" AS "bad_share" FROM (SELECT non_negative_difference(max("bad_values")) AS "bad", non_negative_difference(max("values_read")) AS "total" FROM %s %s %s) WHERE "total" > 0 %s`,
-				metrics, mw, byTimeAnd("site"), groupBy("site")),
+				metrics, mw, byTimeAnd(store.TagSite), groupBy(store.TagSite)),
 			"time", "bad_share")))
 	d.b.WithPanel(d.timeSeries("Spool size", "Bytes waiting in the on-disk spool while InfluxDB is unreachable; should be 0.").
 		Unit("bytes").Decimals(0).Min(0).
 		WithTarget(d.series("A", "$tag_site",
-			fmt.Sprintf(`SELECT last("spool_bytes") AS "spool" FROM %s %s %s fill(none)`, metrics, mw, byTimeAnd("site")),
+			fmt.Sprintf(`SELECT last("spool_bytes") AS "spool" FROM %s %s %s fill(none)`, metrics, mw, byTimeAnd(store.TagSite)),
 			"time", "spool")))
 	counter("Skipped poll ticks", "Poll intervals skipped because the previous Read had not finished: the poll interval is too short for the server.", "skipped_ticks", "skipped")
 	counter("NATS publish errors", "Telemetry batches the collector could not publish to JetStream (analytics and alarms miss them; InfluxDB still has them).", "publish_errors", "errors")
