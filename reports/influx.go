@@ -78,12 +78,12 @@ func (c *Influx) client() (*store.Client, error) {
 	return c.sc, c.err
 }
 
-// Samples implements SampleSource with store.Client.SamplesWindowed: the
-// range is read in windows of Window (default 10 min), up to two queried
+// Samples implements SampleSource with store.Client.Samples: the range
+// is read in windows of Window (default 10 min), up to two queried
 // concurrently ahead of the consumer (InfluxDB answers one query on one
 // core), each merged into time order, so memory is bounded by a few
-// windows, not by the batch. Unit and batch tags are not read: the report
-// takes units from the config and stamps the batch itself.
+// windows, not by the batch. Unit and batch are not read (ValuesOnly): the
+// report takes units from the config and stamps the batch itself.
 func (c *Influx) Samples(ctx context.Context, q SampleQuery) iter.Seq2[sample.Sample, error] {
 	return func(yield func(sample.Sample, error) bool) {
 		if q.To.Before(q.From) {
@@ -95,8 +95,8 @@ func (c *Influx) Samples(ctx context.Context, q SampleQuery) iter.Seq2[sample.Sa
 			return
 		}
 		// SampleQuery includes To; store's range excludes it.
-		sq := store.SampleQuery{Site: q.Site, Line: q.Line, From: q.From, To: q.To.Add(time.Nanosecond)}
-		for s, err := range sc.SamplesWindowed(ctx, sq, store.WindowOptions{Window: c.Window}) {
+		sq := store.SampleQuery{Site: q.Site, Line: q.Line, From: q.From, To: q.To.Add(time.Nanosecond), ValuesOnly: true, Window: c.Window}
+		for s, err := range sc.Samples(ctx, sq) {
 			if !yield(s, err) || err != nil {
 				return
 			}

@@ -1,22 +1,21 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/linewatch/linewatch/sample"
 )
 
-// columnIndex is where each telemetry column is in a result; tags is the
-// CSV format's column of a GROUP BY series' tags (key=value,…).
+// columnIndex is where each telemetry field is in a CSV result; tags is
+// the column of a GROUP BY series' tags (key=value,…), which carries the
+// tag keys.
 type columnIndex struct {
-	time, value, quality, text, site, line, machine, tag, unit, batch, tags int
-	textPct, nonFinite, batchRaw, batchRawPct                               int
+	time, value, quality, text, tags          int
+	textPct, nonFinite, batchRaw, batchRawPct int
 }
 
 func sampleColumns(cols []string) (columnIndex, error) {
-	ci := columnIndex{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
+	ci := columnIndex{-1, -1, -1, -1, -1, -1, -1, -1, -1}
 	for i, c := range cols {
 		switch c {
 		case "tags":
@@ -29,18 +28,6 @@ func sampleColumns(cols []string) (columnIndex, error) {
 			ci.quality = i
 		case FieldText:
 			ci.text = i
-		case TagSite:
-			ci.site = i
-		case TagLine:
-			ci.line = i
-		case TagMachine:
-			ci.machine = i
-		case TagName:
-			ci.tag = i
-		case TagUnit:
-			ci.unit = i
-		case TagBatch:
-			ci.batch = i
 		case FieldText + PctSuffix:
 			ci.textPct = i
 		case FieldNonFinite:
@@ -55,38 +42,6 @@ func sampleColumns(cols []string) (columnIndex, error) {
 		return ci, fmt.Errorf("telemetry query: no time column in %v", cols)
 	}
 	return ci, nil
-}
-
-func (ci columnIndex) decode(row []any) (sample.Sample, error) {
-	var s sample.Sample
-	n, err := num(row, ci.time)
-	if err != nil || n == "" {
-		return s, fmt.Errorf("telemetry row %v: no time (was the query sent with epoch=ns?)", row)
-	}
-	ns, err := n.Int64()
-	if err != nil {
-		return s, fmt.Errorf("telemetry row %v: time: %w", row, err)
-	}
-	s.Time = time.Unix(0, ns).UTC()
-	if v, err := num(row, ci.value); err == nil && v != "" {
-		if s.Value, err = v.Float64(); err != nil {
-			return s, fmt.Errorf("telemetry row %v: value: %w", row, err)
-		}
-	}
-	if q, err := num(row, ci.quality); err == nil && q != "" {
-		n, err := q.Int64()
-		if err != nil || n < 0 || n > 1<<32-1 {
-			return s, fmt.Errorf("telemetry row %v: quality %q is not an OPC UA status code", row, q)
-		}
-		s.Status = uint32(n)
-	}
-	s.Text = str(row, ci.text)
-	s.Site, s.Line, s.Machine = str(row, ci.site), str(row, ci.line), str(row, ci.machine)
-	s.Tag, s.Unit = str(row, ci.tag), str(row, ci.unit)
-	s.Batch = batchID(str(row, ci.batch), str(row, ci.batchRaw), str(row, ci.batchRawPct))
-	hasValue := ci.value >= 0 && ci.value < len(row) && row[ci.value] != nil
-	outsideText(&s, hasValue, str(row, ci.textPct), str(row, ci.nonFinite))
-	return s, nil
 }
 
 // outsideText completes a decoded telemetry row (docs/storage.md, "Outside
@@ -114,34 +69,17 @@ func TextField(plain, pct string) string {
 	return pct
 }
 
-// batchID is the batch id of a telemetry row: batch_raw when the tag is not
-// the id itself, else the tag decoded.
+// batchID is the batch id of a telemetry row: the tag decoded, unless it
+// was cut (MaxBatchTag) and batch_raw holds the id. The tag comes first:
+// its escaping keeps CR, which a CSV answer turns from CR LF into LF in
+// batch_raw. Rows written before the tag was escaped have no batch_raw
+// and read as before.
 func batchID(tag, raw, rawPct string) string {
-	if raw != "" || rawPct != "" {
-		return TextField(raw, rawPct)
-	}
 	if id, err := sample.Unescape(tag); err == nil {
 		return id
 	}
+	if raw != "" || rawPct != "" {
+		return TextField(raw, rawPct)
+	}
 	return tag
-}
-
-// num returns the json.Number at i, "" for null or a missing column.
-func num(row []any, i int) (json.Number, error) {
-	if i < 0 || i >= len(row) || row[i] == nil {
-		return "", nil
-	}
-	n, ok := row[i].(json.Number)
-	if !ok {
-		return "", fmt.Errorf("column %d is %T, not a number", i, row[i])
-	}
-	return n, nil
-}
-
-func str(row []any, i int) string {
-	if i < 0 || i >= len(row) {
-		return ""
-	}
-	s, _ := row[i].(string)
-	return s
 }

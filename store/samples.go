@@ -3,7 +3,6 @@ package store
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -22,16 +21,16 @@ type SampleQuery struct {
 	Tags                []string
 	Batch               string // optional: only samples of this batch
 	From, To            time.Time
-}
 
-// InfluxQL is the statement Samples runs: raw points in time order with
-// their tags as columns (no GROUP BY, which would order by series).
-func (q SampleQuery) InfluxQL() string {
-	var b strings.Builder
-	b.WriteString(`SELECT "value","quality","text","text_pct","nonfinite","site","line","machine","tag_name","unit","batch","batch_raw","batch_raw_pct" FROM "telemetry" WHERE `)
-	q.writeWhere(&b, q.From, q.To)
-	b.WriteString(" ORDER BY time ASC")
-	return b.String()
+	// ValuesOnly leaves Unit and Batch out of the read (Batch is still
+	// the query's): the batch report takes units from the config and
+	// stamps the batch itself, and every CSV row is shorter.
+	ValuesOnly bool
+	// Window is the time span read per query (default 10 min).
+	Window time.Duration
+	// Ahead is the number of windows queried concurrently ahead of the
+	// consumer (default 2: InfluxDB answers one query on one core).
+	Ahead int
 }
 
 // writeWhere writes the conditions of q for the time range [from, to).
@@ -58,66 +57,21 @@ func (q SampleQuery) writeWhere(b *strings.Builder, from, to time.Time) {
 	}
 }
 
-// Samples streams the samples of q in time order. Memory is bounded by
-// one chunk (ClientOptions.ChunkSize rows) whatever the range. Stop the
-// iteration early to cancel the query.
+// Samples streams the samples of q in time order: the one reader of
+// measurement telemetry (replay, analysis, reports, tests). [From, To) is
+// read in windows of q.Window, each grouped by series (about half the
+// server time of selecting the tags as columns) and decoded from CSV (no
+// allocation per value but the text of string tags), then merged into
+// time order in memory. Memory is bounded by q.Ahead+1 windows, not by
+// the range. Equal timestamps keep series order. Stop the iteration early
+// to cancel the queries in flight.
 func (c *Client) Samples(ctx context.Context, q SampleQuery) iter.Seq2[sample.Sample, error] {
 	return func(yield func(sample.Sample, error) bool) {
 		if !q.From.Before(q.To) {
 			yield(sample.Sample{}, fmt.Errorf("sample query: from %s is not before to %s", q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano)))
 			return
 		}
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		stop := errors.New("stop")
-		err := c.stream(ctx, c.ep.db, q.InfluxQL(), true, func(s Series) error {
-			cols, err := sampleColumns(s.Columns)
-			if err != nil {
-				return err
-			}
-			for _, row := range s.Values {
-				smp, err := cols.decode(row)
-				if err != nil {
-					return err
-				}
-				if !yield(smp, nil) {
-					return stop
-				}
-			}
-			return nil
-		})
-		if err != nil && err != stop {
-			yield(sample.Sample{}, err)
-		}
-	}
-}
-
-// WindowOptions tune SamplesWindowed.
-type WindowOptions struct {
-	// Window is the time span read per query (default 10 min).
-	Window time.Duration
-	// Ahead is the number of windows queried concurrently ahead of the
-	// consumer (default 2: InfluxDB answers one query on one core).
-	Ahead int
-}
-
-// SamplesWindowed streams the samples of q in time order, like Samples,
-// but for long ranges of many tags: [From, To) is read in windows, each
-// grouped by series (about half the server time of selecting the tags as
-// columns) and decoded from CSV (no allocation per value but the text of
-// string tags), then merged into time order in memory. Memory is bounded
-// by Ahead+1 windows, not by the range. Equal timestamps keep series
-// order.
-//
-// Samples carry Site, Line, Machine and Tag; Batch is q.Batch; Unit is
-// not read (use Samples when it is needed).
-func (c *Client) SamplesWindowed(ctx context.Context, q SampleQuery, o WindowOptions) iter.Seq2[sample.Sample, error] {
-	return func(yield func(sample.Sample, error) bool) {
-		if !q.From.Before(q.To) {
-			yield(sample.Sample{}, fmt.Errorf("sample query: from %s is not before to %s", q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano)))
-			return
-		}
-		win, ahead := o.Window, o.Ahead
+		win, ahead := q.Window, q.Ahead
 		if win <= 0 {
 			win = 10 * time.Minute
 		}
@@ -177,8 +131,17 @@ func (c *Client) SamplesWindowed(ctx context.Context, q SampleQuery, o WindowOpt
 
 // sampleWindow reads [from, to) of q in time order.
 func (c *Client) sampleWindow(ctx context.Context, q SampleQuery, from, to time.Time, hint int) ([]sample.Sample, error) {
+	// The batch of each row is read only when the query leaves it open.
+	readBatch := !q.ValuesOnly && q.Batch == ""
+	fields := []string{FieldValue, FieldQuality, FieldText, FieldText + PctSuffix, FieldNonFinite}
+	if readBatch {
+		fields = append(fields, FieldBatchRaw, FieldBatchRaw+PctSuffix)
+	}
+	for i, f := range fields {
+		fields[i] = QuoteIdent(f)
+	}
 	var b strings.Builder
-	b.WriteString(`SELECT "value","quality","text","text_pct","nonfinite" FROM "telemetry" WHERE `)
+	b.WriteString("SELECT " + strings.Join(fields, ",") + " FROM " + QuoteIdent(MeasurementTelemetry) + " WHERE ")
 	q.writeWhere(&b, from, to)
 	// Group only by the tags the query leaves open: fewer series for
 	// InfluxDB and a shorter tags column per row.
@@ -189,10 +152,16 @@ func (c *Client) sampleWindow(ctx context.Context, q SampleQuery, from, to time.
 	if q.Site == "" {
 		group = append(group, QuoteIdent(TagSite))
 	}
+	if !q.ValuesOnly {
+		group = append(group, QuoteIdent(TagUnit))
+	}
+	if readBatch {
+		group = append(group, QuoteIdent(TagBatch))
+	}
 	b.WriteString(" GROUP BY " + strings.Join(group, ","))
 	stmt := b.String()
 
-	type series struct{ site, line, machine, tag string }
+	type series struct{ site, line, machine, tag, unit, batch string }
 	seriesOf := map[string]series{}
 	out := make([]sample.Sample, 0, hint+hint/8)
 	var ix columnIndex
@@ -210,14 +179,17 @@ func (c *Client) sampleWindow(ctx context.Context, q SampleQuery, from, to time.
 			if err != nil {
 				return fmt.Errorf("InfluxQL %q: %w", short(stmt), err)
 			}
-			sr = series{cmp.Or(q.Site, kv[TagSite]), cmp.Or(q.Line, kv[TagLine]), kv[TagMachine], kv[TagName]}
+			sr = series{cmp.Or(q.Site, kv[TagSite]), cmp.Or(q.Line, kv[TagLine]), kv[TagMachine], kv[TagName], kv[TagUnit], kv[TagBatch]}
 			seriesOf[strings.Clone(tags)] = sr
 		}
 		ns, err := strconv.ParseInt(at(rec, ix.time), 10, 64)
 		if err != nil {
 			return fmt.Errorf("telemetry row of %s/%s/%s/%s: time %q: %w", sr.site, sr.line, sr.machine, sr.tag, at(rec, ix.time), err)
 		}
-		s := sample.Sample{Time: time.Unix(0, ns).UTC(), Site: sr.site, Line: sr.line, Machine: sr.machine, Tag: sr.tag, Batch: q.Batch}
+		s := sample.Sample{Time: time.Unix(0, ns).UTC(), Site: sr.site, Line: sr.line, Machine: sr.machine, Tag: sr.tag, Unit: sr.unit, Batch: q.Batch}
+		if readBatch {
+			s.Batch = batchID(sr.batch, at(rec, ix.batchRaw), at(rec, ix.batchRawPct))
+		}
 		if v := at(rec, ix.value); v != "" {
 			if s.Value, err = strconv.ParseFloat(v, 64); err != nil {
 				return fmt.Errorf("telemetry row %s: value %q: %w", s.Key(), v, err)
