@@ -59,6 +59,10 @@ func TestSamplesWindows(t *testing.T) {
 	got = collect(SampleQuery{Site: "plant-1", Line: "line-a", From: start, To: start.Add(3 * time.Second), Window: 170 * time.Millisecond})
 	compareSamples(t, got, written)
 
+	// Years around the data: the empty windows are jumped, not queried one by one.
+	got = collect(SampleQuery{Site: "plant-1", Line: "line-a", From: start.AddDate(-30, 0, 0), To: start.AddDate(1, 0, 0)})
+	compareSamples(t, got, written)
+
 	// Site and line open: read from the tags column, escapes undone.
 	got = collect(SampleQuery{From: start, To: start.Add(2 * time.Second), Tags: []string{"t=1, y"}, Window: 333 * time.Millisecond})
 	var wantOdd []sample.Sample

@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"slices"
@@ -88,9 +89,17 @@ func (c *Client) Samples(ctx context.Context, q SampleQuery) iter.Seq2[sample.Sa
 		// futures carries, in window order, the channel each window's
 		// result arrives on; its capacity bounds the windows in flight.
 		futures := make(chan chan result, ahead)
+		var skipTo atomic.Int64 // ns: no sample of q before it (found after an empty window)
 		go func() {
 			defer close(futures)
-			for from := q.From; from.Before(q.To); from = from.Add(win) {
+			for from := q.From; from.Before(q.To); {
+				// Jump a gap an empty window found instead of querying it
+				// window by window (a range of years around a day of data).
+				if ns := skipTo.Load(); ns > from.UnixNano() {
+					if from = time.Unix(0, ns).UTC(); !from.Before(q.To) {
+						return
+					}
+				}
 				to := from.Add(win)
 				if to.After(q.To) {
 					to = q.To
@@ -101,11 +110,19 @@ func (c *Client) Samples(ctx context.Context, q SampleQuery) iter.Seq2[sample.Sa
 				case <-ctx.Done():
 					return
 				}
-				go func() {
+				go func(from, to time.Time) { // from changes below
 					ss, err := c.sampleWindow(ctx, q, from, to, int(sizeHint.Load()))
 					sizeHint.Store(int64(len(ss)))
+					if err == nil && len(ss) == 0 && to.Before(q.To) {
+						var next time.Time
+						if next, err = c.nextSampleTime(ctx, q, to); err == nil {
+							for cur := skipTo.Load(); next.UnixNano() > cur && !skipTo.CompareAndSwap(cur, next.UnixNano()); cur = skipTo.Load() {
+							}
+						}
+					}
 					ch <- result{ss, err}
-				}()
+				}(from, to)
+				from = to
 			}
 		}()
 		defer func() {
@@ -127,6 +144,32 @@ func (c *Client) Samples(ctx context.Context, q SampleQuery) iter.Seq2[sample.Sa
 			}
 		}
 	}
+}
+
+// nextSampleTime is the time of the first sample of q at or after from
+// (q.To when there is none).
+func (c *Client) nextSampleTime(ctx context.Context, q SampleQuery, from time.Time) (time.Time, error) {
+	var b strings.Builder
+	b.WriteString("SELECT first(" + QuoteIdent(FieldQuality) + ") FROM " + QuoteIdent(MeasurementTelemetry) + " WHERE ")
+	q.writeWhere(&b, from, q.To)
+	res, err := c.QueryInfluxQL(ctx, c.ep.db, b.String())
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, sr := range res.Series {
+		for _, row := range sr.Values {
+			if len(row) == 0 {
+				continue
+			}
+			n, _ := row[0].(json.Number)
+			ns, err := n.Int64()
+			if err != nil {
+				return time.Time{}, fmt.Errorf("telemetry: first sample after %s: time %v: %w", from.Format(time.RFC3339Nano), row[0], err)
+			}
+			return time.Unix(0, ns).UTC(), nil
+		}
+	}
+	return q.To, nil
 }
 
 // sampleWindow reads [from, to) of q in time order.
