@@ -23,6 +23,7 @@ const (
 	MeasurementBatches   = "batches"
 	MeasurementSPC       = "spc"
 	MeasurementStatus    = "collector_status"
+	MeasurementMetrics   = "collector_metrics"
 )
 
 // Tag keys. "tag" and "name" are InfluxQL keywords, hence tag_name.
