@@ -19,13 +19,7 @@ func TestStartupErrorReleasesSpoolIntegration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts NATS")
 	}
-	cfg, err := config.Demo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MoveDataDir(t.TempDir())
-	cfg.NATS.Embedded.Listen = "127.0.0.1:0"
-	cfg.NATS.Embedded.StoreDir = cfg.DataDir + "/nats"
+	cfg := demoConfig(t)
 	cfg.Collector.MetricsListen = "off"
 	cfg.InfluxDB.URL = "http://127.0.0.1:1" // never contacted: the writer does not run
 	cfg.InfluxDB.Spool.Dir = filepath.Join(t.TempDir(), "spool")
@@ -38,7 +32,7 @@ func TestStartupErrorReleasesSpoolIntegration(t *testing.T) {
 	cfg.Console.TLS.KeyFile = filepath.Join(t.TempDir(), "missing.key")
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	err = Run(t.Context(), Options{Config: cfg, Roles: Roles{Analytics: true, Console: true}, Logger: log})
+	err := Run(t.Context(), Options{Config: cfg, Roles: Roles{Analytics: true, Console: true}, Logger: log})
 	if err == nil || !strings.Contains(err.Error(), "console TLS") {
 		t.Fatalf("Run: %v, want the console TLS error", err)
 	}
@@ -47,4 +41,18 @@ func TestStartupErrorReleasesSpoolIntegration(t *testing.T) {
 		t.Fatalf("spool directory still held after the failed start-up: %v", err)
 	}
 	w.Close()
+}
+
+// demoConfig is the demo config with its data under the test's temp dir
+// and the embedded NATS server on a free port.
+func demoConfig(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, err := config.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MoveDataDir(t.TempDir())
+	cfg.NATS.Embedded.Listen = "127.0.0.1:0"
+	cfg.NATS.Embedded.StoreDir = cfg.DataDir + "/nats"
+	return cfg
 }
