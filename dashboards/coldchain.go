@@ -85,7 +85,7 @@ func (d *dash) coldChainPanels(tags []config.TagRef, band config.TORRule) []cogP
 			AxisSoftMin(low - 2).AxisSoftMax(high + 2)
 		for i, t := range temps {
 			p.WithTarget(d.series(refID(i), t.Tag.Name,
-				fmt.Sprintf(`SELECT mean("value") AS "value" FROM %s %s %s fill(none)`, g.m(store.MeasurementTelemetry), tele(t, fGood, timeF), byTime),
+				fmt.Sprintf(`SELECT mean(`+qValue+`) AS "value" FROM %s %s %s fill(none)`, g.m(store.MeasurementTelemetry), tele(t, fGood, timeF), byTime),
 				"time", "value"))
 		}
 		out = append(out, p)
@@ -135,7 +135,7 @@ func (d *dash) coldChainPanels(tags []config.TagRef, band config.TORRule) []cogP
 			Thresholds(thresholds(limitSteps(t.Tag.Limits, t.Tag.Spec))).
 			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)).
 			WithTarget(d.series("A", t.Tag.Name,
-				fmt.Sprintf(`SELECT mean("value") AS "value" FROM %s %s %s fill(none)`, g.m(store.MeasurementTelemetry), tele(t, fGood, timeF), byTime),
+				fmt.Sprintf(`SELECT mean(`+qValue+`) AS "value" FROM %s %s %s fill(none)`, g.m(store.MeasurementTelemetry), tele(t, fGood, timeF), byTime),
 				"time", "value"))
 		if t.Tag.Decimals != nil {
 			p.Decimals(float64(*t.Tag.Decimals))
@@ -150,7 +150,7 @@ func (d *dash) coldChainPanels(tags []config.TagRef, band config.TORRule) []cogP
 			Span(24).Height(4).
 			Mappings(boolDoor).
 			WithTarget(d.series("A", t.Tag.Name,
-				fmt.Sprintf(`SELECT last("value") AS "value" FROM %s %s %s fill(none)`, g.m(store.MeasurementTelemetry), tele(t, fGood, timeF), byTime),
+				fmt.Sprintf(`SELECT last(`+qValue+`) AS "value" FROM %s %s %s fill(none)`, g.m(store.MeasurementTelemetry), tele(t, fGood, timeF), byTime),
 				"time", "value")))
 	}
 	return out

@@ -24,7 +24,7 @@ func (g *gen) overview() (*dash, error) {
 			Span(24).Height(7).
 			Mappings(machineStates).
 			WithTarget(d.series("A", "$tag_line / $tag_machine",
-				fmt.Sprintf(`SELECT last("text") AS "state" FROM %s %s %s, "line", "machine" fill(none)`,
+				fmt.Sprintf(`SELECT last(`+qText+`) AS "state" FROM %s %s %s, `+qLine+`, `+qMachine+` fill(none)`,
 					g.m(store.MeasurementTelemetry), where(fSite, fLine, fMachine, oneOf(store.TagName, states), timeF), byTime),
 				"time", "state")))
 	}
@@ -36,7 +36,7 @@ func (g *gen) overview() (*dash, error) {
 		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
 		Thresholds(thresholds(rising(colGood, 1.0, colOOS))).
 		WithTarget(d.series("A", "$tag_priority",
-			fmt.Sprintf(`SELECT sum("active") AS "active" FROM (SELECT last("active") AS "active" FROM %s %s %s) %s`,
+			fmt.Sprintf(`SELECT sum(`+qActive+`) AS "active" FROM (SELECT last(`+qActive+`) AS "active" FROM %s %s %s) %s`,
 				g.m(store.MeasurementAlarms), where(fSite, fLine, fMachine, lookback), groupBy(alarmKey...), groupBy(store.TagPriority)),
 			"time", "active"))
 	for _, p := range config.Priorities {
@@ -48,7 +48,7 @@ func (g *gen) overview() (*dash, error) {
 	d.b.WithPanel(d.tablePanel("Active alarms", "Every alarm that is active now, newest state first.").
 		Span(16).Height(6).
 		WithTarget(d.table("A",
-			fmt.Sprintf(`SELECT "state", "message", "value", "limit", "alarm_id" FROM (SELECT last("active") AS "active", last("state") AS "state", last("message") AS "message", last("value") AS "value", last("limit") AS "limit", last("alarm_id") AS "alarm_id" FROM %s %s %s) WHERE "active" = 1 %s`,
+			fmt.Sprintf(`SELECT "state", "message", "value", "limit", "alarm_id" FROM (SELECT last(`+qActive+`) AS "active", last(`+qState+`) AS "state", last(`+qMessage+`) AS "message", last(`+qValue+`) AS "value", last(`+qLimit+`) AS "limit", last(`+qAlarmID+`) AS "alarm_id" FROM %s %s %s) WHERE "active" = 1 %s`,
 				g.m(store.MeasurementAlarms), where(fSite, fLine, fMachine, lookback), groupBy(alarmKey...), groupBy(alarmKey...)),
 			"time", "state", "message", "value", "limit", "alarm_id")))
 
@@ -89,6 +89,6 @@ func (g *gen) overview() (*dash, error) {
 }
 
 func rateQuery(g *gen, tags []string) string {
-	return fmt.Sprintf(`SELECT non_negative_derivative(max("value"), 1m) AS "rate" FROM %s %s %s fill(none)`,
+	return fmt.Sprintf(`SELECT non_negative_derivative(max(`+qValue+`), 1m) AS "rate" FROM %s %s %s fill(none)`,
 		g.m(store.MeasurementTelemetry), where(fSite, fLine, fMachine, oneOf(store.TagName, tags), fGood, timeF), byTimeAnd(store.TagLine, store.TagMachine, store.TagName))
 }

@@ -92,3 +92,17 @@ func byTimeAnd(tags ...string) string {
 	}
 	return s
 }
+
+// Schema keys written inside query text, quoted once (store owns the names).
+var (
+	qValue    = ident(store.FieldValue)
+	qText     = ident(store.FieldText)
+	qActive   = ident(store.FieldActive)
+	qState    = ident(store.FieldState)
+	qMessage  = ident(store.FieldMessage)
+	qLimit    = ident(store.FieldLimit)
+	qAlarmID  = ident(store.FieldAlarmID)
+	qBatchTag = ident(store.TagBatch)
+	qLine     = ident(store.TagLine)
+	qMachine  = ident(store.TagMachine)
+)

@@ -56,7 +56,7 @@ func (d *dash) spcPanels(t config.TagRef, shewhart, ewma, cusum bool) []cogPanel
 		Thresholds(thresholds(limitSteps(config.Limits{}, tg.Spec))).
 		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)).
 		WithTarget(d.series("A", "value",
-			fmt.Sprintf(`SELECT mean("value") AS "value" FROM %s %s %s fill(none)`, g.m(store.MeasurementTelemetry),
+			fmt.Sprintf(`SELECT mean(`+qValue+`) AS "value" FROM %s %s %s fill(none)`, g.m(store.MeasurementTelemetry),
 				where(append(append([]string{fSite, fLine, fMachine}, tagFilter(t)...), d.batchFilter, fGood, timeF)...), byTime),
 			"time", "value")).
 		OverrideByName("value", []dashboard.DynamicConfigValue{fixedColour("blue")})

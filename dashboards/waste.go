@@ -57,7 +57,7 @@ func (g *gen) waste() (*dash, error) {
 					{Id: "custom.cellOptions", Value: map[string]any{"type": "color-text"}}}).
 				OverrideByRegexp("mean|sigma", []dashboard.DynamicConfigValue{unitProp(unitFor(t.Tag.Unit))}).
 				WithTarget(d.table("A",
-					fmt.Sprintf(`SELECT count("value") AS "n", mean("value") AS "mean", stddev("value") AS "sigma", (mean("value") - %s) / (3 * stddev("value")) AS "Ppl", (%s - mean("value")) / (3 * stddev("value")) AS "Ppu" FROM %s %s GROUP BY "batch"`,
+					fmt.Sprintf(`SELECT count(`+qValue+`) AS "n", mean(`+qValue+`) AS "mean", stddev(`+qValue+`) AS "sigma", (mean(`+qValue+`) - %s) / (3 * stddev(`+qValue+`)) AS "Ppl", (%s - mean(`+qValue+`)) / (3 * stddev(`+qValue+`)) AS "Ppu" FROM %s %s GROUP BY `+qBatchTag,
 						num(lsl), num(usl), g.m(store.MeasurementTelemetry), where(append(append([]string{fSite, fLine, fMachine}, tagFilter(t)...), d.batchFilter, fGood, timeF)...)),
 					"time", "n", "mean", "sigma", "Ppl", "Ppu")))
 		}
