@@ -9,6 +9,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/store"
 )
 
 // DatasourceUID is the uid of the provisioned InfluxDB data source; every
@@ -230,24 +231,24 @@ func (d *dash) setup(l *config.Line) {
 func (d *dash) variables(fixedLine string, batches bool) {
 	g := d.g
 	show := func(key string, conds ...string) string {
-		q := fmt.Sprintf("SHOW TAG VALUES FROM %s WITH KEY = %s", g.m("telemetry"), ident(key))
+		q := fmt.Sprintf("SHOW TAG VALUES FROM %s WITH KEY = %s", g.m(store.MeasurementTelemetry), ident(key))
 		if len(conds) > 0 {
 			q += " " + where(conds...)
 		}
 		return q
 	}
-	d.variable("site", "Site", show("site"), dashboard.VariableRefreshOnDashboardLoad, "key", "value")
+	d.variable("site", "Site", show(store.TagSite), dashboard.VariableRefreshOnDashboardLoad, "key", "value")
 	if fixedLine != "" {
 		d.b.WithVariable(dashboard.NewConstantVariableBuilder("line").Value(dashboard.StringOrMap{String: ptr(fixedLine)}))
 	} else {
-		d.variable("line", "Line", show("line", fSite), dashboard.VariableRefreshOnDashboardLoad, "key", "value")
+		d.variable("line", "Line", show(store.TagLine, fSite), dashboard.VariableRefreshOnDashboardLoad, "key", "value")
 	}
-	d.variable("machine", "Machine", show("machine", fSite, fLine), dashboard.VariableRefreshOnDashboardLoad, "key", "value")
+	d.variable("machine", "Machine", show(store.TagMachine, fSite, fLine), dashboard.VariableRefreshOnDashboardLoad, "key", "value")
 	if !batches {
 		return
 	}
 	d.variable("batch", "Batch",
-		fmt.Sprintf(`SELECT DISTINCT("batch") FROM %s %s`, g.m("batches"), where(fSite, fLine, timeF)),
+		fmt.Sprintf(`SELECT DISTINCT(%s) FROM %s %s`, ident(store.FieldBatch), g.m(store.MeasurementBatches), where(fSite, fLine, timeF)),
 		dashboard.VariableRefreshOnTimeRangeChanged, "time", "distinct")
 }
 
@@ -277,8 +278,9 @@ func (d *dash) alarmAnnotations() {
 	g := d.g
 	d.annotation("Alarms", "red", InfluxQuery{
 		TextColumn: "message", TagsColumn: "priority,event,machine,tag_name",
-		Query: fmt.Sprintf(`SELECT "message", "state", "priority"::tag, "event"::tag, "machine"::tag, "tag_name"::tag FROM %s %s`,
-			g.m("alarms"), where(fSite, fLine, fMachine, timeF)),
+		Query: fmt.Sprintf(`SELECT %s, %s, %s::tag, %s::tag, %s::tag, %s::tag FROM %s %s`,
+			ident(store.FieldMessage), ident(store.FieldState), ident(store.TagPriority), ident(store.TagEvent), ident(store.TagMachine), ident(store.TagName),
+			g.m(store.MeasurementAlarms), where(fSite, fLine, fMachine, timeF)),
 	}, "time", "message", "state", "priority", "event", "machine", "tag_name")
 }
 
@@ -287,7 +289,7 @@ func (d *dash) batchAnnotations() {
 	g := d.g
 	d.annotation("Batches", "blue", InfluxQuery{
 		TextColumn: "batch", TagsColumn: "event,product",
-		Query: fmt.Sprintf(`SELECT "batch", "event", "product" FROM %s %s`, g.m("batches"), where(fSite, fLine, timeF)),
+		Query: fmt.Sprintf(`SELECT %s, %s, %s FROM %s %s`, ident(store.FieldBatch), ident(store.FieldEvent), ident(store.FieldProduct), g.m(store.MeasurementBatches), where(fSite, fLine, timeF)),
 	}, "time", "batch", "event", "product")
 }
 
@@ -305,7 +307,7 @@ func (d *dash) annotation(name, colour string, q InfluxQuery, cols ...string) {
 
 // tagFilter selects exactly one configured tag.
 func tagFilter(t config.TagRef) []string {
-	return []string{eq("line", t.Line.ID), eq("machine", t.Machine.ID), eq("tag_name", t.Tag.Name)}
+	return []string{eq(store.TagLine, t.Line.ID), eq(store.TagMachine, t.Machine.ID), eq(store.TagName, t.Tag.Name)}
 }
 
 // detNelson is the detector tag analytics writes for a config shewhart

@@ -7,6 +7,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/store"
 )
 
 // coldChain builds the cold chain dashboard for every machine that has a
@@ -84,7 +85,7 @@ func (d *dash) coldChainPanels(tags []config.TagRef, band config.TORRule) []cogP
 			AxisSoftMin(low - 2).AxisSoftMax(high + 2)
 		for i, t := range temps {
 			p.WithTarget(d.series(refID(i), t.Tag.Name,
-				fmt.Sprintf(`SELECT mean("value") AS "value" FROM %s %s %s fill(none)`, g.m("telemetry"), tele(t, fGood, timeF), byTime),
+				fmt.Sprintf(`SELECT mean(`+qValue+`) AS "value" FROM %s %s %s fill(none)`, g.m(store.MeasurementTelemetry), tele(t, fGood, timeF), byTime),
 				"time", "value"))
 		}
 		out = append(out, p)
@@ -93,14 +94,14 @@ func (d *dash) coldChainPanels(tags []config.TagRef, band config.TORRule) []cogP
 		det := g.detectorsOf(t)
 		spcWhere := func(detector string) string {
 			c := append([]string{fSite, fLine, fMachine}, tagFilter(t)...)
-			return where(append(c, eq("detector", detector), timeF)...)
+			return where(append(c, eq(store.TagDetector, detector), timeF)...)
 		}
 		if r, ok := det["mkt"]; ok {
 			p := d.timeSeries("Rolling MKT: "+t.Tag.Name,
 				fmt.Sprintf("Mean kinetic temperature over the last %s (ΔH/R %g K) against the label storage limit %g °C.", r.MKT.Window, orDefault(r.MKT.DeltaHOverR, 10000), r.MKT.Limit)).
 				Unit("celsius").Decimals(decimals).
 				WithTarget(d.series("A", "",
-					fmt.Sprintf(`SELECT last("mkt") AS "MKT", last("mkt_limit") AS "limit" FROM %s %s %s fill(none)`, g.m("spc"), spcWhere("mkt"), byTime),
+					fmt.Sprintf(`SELECT last("mkt") AS "MKT", last("mkt_limit") AS "limit" FROM %s %s %s fill(none)`, g.m(store.MeasurementSPC), spcWhere("mkt"), byTime),
 					"time", "MKT", "limit")).
 				OverrideByName("MKT", []dashboard.DynamicConfigValue{fixedColour("blue")}).
 				OverrideByName("limit", []dashboard.DynamicConfigValue{fixedColour(colBad), dashed()})
@@ -117,13 +118,13 @@ func (d *dash) coldChainPanels(tags []config.TagRef, band config.TORRule) []cogP
 				Unit("percent").Decimals(0).Min(0).Max(100).
 				Thresholds(thresholds(rising(colGood, 50.0, colWarn, 80.0, colOOS, 100.0, colBad))).
 				WithTarget(d.series("A", "used",
-					fmt.Sprintf(`SELECT last("tor_used_pct") AS "used" FROM %s %s`, g.m("spc"), spcWhere("tor")),
+					fmt.Sprintf(`SELECT last("tor_used_pct") AS "used" FROM %s %s`, g.m(store.MeasurementSPC), spcWhere("tor")),
 					"time", "used")))
 			out = append(out, d.timeSeries("Time out of refrigeration: "+t.Tag.Name, "Seconds spent outside the band against the budget.").
 				Span(18).
 				Unit("s").Decimals(0).Min(0).
 				WithTarget(d.series("A", "",
-					fmt.Sprintf(`SELECT last("tor_used_s") AS "used", last("tor_budget_s") AS "budget" FROM %s %s %s fill(none)`, g.m("spc"), spcWhere("tor"), byTime),
+					fmt.Sprintf(`SELECT last("tor_used_s") AS "used", last("tor_budget_s") AS "budget" FROM %s %s %s fill(none)`, g.m(store.MeasurementSPC), spcWhere("tor"), byTime),
 					"time", "used", "budget")).
 				OverrideByName("budget", []dashboard.DynamicConfigValue{fixedColour(colBad), dashed()}))
 		}
@@ -134,7 +135,7 @@ func (d *dash) coldChainPanels(tags []config.TagRef, band config.TORRule) []cogP
 			Thresholds(thresholds(limitSteps(t.Tag.Limits, t.Tag.Spec))).
 			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)).
 			WithTarget(d.series("A", t.Tag.Name,
-				fmt.Sprintf(`SELECT mean("value") AS "value" FROM %s %s %s fill(none)`, g.m("telemetry"), tele(t, fGood, timeF), byTime),
+				fmt.Sprintf(`SELECT mean(`+qValue+`) AS "value" FROM %s %s %s fill(none)`, g.m(store.MeasurementTelemetry), tele(t, fGood, timeF), byTime),
 				"time", "value"))
 		if t.Tag.Decimals != nil {
 			p.Decimals(float64(*t.Tag.Decimals))
@@ -149,7 +150,7 @@ func (d *dash) coldChainPanels(tags []config.TagRef, band config.TORRule) []cogP
 			Span(24).Height(4).
 			Mappings(boolDoor).
 			WithTarget(d.series("A", t.Tag.Name,
-				fmt.Sprintf(`SELECT last("value") AS "value" FROM %s %s %s fill(none)`, g.m("telemetry"), tele(t, fGood, timeF), byTime),
+				fmt.Sprintf(`SELECT last(`+qValue+`) AS "value" FROM %s %s %s fill(none)`, g.m(store.MeasurementTelemetry), tele(t, fGood, timeF), byTime),
 				"time", "value")))
 	}
 	return out

@@ -8,6 +8,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/store"
 )
 
 // line builds one dashboard per production line: a row per machine and a
@@ -61,7 +62,7 @@ func (d *dash) tagPanel(t config.TagRef) cog.Builder[dashboard.Panel] {
 			p.Mappings(machineStates)
 		}
 		return p.WithTarget(d.series("A", tg.Name,
-			fmt.Sprintf(`SELECT last("text") AS "text" FROM %s %s %s fill(none)`, g.m("telemetry"), where(append(conds, timeF)...), byTime),
+			fmt.Sprintf(`SELECT last(`+qText+`) AS "text" FROM %s %s %s fill(none)`, g.m(store.MeasurementTelemetry), where(append(conds, timeF)...), byTime),
 			"time", "text"))
 	case isBoolRole(tg.Role):
 		p := d.stateTimeline(title, fmt.Sprintf("%s/%s/%s (role %s): last value per interval.", t.Line.ID, t.Machine.ID, tg.Name, tg.Role))
@@ -71,7 +72,7 @@ func (d *dash) tagPanel(t config.TagRef) cog.Builder[dashboard.Panel] {
 			p.Mappings(boolRunning)
 		}
 		return p.WithTarget(d.series("A", tg.Name,
-			fmt.Sprintf(`SELECT last("value") AS "value" FROM %s %s %s fill(none)`, g.m("telemetry"), where(append(conds, fGood, timeF)...), byTime),
+			fmt.Sprintf(`SELECT last(`+qValue+`) AS "value" FROM %s %s %s fill(none)`, g.m(store.MeasurementTelemetry), where(append(conds, fGood, timeF)...), byTime),
 			"time", "value"))
 	}
 	agg := "mean"
@@ -85,7 +86,7 @@ func (d *dash) tagPanel(t config.TagRef) cog.Builder[dashboard.Panel] {
 		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeLineAndArea)).
 		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdFixed).FixedColor("blue")).
 		WithTarget(d.series("A", tg.Name,
-			fmt.Sprintf(`SELECT %s("value") AS "value" FROM %s %s %s fill(none)`, agg, g.m("telemetry"), where(append(conds, fGood, timeF)...), byTime),
+			fmt.Sprintf(`SELECT %s(`+qValue+`) AS "value" FROM %s %s %s fill(none)`, agg, g.m(store.MeasurementTelemetry), where(append(conds, fGood, timeF)...), byTime),
 			"time", "value"))
 	if tg.Decimals != nil {
 		p.Decimals(float64(*tg.Decimals))

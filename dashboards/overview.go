@@ -7,11 +7,12 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/store"
 )
 
 // alarmKey is what identifies one alarm in the alarms measurement: its
 // series without the event tag, which changes with every transition.
-var alarmKey = []string{"line", "machine", "tag_name", "detector", "priority"}
+var alarmKey = []string{store.TagLine, store.TagMachine, store.TagName, store.TagDetector, store.TagPriority}
 
 func (g *gen) overview() (*dash, error) {
 	d := g.newDash("lw-overview", g.cfg.Site+" — plant overview",
@@ -23,8 +24,8 @@ func (g *gen) overview() (*dash, error) {
 			Span(24).Height(7).
 			Mappings(machineStates).
 			WithTarget(d.series("A", "$tag_line / $tag_machine",
-				fmt.Sprintf(`SELECT last("text") AS "state" FROM %s %s %s, "line", "machine" fill(none)`,
-					g.m("telemetry"), where(fSite, fLine, fMachine, oneOf("tag_name", states), timeF), byTime),
+				fmt.Sprintf(`SELECT last(`+qText+`) AS "state" FROM %s %s %s, `+qLine+`, `+qMachine+` fill(none)`,
+					g.m(store.MeasurementTelemetry), where(fSite, fLine, fMachine, oneOf(store.TagName, states), timeF), byTime),
 				"time", "state")))
 	}
 
@@ -35,8 +36,8 @@ func (g *gen) overview() (*dash, error) {
 		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
 		Thresholds(thresholds(rising(colGood, 1.0, colOOS))).
 		WithTarget(d.series("A", "$tag_priority",
-			fmt.Sprintf(`SELECT sum("active") AS "active" FROM (SELECT last("active") AS "active" FROM %s %s %s) %s`,
-				g.m("alarms"), where(fSite, fLine, fMachine, lookback), groupBy(alarmKey...), groupBy("priority")),
+			fmt.Sprintf(`SELECT sum(`+qActive+`) AS "active" FROM (SELECT last(`+qActive+`) AS "active" FROM %s %s %s) %s`,
+				g.m(store.MeasurementAlarms), where(fSite, fLine, fMachine, lookback), groupBy(alarmKey...), groupBy(store.TagPriority)),
 			"time", "active"))
 	for _, p := range config.Priorities {
 		active.OverrideByName(p, []dashboard.DynamicConfigValue{{Id: "thresholds", Value: dashboard.ThresholdsConfig{
@@ -47,8 +48,8 @@ func (g *gen) overview() (*dash, error) {
 	d.b.WithPanel(d.tablePanel("Active alarms", "Every alarm that is active now, newest state first.").
 		Span(16).Height(6).
 		WithTarget(d.table("A",
-			fmt.Sprintf(`SELECT "state", "message", "value", "limit", "alarm_id" FROM (SELECT last("active") AS "active", last("state") AS "state", last("message") AS "message", last("value") AS "value", last("limit") AS "limit", last("alarm_id") AS "alarm_id" FROM %s %s %s) WHERE "active" = 1 %s`,
-				g.m("alarms"), where(fSite, fLine, fMachine, lookback), groupBy(alarmKey...), groupBy(alarmKey...)),
+			fmt.Sprintf(`SELECT "state", "message", "value", "limit", "alarm_id" FROM (SELECT last(`+qActive+`) AS "active", last(`+qState+`) AS "state", last(`+qMessage+`) AS "message", last(`+qValue+`) AS "value", last(`+qLimit+`) AS "limit", last(`+qAlarmID+`) AS "alarm_id" FROM %s %s %s) WHERE "active" = 1 %s`,
+				g.m(store.MeasurementAlarms), where(fSite, fLine, fMachine, lookback), groupBy(alarmKey...), groupBy(alarmKey...)),
 			"time", "state", "message", "value", "limit", "alarm_id")))
 
 	good, reject := g.tagNamesWithRole("good_count"), g.tagNamesWithRole("reject_count")
@@ -70,8 +71,8 @@ func (g *gen) overview() (*dash, error) {
 		OverrideByName("event", []dashboard.DynamicConfigValue{mappingsProp(valueMap("start", "in progress", colGood, "end", "ended", colNeutral)),
 			{Id: "custom.cellOptions", Value: map[string]any{"type": "color-text"}}}).
 		WithTarget(d.table("A",
-			fmt.Sprintf(`SELECT last("batch") AS "batch", last("product") AS "product", last("event") AS "event" FROM %s %s %s`,
-				g.m("batches"), where(fSite, fLine, lookback), groupBy("line")),
+			fmt.Sprintf(`SELECT last(%s) AS "batch", last(%s) AS "product", last(%s) AS "event" FROM %s %s %s`,
+				ident(store.FieldBatch), ident(store.FieldProduct), ident(store.FieldEvent), g.m(store.MeasurementBatches), where(fSite, fLine, lookback), groupBy(store.TagLine)),
 			"time", "batch", "product", "event")))
 
 	d.b.WithPanel(d.stat("Collectors connected", "Last reported OPC UA connection state per machine.").
@@ -82,12 +83,12 @@ func (g *gen) overview() (*dash, error) {
 		Thresholds(thresholds(rising(colBad, 1.0, colGood))).
 		WithTarget(d.series("A", "$tag_line / $tag_machine",
 			fmt.Sprintf(`SELECT last("connected") AS "connected" FROM %s %s %s`,
-				g.m("collector_status"), where(fSite, fLine, fMachine, lookback), groupBy("line", "machine")),
+				g.m(store.MeasurementStatus), where(fSite, fLine, fMachine, lookback), groupBy(store.TagLine, store.TagMachine)),
 			"time", "connected")))
 	return d, nil
 }
 
 func rateQuery(g *gen, tags []string) string {
-	return fmt.Sprintf(`SELECT non_negative_derivative(max("value"), 1m) AS "rate" FROM %s %s %s fill(none)`,
-		g.m("telemetry"), where(fSite, fLine, fMachine, oneOf("tag_name", tags), fGood, timeF), byTimeAnd("line", "machine", "tag_name"))
+	return fmt.Sprintf(`SELECT non_negative_derivative(max(`+qValue+`), 1m) AS "rate" FROM %s %s %s fill(none)`,
+		g.m(store.MeasurementTelemetry), where(fSite, fLine, fMachine, oneOf(store.TagName, tags), fGood, timeF), byTimeAnd(store.TagLine, store.TagMachine, store.TagName))
 }

@@ -4,16 +4,18 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/linewatch/linewatch/store"
 )
 
 // Grafana renders these template variables; every generated query uses the
 // regex form so that a single value, several values and "All" (.*) work alike.
 const (
-	fSite    = `"site" =~ /^$site$/`
-	fLine    = `"line" =~ /^$line$/`
-	fMachine = `"machine" =~ /^$machine$/`
-	fBatch   = `"batch" =~ /^$batch$/`
-	fGood    = `"quality" = 0`
+	fSite    = `"` + store.TagSite + `" =~ /^$site$/`
+	fLine    = `"` + store.TagLine + `" =~ /^$line$/`
+	fMachine = `"` + store.TagMachine + `" =~ /^$machine$/`
+	fBatch   = `"` + store.TagBatch + `" =~ /^$batch$/`
+	fGood    = `"` + store.FieldQuality + `" = 0`
 	timeF    = `$timeFilter`
 	// "Current" panels (active alarms, current batch, connection) must see
 	// the last transition even when it is older than the dashboard range.
@@ -90,3 +92,17 @@ func byTimeAnd(tags ...string) string {
 	}
 	return s
 }
+
+// Schema keys written inside query text, quoted once (store owns the names).
+var (
+	qValue    = ident(store.FieldValue)
+	qText     = ident(store.FieldText)
+	qActive   = ident(store.FieldActive)
+	qState    = ident(store.FieldState)
+	qMessage  = ident(store.FieldMessage)
+	qLimit    = ident(store.FieldLimit)
+	qAlarmID  = ident(store.FieldAlarmID)
+	qBatchTag = ident(store.TagBatch)
+	qLine     = ident(store.TagLine)
+	qMachine  = ident(store.TagMachine)
+)

@@ -8,6 +8,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/store"
 )
 
 // spc builds the statistical process control dashboard: a row per critical
@@ -44,7 +45,7 @@ func (d *dash) spcPanels(t config.TagRef, shewhart, ewma, cusum bool) []cogPanel
 	unit := unitFor(tg.Unit)
 	spcWhere := func(detector string, extra ...string) string {
 		c := append([]string{fSite, fLine, fMachine}, tagFilter(t)...)
-		c = append(c, eq("detector", detector))
+		c = append(c, eq(store.TagDetector, detector))
 		return where(append(c, extra...)...)
 	}
 	var out []cogPanel
@@ -55,7 +56,7 @@ func (d *dash) spcPanels(t config.TagRef, shewhart, ewma, cusum bool) []cogPanel
 		Thresholds(thresholds(limitSteps(config.Limits{}, tg.Spec))).
 		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)).
 		WithTarget(d.series("A", "value",
-			fmt.Sprintf(`SELECT mean("value") AS "value" FROM %s %s %s fill(none)`, g.m("telemetry"),
+			fmt.Sprintf(`SELECT mean(`+qValue+`) AS "value" FROM %s %s %s fill(none)`, g.m(store.MeasurementTelemetry),
 				where(append(append([]string{fSite, fLine, fMachine}, tagFilter(t)...), d.batchFilter, fGood, timeF)...), byTime),
 			"time", "value")).
 		OverrideByName("value", []dashboard.DynamicConfigValue{fixedColour("blue")})
@@ -65,7 +66,7 @@ func (d *dash) spcPanels(t config.TagRef, shewhart, ewma, cusum bool) []cogPanel
 	if shewhart {
 		chart.WithTarget(d.series("B", "",
 			fmt.Sprintf(`SELECT last("cl") AS "centre", last("ucl") AS "UCL", last("lcl") AS "LCL" FROM %s %s %s fill(none)`,
-				g.m("spc"), spcWhere(detNelson, timeF), byTime),
+				g.m(store.MeasurementSPC), spcWhere(detNelson, timeF), byTime),
 			"time", "centre", "UCL", "LCL"))
 		controlLineStyles(chart)
 	}
@@ -79,7 +80,7 @@ func (d *dash) spcPanels(t config.TagRef, shewhart, ewma, cusum bool) []cogPanel
 			OverrideByName("value", []dashboard.DynamicConfigValue{unitProp(unit)}).
 			WithTarget(d.table("A",
 				fmt.Sprintf(`SELECT "message", "value", "state" FROM %s %s ORDER BY time DESC LIMIT 500`,
-					g.m("alarms"), where(append(c, eq("detector", detNelson), eq("event", "activate"), timeF)...)),
+					g.m(store.MeasurementAlarms), where(append(c, eq(store.TagDetector, detNelson), eq(store.TagEvent, "activate"), timeF)...)),
 				"time", "message", "value", "state")))
 	}
 	if ewma {
@@ -87,7 +88,7 @@ func (d *dash) spcPanels(t config.TagRef, shewhart, ewma, cusum bool) []cogPanel
 			Unit(unit).
 			WithTarget(d.series("A", "",
 				fmt.Sprintf(`SELECT last("ewma") AS "EWMA", last("cl") AS "centre", last("ucl") AS "UCL", last("lcl") AS "LCL" FROM %s %s %s fill(none)`,
-					g.m("spc"), spcWhere("ewma", timeF), byTime),
+					g.m(store.MeasurementSPC), spcWhere("ewma", timeF), byTime),
 				"time", "EWMA", "centre", "UCL", "LCL")).
 			OverrideByName("EWMA", []dashboard.DynamicConfigValue{fixedColour("blue")})
 		if tg.Decimals != nil {
@@ -101,7 +102,7 @@ func (d *dash) spcPanels(t config.TagRef, shewhart, ewma, cusum bool) []cogPanel
 			Unit(unit).Min(0).
 			WithTarget(d.series("A", "",
 				fmt.Sprintf(`SELECT last("cusum_hi") AS "C+", last("cusum_lo") AS "C−", last("cusum_h") AS "H" FROM %s %s %s fill(none)`,
-					g.m("spc"), spcWhere("cusum", timeF), byTime),
+					g.m(store.MeasurementSPC), spcWhere("cusum", timeF), byTime),
 				"time", "C+", "C−", "H")).
 			OverrideByName("C+", []dashboard.DynamicConfigValue{fixedColour("orange")}).
 			OverrideByName("C−", []dashboard.DynamicConfigValue{fixedColour("purple")}).

@@ -7,6 +7,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/store"
 )
 
 // waste builds the waste dashboard: reject-fraction p-charts and the
@@ -20,7 +21,7 @@ func (g *gen) waste() (*dash, error) {
 		det := g.detectorsOf(t)
 		spcWhere := func(detector string, extra ...string) string {
 			c := append([]string{fSite, fLine, fMachine}, tagFilter(t)...)
-			return where(append(append(c, eq("detector", detector)), extra...)...)
+			return where(append(append(c, eq(store.TagDetector, detector)), extra...)...)
 		}
 		if r, ok := det["p_chart"]; ok {
 			panels++
@@ -33,7 +34,7 @@ func (g *gen) waste() (*dash, error) {
 				ShowPoints(common.VisibilityModeAlways).PointSize(4).
 				WithTarget(d.series("A", "",
 					fmt.Sprintf(`SELECT last("p") AS "p", last("p_bar") AS "centre", last("ucl") AS "UCL", last("lcl") AS "LCL" FROM %s %s %s fill(none)`,
-						g.m("spc"), spcWhere("p_chart", timeF), byTime),
+						g.m(store.MeasurementSPC), spcWhere("p_chart", timeF), byTime),
 					"time", "p", "centre", "UCL", "LCL")).
 				OverrideByName("p", []dashboard.DynamicConfigValue{fixedColour("blue")})
 			controlLineStyles(p)
@@ -56,8 +57,8 @@ func (g *gen) waste() (*dash, error) {
 					{Id: "custom.cellOptions", Value: map[string]any{"type": "color-text"}}}).
 				OverrideByRegexp("mean|sigma", []dashboard.DynamicConfigValue{unitProp(unitFor(t.Tag.Unit))}).
 				WithTarget(d.table("A",
-					fmt.Sprintf(`SELECT count("value") AS "n", mean("value") AS "mean", stddev("value") AS "sigma", (mean("value") - %s) / (3 * stddev("value")) AS "Ppl", (%s - mean("value")) / (3 * stddev("value")) AS "Ppu" FROM %s %s GROUP BY "batch"`,
-						num(lsl), num(usl), g.m("telemetry"), where(append(append([]string{fSite, fLine, fMachine}, tagFilter(t)...), d.batchFilter, fGood, timeF)...)),
+					fmt.Sprintf(`SELECT count(`+qValue+`) AS "n", mean(`+qValue+`) AS "mean", stddev(`+qValue+`) AS "sigma", (mean(`+qValue+`) - %s) / (3 * stddev(`+qValue+`)) AS "Ppl", (%s - mean(`+qValue+`)) / (3 * stddev(`+qValue+`)) AS "Ppu" FROM %s %s GROUP BY `+qBatchTag,
+						num(lsl), num(usl), g.m(store.MeasurementTelemetry), where(append(append([]string{fSite, fLine, fMachine}, tagFilter(t)...), d.batchFilter, fGood, timeF)...)),
 					"time", "n", "mean", "sigma", "Ppl", "Ppu")))
 		}
 	}

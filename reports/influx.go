@@ -2,12 +2,10 @@ package reports
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -80,12 +78,12 @@ func (c *Influx) client() (*store.Client, error) {
 	return c.sc, c.err
 }
 
-// Samples implements SampleSource with store.Client.SamplesWindowed: the
-// range is read in windows of Window (default 10 min), up to two queried
+// Samples implements SampleSource with store.Client.Samples: the range
+// is read in windows of Window (default 10 min), up to two queried
 // concurrently ahead of the consumer (InfluxDB answers one query on one
 // core), each merged into time order, so memory is bounded by a few
-// windows, not by the batch. Unit and batch tags are not read: the report
-// takes units from the config and stamps the batch itself.
+// windows, not by the batch. Unit and batch are not read (ValuesOnly): the
+// report takes units from the config and stamps the batch itself.
 func (c *Influx) Samples(ctx context.Context, q SampleQuery) iter.Seq2[sample.Sample, error] {
 	return func(yield func(sample.Sample, error) bool) {
 		if q.To.Before(q.From) {
@@ -97,8 +95,8 @@ func (c *Influx) Samples(ctx context.Context, q SampleQuery) iter.Seq2[sample.Sa
 			return
 		}
 		// SampleQuery includes To; store's range excludes it.
-		sq := store.SampleQuery{Site: q.Site, Line: q.Line, From: q.From, To: q.To.Add(time.Nanosecond)}
-		for s, err := range sc.SamplesWindowed(ctx, sq, store.WindowOptions{Window: c.Window}) {
+		sq := store.SampleQuery{Site: q.Site, Line: q.Line, From: q.From, To: q.To.Add(time.Nanosecond), ValuesOnly: true, Window: c.Window}
+		for s, err := range sc.Samples(ctx, sq) {
 			if !yield(s, err) || err != nil {
 				return
 			}
@@ -106,93 +104,22 @@ func (c *Influx) Samples(ctx context.Context, q SampleQuery) iter.Seq2[sample.Sa
 	}
 }
 
-// Batches implements BatchSource: start and end events of the batches
-// measurement paired per line and batch id, oldest first. line "" lists
-// every line of the site.
+// Batches implements BatchSource with store.Client.Batches, which owns
+// the batches measurement's schema.
 func (c *Influx) Batches(ctx context.Context, site, line string, since time.Time) ([]BatchRecord, error) {
 	sc, err := c.client()
 	if err != nil {
 		return nil, err
 	}
-	where := store.QuoteIdent(store.TagSite) + " = " + store.QuoteString(site)
-	if line != "" {
-		where += " AND " + store.QuoteIdent(store.TagLine) + " = " + store.QuoteString(line)
-	}
-	if !since.IsZero() {
-		where += fmt.Sprintf(" AND time >= %d", since.UnixNano())
-	}
-	stmt := fmt.Sprintf(`SELECT %s,%s,%s,%s,%s,%s FROM %s WHERE %s`,
-		store.QuoteIdent(store.FieldBatch), store.QuoteIdent(store.FieldEvent), store.QuoteIdent(store.FieldProduct),
-		store.QuoteIdent(store.TagLine), store.QuoteIdent(store.FieldBatch+store.PctSuffix), store.QuoteIdent(store.FieldProduct+store.PctSuffix),
-		store.QuoteIdent(store.MeasurementBatches), where)
-	byKey := map[string]*BatchRecord{}
-	var order []string
-	err = sc.QueryEach(ctx, sc.Database(), stmt, func(s store.Series) error {
-		col := map[string]int{}
-		for i, n := range s.Columns {
-			col[n] = i
-		}
-		for _, row := range s.Values {
-			tv, _ := cell(row, col, "time").(json.Number)
-			ns, err := tv.Int64()
-			if err != nil {
-				return fmt.Errorf("InfluxDB batches row %v: time: %w", row, err)
-			}
-			t := time.Unix(0, ns).UTC()
-			id, _ := cell(row, col, store.FieldBatch).(string)
-			idPct, _ := cell(row, col, store.FieldBatch+store.PctSuffix).(string)
-			id = store.TextField(id, idPct) // an id that is not UTF-8 is stored percent-encoded
-			ln, _ := cell(row, col, store.TagLine).(string)
-			if id == "" {
-				continue
-			}
-			k := ln + "\x00" + id
-			b := byKey[k]
-			if b == nil {
-				b = &BatchRecord{ID: id, Site: site, Line: ln}
-				byKey[k] = b
-				order = append(order, k)
-			}
-			p, _ := cell(row, col, store.FieldProduct).(string)
-			pPct, _ := cell(row, col, store.FieldProduct+store.PctSuffix).(string)
-			if p = store.TextField(p, pPct); p != "" {
-				b.Product = p
-			}
-			ev, _ := cell(row, col, store.FieldEvent).(string)
-			switch ev {
-			case "start":
-				if b.Start.IsZero() || t.Before(b.Start) {
-					b.Start = t
-				}
-			case "end":
-				if t.After(b.End) {
-					b.End = t
-				}
-			}
-		}
-		return nil
-	})
+	bs, err := sc.Batches(ctx, site, line, since)
 	if err != nil {
-		return nil, fmt.Errorf("batches of site %s: %w", site, err)
+		return nil, err
 	}
-	out := make([]BatchRecord, 0, len(order))
-	for _, k := range order {
-		b := *byKey[k]
-		if b.Start.IsZero() {
-			continue // end seen without its start (older than since)
-		}
-		out = append(out, b)
+	out := make([]BatchRecord, len(bs))
+	for i, b := range bs {
+		out[i] = BatchRecord(b)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
 	return out, nil
-}
-
-// cell is the value of column name in row, nil when absent or null.
-func cell(row []any, col map[string]int, name string) any {
-	if i, ok := col[name]; ok && i < len(row) {
-		return row[i]
-	}
-	return nil
 }
 
 // FindBatch returns the batch with id (on line, or on any line when line

@@ -16,9 +16,13 @@
 // answers drop only the refused lines, which are counted and logged.
 //
 // Client queries with InfluxQL over the v1 /query endpoint, which
-// InfluxDB 1.8, 2.x (DBRP) and 3.x serve; Client.Samples streams a time
-// range in time order with chunked responses, so memory stays bounded
-// whatever the range.
+// InfluxDB 1.8, 2.x (DBRP) and 3.x serve; Client.Samples, the one reader
+// of telemetry, streams a time range in time order, read in windows with
+// chunked CSV responses, so memory stays bounded whatever the range;
+// Client.Batches pairs the batch events.
+//
+// store owns the InfluxDB schema: the measurement, tag and field names
+// (schema.go, points.go) that reports and dashboards query with.
 //
 // The Writer talks to InfluxDB 2.x (/api/v2/write, org and bucket, token)
 // and 1.8+ (/write, database and retention policy, "user:password").

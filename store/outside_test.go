@@ -228,20 +228,30 @@ func TestHostileValuesIntegration(t *testing.T) {
 	// Each batch by its id: the query encodes it as the writer did.
 	for i, b := range batches {
 		q := q
-		q.Batch = b
+		q.Batch, q.Window = b, 300*time.Millisecond
 		got = got[:0]
-		for s, err := range c.SamplesWindowed(ctx, q, WindowOptions{Window: 300 * time.Millisecond}) {
+		for s, err := range c.Samples(ctx, q) {
 			if err != nil {
 				t.Fatal(err)
 			}
 			got = append(got, s)
 		}
-		part := slices.Clone(want[i*(len(values)+1) : (i+1)*(len(values)+1)])
-		for j := range part {
-			part[j].Unit = "" // the windowed reader does not read units
-		}
-		check(fmt.Sprintf("SamplesWindowed batch %d", i), got, part)
+		check(fmt.Sprintf("Samples of batch %d", i), got, want[i*(len(values)+1):(i+1)*(len(values)+1)])
 	}
+	// ValuesOnly: no unit, no batch.
+	q.ValuesOnly = true
+	got = got[:0]
+	for s, err := range c.Samples(ctx, q) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s)
+	}
+	bare := slices.Clone(want)
+	for j := range bare {
+		bare[j].Unit, bare[j].Batch = "", ""
+	}
+	check("Samples ValuesOnly", got, bare)
 }
 
 func brief(s sample.Sample) string {

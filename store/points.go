@@ -167,3 +167,17 @@ func b01(b bool) int {
 	}
 	return 0
 }
+
+// Fields of measurement collector_metrics (tag: site): the process's own
+// Prometheus figures, copied every 10 s by internal/app, so that plants
+// without a Prometheus server see collector health in Grafana. Counters are
+// totals since the process started; the dashboards difference them.
+const (
+	FieldValuesRead    = "values_read"     // integer
+	FieldBadValues     = "bad_values"      // integer: read with a bad or uncertain status
+	FieldReconnects    = "reconnects"      // integer
+	FieldSkippedTicks  = "skipped_ticks"   // integer
+	FieldReadLatencyMS = "read_latency_ms" // float: mean Read round trip over the last 10 s
+	FieldSpoolBytes    = "spool_bytes"     // integer
+	FieldPublishErrors = "publish_errors"  // integer
+)

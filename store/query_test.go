@@ -13,11 +13,11 @@ import (
 	"github.com/linewatch/linewatch/sample"
 )
 
-// TestSamplesWindowed reads a range in many small windows and checks that
+// TestSamplesWindows reads a range in many small windows and checks that
 // every sample comes back once, in time order, equal to what was written
-// (Unit is not read; Batch is the query's), with tag values that need
+// (with ValuesOnly: no unit, Batch the query's), with tag values that need
 // escaping in InfluxDB's CSV tags column.
-func TestSamplesWindowed(t *testing.T) {
+func TestSamplesWindows(t *testing.T) {
 	t.Parallel()
 	db := testenv.Influx(t)
 	cfg := testCfg(t, db.URL, db.Database)
@@ -35,10 +35,10 @@ func TestSamplesWindowed(t *testing.T) {
 	c := newClient(t, cfg, ClientOptions{ChunkSize: 97})
 	ctx := context.Background()
 
-	collect := func(q SampleQuery, o WindowOptions) []sample.Sample {
+	collect := func(q SampleQuery) []sample.Sample {
 		t.Helper()
 		var got []sample.Sample
-		for s, err := range c.SamplesWindowed(ctx, q, o) {
+		for s, err := range c.Samples(ctx, q) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,12 +52,19 @@ func TestSamplesWindowed(t *testing.T) {
 		s.Unit, s.Batch = "", ""
 		want[i] = s
 	}
-	got := collect(SampleQuery{Site: "plant-1", Line: "line-a", From: start, To: start.Add(3 * time.Second)},
-		WindowOptions{Window: 170 * time.Millisecond, Ahead: 3})
+	got := collect(SampleQuery{Site: "plant-1", Line: "line-a", From: start, To: start.Add(3 * time.Second),
+		ValuesOnly: true, Window: 170 * time.Millisecond, Ahead: 3})
 	compareSamples(t, got, want)
+	// Units and batches read from the series.
+	got = collect(SampleQuery{Site: "plant-1", Line: "line-a", From: start, To: start.Add(3 * time.Second), Window: 170 * time.Millisecond})
+	compareSamples(t, got, written)
+
+	// Years around the data: the empty windows are jumped, not queried one by one.
+	got = collect(SampleQuery{Site: "plant-1", Line: "line-a", From: start.AddDate(-30, 0, 0), To: start.AddDate(1, 0, 0)})
+	compareSamples(t, got, written)
 
 	// Site and line open: read from the tags column, escapes undone.
-	got = collect(SampleQuery{From: start, To: start.Add(2 * time.Second), Tags: []string{"t=1, y"}}, WindowOptions{Window: 333 * time.Millisecond})
+	got = collect(SampleQuery{From: start, To: start.Add(2 * time.Second), Tags: []string{"t=1, y"}, Window: 333 * time.Millisecond})
 	var wantOdd []sample.Sample
 	for _, s := range odd {
 		if s.Tag == "t=1, y" && s.Time.Before(start.Add(2*time.Second)) {
@@ -67,7 +74,7 @@ func TestSamplesWindowed(t *testing.T) {
 	compareSamples(t, got, wantOdd)
 
 	// Batch filter: samples carry the query's batch.
-	got = collect(SampleQuery{Site: "plant-1", Batch: "B-2026-001", Machine: "filler-01", From: start, To: start.Add(10 * time.Millisecond)}, WindowOptions{})
+	got = collect(SampleQuery{Site: "plant-1", Batch: "B-2026-001", Machine: "filler-01", From: start, To: start.Add(10 * time.Millisecond), ValuesOnly: true})
 	if len(got) != 10 || got[0].Batch != "B-2026-001" || got[9].Time != written[9].Time {
 		t.Errorf("batch query: %d samples, first %+v", len(got), got[0])
 	}
@@ -75,7 +82,7 @@ func TestSamplesWindowed(t *testing.T) {
 	// Stopping early cancels the windows in flight (goleak in TestMain checks
 	// that nothing is left running).
 	n := 0
-	for _, err := range c.SamplesWindowed(ctx, SampleQuery{Site: "plant-1", From: start, To: start.Add(3 * time.Second)}, WindowOptions{Window: 10 * time.Millisecond}) {
+	for _, err := range c.Samples(ctx, SampleQuery{Site: "plant-1", From: start, To: start.Add(3 * time.Second), Window: 10 * time.Millisecond}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +91,7 @@ func TestSamplesWindowed(t *testing.T) {
 		}
 	}
 
-	for s, err := range c.SamplesWindowed(ctx, SampleQuery{From: start, To: start}, WindowOptions{}) {
+	for s, err := range c.Samples(ctx, SampleQuery{From: start, To: start}) {
 		if err == nil || !strings.Contains(err.Error(), "is not before") {
 			t.Errorf("empty range: %+v, %v; want an error", s, err)
 		}

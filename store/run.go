@@ -41,9 +41,12 @@ type dispatcher struct {
 // sending for at most DrainTimeout, spools what is left and returns nil.
 func (w *Writer) Run(ctx context.Context) error {
 	if !w.started.CompareAndSwap(false, true) {
-		return errors.New("store: Writer.Run called twice")
+		return errors.New("store: Writer.Run called twice, or after Close")
 	}
 	defer close(w.done)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(w.closing, cancel)() // Close stops Run like a cancel
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
 	d := &dispatcher{w: w, jobs: make(chan *batch), maxQ: 4 * w.writers}

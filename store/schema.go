@@ -23,6 +23,7 @@ const (
 	MeasurementBatches   = "batches"
 	MeasurementSPC       = "spc"
 	MeasurementStatus    = "collector_status"
+	MeasurementMetrics   = "collector_metrics"
 )
 
 // Tag keys. "tag" and "name" are InfluxQL keywords, hence tag_name.
@@ -112,7 +113,7 @@ func appendSample(e *lineprotocol.Encoder, s *sample.Sample, now time.Time) erro
 	e.AddField(FieldQuality, lineprotocol.IntValue(int64(s.Status)))
 	if s.Text != "" {
 		if strings.IndexByte(s.Text, '\r') >= 0 {
-			// InfluxDB's CSV answers (SamplesWindowed reads them with
+			// InfluxDB's CSV answers (Client.Samples reads them with
 			// encoding/csv) turn CR LF into LF: keep CR percent-encoded.
 			e.AddField(FieldText+PctSuffix, mustString(sample.Escape(s.Text)))
 		} else {

@@ -108,6 +108,13 @@ type Writer struct {
 	done      chan struct{}
 	started   atomic.Bool
 
+	// Close: closing is cancelled to stop Run; closed (under mu) turns
+	// later writes into counted losses.
+	closing   context.Context
+	stopRun   context.CancelFunc
+	closeOnce sync.Once
+	closed    bool
+
 	jr *journal // nil without a disk spool; written under mu
 
 	stMu     sync.Mutex
@@ -186,6 +193,7 @@ func NewWriter(cfg config.InfluxDB, opts WriterOptions) (*Writer, error) {
 	w.ovReady = make(chan struct{}, 1)
 	w.flushReq = make(chan chan struct{})
 	w.done = make(chan struct{})
+	w.closing, w.stopRun = context.WithCancel(context.Background())
 	w.lb.buf = getBuf()
 	return w, nil
 }
@@ -217,6 +225,10 @@ func (w *Writer) WriteSamples(ss []sample.Sample) {
 	now := w.clock.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.closed {
+		w.loss.lost(len(ss), lostStopped, "written after the writer was closed")
+		return
+	}
 	if len(ss) > 0 {
 		w.lb.startRun(&ss[0])
 		defer w.lb.endRun()
@@ -256,6 +268,10 @@ func (w *Writer) WritePoint(p Point) {
 	now := w.clock.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.closed {
+		w.loss.lost(1, lostStopped, "written after the writer was closed")
+		return
+	}
 	from := len(w.lb.buf)
 	if err := w.lb.point(&p, now); err != nil {
 		w.encodeErrorLocked(err, p.Measurement)

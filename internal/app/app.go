@@ -94,6 +94,15 @@ func Run(ctx context.Context, o Options) error {
 		}
 		sinks = storeSinks{w: writer}
 	}
+	// A start-up error before the writer runs must not leave its spool
+	// directory locked (a restart in this process would fail); once it
+	// runs, its own shutdown below releases the spool.
+	writerRuns := false
+	defer func() {
+		if writer != nil && !writerRuns {
+			writer.Close()
+		}
+	}()
 
 	var svc *alerts.Service
 	if r.Alerts {
@@ -202,6 +211,7 @@ func Run(ctx context.Context, o Options) error {
 		// The writer stops last: it drains what the others handed it.
 		wctx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
 		wdone := make(chan error, 1)
+		writerRuns = true
 		go func() { wdone <- writer.Run(wctx) }()
 		defer func() {
 			stopWriter()

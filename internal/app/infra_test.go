@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/linewatch/linewatch/bus"
-	"github.com/linewatch/linewatch/config"
 )
 
 // TestEmbeddedNATSIsSecuredIntegration starts the infrastructure the way
@@ -21,13 +20,7 @@ func TestEmbeddedNATSIsSecuredIntegration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts NATS")
 	}
-	cfg, err := config.Demo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MoveDataDir(t.TempDir())
-	cfg.NATS.Embedded.Listen = "127.0.0.1:0"
-	cfg.NATS.Embedded.StoreDir = cfg.DataDir + "/nats"
+	cfg := demoConfig(t)
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	in, err := startInfra(t.Context(), cfg, log, false)

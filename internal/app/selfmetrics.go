@@ -39,16 +39,16 @@ func selfMetrics(site string, g prometheus.Gatherer, w *store.Writer) component 
 				}
 				lastSum, lastCount = sum, count
 				w.WritePoint(store.Point{
-					Measurement: "collector_metrics",
+					Measurement: store.MeasurementMetrics,
 					Tags:        []store.Tag{{Key: store.TagSite, Value: site}},
 					Fields: []store.Field{
-						{Key: "values_read", Value: int64(v("linewatch_collector_values_read_total"))},
-						{Key: "bad_values", Value: int64(v("linewatch_collector_values_not_good_total"))},
-						{Key: "reconnects", Value: int64(v("linewatch_collector_reconnects_total"))},
-						{Key: "skipped_ticks", Value: int64(v("linewatch_collector_skipped_ticks_total"))},
-						{Key: "read_latency_ms", Value: latency},
-						{Key: "spool_bytes", Value: int64(v("linewatch_store_spool_bytes"))},
-						{Key: "publish_errors", Value: int64(v("linewatch_collector_nats_publish_errors_total"))},
+						{Key: store.FieldValuesRead, Value: int64(v("linewatch_collector_values_read_total"))},
+						{Key: store.FieldBadValues, Value: int64(v("linewatch_collector_values_not_good_total"))},
+						{Key: store.FieldReconnects, Value: int64(v("linewatch_collector_reconnects_total"))},
+						{Key: store.FieldSkippedTicks, Value: int64(v("linewatch_collector_skipped_ticks_total"))},
+						{Key: store.FieldReadLatencyMS, Value: latency},
+						{Key: store.FieldSpoolBytes, Value: int64(v("linewatch_store_spool_bytes"))},
+						{Key: store.FieldPublishErrors, Value: int64(v("linewatch_collector_nats_publish_errors_total"))},
 					},
 					Time: now.UTC(),
 				})
