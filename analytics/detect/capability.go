@@ -162,18 +162,17 @@ type cpkState struct {
 // CpkMonitor computes the capability of each batch as it runs and judges it
 // when the batch id changes (or on Flush).
 type CpkMonitor struct {
-	p        CpkParams
+	core[CpkParams, cpkState]
 	lsl, usl float64
-	st       cpkState
 }
 
 // NewCpkMonitor validates p and returns the detector.
 func NewCpkMonitor(p CpkParams) (*CpkMonitor, error) {
-	if err := p.Validate(); err != nil {
+	p, err := prepare(p)
+	if err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
-	d := &CpkMonitor{p: p, lsl: math.NaN(), usl: math.NaN()}
+	d := &CpkMonitor{core: core[CpkParams, cpkState]{name: NameCpk, p: p}, lsl: math.NaN(), usl: math.NaN()}
 	if p.LSL != nil {
 		d.lsl = *p.LSL
 	}
@@ -182,9 +181,6 @@ func NewCpkMonitor(p CpkParams) (*CpkMonitor, error) {
 	}
 	return d, nil
 }
-
-// Name implements [Detector].
-func (d *CpkMonitor) Name() string { return NameCpk }
 
 // Update implements [Detector].
 func (d *CpkMonitor) Update(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
@@ -244,17 +240,4 @@ func (d *CpkMonitor) AppendStats(dst []Stat) []Stat {
 		}
 	}
 	return append(dst, Stat{"n", float64(c.N)})
-}
-
-// Snapshot implements [Detector].
-func (d *CpkMonitor) Snapshot() ([]byte, error) { return snapshot(NameCpk, d.p, &d.st) }
-
-// Restore implements [Detector].
-func (d *CpkMonitor) Restore(data []byte) error {
-	var st cpkState
-	if err := restore(data, NameCpk, d.p, &st); err != nil {
-		return err
-	}
-	d.st = st
-	return nil
 }

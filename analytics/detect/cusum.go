@@ -59,21 +59,17 @@ type cusumState struct {
 
 // CUSUM is the tabular CUSUM of one tag.
 type CUSUM struct {
-	p  CUSUMParams
-	st cusumState
+	core[CUSUMParams, cusumState]
 }
 
 // NewCUSUM validates p and returns the detector.
 func NewCUSUM(p CUSUMParams) (*CUSUM, error) {
-	if err := p.Validate(); err != nil {
+	p, err := prepare(p)
+	if err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
-	return &CUSUM{p: p, st: cusumState{B: newBaseline(p.SPCParams)}}, nil
+	return &CUSUM{core: core[CUSUMParams, cusumState]{name: NameCUSUM, p: p, st: cusumState{B: newBaseline(p.SPCParams)}}}, nil
 }
-
-// Name implements [Detector].
-func (d *CUSUM) Name() string { return NameCUSUM }
 
 // Update implements [Detector].
 func (d *CUSUM) Update(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
@@ -140,17 +136,4 @@ func (d *CUSUM) AppendStats(dst []Stat) []Stat {
 	}
 	return append(dst, Stat{"cusum_hi", d.st.Hi}, Stat{"cusum_lo", d.st.Lo},
 		Stat{"cusum_h", d.p.H * b.Sigma}, Stat{"cl", b.Mean}, Stat{"sigma", b.Sigma})
-}
-
-// Snapshot implements [Detector].
-func (d *CUSUM) Snapshot() ([]byte, error) { return snapshot(NameCUSUM, d.p, &d.st) }
-
-// Restore implements [Detector].
-func (d *CUSUM) Restore(data []byte) error {
-	var st cusumState
-	if err := restore(data, NameCUSUM, d.p, &st); err != nil {
-		return err
-	}
-	d.st = st
-	return nil
 }

@@ -110,26 +110,22 @@ type ewmaState struct {
 
 // EWMA is the EWMA chart of one tag.
 type EWMA struct {
-	p         EWMAParams
+	core[EWMAParams, ewmaState]
 	v         ewmaVariance
 	asymW     float64 // asymptotic half-width for asymSigma
 	asymSigma float64
-	st        ewmaState
 }
 
 // NewEWMA validates p and returns the detector.
 func NewEWMA(p EWMAParams) (*EWMA, error) {
-	if err := p.Validate(); err != nil {
+	p, err := prepare(p)
+	if err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
-	d := &EWMA{p: p, v: newEWMAVariance(p.Lambda, p.Autocorrelation), st: ewmaState{B: newBaseline(p.SPCParams)}}
+	d := &EWMA{core: core[EWMAParams, ewmaState]{name: NameEWMA, p: p, st: ewmaState{B: newBaseline(p.SPCParams)}}, v: newEWMAVariance(p.Lambda, p.Autocorrelation)}
 	d.st.Z, d.st.Decay = d.st.B.Mean, 1
 	return d, nil
 }
-
-// Name implements [Detector].
-func (d *EWMA) Name() string { return NameEWMA }
 
 // Width is the half-width of the control limits after i charted points.
 func (d *EWMA) Width(i int) float64 {
@@ -218,17 +214,4 @@ func (d *EWMA) AppendStats(dst []Stat) []Stat {
 	lcl, ucl := d.Limits()
 	return append(dst, Stat{"ewma", d.st.Z}, Stat{"cl", d.st.B.Mean}, Stat{"sigma", d.st.B.Sigma},
 		Stat{"ucl", ucl}, Stat{"lcl", lcl})
-}
-
-// Snapshot implements [Detector].
-func (d *EWMA) Snapshot() ([]byte, error) { return snapshot(NameEWMA, d.p, &d.st) }
-
-// Restore implements [Detector].
-func (d *EWMA) Restore(data []byte) error {
-	var st ewmaState
-	if err := restore(data, NameEWMA, d.p, &st); err != nil {
-		return err
-	}
-	d.st = st
-	return nil
 }

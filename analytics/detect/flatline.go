@@ -39,8 +39,7 @@ type flatlineState struct {
 
 // Flatline detects a stuck sensor.
 type Flatline struct {
-	p  FlatlineParams
-	st flatlineState
+	core[FlatlineParams, flatlineState]
 }
 
 // NewFlatline validates p and returns the detector.
@@ -48,11 +47,8 @@ func NewFlatline(p FlatlineParams) (*Flatline, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	return &Flatline{p: p}, nil
+	return &Flatline{core: core[FlatlineParams, flatlineState]{name: NameFlatline, p: p}}, nil
 }
-
-// Name implements [Detector].
-func (d *Flatline) Name() string { return NameFlatline }
 
 // Update implements [Detector].
 func (d *Flatline) Update(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
@@ -86,19 +82,6 @@ func (d *Flatline) AppendStats(dst []Stat) []Stat {
 		return dst
 	}
 	return append(dst, Stat{"flat_s", d.st.LastT.Sub(d.st.Since).Seconds()})
-}
-
-// Snapshot implements [Detector].
-func (d *Flatline) Snapshot() ([]byte, error) { return snapshot(NameFlatline, d.p, &d.st) }
-
-// Restore implements [Detector].
-func (d *Flatline) Restore(data []byte) error {
-	var st flatlineState
-	if err := restore(data, NameFlatline, d.p, &st); err != nil {
-		return err
-	}
-	d.st = st
-	return nil
 }
 
 // ROCParams configures the rate-of-change check between consecutive
@@ -138,8 +121,7 @@ type rocState struct {
 
 // RateOfChange alarms on a too fast rise or fall.
 type RateOfChange struct {
-	p  ROCParams
-	st rocState
+	core[ROCParams, rocState]
 }
 
 // NewROC validates p and returns the detector.
@@ -147,11 +129,8 @@ func NewROC(p ROCParams) (*RateOfChange, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	return &RateOfChange{p: p}, nil
+	return &RateOfChange{core: core[ROCParams, rocState]{name: NameROC, p: p}}, nil
 }
-
-// Name implements [Detector].
-func (d *RateOfChange) Name() string { return NameROC }
 
 // Update implements [Detector].
 func (d *RateOfChange) Update(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
@@ -191,17 +170,4 @@ func (d *RateOfChange) edge(active *bool, cond bool, rule string, rate, limit fl
 // AppendStats implements [Detector]: rate_per_min.
 func (d *RateOfChange) AppendStats(dst []Stat) []Stat {
 	return append(dst, Stat{"rate_per_min", d.st.Rate})
-}
-
-// Snapshot implements [Detector].
-func (d *RateOfChange) Snapshot() ([]byte, error) { return snapshot(NameROC, d.p, &d.st) }
-
-// Restore implements [Detector].
-func (d *RateOfChange) Restore(data []byte) error {
-	var st rocState
-	if err := restore(data, NameROC, d.p, &st); err != nil {
-		return err
-	}
-	d.st = st
-	return nil
 }

@@ -145,22 +145,21 @@ type limitsState struct {
 
 // Limits is the limit alarm and excursion tracker of one tag.
 type Limits struct {
-	p     LimitsParams
+	core[LimitsParams, limitsState]
 	limit [nLevels]float64
 	set   [nLevels]bool
 	// quiet range: a value in [innerLo, innerHi] with no level in any
 	// state changes nothing but the last reading (the fast path).
 	innerLo, innerHi float64
-	st               limitsState
 }
 
 // NewLimits validates p and returns the detector.
 func NewLimits(p LimitsParams) (*Limits, error) {
-	if err := p.Validate(); err != nil {
+	p, err := prepare(p)
+	if err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
-	d := &Limits{p: p, innerLo: math.Inf(-1), innerHi: math.Inf(1)}
+	d := &Limits{core: core[LimitsParams, limitsState]{name: p.Detector, p: p}, innerLo: math.Inf(-1), innerHi: math.Inf(1)}
 	for i, v := range [nLevels]*float64{p.Lo, p.Hi, p.LoLo, p.HiHi} {
 		if v != nil {
 			d.limit[i], d.set[i] = *v, true
@@ -173,9 +172,6 @@ func NewLimits(p LimitsParams) (*Limits, error) {
 	}
 	return d, nil
 }
-
-// Name implements [Detector].
-func (d *Limits) Name() string { return d.p.Detector }
 
 func isHigh(level int) bool { return level == lvHi || level == lvHiHi }
 
@@ -334,19 +330,6 @@ func (d *Limits) AppendStats(dst []Stat) []Stat {
 		}
 	}
 	return dst
-}
-
-// Snapshot implements [Detector].
-func (d *Limits) Snapshot() ([]byte, error) { return snapshot(d.p.Detector, d.p, &d.st) }
-
-// Restore implements [Detector].
-func (d *Limits) Restore(data []byte) error {
-	var st limitsState
-	if err := restore(data, d.p.Detector, d.p, &st); err != nil {
-		return err
-	}
-	d.st = st
-	return nil
 }
 
 // ExcursionsOf runs a limits detector over samples (in time order) and

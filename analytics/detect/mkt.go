@@ -174,7 +174,7 @@ type mktState struct {
 // Σ exp(−ΔH/RT)·dt and Σ dt, with running totals that are re-summed exactly
 // once per ring turn to stop rounding drift.
 type RollingMKT struct {
-	p      MKTParams
+	core[MKTParams, mktState]
 	width  int64   // bucket width, ns
 	limitW float64 // weight of the limit temperature
 	wcache [256]weightEntry
@@ -182,16 +182,15 @@ type RollingMKT struct {
 	curAbs, curStart int64
 	curSlot          int
 	curOK            bool
-	st               mktState
 }
 
 // NewRollingMKT validates p and returns the detector.
 func NewRollingMKT(p MKTParams) (*RollingMKT, error) {
-	if err := p.Validate(); err != nil {
+	p, err := prepare(p)
+	if err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
-	d := &RollingMKT{p: p, width: int64(p.Window) / int64(p.Buckets), limitW: mktWeight(p.Activation, p.Limit)}
+	d := &RollingMKT{core: core[MKTParams, mktState]{name: NameMKT, p: p}, width: int64(p.Window) / int64(p.Buckets), limitW: mktWeight(p.Activation, p.Limit)}
 	d.st.Slot = make([]int64, p.Buckets)
 	d.st.W = make([]float64, p.Buckets)
 	d.st.D = make([]float64, p.Buckets)
@@ -200,9 +199,6 @@ func NewRollingMKT(p MKTParams) (*RollingMKT, error) {
 	}
 	return d, nil
 }
-
-// Name implements [Detector].
-func (d *RollingMKT) Name() string { return NameMKT }
 
 func floorDiv(a, b int64) int64 {
 	q := a / b
@@ -332,13 +328,10 @@ func (d *RollingMKT) AppendStats(dst []Stat) []Stat {
 		Stat{"mkt_covered_h", d.st.SumD / 3600})
 }
 
-// Snapshot implements [Detector].
-func (d *RollingMKT) Snapshot() ([]byte, error) { return snapshot(NameMKT, d.p, &d.st) }
-
 // Restore implements [Detector].
 func (d *RollingMKT) Restore(data []byte) error {
-	var st mktState
-	if err := restore(data, NameMKT, d.p, &st); err != nil {
+	st, err := d.load(data)
+	if err != nil {
 		return err
 	}
 	if len(st.Slot) != d.p.Buckets || len(st.W) != d.p.Buckets || len(st.D) != d.p.Buckets {

@@ -105,27 +105,23 @@ type nelsonState struct {
 
 // Nelson is an individuals (and optionally moving-range) chart with run rules.
 type Nelson struct {
-	p     NelsonParams
+	core[NelsonParams, nelsonState]
 	rules [10]bool
-	st    nelsonState
 }
 
 // NewNelson validates p and returns the detector.
 func NewNelson(p NelsonParams) (*Nelson, error) {
-	if err := p.Validate(); err != nil {
+	p, err := prepare(p)
+	if err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
-	d := &Nelson{p: p, st: nelsonState{B: newBaseline(p.SPCParams)}}
+	d := &Nelson{core: core[NelsonParams, nelsonState]{name: NameNelson, p: p, st: nelsonState{B: newBaseline(p.SPCParams)}}}
 	for _, r := range p.Rules {
 		d.rules[r] = true
 	}
 	d.rules[ruleMR] = p.MovingRange
 	return d, nil
 }
-
-// Name implements [Detector].
-func (d *Nelson) Name() string { return NameNelson }
 
 func sign(x float64) int {
 	switch {
@@ -286,13 +282,10 @@ func (d *Nelson) AppendStats(dst []Stat) []Stat {
 	return dst
 }
 
-// Snapshot implements [Detector].
-func (d *Nelson) Snapshot() ([]byte, error) { return snapshot(NameNelson, d.p, &d.st) }
-
 // Restore implements [Detector].
 func (d *Nelson) Restore(data []byte) error {
-	var st nelsonState
-	if err := restore(data, NameNelson, d.p, &st); err != nil {
+	st, err := d.load(data)
+	if err != nil {
 		return err
 	}
 	if st.N < 0 || (st.B.Ready && !(st.B.Sigma > 0)) {

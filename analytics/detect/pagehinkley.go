@@ -72,8 +72,7 @@ type phState struct {
 
 // PageHinkley is the Page–Hinkley drift test of one tag.
 type PageHinkley struct {
-	p  PageHinkleyParams
-	st phState
+	core[PageHinkleyParams, phState]
 }
 
 // NewPageHinkley validates p and returns the detector.
@@ -81,11 +80,8 @@ func NewPageHinkley(p PageHinkleyParams) (*PageHinkley, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	return &PageHinkley{p: p.withDefaults()}, nil
+	return &PageHinkley{core: core[PageHinkleyParams, phState]{name: NamePageHinkley, p: p.withDefaults()}}, nil
 }
-
-// Name implements [Detector].
-func (d *PageHinkley) Name() string { return NamePageHinkley }
 
 // Update implements [Detector].
 func (d *PageHinkley) Update(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
@@ -143,17 +139,4 @@ func (d *PageHinkley) phFinding(s sample.Sample, rule string, active bool, ph fl
 // AppendStats implements [Detector]: ph_up, ph_down, ph_mean.
 func (d *PageHinkley) AppendStats(dst []Stat) []Stat {
 	return append(dst, Stat{"ph_up", d.st.PHUp}, Stat{"ph_down", d.st.PHDown}, Stat{"ph_mean", d.st.Mean})
-}
-
-// Snapshot implements [Detector].
-func (d *PageHinkley) Snapshot() ([]byte, error) { return snapshot(NamePageHinkley, d.p, &d.st) }
-
-// Restore implements [Detector].
-func (d *PageHinkley) Restore(data []byte) error {
-	var st phState
-	if err := restore(data, NamePageHinkley, d.p, &st); err != nil {
-		return err
-	}
-	d.st = st
-	return nil
 }

@@ -122,17 +122,16 @@ type pchartState struct {
 
 // PChart is the p-chart of one machine's reject fraction.
 type PChart struct {
-	p  PChartParams
-	st pchartState
+	core[PChartParams, pchartState]
 }
 
 // NewPChart validates p and returns the detector.
 func NewPChart(p PChartParams) (*PChart, error) {
-	if err := p.Validate(); err != nil {
+	p, err := prepare(p)
+	if err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
-	d := &PChart{p: p}
+	d := &PChart{core: core[PChartParams, pchartState]{name: NamePChart, p: p}}
 	d.st.Good.Modulus, d.st.Reject.Modulus = p.Modulus, p.Modulus
 	d.st.PBar, d.st.SigmaZ = p.PBar, 1
 	if p.Laney {
@@ -144,9 +143,6 @@ func NewPChart(p PChartParams) (*PChart, error) {
 	}
 	return d, nil
 }
-
-// Name implements [Detector].
-func (d *PChart) Name() string { return NamePChart }
 
 // Update implements [Detector]; samples of tags other than the two counters
 // are ignored.
@@ -299,17 +295,4 @@ func (d *PChart) AppendStats(dst []Stat) []Stat {
 	lcl, ucl := PLimits(st.PBar, st.N, st.SigmaZ)
 	return append(dst, Stat{"p", st.P}, Stat{"n", st.N}, Stat{"p_bar", st.PBar},
 		Stat{"ucl", ucl}, Stat{"lcl", lcl}, Stat{"sigma_z", st.SigmaZ})
-}
-
-// Snapshot implements [Detector].
-func (d *PChart) Snapshot() ([]byte, error) { return snapshot(NamePChart, d.p, &d.st) }
-
-// Restore implements [Detector].
-func (d *PChart) Restore(data []byte) error {
-	var st pchartState
-	if err := restore(data, NamePChart, d.p, &st); err != nil {
-		return err
-	}
-	d.st = st
-	return nil
 }

@@ -90,18 +90,17 @@ type torState struct {
 // the span until the next reading (zero-order hold), so a warning is raised
 // on the sample at which the used time reaches the threshold.
 type TOR struct {
-	p     TORParams
+	core[TORParams, torState]
 	rules []string // warnNN…, budget, freeze
-	st    torState
 }
 
 // NewTOR validates p and returns the detector.
 func NewTOR(p TORParams) (*TOR, error) {
-	if err := p.Validate(); err != nil {
+	p, err := prepare(p)
+	if err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
-	d := &TOR{p: p}
+	d := &TOR{core: core[TORParams, torState]{name: NameTOR, p: p}}
 	for _, w := range p.Warn {
 		d.rules = append(d.rules, fmt.Sprintf("warn%d", int(math.Round(w*100))))
 	}
@@ -109,9 +108,6 @@ func NewTOR(p TORParams) (*TOR, error) {
 	d.st.Fired = make([]bool, len(d.rules))
 	return d, nil
 }
-
-// Name implements [Detector].
-func (d *TOR) Name() string { return NameTOR }
 
 func (d *TOR) out(v float64) bool { return v > d.p.High || v < d.p.Low }
 
@@ -228,13 +224,10 @@ func (d *TOR) AppendStats(dst []Stat) []Stat {
 	return dst
 }
 
-// Snapshot implements [Detector].
-func (d *TOR) Snapshot() ([]byte, error) { return snapshot(NameTOR, d.p, &d.st) }
-
 // Restore implements [Detector].
 func (d *TOR) Restore(data []byte) error {
-	var st torState
-	if err := restore(data, NameTOR, d.p, &st); err != nil {
+	st, err := d.load(data)
+	if err != nil {
 		return err
 	}
 	if len(st.Fired) != len(d.rules) {
