@@ -118,12 +118,12 @@ func CapabilityOfSamples(samples []sample.Sample, lsl, usl float64) Capability {
 
 // CpkParams configures a [CpkMonitor].
 type CpkParams struct {
-	LSL *float64 `json:"lsl,omitempty"`
-	USL *float64 `json:"usl,omitempty"`
+	LSL *float64 `json:"lsl,omitempty" yaml:"-"`
+	USL *float64 `json:"usl,omitempty" yaml:"-"`
 	// MinCpk: a batch with a lower Cpk is reported (default 1.33).
-	MinCpk float64 `json:"min_cpk,omitempty"`
+	MinCpk float64 `json:"min_cpk,omitempty" yaml:"min_cpk"`
 	// MinSamples: batches with fewer readings are not judged (default 30).
-	MinSamples int `json:"min_samples,omitempty"`
+	MinSamples int `json:"min_samples,omitempty" yaml:"min_samples"`
 }
 
 func (p CpkParams) withDefaults() CpkParams {
@@ -240,4 +240,33 @@ func (d *CpkMonitor) AppendStats(dst []Stat) []Stat {
 		}
 	}
 	return append(dst, Stat{"n", float64(c.N)})
+}
+
+// SetDefaults implements [Spec]: none here (zero takes the detector's
+// defaults when it is built).
+func (p *CpkParams) SetDefaults() {}
+
+// Check implements [Spec].
+func (p *CpkParams) Check() []Problem {
+	var out []Problem
+	if p.MinCpk < 0 {
+		out = append(out, bad("min_cpk", p.MinCpk, "must be ≥ 0 (0 = default 1.33)"))
+	}
+	if p.MinSamples < 0 || p.MinSamples == 1 {
+		out = append(out, bad("min_samples", p.MinSamples, "must be ≥ 2 (0 = default 30)"))
+	}
+	return out
+}
+
+// CheckTarget implements [TargetChecker]: the tag has spec limits.
+func (p *CpkParams) CheckTarget(t Target) []Problem {
+	if t.LSL == nil && t.USL == nil {
+		return []Problem{{Allowed: fmt.Sprintf("tag %s has no spec limits (set spec.lsl and/or spec.usl on the tag)", t.Tag)}}
+	}
+	return nil
+}
+
+// Build implements [Builder]: the tag's spec limits.
+func (p *CpkParams) Build(t Target) (Detector, error) {
+	return NewCpkMonitor(CpkParams{LSL: t.LSL, USL: t.USL, MinCpk: p.MinCpk, MinSamples: p.MinSamples})
 }

@@ -34,12 +34,12 @@ import (
 // fill, the iid formula above understates the EWMA's spread and the chart
 // raises false alarms far more often than its design says.
 type EWMAParams struct {
-	SPCParams
-	Lambda          float64   `json:"lambda,omitempty"` // λ in (0, 1], default 0.2
-	L               float64   `json:"L,omitempty"`      // width in sigma, default 3
-	Asymptotic      bool      `json:"asymptotic,omitempty"`
-	Hysteresis      float64   `json:"hysteresis,omitempty"`      // in [0, 1); 0 = none (configurations default to 0.2)
-	Autocorrelation []float64 `json:"autocorrelation,omitempty"` // ρ(1)…ρ(M); none = independent readings
+	SPCParams       `yaml:",inline"`
+	Lambda          float64   `json:"lambda,omitempty" yaml:"lambda"` // λ in (0, 1], default 0.2
+	L               float64   `json:"L,omitempty" yaml:"l"`           // width in sigma, default 3
+	Asymptotic      bool      `json:"asymptotic,omitempty" yaml:"asymptotic"`
+	Hysteresis      float64   `json:"hysteresis,omitempty" yaml:"hysteresis"`           // in [0, 1); 0 = none (configurations default to DefaultEWMAHysteresis)
+	Autocorrelation []float64 `json:"autocorrelation,omitempty" yaml:"autocorrelation"` // ρ(1)…ρ(M); none = independent readings
 }
 
 // MaxAutocorrelationLags bounds EWMAParams.Autocorrelation.
@@ -214,4 +214,52 @@ func (d *EWMA) AppendStats(dst []Stat) []Stat {
 	lcl, ucl := d.Limits()
 	return append(dst, Stat{"ewma", d.st.Z}, Stat{"cl", d.st.B.Mean}, Stat{"sigma", d.st.B.Sigma},
 		Stat{"ucl", ucl}, Stat{"lcl", lcl})
+}
+
+// DefaultEWMAHysteresis is the hysteresis of a configured EWMA chart that
+// does not give one (written 0, it is none).
+const DefaultEWMAHysteresis = 0.2
+
+// Prefill implements [Prefiller]: only an absent hysteresis takes the
+// default.
+func (p *EWMAParams) Prefill() { p.Hysteresis = DefaultEWMAHysteresis }
+
+// SetDefaults implements [Spec].
+func (p *EWMAParams) SetDefaults() {
+	p.SPCParams.setDefaults()
+	p.Lambda, p.L = or(p.Lambda, 0.2), or(p.L, 3)
+}
+
+// Check implements [Spec]. Whether the autocorrelation gives a positive
+// EWMA variance is checked when the detector is built.
+func (p *EWMAParams) Check() []Problem {
+	out := p.SPCParams.check()
+	if p.Lambda <= 0 || p.Lambda > 1 {
+		out = append(out, bad("lambda", p.Lambda, "must be in (0, 1]; 0.05–0.3 is usual"))
+	}
+	if p.L <= 0 {
+		out = append(out, bad("l", p.L, "must be > 0; 2.7–3 is usual"))
+	}
+	if h := p.Hysteresis; h < 0 || h >= 1 {
+		out = append(out, bad("hysteresis", h, "must be in [0, 1): a fraction of the limits' half-width (0 = none)"))
+	}
+	rho := p.Autocorrelation
+	if len(rho) > MaxAutocorrelationLags {
+		return append(out, Problem{Field: "autocorrelation", Value: fmt.Sprintf("%d lags", len(rho)),
+			Allowed: fmt.Sprintf("at most %d lags (ρ beyond a few times 1/lambda changes nothing)", MaxAutocorrelationLags)})
+	}
+	for i, r := range rho {
+		if math.IsNaN(r) || r < -1 || r > 1 {
+			out = append(out, bad(fmt.Sprintf("autocorrelation[%d]", i), r,
+				"must be in [-1, 1] (the autocorrelation at lag %d readings; estimate it with linewatch analytics autocorrelation)", i+1))
+		}
+	}
+	return out
+}
+
+// Build implements [Builder].
+func (p *EWMAParams) Build(Target) (Detector, error) {
+	q := *p
+	q.SPCParams = p.resolved()
+	return NewEWMA(q)
 }

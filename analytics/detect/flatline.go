@@ -13,8 +13,8 @@ import (
 // FlatlineParams configures the stuck-sensor check: the value stays within
 // Tolerance of where the flat run started for at least Duration.
 type FlatlineParams struct {
-	Duration  time.Duration `json:"duration"`            // required, > 0
-	Tolerance float64       `json:"tolerance,omitempty"` // engineering units, default 0 (exactly equal)
+	Duration  time.Duration `json:"duration" yaml:"window"`               // required, > 0
+	Tolerance float64       `json:"tolerance,omitempty" yaml:"tolerance"` // engineering units, default 0 (exactly equal)
 }
 
 // Validate reports every problem at once.
@@ -87,11 +87,14 @@ func (d *Flatline) AppendStats(dst []Stat) []Stat {
 // ROCParams configures the rate-of-change check between consecutive
 // readings, in engineering units per minute. Zero disables a direction.
 type ROCParams struct {
-	MaxRise float64 `json:"max_rise_per_min,omitempty"`
-	MaxFall float64 `json:"max_fall_per_min,omitempty"` // positive number
+	MaxRise float64 `json:"max_rise_per_min,omitempty" yaml:"-"`
+	MaxFall float64 `json:"max_fall_per_min,omitempty" yaml:"-"` // positive number
 	// MinInterval: readings closer than this are compared with the last
 	// reading at least MinInterval older, damping noise (default 0).
-	MinInterval time.Duration `json:"min_interval,omitempty"`
+	MinInterval time.Duration `json:"min_interval,omitempty" yaml:"-"`
+	// MaxPerMinute is the configuration's one limit for both directions
+	// (key max_per_minute); the engine sets MaxRise and MaxFall from it.
+	MaxPerMinute float64 `json:"-" yaml:"max_per_minute"`
 }
 
 // Validate reports every problem at once.
@@ -170,4 +173,29 @@ func (d *RateOfChange) edge(active *bool, cond bool, rule string, rate, limit fl
 // AppendStats implements [Detector]: rate_per_min.
 func (d *RateOfChange) AppendStats(dst []Stat) []Stat {
 	return append(dst, Stat{"rate_per_min", d.st.Rate})
+}
+
+// SetDefaults implements [Spec]: none.
+func (p *FlatlineParams) SetDefaults() {}
+
+// Check implements [Spec].
+func (p *FlatlineParams) Check() []Problem { return atLeast("window", p.Duration, time.Second) }
+
+// Build implements [Builder].
+func (p *FlatlineParams) Build(Target) (Detector, error) { return NewFlatline(*p) }
+
+// SetDefaults implements [Spec]: none.
+func (p *ROCParams) SetDefaults() {}
+
+// Check implements [Spec].
+func (p *ROCParams) Check() []Problem {
+	if p.MaxPerMinute <= 0 {
+		return []Problem{bad("max_per_minute", p.MaxPerMinute, "must be > 0")}
+	}
+	return nil
+}
+
+// Build implements [Builder].
+func (p *ROCParams) Build(Target) (Detector, error) {
+	return NewROC(ROCParams{MaxRise: p.MaxPerMinute, MaxFall: p.MaxPerMinute})
 }

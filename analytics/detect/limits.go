@@ -18,22 +18,22 @@ import (
 type LimitsParams struct {
 	// Detector is the name written into findings; "limits" when empty,
 	// "humidity" for [HumidityParams].
-	Detector string   `json:"detector,omitempty"`
-	Lo       *float64 `json:"lo,omitempty"`
-	Hi       *float64 `json:"hi,omitempty"`
-	LoLo     *float64 `json:"lolo,omitempty"`
-	HiHi     *float64 `json:"hihi,omitempty"`
+	Detector string   `json:"detector,omitempty" yaml:"-"`
+	Lo       *float64 `json:"lo,omitempty" yaml:"-"`
+	Hi       *float64 `json:"hi,omitempty" yaml:"-"`
+	LoLo     *float64 `json:"lolo,omitempty" yaml:"-"`
+	HiHi     *float64 `json:"hihi,omitempty" yaml:"-"`
 	// OnDelay and OffDelay default to 0 (start and end on the first sample).
-	OnDelay  time.Duration `json:"on_delay,omitempty"`
-	OffDelay time.Duration `json:"off_delay,omitempty"`
+	OnDelay  time.Duration `json:"on_delay,omitempty" yaml:"on_delay"`
+	OffDelay time.Duration `json:"off_delay,omitempty" yaml:"off_delay"`
 	// Deadband is in engineering units, default 0.
-	Deadband float64 `json:"deadband,omitempty"`
+	Deadband float64 `json:"deadband,omitempty" yaml:"deadband"`
 	// MaxGap caps the span one reading covers in degree-minutes (default
 	// 15 min), so a data gap does not inflate an excursion.
-	MaxGap time.Duration `json:"max_gap,omitempty"`
+	MaxGap time.Duration `json:"max_gap,omitempty" yaml:"-"`
 	// MaxExcursions is how many closed excursions are kept (oldest dropped
 	// first; default 1000).
-	MaxExcursions int `json:"max_excursions,omitempty"`
+	MaxExcursions int `json:"max_excursions,omitempty" yaml:"-"`
 }
 
 // F returns a pointer to x, for optional limits in params literals.
@@ -344,4 +344,34 @@ func ExcursionsOf(samples []sample.Sample, p LimitsParams) ([]Excursion, error) 
 		buf = d.Update(s, buf[:0])
 	}
 	return d.Excursions(), nil
+}
+
+// SetDefaults implements [Spec]: none.
+func (p *LimitsParams) SetDefaults() {}
+
+// Check implements [Spec].
+func (p *LimitsParams) Check() []Problem {
+	if p.Deadband < 0 {
+		return []Problem{bad("deadband", p.Deadband, "must be ≥ 0")}
+	}
+	return nil
+}
+
+// CheckTarget implements [TargetChecker]: the tag has limits.
+func (p *LimitsParams) CheckTarget(t Target) []Problem {
+	if t.Lo == nil && t.Hi == nil && t.LoLo == nil && t.HiHi == nil {
+		return []Problem{{Allowed: fmt.Sprintf("tag %s has no limits (set lolo/lo/hi/hihi on the tag)", t.Tag)}}
+	}
+	return nil
+}
+
+// Build implements [Builder]: the tag's limits; on a humidity tag the
+// findings are named humidity.
+func (p *LimitsParams) Build(t Target) (Detector, error) {
+	q := *p
+	q.Lo, q.Hi, q.LoLo, q.HiHi = t.Lo, t.Hi, t.LoLo, t.HiHi
+	if t.Role == "humidity" {
+		q.Detector = NameHumidity
+	}
+	return NewLimits(q)
 }

@@ -92,19 +92,19 @@ func MKTWith(samples []sample.Sample, activation float64, maxGap time.Duration) 
 type MKTParams struct {
 	// Window of the rolling MKT: 24 h for 2–8 °C storage, 30 days for
 	// controlled room temperature (see MKTColdChain, MKTRoomTemperature).
-	Window time.Duration `json:"window"`
+	Window time.Duration `json:"window" yaml:"window"`
 	// Limit is the label storage limit in °C: MKT above it alarms.
-	Limit float64 `json:"limit"`
+	Limit float64 `json:"limit" yaml:"limit"`
 	// Activation is ΔH/R in kelvin (default 10 000 K, USP <1079>).
-	Activation float64 `json:"activation,omitempty"`
+	Activation float64 `json:"activation,omitempty" yaml:"delta_h_over_r"`
 	// Buckets is the time resolution of the window (default 1440: one
 	// minute buckets for 24 h); memory and restore size are O(Buckets).
-	Buckets int `json:"buckets,omitempty"`
+	Buckets int `json:"buckets,omitempty" yaml:"-"`
 	// MaxGap caps the span one reading covers (default 15 min).
-	MaxGap time.Duration `json:"max_gap,omitempty"`
+	MaxGap time.Duration `json:"max_gap,omitempty" yaml:"-"`
 	// MinCoverage: no alarm before readings cover this much of the window
 	// (default 0).
-	MinCoverage time.Duration `json:"min_coverage,omitempty"`
+	MinCoverage time.Duration `json:"min_coverage,omitempty" yaml:"-"`
 }
 
 // MKTColdChain is the preset for 2–8 °C storage: 24 h window, limit 8 °C.
@@ -342,4 +342,32 @@ func (d *RollingMKT) Restore(data []byte) error {
 	}
 	d.st, d.curOK = st, false
 	return nil
+}
+
+// DefaultMKTWindow is the window of a configured MKT that gives none.
+const DefaultMKTWindow = 24 * time.Hour
+
+// SetDefaults implements [Spec].
+func (p *MKTParams) SetDefaults() {
+	if p.Window == 0 {
+		p.Window = DefaultMKTWindow
+	}
+	p.Activation = or(p.Activation, 10000)
+}
+
+// Check implements [Spec].
+func (p *MKTParams) Check() []Problem {
+	out := atLeast("window", p.Window, time.Hour)
+	if p.Activation <= 0 {
+		out = append(out, bad("delta_h_over_r", p.Activation, "must be > 0 (USP <1079>: 10000 K)"))
+	}
+	if p.Limit == 0 {
+		out = append(out, Problem{Field: "limit", Allowed: "required: the label storage limit in °C, e.g. 8 for 2–8 °C product, 25 for CRT"})
+	}
+	return out
+}
+
+// Build implements [Builder].
+func (p *MKTParams) Build(Target) (Detector, error) {
+	return NewRollingMKT(MKTParams{Window: p.Window, Limit: p.Limit, Activation: p.Activation})
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/sample"
@@ -21,16 +22,16 @@ import (
 //	7  fifteen points in a row within 1σ
 //	8  eight points in a row beyond 1σ (either side)
 type NelsonParams struct {
-	SPCParams
+	SPCParams `yaml:",inline"`
 	// Rules to apply (any subset of 1..8); default all eight, or the
 	// Western Electric rules 1, 2, 5, 6 when Preset is "western_electric".
-	Rules  []int  `json:"rules,omitempty"`
-	Preset string `json:"preset,omitempty"` // "nelson" (default) or "western_electric"
+	Rules  []int  `json:"rules,omitempty" yaml:"rules"`
+	Preset string `json:"preset,omitempty" yaml:"preset"` // "nelson" (default) or "western_electric"
 	// Rule2Run is the run length of rule 2: 9 (Nelson), 8 (Western Electric).
-	Rule2Run int `json:"rule2_run,omitempty"`
+	Rule2Run int `json:"rule2_run,omitempty" yaml:"-"`
 	// MovingRange adds the moving-range chart: rule "mr" when |xᵢ − xᵢ₋₁|
 	// exceeds D4·MR̄.
-	MovingRange bool `json:"moving_range,omitempty"`
+	MovingRange bool `json:"moving_range,omitempty" yaml:"-"`
 }
 
 // WesternElectric returns the Western Electric preset on the given chart.
@@ -293,4 +294,39 @@ func (d *Nelson) Restore(data []byte) error {
 	}
 	d.st = st
 	return nil
+}
+
+// NelsonPresets are the rule sets a configured Shewhart chart may name.
+var NelsonPresets = []string{"nelson", "western_electric"}
+
+// SetDefaults implements [Spec]: without rules or preset, all eight rules.
+func (p *NelsonParams) SetDefaults() {
+	p.SPCParams.setDefaults()
+	if len(p.Rules) == 0 && p.Preset == "" {
+		p.Preset = "nelson"
+	}
+}
+
+// Check implements [Spec].
+func (p *NelsonParams) Check() []Problem {
+	out := p.SPCParams.check()
+	if p.Preset != "" && len(p.Rules) > 0 {
+		out = append(out, Problem{Field: "preset", Value: p.Preset, Allowed: "give rules or preset, not both"})
+	}
+	if p.Preset != "" && !slices.Contains(NelsonPresets, p.Preset) {
+		out = append(out, Problem{Field: "preset", Value: p.Preset, OneOf: NelsonPresets})
+	}
+	for i, n := range p.Rules {
+		if n < 1 || n > 8 {
+			out = append(out, bad(fmt.Sprintf("rules[%d]", i), n, "Nelson rules are numbered 1–8"))
+		}
+	}
+	return out
+}
+
+// Build implements [Builder].
+func (p *NelsonParams) Build(Target) (Detector, error) {
+	q := *p
+	q.SPCParams = p.resolved()
+	return NewNelson(q)
 }

@@ -20,10 +20,10 @@ import (
 // (learning the new level); the finding ends once MinInstances readings have
 // been seen after the restart without a new drift.
 type PageHinkleyParams struct {
-	Delta        float64 `json:"delta,omitempty"`         // δ, tolerated change, default 0.005
-	Lambda       float64 `json:"lambda,omitempty"`        // λ, detection threshold, default 50
-	Alpha        float64 `json:"alpha,omitempty"`         // α, fading factor, default 0.9999
-	MinInstances int     `json:"min_instances,omitempty"` // readings before testing, default 30
+	Delta        float64 `json:"delta,omitempty" yaml:"delta"`     // δ, tolerated change, default 0.005
+	Lambda       float64 `json:"lambda,omitempty" yaml:"lambda"`   // λ, detection threshold, default 50
+	Alpha        float64 `json:"alpha,omitempty" yaml:"alpha"`     // α, fading factor, default 0.9999
+	MinInstances int     `json:"min_instances,omitempty" yaml:"-"` // readings before testing, default 30
 }
 
 func (p PageHinkleyParams) withDefaults() PageHinkleyParams {
@@ -140,3 +140,24 @@ func (d *PageHinkley) phFinding(s sample.Sample, rule string, active bool, ph fl
 func (d *PageHinkley) AppendStats(dst []Stat) []Stat {
 	return append(dst, Stat{"ph_up", d.st.PHUp}, Stat{"ph_down", d.st.PHDown}, Stat{"ph_mean", d.st.Mean})
 }
+
+// SetDefaults implements [Spec]: none (lambda is required).
+func (p *PageHinkleyParams) SetDefaults() {}
+
+// Check implements [Spec].
+func (p *PageHinkleyParams) Check() []Problem {
+	var out []Problem
+	if p.Lambda <= 0 {
+		out = append(out, bad("lambda", p.Lambda, "must be > 0 (detection threshold)"))
+	}
+	if p.Delta < 0 {
+		out = append(out, bad("delta", p.Delta, "must be ≥ 0 (tolerated change)"))
+	}
+	if p.Alpha < 0 || p.Alpha > 1 {
+		out = append(out, bad("alpha", p.Alpha, "must be in [0, 1] (forgetting factor; 0 = none)"))
+	}
+	return out
+}
+
+// Build implements [Builder].
+func (p *PageHinkleyParams) Build(Target) (Detector, error) { return NewPageHinkley(*p) }

@@ -22,21 +22,25 @@ import (
 // Laney p′ corrects the too-narrow limits of large subgroups with
 // between-subgroup variation (over-dispersion).
 type PChartParams struct {
-	GoodTag         string        `json:"good_tag"`
-	RejectTag       string        `json:"reject_tag"`
-	SubgroupSamples int           `json:"subgroup_samples,omitempty"`
-	SubgroupSpan    time.Duration `json:"subgroup_span,omitempty"`
+	GoodTag         string        `json:"good_tag" yaml:"good_tag"`
+	RejectTag       string        `json:"reject_tag" yaml:"reject_tag"`
+	SubgroupSamples int           `json:"subgroup_samples,omitempty" yaml:"-"`
+	SubgroupSpan    time.Duration `json:"subgroup_span,omitempty" yaml:"subgroup"`
 	// PBar is the known reject fraction; 0: estimated from the first
 	// BaselineSubgroups subgroups (default 20), as is σz for Laney when
 	// SigmaZ is 0.
-	PBar              float64 `json:"p_bar,omitempty"`
-	BaselineSubgroups int     `json:"baseline_subgroups,omitempty"`
-	Laney             bool    `json:"laney,omitempty"`
-	SigmaZ            float64 `json:"sigma_z,omitempty"`
+	PBar              float64 `json:"p_bar,omitempty" yaml:"p_bar"`
+	BaselineSubgroups int     `json:"baseline_subgroups,omitempty" yaml:"baseline_subgroups"`
+	Laney             bool    `json:"laney,omitempty" yaml:"laney"`
+	SigmaZ            float64 `json:"sigma_z,omitempty" yaml:"-"`
 	// Modulus of the counters for wrap-around (0: a decrease is a reset).
-	Modulus float64 `json:"modulus,omitempty"`
+	Modulus float64 `json:"modulus,omitempty" yaml:"-"`
 	// MinSubgroup: subgroups with fewer parts are not charted (default 1).
-	MinSubgroup float64 `json:"min_subgroup,omitempty"`
+	MinSubgroup float64 `json:"min_subgroup,omitempty" yaml:"-"`
+	// TwoSided also reports subgroups below the lower limit (fewer rejects
+	// than usual: worth a look, not waste); by default the engine keeps
+	// the upper limit's findings only.
+	TwoSided bool `json:"-" yaml:"two_sided"`
 }
 
 func (p PChartParams) withDefaults() PChartParams {
@@ -295,4 +299,61 @@ func (d *PChart) AppendStats(dst []Stat) []Stat {
 	lcl, ucl := PLimits(st.PBar, st.N, st.SigmaZ)
 	return append(dst, Stat{"p", st.P}, Stat{"n", st.N}, Stat{"p_bar", st.PBar},
 		Stat{"ucl", ucl}, Stat{"lcl", lcl}, Stat{"sigma_z", st.SigmaZ})
+}
+
+// Defaults of a configured p-chart.
+const (
+	DefaultPChartSubgroup = 10 * time.Minute
+	DefaultPChartBaseline = 20
+)
+
+// SetDefaults implements [Spec].
+func (p *PChartParams) SetDefaults() {
+	if p.SubgroupSpan == 0 {
+		p.SubgroupSpan = DefaultPChartSubgroup
+	}
+	if p.BaselineSubgroups == 0 {
+		p.BaselineSubgroups = DefaultPChartBaseline
+	}
+}
+
+// Check implements [Spec].
+func (p *PChartParams) Check() []Problem {
+	out := counterTags(p.GoodTag, p.RejectTag)
+	out = append(out, atLeast("subgroup", p.SubgroupSpan, time.Second)...)
+	if p.PBar < 0 || p.PBar >= 1 {
+		out = append(out, bad("p_bar", p.PBar, "must be in [0, 1) (0 = estimate from the baseline)"))
+	}
+	return out
+}
+
+// CheckTarget implements [TargetChecker]: the machine has both counters.
+func (p *PChartParams) CheckTarget(t Target) []Problem { return hasCounters(t, p.GoodTag, p.RejectTag) }
+
+// Build implements [Builder].
+func (p *PChartParams) Build(Target) (Detector, error) {
+	return NewPChart(PChartParams{GoodTag: p.GoodTag, RejectTag: p.RejectTag, SubgroupSpan: p.SubgroupSpan,
+		PBar: p.PBar, BaselineSubgroups: p.BaselineSubgroups, Laney: p.Laney})
+}
+
+// counterTags checks that a counter-based detector names both counters.
+func counterTags(good, reject string) []Problem {
+	if good == "" || reject == "" {
+		return []Problem{{Allowed: "good_tag and reject_tag (counter tag names of the machine) required"}}
+	}
+	return nil
+}
+
+// hasCounters checks that the target's machine has both counters.
+func hasCounters(t Target, good, reject string) []Problem {
+	if good == "" || reject == "" || t.HasTag == nil {
+		return nil
+	}
+	var out []Problem
+	for _, name := range []string{good, reject} {
+		if !t.HasTag(name) {
+			out = append(out, Problem{Value: name, Allowed: fmt.Sprintf("machine %s has no tag %q", t.Machine, name)})
+		}
+	}
+	return out
 }

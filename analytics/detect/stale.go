@@ -22,7 +22,7 @@ import (
 // is the collector's connection alarm, not this one: a step of the machine's
 // clock of After or more is a gap in its data and does not age the tag.
 type StaleParams struct {
-	After time.Duration `json:"after"` // required, > 0; several poll intervals
+	After time.Duration `json:"after" yaml:"after"` // required, > 0; several poll intervals
 }
 
 // Validate reports every problem at once.
@@ -98,3 +98,12 @@ func (d *Stale) Observe(prev, now time.Time, dst []analytics.Finding) []analytic
 // AppendStats implements [Detector]: none; the age is only known on the
 // machine's clock and is in the finding.
 func (d *Stale) AppendStats(dst []Stat) []Stat { return dst }
+
+// SetDefaults implements [Spec]: none.
+func (p *StaleParams) SetDefaults() {}
+
+// Check implements [Spec].
+func (p *StaleParams) Check() []Problem { return atLeast("after", p.After, time.Second) }
+
+// Build implements [Builder].
+func (p *StaleParams) Build(Target) (Detector, error) { return NewStale(*p) }
