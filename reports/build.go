@@ -161,7 +161,7 @@ func newPipeline(cfg *config.Config, b BatchRecord, o Options) (*pipeline, error
 				var sg time.Duration
 				if pc := rule.PChart; pc != nil {
 					ra.stats.GoodTag, ra.stats.RejectTag = pc.GoodTag, pc.RejectTag
-					ra.pbar, ra.laney, sg = pc.PBar, pc.Laney, pc.Subgroup
+					ra.pbar, ra.laney, sg = pc.PBar, pc.Laney, pc.SubgroupSpan
 				}
 				if y := rule.Yield; y != nil {
 					ra.stats.GoodTag, ra.stats.RejectTag, ra.yieldMin = y.GoodTag, y.RejectTag, y.Min
@@ -254,7 +254,7 @@ func (p *pipeline) attachColdChain(a *tagAcc, t config.TagRef) {
 			// MKT of the whole batch: the rolling detector with a window
 			// longer than the batch holds every reading of it.
 			win := 2*p.b.End.Sub(p.b.Start) + time.Hour
-			act := m.DeltaHOverR
+			act := m.Activation
 			if act == 0 {
 				act = 10000
 			}

@@ -7,14 +7,13 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/analytics/detect"
-	"github.com/linewatch/linewatch/config"
 )
 
 func newRollingMKT(window time.Duration, limit, activation float64) (*detect.RollingMKT, error) {
 	return detect.NewRollingMKT(detect.MKTParams{Window: window, Limit: limit, Activation: activation})
 }
 
-func newTOR(r *config.TORRule) (*detect.TOR, error) {
+func newTOR(r *detect.TORParams) (*detect.TOR, error) {
 	return detect.NewTOR(detect.TORParams{Low: r.Low, High: r.High, Budget: r.Budget, FreezeSensitive: r.FreezeSensitive})
 }
 
