@@ -76,17 +76,15 @@ func (p EWMAParams) Validate() error {
 // positive variance (a sequence that does not is no autocorrelation
 // function; for lambda the default is assumed when it is 0).
 func validateAutocorrelation(rho []float64, lambda float64) error {
-	if len(rho) > MaxAutocorrelationLags {
-		return fmt.Errorf("ewma: autocorrelation has %d lags, at most %d are used (ρ beyond a few times the EWMA's memory 1/λ adds nothing)", len(rho), MaxAutocorrelationLags)
-	}
-	var errs []error
-	for k, r := range rho {
-		if !finite(r) || r < -1 || r > 1 {
-			errs = append(errs, fmt.Errorf("ewma: autocorrelation[%d] (lag %d) = %g must be in [-1, 1]", k, k+1, r))
+	if ps := autocorrelationProblems(rho); len(ps) > 0 {
+		errs := make([]error, len(ps))
+		for i, p := range ps {
+			errs[i] = fmt.Errorf("ewma: %s = %s %s", p.Field, p.Value, p.Allowed)
 		}
-	}
-	if len(errs) > 0 || len(rho) == 0 {
 		return errors.Join(errs...)
+	}
+	if len(rho) == 0 {
+		return nil
 	}
 	if lambda == 0 {
 		lambda = 0.2
@@ -97,6 +95,23 @@ func validateAutocorrelation(rho []float64, lambda float64) error {
 		}
 	}
 	return nil
+}
+
+// autocorrelationProblems checks ρ(1)…ρ(M) one by one: each in [-1, 1],
+// at most MaxAutocorrelationLags of them.
+func autocorrelationProblems(rho []float64) []Problem {
+	if len(rho) > MaxAutocorrelationLags {
+		return []Problem{{Field: "autocorrelation", Value: fmt.Sprintf("%d lags", len(rho)),
+			Allowed: fmt.Sprintf("at most %d lags (ρ beyond a few times the EWMA's memory 1/lambda changes nothing)", MaxAutocorrelationLags)}}
+	}
+	var out []Problem
+	for i, r := range rho {
+		if !finite(r) || r < -1 || r > 1 {
+			out = append(out, bad(fmt.Sprintf("autocorrelation[%d]", i), r,
+				"must be in [-1, 1] (the autocorrelation at lag %d readings; estimate it with linewatch analytics autocorrelation)", i+1))
+		}
+	}
+	return out
 }
 
 type ewmaState struct {
@@ -243,18 +258,7 @@ func (p *EWMAParams) Check() []Problem {
 	if h := p.Hysteresis; h < 0 || h >= 1 {
 		out = append(out, bad("hysteresis", h, "must be in [0, 1): a fraction of the limits' half-width (0 = none)"))
 	}
-	rho := p.Autocorrelation
-	if len(rho) > MaxAutocorrelationLags {
-		return append(out, Problem{Field: "autocorrelation", Value: fmt.Sprintf("%d lags", len(rho)),
-			Allowed: fmt.Sprintf("at most %d lags (ρ beyond a few times 1/lambda changes nothing)", MaxAutocorrelationLags)})
-	}
-	for i, r := range rho {
-		if math.IsNaN(r) || r < -1 || r > 1 {
-			out = append(out, bad(fmt.Sprintf("autocorrelation[%d]", i), r,
-				"must be in [-1, 1] (the autocorrelation at lag %d readings; estimate it with linewatch analytics autocorrelation)", i+1))
-		}
-	}
-	return out
+	return append(out, autocorrelationProblems(p.Autocorrelation)...)
 }
 
 // Build implements [Builder].
