@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/linewatch/linewatch/analytics/detect"
 )
 
 func TestGoodConfigs(t *testing.T) {
@@ -49,6 +52,19 @@ func TestBadConfigs(t *testing.T) {
 			`16:39 analytics.rules[1].cpk.min_samples: must be ≥ 2`,
 			`17:14 analytics.lag_alarm: must be at least 1s`,
 			`18:36 collector.comm_loss_alarm_delay: must be at least 0s`,
+		},
+		// detectors come from the registry (detect.Rule): strict keys, and
+		// their own checks still name file:line:col, field and value
+		"registry.yaml": {
+			`14:14 analytics.rules[0].ewma.lamda: unknown key "lamda"; did you mean "lambda"?`,
+			`14:26 analytics.rules[0].ewma.baseline: give mean and sigma together`,
+			`15:26 analytics.rules[0].shewhart.preset: allowed: nelson, western_electric (got "western")`,
+			`15:64 analytics.rules[0].shewhart.baseline.sigma: must be > 0 (got "-1")`,
+			`16:7 analytics.rules[0].cusm: unknown key "cusm"; did you mean "cusum"?`,
+			`19:7 analytics.rules[1].p_chart: machine filling1/filler has no tag "reject_count"`,
+			`19:72 analytics.rules[1].p_chart.p_bar: must be in [0, 1) (0 = estimate from the baseline) (got "1.5")`,
+			`20:30 analytics.rules[1].page_hinkley.lambda: must be > 0`,
+			`20:40 analytics.rules[1].page_hinkley.alpha: must be in [0, 1]`,
 		},
 		"nats-embedded-user.yaml":   {`3:9 nats.user: the embedded server (nats.url empty) accepts only the role credentials`},
 		"nats-listen-any-ipv4.yaml": {`4:13 nats.embedded.listen: not a loopback address`},
@@ -216,21 +232,21 @@ func TestEWMAHysteresisDefault(t *testing.T) {
 		yaml string
 		want float64
 	}{
-		{string(data), DefaultEWMAHysteresis},
+		{string(data), detect.DefaultEWMAHysteresis},
 		{strings.Replace(string(data), rule, "ewma: {hysteresis: 0, lambda: 0.05, l: 3.8,", 1), 0},
 	} {
 		cfg, err := Parse([]byte(c.yaml), "demo.yaml")
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got *float64
+		got := math.NaN()
 		for _, r := range cfg.Analytics.Rules {
 			if r.EWMA != nil && r.EWMA.L == 3.8 {
 				got = r.EWMA.Hysteresis
 			}
 		}
-		if got == nil || *got != c.want {
-			t.Errorf("hysteresis = %v, want %g", got, c.want)
+		if got != c.want {
+			t.Errorf("hysteresis = %g, want %g", got, c.want)
 		}
 	}
 }

@@ -51,16 +51,6 @@ const (
 	DefaultChatterCount       = 3
 	DefaultChatterWindow      = time.Minute
 	DefaultConsoleListen      = "127.0.0.1:8080"
-	DefaultEWMALambda         = 0.2
-	DefaultEWMAL              = 3.0
-	DefaultEWMAHysteresis     = 0.2 // fraction of the limits' half-width
-	DefaultCUSUMK             = 0.5
-	DefaultCUSUMH             = 5.0
-	DefaultBaselineSamples    = 100
-	DefaultMKTWindow          = 24 * time.Hour
-	DefaultDeltaHOverR        = 10000.0
-	DefaultPChartSubgroup     = 10 * time.Minute
-	DefaultPChartBaseline     = 20
 	DefaultWebhookTimeout     = 10 * time.Second
 )
 
@@ -144,34 +134,8 @@ func (c *Config) applyDefaults() {
 	setStr(&a.Consumer, DefaultConsumer)
 	setDur(&a.LagAlarm, DefaultAnalyticsLagAlarm)
 	for ri := range a.Rules {
-		r := &a.Rules[ri]
-		if r.EWMA != nil {
-			setF(&r.EWMA.Lambda, DefaultEWMALambda)
-			setF(&r.EWMA.L, DefaultEWMAL)
-			if r.EWMA.Hysteresis == nil { // 0 written means none, so only absence takes the default
-				h := DefaultEWMAHysteresis
-				r.EWMA.Hysteresis = &h
-			}
-			setBaseline(&r.EWMA.Baseline)
-		}
-		if r.CUSUM != nil {
-			setF(&r.CUSUM.K, DefaultCUSUMK)
-			setF(&r.CUSUM.H, DefaultCUSUMH)
-			setBaseline(&r.CUSUM.Baseline)
-		}
-		if r.Shewhart != nil {
-			setBaseline(&r.Shewhart.Baseline)
-			if len(r.Shewhart.Rules) == 0 && r.Shewhart.Preset == "" {
-				r.Shewhart.Preset = "nelson"
-			}
-		}
-		if r.MKT != nil {
-			setDur(&r.MKT.Window, DefaultMKTWindow)
-			setF(&r.MKT.DeltaHOverR, DefaultDeltaHOverR)
-		}
-		if r.PChart != nil {
-			setDur(&r.PChart.Subgroup, DefaultPChartSubgroup)
-			setInt(&r.PChart.BaselineSubgroups, DefaultPChartBaseline)
+		for _, d := range a.Rules[ri].Specs() {
+			d.Spec.SetDefaults()
 		}
 	}
 
@@ -208,12 +172,6 @@ func (c *Config) applyDefaults() {
 	}
 	setDur(&c.Audit.CheckpointInterval, DefaultCheckpointInterval)
 	setStr(&c.Audit.KeyFile, filepath.Join(c.DataDir, "keys", "audit.key"))
-}
-
-func setBaseline(b *Baseline) {
-	if b.Mean == nil && b.Sigma == nil && b.Samples == 0 {
-		b.Samples = DefaultBaselineSamples
-	}
 }
 
 func setStr(p *string, v string) {

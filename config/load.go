@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/linewatch/linewatch/analytics/detect"
 	"gopkg.in/yaml.v3"
 )
 
@@ -147,6 +148,9 @@ func (d *decoder) walk(n *yaml.Node, v reflect.Value, path string) {
 	switch {
 	case v.Kind() == reflect.Pointer:
 		elem := reflect.New(v.Type().Elem())
+		if p, ok := elem.Interface().(detect.Prefiller); ok {
+			p.Prefill() // defaults that only an absent key takes
+		}
 		d.walk(n, elem.Elem(), path)
 		v.Set(elem)
 	case v.Kind() == reflect.Struct:
@@ -183,12 +187,12 @@ func (d *decoder) walkStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		seen[key] = true
 		idx := fieldIndex(t, key)
-		if idx < 0 {
+		if idx == nil {
 			d.unknownKey(k, t, sub, key)
 			continue
 		}
 		d.mark(sub, k)
-		d.walk(val, v.Field(idx), sub)
+		d.walk(val, v.FieldByIndex(idx), sub)
 		d.mark(sub, k)
 		if val.Kind == yaml.ScalarNode && val.Tag != "!!null" {
 			// point value errors at the value, structure errors at the key
@@ -235,23 +239,40 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
-func fieldIndex(t reflect.Type, key string) int {
+// fieldIndex finds the field a key decodes into, also in structs embedded
+// with `yaml:",inline"`; nil when there is none.
+func fieldIndex(t reflect.Type, key string) []int {
 	for i := range t.NumField() {
-		if yamlName(t.Field(i)) == key {
-			return i
+		f := t.Field(i)
+		if inline(f) {
+			if sub := fieldIndex(f.Type, key); sub != nil {
+				return append([]int{i}, sub...)
+			}
+			continue
+		}
+		if yamlName(f) == key {
+			return []int{i}
 		}
 	}
-	return -1
+	return nil
 }
 
 func fieldNames(t reflect.Type) []string {
 	var names []string
 	for i := range t.NumField() {
-		if n := yamlName(t.Field(i)); n != "" {
+		f := t.Field(i)
+		if inline(f) {
+			names = append(names, fieldNames(f.Type)...)
+		} else if n := yamlName(f); n != "" {
 			names = append(names, n)
 		}
 	}
 	return names
+}
+
+// inline reports an embedded struct whose keys are the outer struct's.
+func inline(f reflect.StructField) bool {
+	return f.Anonymous && f.Type.Kind() == reflect.Struct && f.Tag.Get("yaml") == ",inline"
 }
 
 func yamlName(f reflect.StructField) string {

@@ -19,7 +19,6 @@ var (
 	DeadbandTypes    = []string{"none", "absolute", "percent"}
 	Priorities       = []string{"low", "medium", "high", "urgent"}
 	SpoolPolicies    = []string{"drop_oldest", "drop_newest"}
-	ShewhartPresets  = []string{"nelson", "western_electric"}
 	// TagRoles tell analytics and dashboards what a tag means.
 	TagRoles = []string{
 		"temperature", "humidity", "pressure", "fill_weight", "weight", "hardness", "thickness",

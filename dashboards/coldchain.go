@@ -6,6 +6,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
+	"github.com/linewatch/linewatch/analytics/detect"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/store"
 )
@@ -24,7 +25,7 @@ func (g *gen) coldChain() (*dash, error) {
 		for mi := range l.Machines {
 			m := &l.Machines[mi]
 			var tags []config.TagRef
-			var band *config.TORRule
+			var band *detect.TORParams
 			for ti := range m.Tags {
 				t := config.TagRef{LineIndex: li, Line: l, Machine: m, Tag: &m.Tags[ti]}
 				tags = append(tags, t)
@@ -33,7 +34,7 @@ func (g *gen) coldChain() (*dash, error) {
 					band = r.TOR
 				}
 				if _, ok := det["mkt"]; ok && band == nil {
-					band = &config.TORRule{} // cold chain without a TOR band: use the spec below
+					band = &detect.TORParams{} // cold chain without a TOR band: use the spec below
 				}
 			}
 			if band == nil {
@@ -52,7 +53,7 @@ func (g *gen) coldChain() (*dash, error) {
 	return d, nil
 }
 
-func (d *dash) coldChainPanels(tags []config.TagRef, band config.TORRule) []cogPanel {
+func (d *dash) coldChainPanels(tags []config.TagRef, band detect.TORParams) []cogPanel {
 	g := d.g
 	var out []cogPanel
 	low, high := band.Low, band.High
@@ -98,7 +99,7 @@ func (d *dash) coldChainPanels(tags []config.TagRef, band config.TORRule) []cogP
 		}
 		if r, ok := det["mkt"]; ok {
 			p := d.timeSeries("Rolling MKT: "+t.Tag.Name,
-				fmt.Sprintf("Mean kinetic temperature over the last %s (ΔH/R %g K) against the label storage limit %g °C.", r.MKT.Window, orDefault(r.MKT.DeltaHOverR, 10000), r.MKT.Limit)).
+				fmt.Sprintf("Mean kinetic temperature over the last %s (ΔH/R %g K) against the label storage limit %g °C.", r.MKT.Window, orDefault(r.MKT.Activation, 10000), r.MKT.Limit)).
 				Unit("celsius").Decimals(decimals).
 				WithTarget(d.series("A", "",
 					fmt.Sprintf(`SELECT last("mkt") AS "MKT", last("mkt_limit") AS "limit" FROM %s %s %s fill(none)`, g.m(store.MeasurementSPC), spcWhere("mkt"), byTime),

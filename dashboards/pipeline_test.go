@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linewatch/linewatch/analytics/detect"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/app"
 	"github.com/linewatch/linewatch/internal/testenv"
@@ -48,7 +49,7 @@ func pipelineConfig(t testing.TB) *config.Config {
 		r := &cfg.Analytics.Rules[i]
 		if r.Name == "fill weight drift" {
 			mean, sigma := 2.0, 0.008
-			r.Shewhart = &config.ShewhartRule{Baseline: config.Baseline{Mean: &mean, Sigma: &sigma}}
+			r.Shewhart = &detect.NelsonParams{SPCParams: detect.SPCParams{Start: detect.Baseline{Mean: &mean, Sigma: &sigma}}}
 			return cfg
 		}
 	}

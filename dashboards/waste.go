@@ -25,7 +25,7 @@ func (g *gen) waste() (*dash, error) {
 		}
 		if r, ok := det["p_chart"]; ok {
 			panels++
-			desc := fmt.Sprintf("Reject fraction %s/(%s+%s) per %s subgroup with centre line p̄ and 3σ limits.", r.PChart.RejectTag, r.PChart.GoodTag, r.PChart.RejectTag, r.PChart.Subgroup)
+			desc := fmt.Sprintf("Reject fraction %s/(%s+%s) per %s subgroup with centre line p̄ and 3σ limits.", r.PChart.RejectTag, r.PChart.GoodTag, r.PChart.RejectTag, r.PChart.SubgroupSpan)
 			if r.PChart.Laney {
 				desc += " Laney p′ limits (overdispersion corrected)."
 			}

@@ -28,7 +28,7 @@ func (p *pipeline) attachColdChain(a *tagAcc, t config.TagRef) {
 			// MKT of the whole batch: the rolling detector with a window
 			// longer than the batch holds every reading of it.
 			win := 2*p.b.End.Sub(p.b.Start) + time.Hour
-			act := m.DeltaHOverR
+			act := m.Activation
 			if act == 0 {
 				act = 10000
 			}
@@ -74,6 +74,6 @@ func newRollingMKT(window time.Duration, limit, activation float64) (*detect.Rol
 	return detect.NewRollingMKT(detect.MKTParams{Window: window, Limit: limit, Activation: activation})
 }
 
-func newTOR(r *config.TORRule) (*detect.TOR, error) {
+func newTOR(r *detect.TORParams) (*detect.TOR, error) {
 	return detect.NewTOR(detect.TORParams{Low: r.Low, High: r.High, Budget: r.Budget, FreezeSensitive: r.FreezeSensitive})
 }

@@ -50,7 +50,7 @@ func newPipeline(cfg *config.Config, b BatchRecord, o Options) (*pipeline, error
 				var sg time.Duration
 				if pc := rule.PChart; pc != nil {
 					ra.stats.GoodTag, ra.stats.RejectTag = pc.GoodTag, pc.RejectTag
-					ra.pbar, ra.laney, sg = pc.PBar, pc.Laney, pc.Subgroup
+					ra.pbar, ra.laney, sg = pc.PBar, pc.Laney, pc.SubgroupSpan
 				}
 				if y := rule.Yield; y != nil {
 					ra.stats.GoodTag, ra.stats.RejectTag, ra.yieldMin = y.GoodTag, y.RejectTag, y.Min

@@ -118,12 +118,12 @@ func CapabilityOfSamples(samples []sample.Sample, lsl, usl float64) Capability {
 
 // CpkParams configures a [CpkMonitor].
 type CpkParams struct {
-	LSL *float64 `json:"lsl,omitempty"`
-	USL *float64 `json:"usl,omitempty"`
+	LSL *float64 `json:"lsl,omitempty" yaml:"-"`
+	USL *float64 `json:"usl,omitempty" yaml:"-"`
 	// MinCpk: a batch with a lower Cpk is reported (default 1.33).
-	MinCpk float64 `json:"min_cpk,omitempty"`
+	MinCpk float64 `json:"min_cpk,omitempty" yaml:"min_cpk"`
 	// MinSamples: batches with fewer readings are not judged (default 30).
-	MinSamples int `json:"min_samples,omitempty"`
+	MinSamples int `json:"min_samples,omitempty" yaml:"min_samples"`
 }
 
 func (p CpkParams) withDefaults() CpkParams {
@@ -162,18 +162,17 @@ type cpkState struct {
 // CpkMonitor computes the capability of each batch as it runs and judges it
 // when the batch id changes (or on Flush).
 type CpkMonitor struct {
-	p        CpkParams
+	core[CpkParams, cpkState]
 	lsl, usl float64
-	st       cpkState
 }
 
 // NewCpkMonitor validates p and returns the detector.
 func NewCpkMonitor(p CpkParams) (*CpkMonitor, error) {
-	if err := p.Validate(); err != nil {
+	p, err := prepare(p)
+	if err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
-	d := &CpkMonitor{p: p, lsl: math.NaN(), usl: math.NaN()}
+	d := &CpkMonitor{core: core[CpkParams, cpkState]{name: NameCpk, p: p}, lsl: math.NaN(), usl: math.NaN()}
 	if p.LSL != nil {
 		d.lsl = *p.LSL
 	}
@@ -182,9 +181,6 @@ func NewCpkMonitor(p CpkParams) (*CpkMonitor, error) {
 	}
 	return d, nil
 }
-
-// Name implements [Detector].
-func (d *CpkMonitor) Name() string { return NameCpk }
 
 // Update implements [Detector].
 func (d *CpkMonitor) Update(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
@@ -246,15 +242,31 @@ func (d *CpkMonitor) AppendStats(dst []Stat) []Stat {
 	return append(dst, Stat{"n", float64(c.N)})
 }
 
-// Snapshot implements [Detector].
-func (d *CpkMonitor) Snapshot() ([]byte, error) { return snapshot(NameCpk, d.p, &d.st) }
+// SetDefaults implements [Spec]: none here (zero takes the detector's
+// defaults when it is built).
+func (p *CpkParams) SetDefaults() {}
 
-// Restore implements [Detector].
-func (d *CpkMonitor) Restore(data []byte) error {
-	var st cpkState
-	if err := restore(data, NameCpk, d.p, &st); err != nil {
-		return err
+// Check implements [Spec].
+func (p *CpkParams) Check() []Problem {
+	var out []Problem
+	if p.MinCpk < 0 {
+		out = append(out, bad("min_cpk", p.MinCpk, "must be ≥ 0 (0 = default 1.33)"))
 	}
-	d.st = st
+	if p.MinSamples < 0 || p.MinSamples == 1 {
+		out = append(out, bad("min_samples", p.MinSamples, "must be ≥ 2 (0 = default 30)"))
+	}
+	return out
+}
+
+// CheckTarget implements [TargetChecker]: the tag has spec limits.
+func (p *CpkParams) CheckTarget(t Target) []Problem {
+	if t.LSL == nil && t.USL == nil {
+		return []Problem{{Allowed: fmt.Sprintf("tag %s has no spec limits (set spec.lsl and/or spec.usl on the tag)", t.Tag)}}
+	}
 	return nil
+}
+
+// Build implements [Builder]: the tag's spec limits.
+func (p *CpkParams) Build(t Target) (Detector, error) {
+	return NewCpkMonitor(CpkParams{LSL: t.LSL, USL: t.USL, MinCpk: p.MinCpk, MinSamples: p.MinSamples})
 }

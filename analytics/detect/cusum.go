@@ -18,13 +18,13 @@ import (
 // signals, the new process mean is estimated as μ₀ + K + C⁺/N⁺ (or
 // μ₀ − K − C⁻/N⁻), N being the number of periods the sum has been non-zero.
 type CUSUMParams struct {
-	SPCParams
-	K float64 `json:"k,omitempty"` // in sigma, default 0.5
-	H float64 `json:"h,omitempty"` // in sigma, default 5
+	SPCParams `yaml:",inline"`
+	K         float64 `json:"k,omitempty" yaml:"k"` // in sigma, default 0.5
+	H         float64 `json:"h,omitempty" yaml:"h"` // in sigma, default 5
 	// ResetOnSignal restarts both sums at zero after a signal (the usual
 	// practice once the cause is acted on); default: the condition lasts
 	// while the sum stays above H.
-	ResetOnSignal bool `json:"reset_on_signal,omitempty"`
+	ResetOnSignal bool `json:"reset_on_signal,omitempty" yaml:"-"`
 }
 
 func (p CUSUMParams) withDefaults() CUSUMParams {
@@ -59,21 +59,17 @@ type cusumState struct {
 
 // CUSUM is the tabular CUSUM of one tag.
 type CUSUM struct {
-	p  CUSUMParams
-	st cusumState
+	core[CUSUMParams, cusumState]
 }
 
 // NewCUSUM validates p and returns the detector.
 func NewCUSUM(p CUSUMParams) (*CUSUM, error) {
-	if err := p.Validate(); err != nil {
+	p, err := prepare(p)
+	if err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
-	return &CUSUM{p: p, st: cusumState{B: newBaseline(p.SPCParams)}}, nil
+	return &CUSUM{core: core[CUSUMParams, cusumState]{name: NameCUSUM, p: p, st: cusumState{B: newBaseline(p.SPCParams)}}}, nil
 }
-
-// Name implements [Detector].
-func (d *CUSUM) Name() string { return NameCUSUM }
 
 // Update implements [Detector].
 func (d *CUSUM) Update(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
@@ -142,15 +138,27 @@ func (d *CUSUM) AppendStats(dst []Stat) []Stat {
 		Stat{"cusum_h", d.p.H * b.Sigma}, Stat{"cl", b.Mean}, Stat{"sigma", b.Sigma})
 }
 
-// Snapshot implements [Detector].
-func (d *CUSUM) Snapshot() ([]byte, error) { return snapshot(NameCUSUM, d.p, &d.st) }
+// SetDefaults implements [Spec].
+func (p *CUSUMParams) SetDefaults() {
+	p.SPCParams.setDefaults()
+	p.K, p.H = or(p.K, 0.5), or(p.H, 5)
+}
 
-// Restore implements [Detector].
-func (d *CUSUM) Restore(data []byte) error {
-	var st cusumState
-	if err := restore(data, NameCUSUM, d.p, &st); err != nil {
-		return err
+// Check implements [Spec].
+func (p *CUSUMParams) Check() []Problem {
+	out := p.SPCParams.check()
+	if p.K < 0 {
+		out = append(out, bad("k", p.K, "must be ≥ 0 (sigma units; 0.5 detects a 1-sigma shift)"))
 	}
-	d.st = st
-	return nil
+	if p.H <= 0 {
+		out = append(out, bad("h", p.H, "must be > 0 (sigma units; 4–5 is usual)"))
+	}
+	return out
+}
+
+// Build implements [Builder].
+func (p *CUSUMParams) Build(Target) (Detector, error) {
+	q := *p
+	q.SPCParams = p.resolved()
+	return NewCUSUM(q)
 }

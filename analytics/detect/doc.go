@@ -34,6 +34,12 @@
 // Batch functions for reports: [MKT], [MKTOf], [Capability], [Cpk],
 // [IMRLimits], [PLimits], [Reconcile] and [ExcursionsOf].
 //
+// Configuration: a detector's Params struct carries the YAML keys written
+// under an analytics rule, with SetDefaults, Check and Build ([Spec],
+// [Builder]); [Rule] is the registry of configurable detectors, which
+// config.Rule embeds and the engine builds from. See docs/analytics.md,
+// "Adding a detector".
+//
 // Quality: every detector ignores samples whose OPC UA status is not good
 // (sample.Sample.Good) and samples whose value is NaN or ±Inf. Time-weighted
 // detectors (limits delays, flatline, roc, mkt, tor) also ignore a sample

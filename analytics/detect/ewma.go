@@ -34,12 +34,12 @@ import (
 // fill, the iid formula above understates the EWMA's spread and the chart
 // raises false alarms far more often than its design says.
 type EWMAParams struct {
-	SPCParams
-	Lambda          float64   `json:"lambda,omitempty"` // λ in (0, 1], default 0.2
-	L               float64   `json:"L,omitempty"`      // width in sigma, default 3
-	Asymptotic      bool      `json:"asymptotic,omitempty"`
-	Hysteresis      float64   `json:"hysteresis,omitempty"`      // in [0, 1); 0 = none (configurations default to 0.2)
-	Autocorrelation []float64 `json:"autocorrelation,omitempty"` // ρ(1)…ρ(M); none = independent readings
+	SPCParams       `yaml:",inline"`
+	Lambda          float64   `json:"lambda,omitempty" yaml:"lambda"` // λ in (0, 1], default 0.2
+	L               float64   `json:"L,omitempty" yaml:"l"`           // width in sigma, default 3
+	Asymptotic      bool      `json:"asymptotic,omitempty" yaml:"asymptotic"`
+	Hysteresis      float64   `json:"hysteresis,omitempty" yaml:"hysteresis"`           // in [0, 1); 0 = none (configurations default to DefaultEWMAHysteresis)
+	Autocorrelation []float64 `json:"autocorrelation,omitempty" yaml:"autocorrelation"` // ρ(1)…ρ(M); none = independent readings
 }
 
 // MaxAutocorrelationLags bounds EWMAParams.Autocorrelation.
@@ -76,17 +76,15 @@ func (p EWMAParams) Validate() error {
 // positive variance (a sequence that does not is no autocorrelation
 // function; for lambda the default is assumed when it is 0).
 func validateAutocorrelation(rho []float64, lambda float64) error {
-	if len(rho) > MaxAutocorrelationLags {
-		return fmt.Errorf("ewma: autocorrelation has %d lags, at most %d are used (ρ beyond a few times the EWMA's memory 1/λ adds nothing)", len(rho), MaxAutocorrelationLags)
-	}
-	var errs []error
-	for k, r := range rho {
-		if !finite(r) || r < -1 || r > 1 {
-			errs = append(errs, fmt.Errorf("ewma: autocorrelation[%d] (lag %d) = %g must be in [-1, 1]", k, k+1, r))
+	if ps := autocorrelationProblems(rho); len(ps) > 0 {
+		errs := make([]error, len(ps))
+		for i, p := range ps {
+			errs[i] = fmt.Errorf("ewma: %s = %s %s", p.Field, p.Value, p.Allowed)
 		}
-	}
-	if len(errs) > 0 || len(rho) == 0 {
 		return errors.Join(errs...)
+	}
+	if len(rho) == 0 {
+		return nil
 	}
 	if lambda == 0 {
 		lambda = 0.2
@@ -97,6 +95,23 @@ func validateAutocorrelation(rho []float64, lambda float64) error {
 		}
 	}
 	return nil
+}
+
+// autocorrelationProblems checks ρ(1)…ρ(M) one by one: each in [-1, 1],
+// at most MaxAutocorrelationLags of them.
+func autocorrelationProblems(rho []float64) []Problem {
+	if len(rho) > MaxAutocorrelationLags {
+		return []Problem{{Field: "autocorrelation", Value: fmt.Sprintf("%d lags", len(rho)),
+			Allowed: fmt.Sprintf("at most %d lags (ρ beyond a few times the EWMA's memory 1/lambda changes nothing)", MaxAutocorrelationLags)}}
+	}
+	var out []Problem
+	for i, r := range rho {
+		if !finite(r) || r < -1 || r > 1 {
+			out = append(out, bad(fmt.Sprintf("autocorrelation[%d]", i), r,
+				"must be in [-1, 1] (the autocorrelation at lag %d readings; estimate it with linewatch analytics autocorrelation)", i+1))
+		}
+	}
+	return out
 }
 
 type ewmaState struct {
@@ -110,26 +125,22 @@ type ewmaState struct {
 
 // EWMA is the EWMA chart of one tag.
 type EWMA struct {
-	p         EWMAParams
+	core[EWMAParams, ewmaState]
 	v         ewmaVariance
 	asymW     float64 // asymptotic half-width for asymSigma
 	asymSigma float64
-	st        ewmaState
 }
 
 // NewEWMA validates p and returns the detector.
 func NewEWMA(p EWMAParams) (*EWMA, error) {
-	if err := p.Validate(); err != nil {
+	p, err := prepare(p)
+	if err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
-	d := &EWMA{p: p, v: newEWMAVariance(p.Lambda, p.Autocorrelation), st: ewmaState{B: newBaseline(p.SPCParams)}}
+	d := &EWMA{core: core[EWMAParams, ewmaState]{name: NameEWMA, p: p, st: ewmaState{B: newBaseline(p.SPCParams)}}, v: newEWMAVariance(p.Lambda, p.Autocorrelation)}
 	d.st.Z, d.st.Decay = d.st.B.Mean, 1
 	return d, nil
 }
-
-// Name implements [Detector].
-func (d *EWMA) Name() string { return NameEWMA }
 
 // Width is the half-width of the control limits after i charted points.
 func (d *EWMA) Width(i int) float64 {
@@ -220,15 +231,39 @@ func (d *EWMA) AppendStats(dst []Stat) []Stat {
 		Stat{"ucl", ucl}, Stat{"lcl", lcl})
 }
 
-// Snapshot implements [Detector].
-func (d *EWMA) Snapshot() ([]byte, error) { return snapshot(NameEWMA, d.p, &d.st) }
+// DefaultEWMAHysteresis is the hysteresis of a configured EWMA chart that
+// does not give one (written 0, it is none).
+const DefaultEWMAHysteresis = 0.2
 
-// Restore implements [Detector].
-func (d *EWMA) Restore(data []byte) error {
-	var st ewmaState
-	if err := restore(data, NameEWMA, d.p, &st); err != nil {
-		return err
+// Prefill implements [Prefiller]: only an absent hysteresis takes the
+// default.
+func (p *EWMAParams) Prefill() { p.Hysteresis = DefaultEWMAHysteresis }
+
+// SetDefaults implements [Spec].
+func (p *EWMAParams) SetDefaults() {
+	p.SPCParams.setDefaults()
+	p.Lambda, p.L = or(p.Lambda, 0.2), or(p.L, 3)
+}
+
+// Check implements [Spec]. Whether the autocorrelation gives a positive
+// EWMA variance is checked when the detector is built.
+func (p *EWMAParams) Check() []Problem {
+	out := p.SPCParams.check()
+	if p.Lambda <= 0 || p.Lambda > 1 {
+		out = append(out, bad("lambda", p.Lambda, "must be in (0, 1]; 0.05–0.3 is usual"))
 	}
-	d.st = st
-	return nil
+	if p.L <= 0 {
+		out = append(out, bad("l", p.L, "must be > 0; 2.7–3 is usual"))
+	}
+	if h := p.Hysteresis; h < 0 || h >= 1 {
+		out = append(out, bad("hysteresis", h, "must be in [0, 1): a fraction of the limits' half-width (0 = none)"))
+	}
+	return append(out, autocorrelationProblems(p.Autocorrelation)...)
+}
+
+// Build implements [Builder].
+func (p *EWMAParams) Build(Target) (Detector, error) {
+	q := *p
+	q.SPCParams = p.resolved()
+	return NewEWMA(q)
 }

@@ -13,8 +13,8 @@ import (
 // FlatlineParams configures the stuck-sensor check: the value stays within
 // Tolerance of where the flat run started for at least Duration.
 type FlatlineParams struct {
-	Duration  time.Duration `json:"duration"`            // required, > 0
-	Tolerance float64       `json:"tolerance,omitempty"` // engineering units, default 0 (exactly equal)
+	Duration  time.Duration `json:"duration" yaml:"window"`               // required, > 0
+	Tolerance float64       `json:"tolerance,omitempty" yaml:"tolerance"` // engineering units, default 0 (exactly equal)
 }
 
 // Validate reports every problem at once.
@@ -39,8 +39,7 @@ type flatlineState struct {
 
 // Flatline detects a stuck sensor.
 type Flatline struct {
-	p  FlatlineParams
-	st flatlineState
+	core[FlatlineParams, flatlineState]
 }
 
 // NewFlatline validates p and returns the detector.
@@ -48,11 +47,8 @@ func NewFlatline(p FlatlineParams) (*Flatline, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	return &Flatline{p: p}, nil
+	return &Flatline{core: core[FlatlineParams, flatlineState]{name: NameFlatline, p: p}}, nil
 }
-
-// Name implements [Detector].
-func (d *Flatline) Name() string { return NameFlatline }
 
 // Update implements [Detector].
 func (d *Flatline) Update(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
@@ -88,27 +84,17 @@ func (d *Flatline) AppendStats(dst []Stat) []Stat {
 	return append(dst, Stat{"flat_s", d.st.LastT.Sub(d.st.Since).Seconds()})
 }
 
-// Snapshot implements [Detector].
-func (d *Flatline) Snapshot() ([]byte, error) { return snapshot(NameFlatline, d.p, &d.st) }
-
-// Restore implements [Detector].
-func (d *Flatline) Restore(data []byte) error {
-	var st flatlineState
-	if err := restore(data, NameFlatline, d.p, &st); err != nil {
-		return err
-	}
-	d.st = st
-	return nil
-}
-
 // ROCParams configures the rate-of-change check between consecutive
 // readings, in engineering units per minute. Zero disables a direction.
 type ROCParams struct {
-	MaxRise float64 `json:"max_rise_per_min,omitempty"`
-	MaxFall float64 `json:"max_fall_per_min,omitempty"` // positive number
+	MaxRise float64 `json:"max_rise_per_min,omitempty" yaml:"-"`
+	MaxFall float64 `json:"max_fall_per_min,omitempty" yaml:"-"` // positive number
 	// MinInterval: readings closer than this are compared with the last
 	// reading at least MinInterval older, damping noise (default 0).
-	MinInterval time.Duration `json:"min_interval,omitempty"`
+	MinInterval time.Duration `json:"min_interval,omitempty" yaml:"-"`
+	// MaxPerMinute is the configuration's one limit for both directions
+	// (key max_per_minute); the engine sets MaxRise and MaxFall from it.
+	MaxPerMinute float64 `json:"-" yaml:"max_per_minute"`
 }
 
 // Validate reports every problem at once.
@@ -138,8 +124,7 @@ type rocState struct {
 
 // RateOfChange alarms on a too fast rise or fall.
 type RateOfChange struct {
-	p  ROCParams
-	st rocState
+	core[ROCParams, rocState]
 }
 
 // NewROC validates p and returns the detector.
@@ -147,11 +132,8 @@ func NewROC(p ROCParams) (*RateOfChange, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	return &RateOfChange{p: p}, nil
+	return &RateOfChange{core: core[ROCParams, rocState]{name: NameROC, p: p}}, nil
 }
-
-// Name implements [Detector].
-func (d *RateOfChange) Name() string { return NameROC }
 
 // Update implements [Detector].
 func (d *RateOfChange) Update(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
@@ -193,15 +175,27 @@ func (d *RateOfChange) AppendStats(dst []Stat) []Stat {
 	return append(dst, Stat{"rate_per_min", d.st.Rate})
 }
 
-// Snapshot implements [Detector].
-func (d *RateOfChange) Snapshot() ([]byte, error) { return snapshot(NameROC, d.p, &d.st) }
+// SetDefaults implements [Spec]: none.
+func (p *FlatlineParams) SetDefaults() {}
 
-// Restore implements [Detector].
-func (d *RateOfChange) Restore(data []byte) error {
-	var st rocState
-	if err := restore(data, NameROC, d.p, &st); err != nil {
-		return err
+// Check implements [Spec].
+func (p *FlatlineParams) Check() []Problem { return atLeast("window", p.Duration, time.Second) }
+
+// Build implements [Builder].
+func (p *FlatlineParams) Build(Target) (Detector, error) { return NewFlatline(*p) }
+
+// SetDefaults implements [Spec]: none.
+func (p *ROCParams) SetDefaults() {}
+
+// Check implements [Spec].
+func (p *ROCParams) Check() []Problem {
+	if p.MaxPerMinute <= 0 {
+		return []Problem{bad("max_per_minute", p.MaxPerMinute, "must be > 0")}
 	}
-	d.st = st
 	return nil
+}
+
+// Build implements [Builder].
+func (p *ROCParams) Build(Target) (Detector, error) {
+	return NewROC(ROCParams{MaxRise: p.MaxPerMinute, MaxFall: p.MaxPerMinute})
 }

@@ -18,22 +18,22 @@ import (
 type LimitsParams struct {
 	// Detector is the name written into findings; "limits" when empty,
 	// "humidity" for [HumidityParams].
-	Detector string   `json:"detector,omitempty"`
-	Lo       *float64 `json:"lo,omitempty"`
-	Hi       *float64 `json:"hi,omitempty"`
-	LoLo     *float64 `json:"lolo,omitempty"`
-	HiHi     *float64 `json:"hihi,omitempty"`
+	Detector string   `json:"detector,omitempty" yaml:"-"`
+	Lo       *float64 `json:"lo,omitempty" yaml:"-"`
+	Hi       *float64 `json:"hi,omitempty" yaml:"-"`
+	LoLo     *float64 `json:"lolo,omitempty" yaml:"-"`
+	HiHi     *float64 `json:"hihi,omitempty" yaml:"-"`
 	// OnDelay and OffDelay default to 0 (start and end on the first sample).
-	OnDelay  time.Duration `json:"on_delay,omitempty"`
-	OffDelay time.Duration `json:"off_delay,omitempty"`
+	OnDelay  time.Duration `json:"on_delay,omitempty" yaml:"on_delay"`
+	OffDelay time.Duration `json:"off_delay,omitempty" yaml:"off_delay"`
 	// Deadband is in engineering units, default 0.
-	Deadband float64 `json:"deadband,omitempty"`
+	Deadband float64 `json:"deadband,omitempty" yaml:"deadband"`
 	// MaxGap caps the span one reading covers in degree-minutes (default
 	// 15 min), so a data gap does not inflate an excursion.
-	MaxGap time.Duration `json:"max_gap,omitempty"`
+	MaxGap time.Duration `json:"max_gap,omitempty" yaml:"-"`
 	// MaxExcursions is how many closed excursions are kept (oldest dropped
 	// first; default 1000).
-	MaxExcursions int `json:"max_excursions,omitempty"`
+	MaxExcursions int `json:"max_excursions,omitempty" yaml:"-"`
 }
 
 // F returns a pointer to x, for optional limits in params literals.
@@ -145,22 +145,21 @@ type limitsState struct {
 
 // Limits is the limit alarm and excursion tracker of one tag.
 type Limits struct {
-	p     LimitsParams
+	core[LimitsParams, limitsState]
 	limit [nLevels]float64
 	set   [nLevels]bool
 	// quiet range: a value in [innerLo, innerHi] with no level in any
 	// state changes nothing but the last reading (the fast path).
 	innerLo, innerHi float64
-	st               limitsState
 }
 
 // NewLimits validates p and returns the detector.
 func NewLimits(p LimitsParams) (*Limits, error) {
-	if err := p.Validate(); err != nil {
+	p, err := prepare(p)
+	if err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
-	d := &Limits{p: p, innerLo: math.Inf(-1), innerHi: math.Inf(1)}
+	d := &Limits{core: core[LimitsParams, limitsState]{name: p.Detector, p: p}, innerLo: math.Inf(-1), innerHi: math.Inf(1)}
 	for i, v := range [nLevels]*float64{p.Lo, p.Hi, p.LoLo, p.HiHi} {
 		if v != nil {
 			d.limit[i], d.set[i] = *v, true
@@ -173,9 +172,6 @@ func NewLimits(p LimitsParams) (*Limits, error) {
 	}
 	return d, nil
 }
-
-// Name implements [Detector].
-func (d *Limits) Name() string { return d.p.Detector }
 
 func isHigh(level int) bool { return level == lvHi || level == lvHiHi }
 
@@ -336,19 +332,6 @@ func (d *Limits) AppendStats(dst []Stat) []Stat {
 	return dst
 }
 
-// Snapshot implements [Detector].
-func (d *Limits) Snapshot() ([]byte, error) { return snapshot(d.p.Detector, d.p, &d.st) }
-
-// Restore implements [Detector].
-func (d *Limits) Restore(data []byte) error {
-	var st limitsState
-	if err := restore(data, d.p.Detector, d.p, &st); err != nil {
-		return err
-	}
-	d.st = st
-	return nil
-}
-
 // ExcursionsOf runs a limits detector over samples (in time order) and
 // returns its excursions, for batch reports.
 func ExcursionsOf(samples []sample.Sample, p LimitsParams) ([]Excursion, error) {
@@ -361,4 +344,34 @@ func ExcursionsOf(samples []sample.Sample, p LimitsParams) ([]Excursion, error) 
 		buf = d.Update(s, buf[:0])
 	}
 	return d.Excursions(), nil
+}
+
+// SetDefaults implements [Spec]: none.
+func (p *LimitsParams) SetDefaults() {}
+
+// Check implements [Spec].
+func (p *LimitsParams) Check() []Problem {
+	if p.Deadband < 0 {
+		return []Problem{bad("deadband", p.Deadband, "must be ≥ 0")}
+	}
+	return nil
+}
+
+// CheckTarget implements [TargetChecker]: the tag has limits.
+func (p *LimitsParams) CheckTarget(t Target) []Problem {
+	if t.Lo == nil && t.Hi == nil && t.LoLo == nil && t.HiHi == nil {
+		return []Problem{{Allowed: fmt.Sprintf("tag %s has no limits (set lolo/lo/hi/hihi on the tag)", t.Tag)}}
+	}
+	return nil
+}
+
+// Build implements [Builder]: the tag's limits; on a humidity tag the
+// findings are named humidity.
+func (p *LimitsParams) Build(t Target) (Detector, error) {
+	q := *p
+	q.Lo, q.Hi, q.LoLo, q.HiHi = t.Lo, t.Hi, t.LoLo, t.HiHi
+	if t.Role == "humidity" {
+		q.Detector = NameHumidity
+	}
+	return NewLimits(q)
 }

@@ -92,19 +92,19 @@ func MKTWith(samples []sample.Sample, activation float64, maxGap time.Duration) 
 type MKTParams struct {
 	// Window of the rolling MKT: 24 h for 2–8 °C storage, 30 days for
 	// controlled room temperature (see MKTColdChain, MKTRoomTemperature).
-	Window time.Duration `json:"window"`
+	Window time.Duration `json:"window" yaml:"window"`
 	// Limit is the label storage limit in °C: MKT above it alarms.
-	Limit float64 `json:"limit"`
+	Limit float64 `json:"limit" yaml:"limit"`
 	// Activation is ΔH/R in kelvin (default 10 000 K, USP <1079>).
-	Activation float64 `json:"activation,omitempty"`
+	Activation float64 `json:"activation,omitempty" yaml:"delta_h_over_r"`
 	// Buckets is the time resolution of the window (default 1440: one
 	// minute buckets for 24 h); memory and restore size are O(Buckets).
-	Buckets int `json:"buckets,omitempty"`
+	Buckets int `json:"buckets,omitempty" yaml:"-"`
 	// MaxGap caps the span one reading covers (default 15 min).
-	MaxGap time.Duration `json:"max_gap,omitempty"`
+	MaxGap time.Duration `json:"max_gap,omitempty" yaml:"-"`
 	// MinCoverage: no alarm before readings cover this much of the window
 	// (default 0).
-	MinCoverage time.Duration `json:"min_coverage,omitempty"`
+	MinCoverage time.Duration `json:"min_coverage,omitempty" yaml:"-"`
 }
 
 // MKTColdChain is the preset for 2–8 °C storage: 24 h window, limit 8 °C.
@@ -174,7 +174,7 @@ type mktState struct {
 // Σ exp(−ΔH/RT)·dt and Σ dt, with running totals that are re-summed exactly
 // once per ring turn to stop rounding drift.
 type RollingMKT struct {
-	p      MKTParams
+	core[MKTParams, mktState]
 	width  int64   // bucket width, ns
 	limitW float64 // weight of the limit temperature
 	wcache [256]weightEntry
@@ -182,16 +182,15 @@ type RollingMKT struct {
 	curAbs, curStart int64
 	curSlot          int
 	curOK            bool
-	st               mktState
 }
 
 // NewRollingMKT validates p and returns the detector.
 func NewRollingMKT(p MKTParams) (*RollingMKT, error) {
-	if err := p.Validate(); err != nil {
+	p, err := prepare(p)
+	if err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
-	d := &RollingMKT{p: p, width: int64(p.Window) / int64(p.Buckets), limitW: mktWeight(p.Activation, p.Limit)}
+	d := &RollingMKT{core: core[MKTParams, mktState]{name: NameMKT, p: p}, width: int64(p.Window) / int64(p.Buckets), limitW: mktWeight(p.Activation, p.Limit)}
 	d.st.Slot = make([]int64, p.Buckets)
 	d.st.W = make([]float64, p.Buckets)
 	d.st.D = make([]float64, p.Buckets)
@@ -200,9 +199,6 @@ func NewRollingMKT(p MKTParams) (*RollingMKT, error) {
 	}
 	return d, nil
 }
-
-// Name implements [Detector].
-func (d *RollingMKT) Name() string { return NameMKT }
 
 func floorDiv(a, b int64) int64 {
 	q := a / b
@@ -332,13 +328,10 @@ func (d *RollingMKT) AppendStats(dst []Stat) []Stat {
 		Stat{"mkt_covered_h", d.st.SumD / 3600})
 }
 
-// Snapshot implements [Detector].
-func (d *RollingMKT) Snapshot() ([]byte, error) { return snapshot(NameMKT, d.p, &d.st) }
-
 // Restore implements [Detector].
 func (d *RollingMKT) Restore(data []byte) error {
-	var st mktState
-	if err := restore(data, NameMKT, d.p, &st); err != nil {
+	st, err := d.load(data)
+	if err != nil {
 		return err
 	}
 	if len(st.Slot) != d.p.Buckets || len(st.W) != d.p.Buckets || len(st.D) != d.p.Buckets {
@@ -349,4 +342,32 @@ func (d *RollingMKT) Restore(data []byte) error {
 	}
 	d.st, d.curOK = st, false
 	return nil
+}
+
+// DefaultMKTWindow is the window of a configured MKT that gives none.
+const DefaultMKTWindow = 24 * time.Hour
+
+// SetDefaults implements [Spec].
+func (p *MKTParams) SetDefaults() {
+	if p.Window == 0 {
+		p.Window = DefaultMKTWindow
+	}
+	p.Activation = or(p.Activation, 10000)
+}
+
+// Check implements [Spec].
+func (p *MKTParams) Check() []Problem {
+	out := atLeast("window", p.Window, time.Hour)
+	if p.Activation <= 0 {
+		out = append(out, bad("delta_h_over_r", p.Activation, "must be > 0 (USP <1079>: 10000 K)"))
+	}
+	if p.Limit == 0 {
+		out = append(out, Problem{Field: "limit", Allowed: "required: the label storage limit in °C, e.g. 8 for 2–8 °C product, 25 for CRT"})
+	}
+	return out
+}
+
+// Build implements [Builder].
+func (p *MKTParams) Build(Target) (Detector, error) {
+	return NewRollingMKT(MKTParams{Window: p.Window, Limit: p.Limit, Activation: p.Activation})
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/sample"
@@ -21,16 +22,16 @@ import (
 //	7  fifteen points in a row within 1σ
 //	8  eight points in a row beyond 1σ (either side)
 type NelsonParams struct {
-	SPCParams
+	SPCParams `yaml:",inline"`
 	// Rules to apply (any subset of 1..8); default all eight, or the
 	// Western Electric rules 1, 2, 5, 6 when Preset is "western_electric".
-	Rules  []int  `json:"rules,omitempty"`
-	Preset string `json:"preset,omitempty"` // "nelson" (default) or "western_electric"
+	Rules  []int  `json:"rules,omitempty" yaml:"rules"`
+	Preset string `json:"preset,omitempty" yaml:"preset"` // "nelson" (default) or "western_electric"
 	// Rule2Run is the run length of rule 2: 9 (Nelson), 8 (Western Electric).
-	Rule2Run int `json:"rule2_run,omitempty"`
+	Rule2Run int `json:"rule2_run,omitempty" yaml:"-"`
 	// MovingRange adds the moving-range chart: rule "mr" when |xᵢ − xᵢ₋₁|
 	// exceeds D4·MR̄.
-	MovingRange bool `json:"moving_range,omitempty"`
+	MovingRange bool `json:"moving_range,omitempty" yaml:"-"`
 }
 
 // WesternElectric returns the Western Electric preset on the given chart.
@@ -105,27 +106,23 @@ type nelsonState struct {
 
 // Nelson is an individuals (and optionally moving-range) chart with run rules.
 type Nelson struct {
-	p     NelsonParams
+	core[NelsonParams, nelsonState]
 	rules [10]bool
-	st    nelsonState
 }
 
 // NewNelson validates p and returns the detector.
 func NewNelson(p NelsonParams) (*Nelson, error) {
-	if err := p.Validate(); err != nil {
+	p, err := prepare(p)
+	if err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
-	d := &Nelson{p: p, st: nelsonState{B: newBaseline(p.SPCParams)}}
+	d := &Nelson{core: core[NelsonParams, nelsonState]{name: NameNelson, p: p, st: nelsonState{B: newBaseline(p.SPCParams)}}}
 	for _, r := range p.Rules {
 		d.rules[r] = true
 	}
 	d.rules[ruleMR] = p.MovingRange
 	return d, nil
 }
-
-// Name implements [Detector].
-func (d *Nelson) Name() string { return NameNelson }
 
 func sign(x float64) int {
 	switch {
@@ -286,13 +283,10 @@ func (d *Nelson) AppendStats(dst []Stat) []Stat {
 	return dst
 }
 
-// Snapshot implements [Detector].
-func (d *Nelson) Snapshot() ([]byte, error) { return snapshot(NameNelson, d.p, &d.st) }
-
 // Restore implements [Detector].
 func (d *Nelson) Restore(data []byte) error {
-	var st nelsonState
-	if err := restore(data, NameNelson, d.p, &st); err != nil {
+	st, err := d.load(data)
+	if err != nil {
 		return err
 	}
 	if st.N < 0 || (st.B.Ready && !(st.B.Sigma > 0)) {
@@ -300,4 +294,39 @@ func (d *Nelson) Restore(data []byte) error {
 	}
 	d.st = st
 	return nil
+}
+
+// NelsonPresets are the rule sets a configured Shewhart chart may name.
+var NelsonPresets = []string{"nelson", "western_electric"}
+
+// SetDefaults implements [Spec]: without rules or preset, all eight rules.
+func (p *NelsonParams) SetDefaults() {
+	p.SPCParams.setDefaults()
+	if len(p.Rules) == 0 && p.Preset == "" {
+		p.Preset = "nelson"
+	}
+}
+
+// Check implements [Spec].
+func (p *NelsonParams) Check() []Problem {
+	out := p.SPCParams.check()
+	if p.Preset != "" && len(p.Rules) > 0 {
+		out = append(out, Problem{Field: "preset", Value: p.Preset, Allowed: "give rules or preset, not both"})
+	}
+	if p.Preset != "" && !slices.Contains(NelsonPresets, p.Preset) {
+		out = append(out, Problem{Field: "preset", Value: p.Preset, OneOf: NelsonPresets})
+	}
+	for i, n := range p.Rules {
+		if n < 1 || n > 8 {
+			out = append(out, bad(fmt.Sprintf("rules[%d]", i), n, "Nelson rules are numbered 1–8"))
+		}
+	}
+	return out
+}
+
+// Build implements [Builder].
+func (p *NelsonParams) Build(Target) (Detector, error) {
+	q := *p
+	q.SPCParams = p.resolved()
+	return NewNelson(q)
 }

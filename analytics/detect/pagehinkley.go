@@ -20,10 +20,10 @@ import (
 // (learning the new level); the finding ends once MinInstances readings have
 // been seen after the restart without a new drift.
 type PageHinkleyParams struct {
-	Delta        float64 `json:"delta,omitempty"`         // δ, tolerated change, default 0.005
-	Lambda       float64 `json:"lambda,omitempty"`        // λ, detection threshold, default 50
-	Alpha        float64 `json:"alpha,omitempty"`         // α, fading factor, default 0.9999
-	MinInstances int     `json:"min_instances,omitempty"` // readings before testing, default 30
+	Delta        float64 `json:"delta,omitempty" yaml:"delta"`     // δ, tolerated change, default 0.005
+	Lambda       float64 `json:"lambda,omitempty" yaml:"lambda"`   // λ, detection threshold, default 50
+	Alpha        float64 `json:"alpha,omitempty" yaml:"alpha"`     // α, fading factor, default 0.9999
+	MinInstances int     `json:"min_instances,omitempty" yaml:"-"` // readings before testing, default 30
 }
 
 func (p PageHinkleyParams) withDefaults() PageHinkleyParams {
@@ -72,8 +72,7 @@ type phState struct {
 
 // PageHinkley is the Page–Hinkley drift test of one tag.
 type PageHinkley struct {
-	p  PageHinkleyParams
-	st phState
+	core[PageHinkleyParams, phState]
 }
 
 // NewPageHinkley validates p and returns the detector.
@@ -81,11 +80,8 @@ func NewPageHinkley(p PageHinkleyParams) (*PageHinkley, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	return &PageHinkley{p: p.withDefaults()}, nil
+	return &PageHinkley{core: core[PageHinkleyParams, phState]{name: NamePageHinkley, p: p.withDefaults()}}, nil
 }
-
-// Name implements [Detector].
-func (d *PageHinkley) Name() string { return NamePageHinkley }
 
 // Update implements [Detector].
 func (d *PageHinkley) Update(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
@@ -145,15 +141,23 @@ func (d *PageHinkley) AppendStats(dst []Stat) []Stat {
 	return append(dst, Stat{"ph_up", d.st.PHUp}, Stat{"ph_down", d.st.PHDown}, Stat{"ph_mean", d.st.Mean})
 }
 
-// Snapshot implements [Detector].
-func (d *PageHinkley) Snapshot() ([]byte, error) { return snapshot(NamePageHinkley, d.p, &d.st) }
+// SetDefaults implements [Spec]: none (lambda is required).
+func (p *PageHinkleyParams) SetDefaults() {}
 
-// Restore implements [Detector].
-func (d *PageHinkley) Restore(data []byte) error {
-	var st phState
-	if err := restore(data, NamePageHinkley, d.p, &st); err != nil {
-		return err
+// Check implements [Spec].
+func (p *PageHinkleyParams) Check() []Problem {
+	var out []Problem
+	if p.Lambda <= 0 {
+		out = append(out, bad("lambda", p.Lambda, "must be > 0 (detection threshold)"))
 	}
-	d.st = st
-	return nil
+	if p.Delta < 0 {
+		out = append(out, bad("delta", p.Delta, "must be ≥ 0 (tolerated change)"))
+	}
+	if p.Alpha < 0 || p.Alpha > 1 {
+		out = append(out, bad("alpha", p.Alpha, "must be in [0, 1] (forgetting factor; 0 = none)"))
+	}
+	return out
 }
+
+// Build implements [Builder].
+func (p *PageHinkleyParams) Build(Target) (Detector, error) { return NewPageHinkley(*p) }

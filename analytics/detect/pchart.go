@@ -22,21 +22,25 @@ import (
 // Laney p′ corrects the too-narrow limits of large subgroups with
 // between-subgroup variation (over-dispersion).
 type PChartParams struct {
-	GoodTag         string        `json:"good_tag"`
-	RejectTag       string        `json:"reject_tag"`
-	SubgroupSamples int           `json:"subgroup_samples,omitempty"`
-	SubgroupSpan    time.Duration `json:"subgroup_span,omitempty"`
+	GoodTag         string        `json:"good_tag" yaml:"good_tag"`
+	RejectTag       string        `json:"reject_tag" yaml:"reject_tag"`
+	SubgroupSamples int           `json:"subgroup_samples,omitempty" yaml:"-"`
+	SubgroupSpan    time.Duration `json:"subgroup_span,omitempty" yaml:"subgroup"`
 	// PBar is the known reject fraction; 0: estimated from the first
 	// BaselineSubgroups subgroups (default 20), as is σz for Laney when
 	// SigmaZ is 0.
-	PBar              float64 `json:"p_bar,omitempty"`
-	BaselineSubgroups int     `json:"baseline_subgroups,omitempty"`
-	Laney             bool    `json:"laney,omitempty"`
-	SigmaZ            float64 `json:"sigma_z,omitempty"`
+	PBar              float64 `json:"p_bar,omitempty" yaml:"p_bar"`
+	BaselineSubgroups int     `json:"baseline_subgroups,omitempty" yaml:"baseline_subgroups"`
+	Laney             bool    `json:"laney,omitempty" yaml:"laney"`
+	SigmaZ            float64 `json:"sigma_z,omitempty" yaml:"-"`
 	// Modulus of the counters for wrap-around (0: a decrease is a reset).
-	Modulus float64 `json:"modulus,omitempty"`
+	Modulus float64 `json:"modulus,omitempty" yaml:"-"`
 	// MinSubgroup: subgroups with fewer parts are not charted (default 1).
-	MinSubgroup float64 `json:"min_subgroup,omitempty"`
+	MinSubgroup float64 `json:"min_subgroup,omitempty" yaml:"-"`
+	// TwoSided also reports subgroups below the lower limit (fewer rejects
+	// than usual: worth a look, not waste); by default the engine keeps
+	// the upper limit's findings only.
+	TwoSided bool `json:"-" yaml:"two_sided"`
 }
 
 func (p PChartParams) withDefaults() PChartParams {
@@ -122,17 +126,16 @@ type pchartState struct {
 
 // PChart is the p-chart of one machine's reject fraction.
 type PChart struct {
-	p  PChartParams
-	st pchartState
+	core[PChartParams, pchartState]
 }
 
 // NewPChart validates p and returns the detector.
 func NewPChart(p PChartParams) (*PChart, error) {
-	if err := p.Validate(); err != nil {
+	p, err := prepare(p)
+	if err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
-	d := &PChart{p: p}
+	d := &PChart{core: core[PChartParams, pchartState]{name: NamePChart, p: p}}
 	d.st.Good.Modulus, d.st.Reject.Modulus = p.Modulus, p.Modulus
 	d.st.PBar, d.st.SigmaZ = p.PBar, 1
 	if p.Laney {
@@ -144,9 +147,6 @@ func NewPChart(p PChartParams) (*PChart, error) {
 	}
 	return d, nil
 }
-
-// Name implements [Detector].
-func (d *PChart) Name() string { return NamePChart }
 
 // Update implements [Detector]; samples of tags other than the two counters
 // are ignored.
@@ -301,15 +301,59 @@ func (d *PChart) AppendStats(dst []Stat) []Stat {
 		Stat{"ucl", ucl}, Stat{"lcl", lcl}, Stat{"sigma_z", st.SigmaZ})
 }
 
-// Snapshot implements [Detector].
-func (d *PChart) Snapshot() ([]byte, error) { return snapshot(NamePChart, d.p, &d.st) }
+// Defaults of a configured p-chart.
+const (
+	DefaultPChartSubgroup = 10 * time.Minute
+	DefaultPChartBaseline = 20
+)
 
-// Restore implements [Detector].
-func (d *PChart) Restore(data []byte) error {
-	var st pchartState
-	if err := restore(data, NamePChart, d.p, &st); err != nil {
-		return err
+// SetDefaults implements [Spec].
+func (p *PChartParams) SetDefaults() {
+	if p.SubgroupSpan == 0 {
+		p.SubgroupSpan = DefaultPChartSubgroup
 	}
-	d.st = st
+	if p.BaselineSubgroups == 0 {
+		p.BaselineSubgroups = DefaultPChartBaseline
+	}
+}
+
+// Check implements [Spec].
+func (p *PChartParams) Check() []Problem {
+	out := counterTags(p.GoodTag, p.RejectTag)
+	out = append(out, atLeast("subgroup", p.SubgroupSpan, time.Second)...)
+	if p.PBar < 0 || p.PBar >= 1 {
+		out = append(out, bad("p_bar", p.PBar, "must be in [0, 1) (0 = estimate from the baseline)"))
+	}
+	return out
+}
+
+// CheckTarget implements [TargetChecker]: the machine has both counters.
+func (p *PChartParams) CheckTarget(t Target) []Problem { return hasCounters(t, p.GoodTag, p.RejectTag) }
+
+// Build implements [Builder].
+func (p *PChartParams) Build(Target) (Detector, error) {
+	return NewPChart(PChartParams{GoodTag: p.GoodTag, RejectTag: p.RejectTag, SubgroupSpan: p.SubgroupSpan,
+		PBar: p.PBar, BaselineSubgroups: p.BaselineSubgroups, Laney: p.Laney})
+}
+
+// counterTags checks that a counter-based detector names both counters.
+func counterTags(good, reject string) []Problem {
+	if good == "" || reject == "" {
+		return []Problem{{Allowed: "good_tag and reject_tag (counter tag names of the machine) required"}}
+	}
 	return nil
+}
+
+// hasCounters checks that the target's machine has both counters.
+func hasCounters(t Target, good, reject string) []Problem {
+	if good == "" || reject == "" || t.HasTag == nil {
+		return nil
+	}
+	var out []Problem
+	for _, name := range []string{good, reject} {
+		if !t.HasTag(name) {
+			out = append(out, Problem{Value: name, Allowed: fmt.Sprintf("machine %s has no tag %q", t.Machine, name)})
+		}
+	}
+	return out
 }

@@ -19,9 +19,55 @@ const (
 // readings (mean, and sigma = MR̄/d2). Readings of the baseline are not
 // charted. Default Baseline: 25.
 type SPCParams struct {
-	Mean     float64 `json:"mean,omitempty"`
-	Sigma    float64 `json:"sigma,omitempty"`
-	Baseline int     `json:"baseline,omitempty"`
+	Mean     float64 `json:"mean,omitempty" yaml:"-"`
+	Sigma    float64 `json:"sigma,omitempty" yaml:"-"`
+	Baseline int     `json:"baseline,omitempty" yaml:"-"`
+	// Start is the configuration's spelling of the three above (key
+	// baseline); the engine resolves it when it builds the detector.
+	Start Baseline `json:"-" yaml:"baseline"`
+}
+
+// Baseline gives a configured chart's in-control mean and sigma, or the
+// number of first samples to estimate them from (sigma = MR̄/1.128).
+type Baseline struct {
+	Mean    *float64 `yaml:"mean"`
+	Sigma   *float64 `yaml:"sigma"`
+	Samples int      `yaml:"samples"`
+}
+
+// DefaultBaselineSamples is what a configured chart learns from when its
+// baseline gives neither mean and sigma nor samples.
+const DefaultBaselineSamples = 100
+
+func (p *SPCParams) setDefaults() {
+	if b := &p.Start; b.Mean == nil && b.Sigma == nil && b.Samples == 0 {
+		b.Samples = DefaultBaselineSamples
+	}
+}
+
+// resolved returns the parameters with Start turned into Mean, Sigma and
+// Baseline.
+func (p SPCParams) resolved() SPCParams {
+	b := p.Start
+	if b.Mean != nil && b.Sigma != nil {
+		return SPCParams{Mean: *b.Mean, Sigma: *b.Sigma}
+	}
+	return SPCParams{Baseline: b.Samples}
+}
+
+func (p SPCParams) check() []Problem {
+	b := p.Start
+	var out []Problem
+	if (b.Mean == nil) != (b.Sigma == nil) {
+		out = append(out, Problem{Field: "baseline", Allowed: "give mean and sigma together, or samples to estimate them"})
+	}
+	if b.Sigma != nil && *b.Sigma <= 0 {
+		out = append(out, bad("baseline.sigma", *b.Sigma, "must be > 0"))
+	}
+	if b.Mean == nil && b.Samples < 2 {
+		out = append(out, bad("baseline.samples", b.Samples, "must be ≥ 2 to estimate mean and sigma"))
+	}
+	return out
 }
 
 func (p SPCParams) withDefaults() SPCParams {

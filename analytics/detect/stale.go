@@ -22,7 +22,7 @@ import (
 // is the collector's connection alarm, not this one: a step of the machine's
 // clock of After or more is a gap in its data and does not age the tag.
 type StaleParams struct {
-	After time.Duration `json:"after"` // required, > 0; several poll intervals
+	After time.Duration `json:"after" yaml:"after"` // required, > 0; several poll intervals
 }
 
 // Validate reports every problem at once.
@@ -43,8 +43,7 @@ type staleState struct {
 // Stale detects a sensor that stopped producing new measurements. Update
 // takes the tag's own samples; Observe takes the machine's clock.
 type Stale struct {
-	p  StaleParams
-	st staleState
+	core[StaleParams, staleState]
 }
 
 // NewStale validates p and returns the detector.
@@ -52,11 +51,8 @@ func NewStale(p StaleParams) (*Stale, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	return &Stale{p: p}, nil
+	return &Stale{core: core[StaleParams, staleState]{name: NameStale, p: p}}, nil
 }
-
-// Name implements [Detector].
-func (d *Stale) Name() string { return NameStale }
 
 // Update implements [Detector]: a newer measurement of the tag ends a
 // stale finding.
@@ -103,15 +99,11 @@ func (d *Stale) Observe(prev, now time.Time, dst []analytics.Finding) []analytic
 // machine's clock and is in the finding.
 func (d *Stale) AppendStats(dst []Stat) []Stat { return dst }
 
-// Snapshot implements [Detector].
-func (d *Stale) Snapshot() ([]byte, error) { return snapshot(NameStale, d.p, &d.st) }
+// SetDefaults implements [Spec]: none.
+func (p *StaleParams) SetDefaults() {}
 
-// Restore implements [Detector].
-func (d *Stale) Restore(data []byte) error {
-	var st staleState
-	if err := restore(data, NameStale, d.p, &st); err != nil {
-		return err
-	}
-	d.st = st
-	return nil
-}
+// Check implements [Spec].
+func (p *StaleParams) Check() []Problem { return atLeast("after", p.After, time.Second) }
+
+// Build implements [Builder].
+func (p *StaleParams) Build(Target) (Detector, error) { return NewStale(*p) }

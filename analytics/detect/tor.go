@@ -14,22 +14,22 @@ import (
 // (per batch): time above High or below Low is counted against Budget, with
 // warnings at the Warn fractions and an alarm ("budget") at 100 %.
 type TORParams struct {
-	High   float64       `json:"high"`   // °C, default 8
-	Low    float64       `json:"low"`    // °C, default 2
-	Budget time.Duration `json:"budget"` // allowed time out of 2–8 °C per batch, required
+	High   float64       `json:"high" yaml:"high"`     // °C, default 8
+	Low    float64       `json:"low" yaml:"low"`       // °C, default 2
+	Budget time.Duration `json:"budget" yaml:"budget"` // allowed time out of 2–8 °C per batch, required
 	// Warn fractions of the budget (default 0.5 and 0.8 → rules warn50, warn80).
-	Warn []float64 `json:"warn,omitempty"`
+	Warn []float64 `json:"warn,omitempty" yaml:"-"`
 	// FreezeSensitive products also count time at or below FreezeLimit
 	// (default 0 °C); when it exceeds FreezeBudget (default 0: the first
 	// reading at or below the limit) the "freeze" alarm starts.
-	FreezeSensitive bool          `json:"freeze_sensitive,omitempty"`
-	FreezeLimit     *float64      `json:"freeze_limit,omitempty"`
-	FreezeBudget    time.Duration `json:"freeze_budget,omitempty"`
+	FreezeSensitive bool          `json:"freeze_sensitive,omitempty" yaml:"freeze_sensitive"`
+	FreezeLimit     *float64      `json:"freeze_limit,omitempty" yaml:"-"`
+	FreezeBudget    time.Duration `json:"freeze_budget,omitempty" yaml:"-"`
 	// KeepAcrossBatches keeps the used budget when the batch id changes
 	// (default: a new batch starts with the full budget).
-	KeepAcrossBatches bool `json:"keep_across_batches,omitempty"`
+	KeepAcrossBatches bool `json:"keep_across_batches,omitempty" yaml:"-"`
 	// MaxGap caps the span one reading covers (default 15 min).
-	MaxGap time.Duration `json:"max_gap,omitempty"`
+	MaxGap time.Duration `json:"max_gap,omitempty" yaml:"-"`
 }
 
 // TORColdChain is the 2–8 °C preset with the given budget.
@@ -90,18 +90,17 @@ type torState struct {
 // the span until the next reading (zero-order hold), so a warning is raised
 // on the sample at which the used time reaches the threshold.
 type TOR struct {
-	p     TORParams
+	core[TORParams, torState]
 	rules []string // warnNN…, budget, freeze
-	st    torState
 }
 
 // NewTOR validates p and returns the detector.
 func NewTOR(p TORParams) (*TOR, error) {
-	if err := p.Validate(); err != nil {
+	p, err := prepare(p)
+	if err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
-	d := &TOR{p: p}
+	d := &TOR{core: core[TORParams, torState]{name: NameTOR, p: p}}
 	for _, w := range p.Warn {
 		d.rules = append(d.rules, fmt.Sprintf("warn%d", int(math.Round(w*100))))
 	}
@@ -109,9 +108,6 @@ func NewTOR(p TORParams) (*TOR, error) {
 	d.st.Fired = make([]bool, len(d.rules))
 	return d, nil
 }
-
-// Name implements [Detector].
-func (d *TOR) Name() string { return NameTOR }
 
 func (d *TOR) out(v float64) bool { return v > d.p.High || v < d.p.Low }
 
@@ -228,13 +224,10 @@ func (d *TOR) AppendStats(dst []Stat) []Stat {
 	return dst
 }
 
-// Snapshot implements [Detector].
-func (d *TOR) Snapshot() ([]byte, error) { return snapshot(NameTOR, d.p, &d.st) }
-
 // Restore implements [Detector].
 func (d *TOR) Restore(data []byte) error {
-	var st torState
-	if err := restore(data, NameTOR, d.p, &st); err != nil {
+	st, err := d.load(data)
+	if err != nil {
 		return err
 	}
 	if len(st.Fired) != len(d.rules) {
@@ -242,4 +235,21 @@ func (d *TOR) Restore(data []byte) error {
 	}
 	d.st = st
 	return nil
+}
+
+// SetDefaults implements [Spec]: none (low, high and budget are required).
+func (p *TORParams) SetDefaults() {}
+
+// Check implements [Spec].
+func (p *TORParams) Check() []Problem {
+	var out []Problem
+	if p.High <= p.Low {
+		out = append(out, bad("high", p.High, "must be greater than low (%g), e.g. low 2, high 8", p.Low))
+	}
+	return append(out, atLeast("budget", p.Budget, time.Minute)...)
+}
+
+// Build implements [Builder].
+func (p *TORParams) Build(Target) (Detector, error) {
+	return NewTOR(TORParams{Low: p.Low, High: p.High, Budget: p.Budget, FreezeSensitive: p.FreezeSensitive})
 }

@@ -90,3 +90,30 @@ func Reconcile(c BatchCounts, p YieldParams, id sample.Sample) (Reconciliation, 
 	}
 	return r, out, nil
 }
+
+// YieldRule is a configured per-batch yield check, good/(good+reject) of
+// two counters of the rule's machine against a minimum. The engine tracks
+// it per machine and batch, so it builds no [Detector].
+type YieldRule struct {
+	GoodTag   string  `yaml:"good_tag"`
+	RejectTag string  `yaml:"reject_tag"`
+	Min       float64 `yaml:"min"`
+}
+
+// SetDefaults implements [Spec]: none.
+func (p *YieldRule) SetDefaults() {}
+
+// Check implements [Spec].
+func (p *YieldRule) Check() []Problem {
+	out := counterTags(p.GoodTag, p.RejectTag)
+	if p.Min <= 0 || p.Min > 1 {
+		out = append(out, bad("min", p.Min, "must be in (0, 1], e.g. 0.98"))
+	}
+	return out
+}
+
+// CheckTarget implements [TargetChecker]: the machine has both counters.
+func (p *YieldRule) CheckTarget(t Target) []Problem { return hasCounters(t, p.GoodTag, p.RejectTag) }
+
+// Params is the batch check in percent.
+func (p *YieldRule) Params() YieldParams { return YieldParams{YieldMin: 100 * p.Min} }

@@ -120,7 +120,7 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 			refs = append(refs, cfg.MatchTags(p)...)
 		}
 		for _, t := range refs {
-			dets, err := buildRule(r, t)
+			dets, err := buildRule(r, cfg.Target(t))
 			if err != nil {
 				return nil, err
 			}
@@ -154,7 +154,7 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 				mk := t.Line.ID + "/" + t.Machine.ID
 				if e.yields[mk] == nil {
 					yt := &yieldTracker{line: t.Line.ID, machine: t.Machine.ID, goodTag: y.GoodTag, rejectTag: y.RejectTag,
-						params: detect.YieldParams{YieldMin: 100 * y.Min}}
+						params: y.Params()}
 					e.yields[mk] = yt
 					e.yieldRoutes[mk+"/"+y.GoodTag] = yt
 					e.yieldRoutes[mk+"/"+y.RejectTag] = yt
