@@ -20,10 +20,12 @@ import (
 	"github.com/linewatch/linewatch/identity"
 	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/store"
+	"github.com/linewatch/linewatch/telemetry"
 )
 
-// DefaultShutdownTimeout bounds a clean stop (Ctrl-C): components drain
-// their queues (the InfluxDB writer spools what it cannot send) within it.
+// DefaultShutdownTimeout bounds each stage of a clean stop (Ctrl-C,
+// shutdownOrder): components drain their queues (the InfluxDB writer
+// spools what it cannot send) within it.
 const DefaultShutdownTimeout = 5 * time.Second
 
 // Options of Run.
@@ -31,7 +33,7 @@ type Options struct {
 	Config          *config.Config
 	Roles           Roles
 	Logger          *slog.Logger
-	ShutdownTimeout time.Duration
+	ShutdownTimeout time.Duration // per shutdown stage
 	// OnReady is called once everything is started, with where to find it.
 	OnReady func(Info)
 	// OnTransition receives every alarm transition published by this
@@ -49,6 +51,9 @@ type Info struct {
 	Database   string
 	ConsoleURL string
 	MetricsURL string
+	// Components are the names of the components this process runs, in
+	// the order they stop (shutdownOrder).
+	Components []string
 }
 
 // Run starts the configured roles and blocks until ctx ends or a component
@@ -158,12 +163,17 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
-		c, err := collector.New(cfg, collector.Options{Sink: sinks, BatchSink: sinks, StatusSink: sinks, JetStream: cjs,
+		pub, err := telemetry.New(cjs, telemetry.Options{MaxInflight: cfg.NATS.MaxInflight, Logger: log,
+			Registerer: in.reg, Clock: o.CollectorClock, Health: hreg.Report})
+		if err != nil {
+			return err
+		}
+		c, err := collector.New(cfg, collector.Options{Output: fanout{sinks, pub},
 			Logger: log, Registerer: in.reg, Health: hreg.Report, Clock: o.CollectorClock})
 		if err != nil {
 			return err
 		}
-		comps = append(comps, component{"collector", c.Run}, selfMetrics(cfg.Site, in.reg, writer))
+		comps = append(comps, component{"collector", c.Run}, component{"telemetry", pub.Run}, selfMetrics(cfg.Site, in.reg, writer))
 	}
 	info := Info{NATSURL: in.connectedURL(), InfluxURL: in.influxDB, Database: cfg.InfluxDB.Database}
 	if r.Console && cfg.Console.Listen != "off" && cfg.Console.UsersFile == "" {
@@ -199,22 +209,9 @@ func Run(ctx context.Context, o Options) error {
 		comps = append(comps, in.metricsServer(cfg.Collector.MetricsListen))
 	}
 	if writer != nil {
-		// The writer stops last: it drains what the others handed it.
-		wctx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
-		wdone := make(chan error, 1)
-		go func() { wdone <- writer.Run(wctx) }()
-		defer func() {
-			stopWriter()
-			select {
-			case err := <-wdone:
-				if err != nil {
-					log.Error("InfluxDB writer", "err", err)
-				}
-			case <-time.After(o.ShutdownTimeout):
-				log.Error("InfluxDB writer did not stop in time")
-			}
-		}()
+		comps = append(comps, component{"influxdb", writer.Run}) // stops last (shutdownOrder)
 	}
+	info.Components = componentNames(comps)
 	log.Info("linewatch running", "roles", r.String(), "site", cfg.Site, "lines", len(cfg.Lines))
 	if o.OnReady != nil {
 		o.OnReady(info)
