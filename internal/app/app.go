@@ -23,9 +23,10 @@ import (
 	"github.com/linewatch/linewatch/telemetry"
 )
 
-// DefaultShutdownTimeout bounds each stage of a clean stop (Ctrl-C,
-// shutdownOrder): components drain their queues (the InfluxDB writer
-// spools what it cannot send) within it.
+// DefaultShutdownTimeout bounds a clean stop (Ctrl-C): the components
+// stop in data-flow order (shutdownOrder), all but the InfluxDB writer
+// within it, then the writer (which spools what it cannot send) within it
+// again.
 const DefaultShutdownTimeout = 5 * time.Second
 
 // Options of Run.
@@ -33,7 +34,7 @@ type Options struct {
 	Config          *config.Config
 	Roles           Roles
 	Logger          *slog.Logger
-	ShutdownTimeout time.Duration // per shutdown stage
+	ShutdownTimeout time.Duration
 	// OnReady is called once everything is started, with where to find it.
 	OnReady func(Info)
 	// OnTransition receives every alarm transition published by this

@@ -70,10 +70,12 @@ func componentNames(comps []component) []string {
 }
 
 // runAll runs components until ctx ends or one returns, then stops them
-// stage by stage in shutdownOrder. Each stage is waited for at most
-// timeout; a stage that does not stop in time is given up on (and named in
-// the error) and the next one is stopped anyway, so the InfluxDB writer
-// still spools what it holds.
+// stage by stage in shutdownOrder. The stages before the last share one
+// timeout; when it runs out, the stuck ones are given up on (and named in
+// the error) and the remaining stages are cancelled together. The last
+// stage (the InfluxDB writer) always gets a timeout of its own, so it
+// spools what it holds: a shutdown takes at most twice timeout (within
+// systemd's TimeoutStopSec of docs/deployment.md).
 func runAll(ctx context.Context, log *slog.Logger, timeout time.Duration, comps []component) error {
 	stages := make([][]component, len(shutdownOrder))
 	seen := map[string]bool{}
@@ -116,49 +118,73 @@ func runAll(ctx context.Context, log *slog.Logger, timeout time.Duration, comps 
 
 	var errs []error
 	stopped := map[string]bool{}
-	select {
-	case <-ctx.Done():
-	case r := <-done:
+	record := func(r result) {
 		stopped[r.name] = true
 		if r.err != nil {
 			errs = append(errs, r.err)
+		}
+	}
+	select {
+	case <-ctx.Done():
+	case r := <-done:
+		record(r)
+		if r.err != nil {
 			log.Error("component failed; shutting down", "component", r.name, "err", r.err)
 		} else {
 			log.Warn("component stopped; shutting down", "component", r.name)
 		}
 	}
-	for i, st := range stages {
+	// waitStage waits until every component of stage i has returned, or
+	// timer fires (false).
+	waitStage := func(i int, timer <-chan time.Time) bool {
+		for _, c := range stages[i] {
+			for !stopped[c.name] {
+				select {
+				case r := <-done:
+					record(r)
+				case <-timer:
+					return false
+				}
+			}
+		}
+		return true
+	}
+	last := len(stages) - 1
+	budget := time.NewTimer(timeout)
+	defer budget.Stop()
+	for i := range last {
 		cancels[i]()
-		waiting := 0
-		for _, c := range st {
-			if !stopped[c.name] {
-				waiting++
+		if !waitStage(i, budget.C) {
+			// Out of time: the rest drain together while the last stage stops.
+			for j := i + 1; j < last; j++ {
+				cancels[j]()
+			}
+			break
+		}
+	}
+	cancels[last]()
+	final := time.NewTimer(timeout)
+	defer final.Stop()
+	waitStage(last, final.C)
+	for drained := false; !drained; { // returned meanwhile, not yet counted
+		select {
+		case r := <-done:
+			record(r)
+		default:
+			drained = true
+		}
+	}
+	var stuck []string
+	for _, names := range shutdownOrder {
+		for _, n := range names {
+			if seen[n] && !stopped[n] {
+				stuck = append(stuck, n)
 			}
 		}
-		deadline := time.NewTimer(timeout)
-		for waiting > 0 {
-			select {
-			case r := <-done:
-				stopped[r.name] = true
-				if r.err != nil {
-					errs = append(errs, r.err)
-				}
-				if s, _ := stageOf(r.name); s == i {
-					waiting--
-				}
-			case <-deadline.C:
-				var stuck []string
-				for _, c := range st {
-					if !stopped[c.name] {
-						stuck = append(stuck, c.name)
-					}
-				}
-				log.Error("shutdown: components did not stop in time; stopping the next ones", "components", stuck, "timeout", timeout)
-				errs = append(errs, fmt.Errorf("shutdown: %s did not stop within %s", strings.Join(stuck, ", "), timeout))
-				waiting = 0
-			}
-		}
-		deadline.Stop()
+	}
+	if len(stuck) > 0 {
+		log.Error("shutdown: components did not stop in time", "components", stuck, "timeout", timeout)
+		errs = append(errs, fmt.Errorf("shutdown: %s did not stop within %s", strings.Join(stuck, ", "), timeout))
 	}
 	return errors.Join(errs...)
 }
