@@ -150,22 +150,26 @@ func runAll(ctx context.Context, log *slog.Logger, timeout time.Duration, comps 
 		return true
 	}
 	last := len(stages) - 1
+	rest := last // first stage still to stop after the loop
 	budget := time.NewTimer(timeout)
 	defer budget.Stop()
 	for i := range last {
 		cancels[i]()
 		if !waitStage(i, budget.C) {
-			// Out of time: the rest drain together while the last stage stops.
-			for j := i + 1; j < last; j++ {
-				cancels[j]()
-			}
+			rest = i + 1 // out of time: the rest stop together
 			break
 		}
 	}
-	cancels[last]()
+	for j := rest; j <= last; j++ {
+		cancels[j]()
+	}
 	final := time.NewTimer(timeout)
 	defer final.Stop()
-	waitStage(last, final.C)
+	for j := rest; j <= last; j++ {
+		if !waitStage(j, final.C) {
+			break
+		}
+	}
 	for drained := false; !drained; { // returned meanwhile, not yet counted
 		select {
 		case r := <-done:
