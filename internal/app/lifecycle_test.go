@@ -44,6 +44,24 @@ func draining(name string, drain time.Duration, l *stopLog) component {
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// shutdown runs comps in the bubble, cancels once all are running (before
+// checks first), and returns how long the shutdown took and runAll's error
+// (in the bubble's fake time).
+func shutdown(comps []component, before func()) (time.Duration, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- runAll(ctx, discard, 5*time.Second, comps) }()
+	synctest.Wait()
+	if before != nil {
+		before()
+	}
+	start := time.Now()
+	cancel()
+	err := <-done
+	return time.Since(start), err
+}
+
 // A stuck stage and a stuck writer: the shutdown ends after twice the
 // timeout, the writer's own, and names both.
 func TestShutdownIsBounded(t *testing.T) {
@@ -52,19 +70,11 @@ func TestShutdownIsBounded(t *testing.T) {
 		stuck := func(name string) component {
 			return component{name, func(ctx context.Context) error { <-release; return nil }}
 		}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() {
-			done <- runAll(ctx, discard, 5*time.Second, []component{stuck("analytics"), stuck("influxdb")})
-		}()
-		synctest.Wait()
-		start := time.Now()
-		cancel()
-		err := <-done
+		d, err := shutdown([]component{stuck("analytics"), stuck("influxdb")}, nil)
 		if err == nil || !strings.Contains(err.Error(), "analytics, influxdb did not stop within 5s") {
 			t.Errorf("runAll: %v, want both named", err)
 		}
-		if d := time.Since(start); d != 10*time.Second {
+		if d != 10*time.Second {
 			t.Errorf("shutdown took %s, want 2 × 5 s", d)
 		}
 		close(release)
@@ -85,16 +95,12 @@ func TestShutdownInDataFlowOrder(t *testing.T) {
 				comps = append(comps, draining(n, time.Second, &l))
 			}
 		}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() { done <- runAll(ctx, discard, 5*time.Second, comps) }()
-		synctest.Wait()
-		if got := l.get(); len(got) != 0 {
-			t.Fatalf("stopped before the shutdown: %v", got)
-		}
-		start := time.Now()
-		cancel()
-		if err := <-done; err != nil {
+		d, err := shutdown(comps, func() {
+			if got := l.get(); len(got) != 0 {
+				t.Fatalf("stopped before the shutdown: %v", got)
+			}
+		})
+		if err != nil {
 			t.Fatalf("runAll: %v", err)
 		}
 		got := l.get()
@@ -119,7 +125,7 @@ func TestShutdownInDataFlowOrder(t *testing.T) {
 			t.Errorf("stop order %v: the InfluxDB writer stopped before alerts wrote its last points", got)
 		}
 		// One second per stage: each waits for the one before.
-		if d := time.Since(start); d != time.Duration(len(shutdownOrder))*time.Second {
+		if d != time.Duration(len(shutdownOrder))*time.Second {
 			t.Errorf("shutdown took %s, want %d stages × 1 s", d, len(shutdownOrder))
 		}
 	})
@@ -134,13 +140,7 @@ func TestShutdownGivesUpOnAStuckStage(t *testing.T) {
 		release := make(chan struct{})
 		stuck := component{"collector", func(ctx context.Context) error { <-release; return nil }}
 		comps := []component{stuck, draining("telemetry", 0, &l), draining("influxdb", 0, &l)}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() { done <- runAll(ctx, discard, 5*time.Second, comps) }()
-		synctest.Wait()
-		start := time.Now()
-		cancel()
-		err := <-done
+		d, err := shutdown(comps, nil)
 		if err == nil || !strings.Contains(err.Error(), "collector did not stop within 5s") {
 			t.Errorf("runAll: %v, want the stuck collector named", err)
 		}
@@ -148,7 +148,7 @@ func TestShutdownGivesUpOnAStuckStage(t *testing.T) {
 		if got := l.get(); !slices.Equal(slices.Sorted(slices.Values(got)), []string{"influxdb", "telemetry"}) {
 			t.Errorf("stopped %v, want telemetry and influxdb", got)
 		}
-		if d := time.Since(start); d != 5*time.Second {
+		if d != 5*time.Second {
 			t.Errorf("shutdown took %s, want the 5 s timeout", d)
 		}
 		close(release)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -100,16 +99,6 @@ func (p *plant) run(t *testing.T, roles app.Roles) (info app.Info, stop func() e
 	return info, stop
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // Each role starts its components and no other's, and each process stops
 // cleanly within its shutdown time.
 func TestRolesStartTheirComponentsIntegration(t *testing.T) {
@@ -117,7 +106,7 @@ func TestRolesStartTheirComponentsIntegration(t *testing.T) {
 		t.Skip("starts InfluxDB, NATS, the simulator and linewatch")
 	}
 	p := startPlant(t)
-	p.cfg.Console.Listen = freeAddr(t)
+	p.cfg.Console.Listen = "127.0.0.1:0"
 	p.cfg.Console.UsersFile = filepath.Join(p.cfg.DataDir, "users")
 	line, err := identity.HashUser("alice", "operator", "alice's long password")
 	if err != nil {
