@@ -62,25 +62,6 @@ func shutdown(comps []component, before func()) (time.Duration, error) {
 	return time.Since(start), err
 }
 
-// A stuck stage and a stuck writer: the shutdown ends after twice the
-// timeout, the writer's own, and names both.
-func TestShutdownIsBounded(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		release := make(chan struct{})
-		stuck := func(name string) component {
-			return component{name, func(ctx context.Context) error { <-release; return nil }}
-		}
-		d, err := shutdown([]component{stuck("analytics"), stuck("influxdb")}, nil)
-		if err == nil || !strings.Contains(err.Error(), "analytics, influxdb did not stop within 5s") {
-			t.Errorf("runAll: %v, want both named", err)
-		}
-		if d != 10*time.Second {
-			t.Errorf("shutdown took %s, want 2 × 5 s", d)
-		}
-		close(release)
-	})
-}
-
 // Every component of shutdownOrder, listed in reverse and each taking a
 // second to drain, stops in data-flow order: collector before the
 // JetStream publisher before analytics before alerts before the InfluxDB
@@ -131,28 +112,45 @@ func TestShutdownInDataFlowOrder(t *testing.T) {
 	})
 }
 
-// A collector that does not stop is given up on after the timeout, named
-// in the error, and the later stages are still stopped: the InfluxDB
-// writer spools what it holds.
-func TestShutdownGivesUpOnAStuckStage(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var l stopLog
-		release := make(chan struct{})
-		stuck := component{"collector", func(ctx context.Context) error { <-release; return nil }}
-		comps := []component{stuck, draining("telemetry", 0, &l), draining("influxdb", 0, &l)}
-		d, err := shutdown(comps, nil)
-		if err == nil || !strings.Contains(err.Error(), "collector did not stop within 5s") {
-			t.Errorf("runAll: %v, want the stuck collector named", err)
-		}
-		// Out of time, the publisher drains while the writer stops.
-		if got := l.get(); !slices.Equal(slices.Sorted(slices.Values(got)), []string{"influxdb", "telemetry"}) {
-			t.Errorf("stopped %v, want telemetry and influxdb", got)
-		}
-		if d != 5*time.Second {
-			t.Errorf("shutdown took %s, want the 5 s timeout", d)
-		}
-		close(release)
-	})
+// A component that does not stop is given up on after the timeout and
+// named in the error, and the later stages are still stopped: the
+// InfluxDB writer spools what it holds. The stages before the writer share
+// one timeout, the writer has its own: a shutdown ends within twice it.
+func TestShutdownGivesUpOnStuckComponents(t *testing.T) {
+	for _, tc := range []struct {
+		stuck, draining []string
+		wantErr         string
+		wantStopped     []string // sorted: out of time, the rest stop together
+		took            time.Duration
+	}{
+		{[]string{"collector"}, []string{"telemetry", "influxdb"}, "collector did not stop within 5s", []string{"influxdb", "telemetry"}, 5 * time.Second},
+		{[]string{"analytics", "influxdb"}, nil, "analytics, influxdb did not stop within 5s", nil, 10 * time.Second},
+	} {
+		t.Run(strings.Join(tc.stuck, "+"), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var l stopLog
+				release := make(chan struct{})
+				var comps []component
+				for _, n := range tc.stuck {
+					comps = append(comps, component{n, func(ctx context.Context) error { <-release; return nil }})
+				}
+				for _, n := range tc.draining {
+					comps = append(comps, draining(n, 0, &l))
+				}
+				d, err := shutdown(comps, nil)
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Errorf("runAll: %v, want %q", err, tc.wantErr)
+				}
+				if got := slices.Sorted(slices.Values(l.get())); !slices.Equal(got, tc.wantStopped) {
+					t.Errorf("stopped %v, want %v", got, tc.wantStopped)
+				}
+				if d != tc.took {
+					t.Errorf("shutdown took %s, want %s", d, tc.took)
+				}
+				close(release)
+			})
+		})
+	}
 }
 
 // A component that fails stops the process, in the same order.
