@@ -48,11 +48,17 @@ func BenchmarkPoll1000Nodes(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			cfg := testConfig(b, endpoint, machineOpts{ExtraTags: n, MaxNodesPerRead: n})
 			var got int
-			var out Output = readFunc(func(_ context.Context, ss []sample.Sample) { got += len(ss) })
+			var pub Output // stopped after the poller below
 			if withNATS {
 				_, js := testenv.NATSConn(b)
-				out = outputs{out, startPublisher(b, js).p} // stopped after the poller below
+				pub = startPublisher(b, js).p
 			}
+			out := readFunc(func(ctx context.Context, r *sample.Read) {
+				got += len(r.Samples)
+				if pub != nil {
+					pub.Read(ctx, r)
+				}
+			})
 			c, err := New(cfg, Options{Output: out, Logger: quietLog(), Registerer: prometheus.NewRegistry()})
 			if err != nil {
 				b.Fatal(err)

@@ -18,7 +18,8 @@ func TestPollNoneAnonymousToSinksAndNATS(t *testing.T) {
 	cfg := testConfig(t, sim.Endpoint(), machineOpts{})
 	_, js := testenv.NATSConn(t)
 	rec := newRecorder()
-	c := runCollector(t, cfg, Options{Output: outputs{rec, startPublisher(t, js).p}}) // as internal/app wires it
+	rec.also = startPublisher(t, js).p
+	c := runCollector(t, cfg, Options{Output: rec})
 	if len(c.conns) != 1 || len(c.conns[0].machines) != 2 {
 		t.Errorf("filler and checkweigher on one endpoint must share one session; have %d sessions", len(c.conns))
 	}

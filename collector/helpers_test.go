@@ -174,6 +174,7 @@ type recorder struct {
 	batches []sample.BatchEvent
 	status  []sample.MachineStatus
 	changed chan struct{}
+	also    Output // reads are handed on to it (a JetStream publisher, as internal/app fans out)
 }
 
 func newRecorder() *recorder { return &recorder{changed: make(chan struct{})} }
@@ -183,12 +184,15 @@ func (r *recorder) bump() {
 	r.changed = make(chan struct{})
 }
 
-func (r *recorder) Read(_ context.Context, rd *sample.Read) {
+func (r *recorder) Read(ctx context.Context, rd *sample.Read) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.samples = append(r.samples, rd.Samples...)
 	r.batches = append(r.batches, rd.Batches...)
 	r.bump()
+	r.mu.Unlock()
+	if r.also != nil {
+		r.also.Read(ctx, rd)
+	}
 }
 
 func (r *recorder) Status(_ context.Context, st sample.MachineStatus) {
@@ -198,27 +202,12 @@ func (r *recorder) Status(_ context.Context, st sample.MachineStatus) {
 	r.bump()
 }
 
-// readFunc is an Output that hands the samples of each read to a function
-// and drops the rest.
-type readFunc func(ctx context.Context, ss []sample.Sample)
+// readFunc is an Output that hands each read to a function and drops
+// status changes.
+type readFunc func(ctx context.Context, r *sample.Read)
 
-func (f readFunc) Read(ctx context.Context, r *sample.Read)   { f(ctx, r.Samples) }
+func (f readFunc) Read(ctx context.Context, r *sample.Read)   { f(ctx, r) }
 func (readFunc) Status(context.Context, sample.MachineStatus) {}
-
-// outputs hands every read to each output in turn, as internal/app does.
-type outputs []Output
-
-func (os outputs) Read(ctx context.Context, r *sample.Read) {
-	for _, o := range os {
-		o.Read(ctx, r)
-	}
-}
-
-func (os outputs) Status(ctx context.Context, st sample.MachineStatus) {
-	for _, o := range os {
-		o.Status(ctx, st)
-	}
-}
 
 // runningPublisher is a JetStream output (package telemetry) whose acks are
 // settled until stop; stop drains it.

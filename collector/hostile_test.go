@@ -56,8 +56,11 @@ func TestHostileValuesIntegration(t *testing.T) {
 
 	rec := newRecorder()
 	pub := startPublisher(t, js)
-	sink := readFunc(func(ctx context.Context, ss []sample.Sample) { w.WriteSamples(ss) })
-	c, err := New(cfg, Options{Output: outputs{rec, sink, pub.p}, Logger: log, Registerer: prometheus.NewRegistry()})
+	rec.also = readFunc(func(ctx context.Context, r *sample.Read) { // as internal/app fans out
+		w.WriteSamples(r.Samples)
+		pub.p.Read(ctx, r)
+	})
+	c, err := New(cfg, Options{Output: rec, Logger: log, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
