@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gopcua/opcua/ua"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/linewatch/linewatch/collector/uaclient"
@@ -48,13 +47,19 @@ func BenchmarkPoll1000Nodes(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			cfg := testConfig(b, endpoint, machineOpts{ExtraTags: n, MaxNodesPerRead: n})
-			var js jetstream.JetStream
-			if withNATS {
-				_, js = testenv.NATSConn(b)
-			}
 			var got int
-			sink := SinkFunc(func(_ context.Context, ss []sample.Sample) { got += len(ss) })
-			c, err := New(cfg, Options{Sink: sink, JetStream: js, Logger: quietLog(), Registerer: prometheus.NewRegistry()})
+			var pub Output // stopped after the poller below
+			if withNATS {
+				_, js := testenv.NATSConn(b)
+				pub = startPublisher(b, js).p
+			}
+			out := readFunc(func(ctx context.Context, r *sample.Read) {
+				got += len(r.Samples)
+				if pub != nil {
+					pub.Read(ctx, r)
+				}
+			})
+			c, err := New(cfg, Options{Output: out, Logger: quietLog(), Registerer: prometheus.NewRegistry()})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -70,12 +75,6 @@ func BenchmarkPoll1000Nodes(b *testing.B) {
 			done := make(chan struct{})
 			go func() { conn.Run(ctx); close(done) }()
 			defer func() { cancel(); <-done }()
-			if c.pub != nil {
-				pubDone := make(chan struct{})
-				pctx, pcancel := context.WithCancel(context.Background())
-				go func() { c.pub.run(pctx); close(pubDone) }()
-				defer func() { pcancel(); <-pubDone }()
-			}
 			sess, err := conn.Wait(ctx)
 			if err != nil {
 				b.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gopcua/opcua"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/linewatch/linewatch/collector/pki"
@@ -18,22 +17,21 @@ import (
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/health"
 	"github.com/linewatch/linewatch/internal/clock"
+	"github.com/linewatch/linewatch/sample"
 )
 
 // Options wire the collector to the rest of linewatch. All are optional.
 type Options struct {
-	Sink       Sink       // samples → InfluxDB writer
-	BatchSink  BatchSink  // batch start/end → InfluxDB "batches"
-	StatusSink StatusSink // connection status → InfluxDB "collector_status"
-	// JetStream, when set, receives telemetry on stream TELEMETRY and batch
-	// events on stream BATCHES (the streams must exist: bus.EnsureStreams).
-	JetStream  jetstream.JetStream
+	// Output receives every read (samples and batch events) and every
+	// change of a machine's connection state; internal/app fans it out
+	// to InfluxDB and JetStream.
+	Output     Output
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Clock      clock.Clock
 	// Health receives system conditions: OPC UA communication lost per
-	// machine (after collector.comm_loss_alarm_delay) and NATS telemetry
-	// publish failing. It must not block (health.Registry.Report).
+	// machine (after collector.comm_loss_alarm_delay). It must not block
+	// (health.Registry.Report).
 	Health func(health.Condition)
 
 	// dial replaces uaclient.Dial in tests that count session attempts.
@@ -48,7 +46,6 @@ type Collector struct {
 	clk   clock.Clock
 	steps *clock.Steps // wall-clock steps, seen once for every poller
 	met   *metrics
-	pub   *natsPublisher
 	conns []*endpointConn
 	runs  []*machineRun
 
@@ -86,10 +83,6 @@ func New(cfg *config.Config, o Options) (*Collector, error) {
 		c.log.Warn("wall clock stepped; poll schedules re-aligned to the new time (they wait on the monotonic clock, so no poll was delayed)",
 			"step", step.String(), "step_seconds", step.Seconds(), "now", o.Clock.Now().UTC().Format(time.RFC3339Nano))
 	})
-	if o.JetStream != nil {
-		c.pub = newNATSPublisher(o.JetStream, cfg.NATS.MaxInflight, c.log, met, o.Clock)
-		c.pub.health = pubHealth{report: o.Health, gauge: met.natsPublishFailing, now: o.Clock.Now}
-	}
 	store := pki.Open(cfg.Collector.PKIDir)
 	appURI := pki.ApplicationURI()
 	ownCert, ownKey, err := store.OwnCertificate(appURI)
@@ -243,8 +236,8 @@ func (c *Collector) setStatus(ec *endpointConn, at time.Time, up bool, reason st
 	}
 	for _, mr := range ec.machines {
 		c.met.connected.WithLabelValues(mr.line.ID, mr.m.ID).Set(v)
-		if c.opts.StatusSink != nil {
-			c.opts.StatusSink.Status(context.Background(), Status{
+		if c.opts.Output != nil {
+			c.opts.Output.Status(context.Background(), sample.MachineStatus{
 				Time: at, Site: c.cfg.Site, Line: mr.line.ID, Machine: mr.m.ID,
 				Endpoint: mr.m.Endpoint, Connected: up, Reason: reason,
 			})
@@ -253,8 +246,8 @@ func (c *Collector) setStatus(ec *endpointConn, at time.Time, up bool, reason st
 }
 
 // Run connects every endpoint and polls and subscribes until ctx is
-// cancelled; then it closes the sessions (each within a bound), drains the
-// NATS in-flight window and returns.
+// cancelled; then it closes the sessions (each within a bound) and returns.
+// No read reaches the Output after Run returned.
 func (c *Collector) Run(ctx context.Context) error {
 	c.mu.Lock()
 	if c.running {
@@ -265,13 +258,6 @@ func (c *Collector) Run(ctx context.Context) error {
 	c.mu.Unlock()
 
 	var wg sync.WaitGroup
-	var pubDone chan struct{}
-	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopPub()
-	if c.pub != nil {
-		pubDone = c.pub.done
-		go c.pub.run(pubCtx)
-	}
 	for _, ec := range c.conns {
 		wg.Go(func() { ec.conn.Run(ctx) })
 		wg.Go(func() { c.watchComm(ctx, ec) })
@@ -287,9 +273,5 @@ func (c *Collector) Run(ctx context.Context) error {
 		}
 	}
 	wg.Wait()
-	if c.pub != nil {
-		stopPub()
-		<-pubDone
-	}
 	return nil
 }

@@ -18,7 +18,8 @@ func TestPollNoneAnonymousToSinksAndNATS(t *testing.T) {
 	cfg := testConfig(t, sim.Endpoint(), machineOpts{})
 	_, js := testenv.NATSConn(t)
 	rec := newRecorder()
-	c := runCollector(t, cfg, Options{Sink: rec, BatchSink: rec, StatusSink: rec, JetStream: js})
+	rec.also = startPublisher(t, js).p
+	c := runCollector(t, cfg, Options{Output: rec})
 	if len(c.conns) != 1 || len(c.conns[0].machines) != 2 {
 		t.Errorf("filler and checkweigher on one endpoint must share one session; have %d sessions", len(c.conns))
 	}
@@ -38,7 +39,7 @@ func TestPollNoneAnonymousToSinksAndNATS(t *testing.T) {
 	fw, _ := rec.last("filler", "fill_weight", 0)
 	bid, _ := rec.last("filler", "batch_id", 0)
 	gc, _ := rec.last("checkweigher", "good_count", 0)
-	st := append([]Status(nil), rec.status...)
+	st := append([]sample.MachineStatus(nil), rec.status...)
 	rec.mu.Unlock()
 	if fw.Value < 1 || fw.Value > 3 || fw.Unit != "g" || fw.Site != "testsite" || fw.Line != "filling1" {
 		t.Errorf("fill_weight sample %+v: want a vial fill weight near 2 g", fw)

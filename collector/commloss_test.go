@@ -27,7 +27,7 @@ func TestCommLossRaisedAfterDelayAndClearedOnRestoreIntegration(t *testing.T) {
 	fake := clock.NewFake(time.Now())
 	conds := make(chan health.Condition, 64)
 	rec := newRecorder()
-	c := runCollector(t, cfg, Options{StatusSink: rec, Clock: fake, Health: func(c health.Condition) { conds <- c }})
+	c := runCollector(t, cfg, Options{Output: rec, Clock: fake, Health: func(c health.Condition) { conds <- c }})
 
 	next := func(what string) health.Condition {
 		t.Helper()

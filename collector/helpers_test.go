@@ -12,11 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/linewatch/linewatch/collector/pki"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/testenv"
 	"github.com/linewatch/linewatch/sample"
 	"github.com/linewatch/linewatch/simulator"
+	"github.com/linewatch/linewatch/telemetry"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -168,8 +172,9 @@ type recorder struct {
 	mu      sync.Mutex
 	samples []sample.Sample
 	batches []sample.BatchEvent
-	status  []Status
+	status  []sample.MachineStatus
 	changed chan struct{}
+	also    Output // reads are handed on to it (a JetStream publisher, as internal/app fans out)
 }
 
 func newRecorder() *recorder { return &recorder{changed: make(chan struct{})} }
@@ -179,25 +184,61 @@ func (r *recorder) bump() {
 	r.changed = make(chan struct{})
 }
 
-func (r *recorder) Samples(_ context.Context, ss []sample.Sample) {
+func (r *recorder) Read(ctx context.Context, rd *sample.Read) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.samples = append(r.samples, ss...)
+	r.samples = append(r.samples, rd.Samples...)
+	r.batches = append(r.batches, rd.Batches...)
 	r.bump()
+	r.mu.Unlock()
+	if r.also != nil {
+		r.also.Read(ctx, rd)
+	}
 }
 
-func (r *recorder) BatchEvent(_ context.Context, ev sample.BatchEvent) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.batches = append(r.batches, ev)
-	r.bump()
-}
-
-func (r *recorder) Status(_ context.Context, st Status) {
+func (r *recorder) Status(_ context.Context, st sample.MachineStatus) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.status = append(r.status, st)
 	r.bump()
+}
+
+// readFunc is an Output that hands each read to a function and drops
+// status changes.
+type readFunc func(ctx context.Context, r *sample.Read)
+
+func (f readFunc) Read(ctx context.Context, r *sample.Read)   { f(ctx, r) }
+func (readFunc) Status(context.Context, sample.MachineStatus) {}
+
+// runningPublisher is a JetStream output (package telemetry) whose acks are
+// settled until stop; stop drains it.
+type runningPublisher struct {
+	p    *telemetry.Publisher
+	stop func()
+}
+
+// startPublisher runs a publisher until stop or the end of the test. Started
+// before runCollector, it is stopped after the collector (cleanups run in
+// reverse order), so the last reads are drained.
+func startPublisher(t testing.TB, js jetstream.JetStream) runningPublisher {
+	t.Helper()
+	p, err := telemetry.New(js, telemetry.Options{Logger: quietLog(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("publisher Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return runningPublisher{p: p, stop: stop}
 }
 
 // waitFor blocks until cond (called under the lock) holds, or fails the test.

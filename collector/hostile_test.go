@@ -55,11 +55,12 @@ func TestHostileValuesIntegration(t *testing.T) {
 	defer func() { wcancel(); <-wdone }()
 
 	rec := newRecorder()
-	sink := SinkFunc(func(ctx context.Context, ss []sample.Sample) {
-		rec.Samples(ctx, ss)
-		w.WriteSamples(ss)
+	pub := startPublisher(t, js)
+	rec.also = readFunc(func(ctx context.Context, r *sample.Read) { // as internal/app fans out
+		w.WriteSamples(r.Samples)
+		pub.p.Read(ctx, r)
 	})
-	c, err := New(cfg, Options{Sink: sink, BatchSink: rec, JetStream: js, Logger: log, Registerer: prometheus.NewRegistry()})
+	c, err := New(cfg, Options{Output: rec, Logger: log, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +84,7 @@ func TestHostileValuesIntegration(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("collector Run: %v", err)
 	}
+	pub.stop() // drained: every telemetry message is acknowledged or given up
 	fctx, fcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer fcancel()
 	if err := w.Flush(fctx); err != nil {
@@ -138,7 +140,7 @@ func TestHostileValuesIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := map[string]int{}
+	onNATS := map[string]int{}
 	var fromNATS []sample.Sample
 	info, err := js.Stream(fctx, bus.StreamTelemetry)
 	if err != nil {
@@ -155,17 +157,17 @@ func TestHostileValuesIntegration(t *testing.T) {
 			t.Fatalf("telemetry message: %v\n%.300s", err, m.Data())
 		}
 		for _, s := range b.Samples(nil) {
-			pub[s.Machine+"/"+s.Tag]++
+			onNATS[s.Machine+"/"+s.Tag]++
 			fromNATS = append(fromNATS, s)
 		}
 	}
 	for k, n := range want {
-		if pub[k] != n {
-			t.Errorf("NATS carried %d values of %s, want %d", pub[k], k, n)
+		if onNATS[k] != n {
+			t.Errorf("NATS carried %d values of %s, want %d", onNATS[k], k, n)
 		}
 	}
 	checkHostile(t, "NATS", fromNATS)
-	t.Logf("reads per tag %v; InfluxDB points %v; NATS values %v", want, got, pub)
+	t.Logf("reads per tag %v; InfluxDB points %v; NATS values %v", want, got, onNATS)
 }
 
 // checkHostile asserts the hostile values came back whole.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gopcua/opcua/ua"
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,9 +46,11 @@ func (mr *machineRun) base(t *config.Tag) sample.Sample {
 	return sample.Sample{Site: mr.c.cfg.Site, Line: mr.line.ID, Machine: mr.m.ID, Tag: t.Name, Unit: t.Unit}
 }
 
-// emit stamps batch context, counts quality and hands the samples to the
-// sinks and NATS.
-func (mr *machineRun) emit(ctx context.Context, ss []sample.Sample, group string, tick time.Time) {
+// emit stamps batch context, counts quality and hands the read to the
+// output. r is the caller's (a poller reuses its own every tick, so a read
+// costs no allocation); emit fills in the machine and the batch events.
+func (mr *machineRun) emit(ctx context.Context, r *sample.Read) {
+	ss := r.Samples
 	if len(ss) == 0 {
 		return
 	}
@@ -65,19 +66,13 @@ func (mr *machineRun) emit(ctx context.Context, ss []sample.Sample, group string
 	}
 	for _, ev := range evs {
 		mr.c.log.Info("batch "+ev.Event, "line", ev.Line, "batch", ev.Batch, "product", ev.Product)
-		if mr.c.opts.BatchSink != nil {
-			mr.c.opts.BatchSink.BatchEvent(ctx, ev)
-		}
-		if mr.c.pub != nil {
-			mr.c.pub.publishBatchEvent(ctx, ev)
-		}
 	}
-	if mr.c.opts.Sink != nil {
-		mr.c.opts.Sink.Samples(ctx, ss)
+	if mr.c.opts.Output == nil {
+		return
 	}
-	if mr.c.pub != nil {
-		mr.c.pub.publishSamples(ctx, ss, group, tick)
-	}
+	r.Site, r.Line, r.Machine, r.Batches = mr.c.cfg.Site, mr.line.ID, mr.m.ID, evs
+	mr.c.opts.Output.Read(ctx, r)
+	r.Batches = nil // not kept for the next read
 }
 
 // resolveNodeIDs parses the tags' node ids for a session; nsu= ids are

@@ -4,26 +4,22 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/linewatch/linewatch/internal/unencodable"
 )
 
 // metrics are the collector's self-metrics (served by the lead on /metrics).
+// The JetStream publisher's linewatch_collector_nats_* are in package
+// telemetry.
 type metrics struct {
-	values             *prometheus.CounterVec   // line, machine
-	bad                *prometheus.CounterVec   // line, machine, quality
-	readLatency        *prometheus.HistogramVec // line, machine
-	readCalls          *prometheus.CounterVec   // line, machine
-	skipped            *prometheus.CounterVec   // line, machine, group
-	attempts           *prometheus.CounterVec   // endpoint, result
-	reconnects         *prometheus.CounterVec   // endpoint
-	connected          *prometheus.GaugeVec     // line, machine
-	commLost           *prometheus.GaugeVec     // line, machine
-	natsErrors         prometheus.Counter
-	natsPublishFailing prometheus.Gauge
-	natsDropped        prometheus.Counter
-	clockSteps         prometheus.Counter
-	unencodable        *prometheus.CounterVec // sink=nats, reason (shared with the store)
+	values      *prometheus.CounterVec   // line, machine
+	bad         *prometheus.CounterVec   // line, machine, quality
+	readLatency *prometheus.HistogramVec // line, machine
+	readCalls   *prometheus.CounterVec   // line, machine
+	skipped     *prometheus.CounterVec   // line, machine, group
+	attempts    *prometheus.CounterVec   // endpoint, result
+	reconnects  *prometheus.CounterVec   // endpoint
+	connected   *prometheus.GaugeVec     // line, machine
+	commLost    *prometheus.GaugeVec     // line, machine
+	clockSteps  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -48,12 +44,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "connected", Help: "1 while the machine's OPC UA session is up."}, []string{"line", "machine"}),
 		commLost: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "comm_lost", Help: "1 while the system alarm \"OPC UA communication lost\" is raised for the machine (session down longer than collector.comm_loss_alarm_delay)."}, []string{"line", "machine"}),
-		natsPublishFailing: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
-			Name: "nats_publish_failing", Help: "1 while telemetry publishes to JetStream fail (system alarm \"NATS publish failing\")."}),
-		natsErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "nats_publish_errors_total", Help: "JetStream publishes that failed or timed out (each is retried)."}),
-		natsDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "nats_dropped_total", Help: "Telemetry messages given up on NATS after retries or a full in-flight window (InfluxDB still has them)."}),
 		clockSteps: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "clock_steps_total", Help: "Steps of the wall clock (wall and monotonic elapsed time differ by more than 200 ms); poll schedules re-align."}),
 	}
@@ -61,14 +51,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		reg = prometheus.NewRegistry()
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.values, m.bad, m.readLatency, m.readCalls, m.skipped, m.attempts, m.reconnects, m.connected, m.commLost, m.natsPublishFailing, m.natsErrors, m.natsDropped, m.clockSteps} {
+	for _, c := range []prometheus.Collector{m.values, m.bad, m.readLatency, m.readCalls, m.skipped, m.attempts, m.reconnects, m.connected, m.commLost, m.clockSteps} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	var err error
-	if m.unencodable, err = unencodable.Counter(reg); err != nil {
-		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

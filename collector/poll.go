@@ -24,9 +24,9 @@ type poller struct {
 	group    config.PollGroup
 	tags     []*config.Tag
 	skipped  prometheus.Counter
-	chunkCap int             // lowered when the server answers BadTooManyOperations
-	ss       []sample.Sample // reused every tick: sinks do not keep it (Sink)
-	lastTick time.Time       // names the last read in its telemetry message id
+	chunkCap int         // lowered when the server answers BadTooManyOperations
+	read     sample.Read // reused every tick, samples too: outputs do not keep them (Output)
+	lastTick time.Time   // names the last read in its telemetry message id
 }
 
 func (mr *machineRun) newPoller(g config.PollGroup) *poller {
@@ -142,10 +142,10 @@ func (p *poller) session(ctx context.Context, sess *uaclient.Session) {
 
 func (p *poller) emit(ctx context.Context, tick time.Time, ids []*ua.NodeID, idx []int, results []*ua.DataValue) {
 	recv := p.mr.c.clk.Now().UTC()
-	if cap(p.ss) < len(p.tags) {
-		p.ss = make([]sample.Sample, len(p.tags))
+	if cap(p.read.Samples) < len(p.tags) {
+		p.read.Samples = make([]sample.Sample, len(p.tags))
 	}
-	ss := p.ss[:len(p.tags)]
+	ss := p.read.Samples[:len(p.tags)]
 	for i, t := range p.tags {
 		ss[i] = p.mr.base(t)
 		if ids[i] == nil {
@@ -155,5 +155,6 @@ func (p *poller) emit(ctx context.Context, tick time.Time, ids []*ua.NodeID, idx
 	for k, dv := range results {
 		fillValue(&ss[idx[k]], dv, recv)
 	}
-	p.mr.emit(ctx, ss, p.group.Name, tick)
+	p.read.Samples, p.read.Group, p.read.Tick = ss, p.group.Name, tick
+	p.mr.emit(ctx, &p.read)
 }

@@ -26,9 +26,9 @@ func TestSlowReadSkipsTicksWithoutPileUp(t *testing.T) {
 	cfg.Lines[0].Machines = cfg.Lines[0].Machines[:1] // filler only
 	clk := clock.NewFake(time.Date(2026, 1, 5, 6, 0, 0, 0, time.UTC))
 	reads := make(chan time.Time, 100)
-	sink := SinkFunc(func(_ context.Context, ss []sample.Sample) { reads <- clk.Now() })
+	sink := readFunc(func(context.Context, *sample.Read) { reads <- clk.Now() })
 	reg := prometheus.NewRegistry()
-	c := runCollector(t, cfg, Options{Sink: sink, Clock: clk, Registerer: reg})
+	c := runCollector(t, cfg, Options{Output: sink, Clock: clk, Registerer: reg})
 
 	waitTimer := func() time.Time { t.Helper(); return armedTimer(t, clk) }
 	first := waitTimer()
@@ -71,10 +71,10 @@ func TestWallClockStepsDoNotStallPolling(t *testing.T) {
 	start := time.Date(2026, 1, 5, 6, 0, 0, 0, time.UTC)
 	clk := clock.NewFake(start)
 	reads := make(chan time.Time, 100)
-	sink := SinkFunc(func(_ context.Context, ss []sample.Sample) { reads <- clk.Now() })
+	sink := readFunc(func(context.Context, *sample.Read) { reads <- clk.Now() })
 	reg := prometheus.NewRegistry()
 	var logs stepLog
-	c := runCollector(t, cfg, Options{Sink: sink, Clock: clk, Registerer: reg, Logger: slog.New(&logs)})
+	c := runCollector(t, cfg, Options{Output: sink, Clock: clk, Registerer: reg, Logger: slog.New(&logs)})
 
 	// run lets d of (monotonic) time pass tick by tick and returns the
 	// wall times of the reads, checking each is on the 500 ms grid.

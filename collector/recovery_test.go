@@ -17,7 +17,7 @@ func TestServerRestartDataAndSubscriptionsComeBack(t *testing.T) {
 	cfg := testConfig(t, sim.Endpoint(), machineOpts{Subscribe: true})
 	rec := newRecorder()
 	reg := prometheus.NewRegistry()
-	c := runCollector(t, cfg, Options{Sink: rec, StatusSink: rec, Registerer: reg})
+	c := runCollector(t, cfg, Options{Output: rec, Registerer: reg})
 
 	rec.waitFor(t, "polled and subscribed values", func(r *recorder) bool {
 		_, polled := r.last("filler", "fill_weight", 0)
@@ -58,7 +58,7 @@ func TestReadIsChunkedToServerLimit(t *testing.T) {
 	sim := startSim(t, simulator.Options{AllowAnonymous: true, ExtraTags: tags, MaxNodesPerRead: limit})
 	cfg := testConfig(t, sim.Endpoint(), machineOpts{ExtraTags: tags})
 	rec := newRecorder()
-	c := runCollector(t, cfg, Options{Sink: rec})
+	c := runCollector(t, cfg, Options{Output: rec})
 	rec.waitFor(t, "one read with all synthetic tags", func(r *recorder) bool {
 		// Samples of one read are handed over together: find a run of 40 good "load" samples.
 		run := 0
@@ -95,7 +95,7 @@ func TestBadNodeKeepsOthersAndItsStatus(t *testing.T) {
 	}
 	sim.Advance(time.Second)
 	rec := newRecorder()
-	runCollector(t, cfg, Options{Sink: rec})
+	runCollector(t, cfg, Options{Output: rec})
 	rec.waitFor(t, "a read with the bad, the removed and the good nodes", func(r *recorder) bool {
 		_, a := r.last("filler", "fill_speed", 0)
 		_, b := r.last("filler", "state", 0)
@@ -135,7 +135,7 @@ func TestRefusedMonitoredItemIsRetried(t *testing.T) {
 	sim.Advance(time.Second)
 	cfg := testConfig(t, sim.Endpoint(), machineOpts{Subscribe: true})
 	rec := newRecorder()
-	runCollector(t, cfg, Options{Sink: rec})
+	runCollector(t, cfg, Options{Output: rec})
 	rec.waitFor(t, "the refused item reported with BadNodeIdUnknown", func(r *recorder) bool {
 		s, ok := r.last("filler", "stopper_rejects", 0)
 		return ok && ua.StatusCode(s.Status) == ua.StatusBadNodeIDUnknown

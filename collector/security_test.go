@@ -24,7 +24,7 @@ func TestBasic256Sha256SignAndEncryptWithUsername(t *testing.T) {
 	cfg := testConfig(t, sim.Endpoint(), machineOpts{Policy: "Basic256Sha256", Mode: "SignAndEncrypt", Auth: "username"})
 	trustServer(t, cfg, sim)
 	rec := newRecorder()
-	runCollector(t, cfg, Options{Sink: rec, StatusSink: rec})
+	runCollector(t, cfg, Options{Output: rec})
 	rec.waitFor(t, "good fill_weight over the encrypted session", func(r *recorder) bool {
 		s, ok := r.last("filler", "fill_weight", 0)
 		return ok && s.Good() && s.Value > 1
@@ -44,7 +44,7 @@ func TestUntrustedServerCertificateIsRefused(t *testing.T) {
 	sim := startSim(t, simulator.Options{Users: map[string]string{"operator": "pw"}})
 	cfg := testConfig(t, sim.Endpoint(), machineOpts{Policy: "Basic256Sha256", Mode: "SignAndEncrypt", Auth: "username"})
 	rec := newRecorder()
-	runCollector(t, cfg, Options{Sink: rec, StatusSink: rec})
+	runCollector(t, cfg, Options{Output: rec})
 	tp := pki.Thumbprint(sim.ServerCertificate())
 	rec.waitFor(t, "a disconnected status naming the thumbprint", func(r *recorder) bool {
 		for _, s := range r.status {
@@ -95,7 +95,7 @@ func TestWrongPasswordBacksOff(t *testing.T) {
 		return cl, lim, err
 	}
 	rec := newRecorder()
-	runCollector(t, cfg, Options{Sink: rec, StatusSink: rec, Clock: clk, dial: dial})
+	runCollector(t, cfg, Options{Output: rec, Clock: clk, dial: dial})
 
 	waitArmed := func() {
 		t.Helper()
@@ -149,7 +149,7 @@ func TestPasswordOnNoneChannelNeedsTrustedServer(t *testing.T) {
 	sim := startSim(t, simulator.Options{Users: map[string]string{"operator": "pw"}})
 	cfg := testConfig(t, sim.Endpoint(), machineOpts{Auth: "username"})
 	rec := newRecorder()
-	runCollector(t, cfg, Options{Sink: rec, StatusSink: rec})
+	runCollector(t, cfg, Options{Output: rec})
 	tp := pki.Thumbprint(sim.ServerCertificate())
 	rec.waitFor(t, "refusal naming the thumbprint", func(r *recorder) bool {
 		return len(r.status) > 0 && !r.status[0].Connected && strings.Contains(r.status[0].Reason, tp)

@@ -21,6 +21,7 @@ type subscriber struct {
 	mr   *machineRun
 	sub  config.Subscription
 	tags []*config.Tag
+	read sample.Read // handed to the output (one goroutine: no allocation per notification)
 }
 
 func (mr *machineRun) newSubscriber(s config.Subscription) *subscriber {
@@ -88,7 +89,7 @@ func (s *subscriber) session(ctx context.Context, sess *uaclient.Session) error 
 		return err
 	}
 	// A refused item is reported with its status code so the gap has a reason.
-	s.mr.emit(ctx, append(refused, more...), s.sub.Name, recv)
+	s.emit(ctx, append(refused, more...), recv)
 
 	// Items refused while a restarted server is still building its address
 	// space (BadNodeIdUnknown) are tried again with the reconnect backoff.
@@ -207,5 +208,11 @@ func (s *subscriber) dataChange(ctx context.Context, v *ua.DataChangeNotificatio
 		fillValue(&smp, it.Value, recv)
 		ss = append(ss, smp)
 	}
-	s.mr.emit(ctx, ss, s.sub.Name, recv)
+	s.emit(ctx, ss, recv)
+}
+
+func (s *subscriber) emit(ctx context.Context, ss []sample.Sample, recv time.Time) {
+	s.read = sample.Read{Group: s.sub.Name, Tick: recv, Samples: ss}
+	s.mr.emit(ctx, &s.read)
+	s.read.Samples = nil // not kept alive until the next notification
 }

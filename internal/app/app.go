@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -20,10 +21,13 @@ import (
 	"github.com/linewatch/linewatch/identity"
 	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/store"
+	"github.com/linewatch/linewatch/telemetry"
 )
 
-// DefaultShutdownTimeout bounds a clean stop (Ctrl-C): components drain
-// their queues (the InfluxDB writer spools what it cannot send) within it.
+// DefaultShutdownTimeout bounds a clean stop (Ctrl-C): the components
+// stop in data-flow order (shutdownOrder), all but the InfluxDB writer
+// within it, then the writer (which spools what it cannot send) within it
+// again.
 const DefaultShutdownTimeout = 5 * time.Second
 
 // Options of Run.
@@ -49,6 +53,9 @@ type Info struct {
 	Database   string
 	ConsoleURL string
 	MetricsURL string
+	// Components are the names of the components this process runs, in
+	// the order they stop (shutdownOrder).
+	Components []string
 }
 
 // Run starts the configured roles and blocks until ctx ends or a component
@@ -97,9 +104,9 @@ func Run(ctx context.Context, o Options) error {
 	// A start-up error before the writer runs must not leave its spool
 	// directory locked (a restart in this process would fail); once it
 	// runs, its own shutdown below releases the spool.
-	writerRuns := false
+	var writerRuns atomic.Bool
 	defer func() {
-		if writer != nil && !writerRuns {
+		if writer != nil && !writerRuns.Load() {
 			writer.Close()
 		}
 	}()
@@ -167,12 +174,17 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
-		c, err := collector.New(cfg, collector.Options{Sink: sinks, BatchSink: sinks, StatusSink: sinks, JetStream: cjs,
+		pub, err := telemetry.New(cjs, telemetry.Options{MaxInflight: cfg.NATS.MaxInflight, Logger: log,
+			Registerer: in.reg, Clock: o.CollectorClock, Health: hreg.Report})
+		if err != nil {
+			return err
+		}
+		c, err := collector.New(cfg, collector.Options{Output: fanout{sinks, pub},
 			Logger: log, Registerer: in.reg, Health: hreg.Report, Clock: o.CollectorClock})
 		if err != nil {
 			return err
 		}
-		comps = append(comps, component{"collector", c.Run}, selfMetrics(cfg.Site, in.reg, writer))
+		comps = append(comps, component{"collector", c.Run}, component{"telemetry", pub.Run}, selfMetrics(cfg.Site, in.reg, writer))
 	}
 	info := Info{NATSURL: in.connectedURL(), InfluxURL: in.influxDB, Database: cfg.InfluxDB.Database}
 	if r.Console && cfg.Console.Listen != "off" && cfg.Console.UsersFile == "" {
@@ -208,23 +220,14 @@ func Run(ctx context.Context, o Options) error {
 		comps = append(comps, in.metricsServer(cfg.Collector.MetricsListen))
 	}
 	if writer != nil {
-		// The writer stops last: it drains what the others handed it.
-		wctx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
-		wdone := make(chan error, 1)
-		writerRuns = true
-		go func() { wdone <- writer.Run(wctx) }()
-		defer func() {
-			stopWriter()
-			select {
-			case err := <-wdone:
-				if err != nil {
-					log.Error("InfluxDB writer", "err", err)
-				}
-			case <-time.After(o.ShutdownTimeout):
-				log.Error("InfluxDB writer did not stop in time")
-			}
-		}()
+		// The writer stops last (shutdownOrder): it drains what the others
+		// handed it. Once its Run has started, Run releases the spool.
+		comps = append(comps, component{"influxdb", func(ctx context.Context) error {
+			writerRuns.Store(true)
+			return writer.Run(ctx)
+		}})
 	}
+	info.Components = componentNames(comps)
 	log.Info("linewatch running", "roles", r.String(), "site", cfg.Site, "lines", len(cfg.Lines))
 	if o.OnReady != nil {
 		o.OnReady(info)

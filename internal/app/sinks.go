@@ -5,7 +5,6 @@ import (
 
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/analytics/engine"
-	"github.com/linewatch/linewatch/collector"
 	"github.com/linewatch/linewatch/sample"
 	"github.com/linewatch/linewatch/store"
 )
@@ -16,14 +15,17 @@ import (
 // (docs/schemas.md); this only maps fields.
 type storeSinks struct{ w *store.Writer }
 
-func (s storeSinks) Samples(_ context.Context, ss []sample.Sample) { s.w.WriteSamples(ss) }
-
-func (s storeSinks) BatchEvent(_ context.Context, ev sample.BatchEvent) {
-	s.w.WritePoint(store.BatchRecord{Time: ev.Time, Site: ev.Site, Line: ev.Line,
-		Batch: ev.Batch, Event: ev.Event, Product: ev.Product}.Point())
+// Read writes a read's batch events (measurement batches) and samples
+// (telemetry); the writer copies what it keeps and never waits.
+func (s storeSinks) Read(_ context.Context, r *sample.Read) {
+	for _, ev := range r.Batches {
+		s.w.WritePoint(store.BatchRecord{Time: ev.Time, Site: ev.Site, Line: ev.Line,
+			Batch: ev.Batch, Event: ev.Event, Product: ev.Product}.Point())
+	}
+	s.w.WriteSamples(r.Samples)
 }
 
-func (s storeSinks) Status(_ context.Context, st collector.Status) {
+func (s storeSinks) Status(_ context.Context, st sample.MachineStatus) {
 	s.w.WritePoint(store.StatusRecord{Time: st.Time, Site: st.Site, Line: st.Line, Machine: st.Machine,
 		Connected: st.Connected, Reason: st.Reason, Endpoint: st.Endpoint}.Point())
 }

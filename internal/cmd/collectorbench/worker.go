@@ -26,6 +26,7 @@ import (
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/sample"
 	"github.com/linewatch/linewatch/store"
+	"github.com/linewatch/linewatch/telemetry"
 )
 
 // benchConfig is f.machines machines (one by default), each with its share
@@ -75,16 +76,20 @@ func cpuTimes() (user, sys time.Duration) {
 
 type countingSink struct {
 	w        *store.Writer
+	pub      *telemetry.Publisher // with -nats, as internal/app fans out
 	values   atomic.Int64
 	peakHeap atomic.Uint64
 }
 
-// Samples also samples the heap, right after each poll when it is
+// Read also samples the heap, right after each poll when it is
 // highest: a ticker of its own would add a wake-up per second that the
 // collector does not have, a sizeable part of its CPU at 1 000 tags.
-func (s *countingSink) Samples(_ context.Context, ss []sample.Sample) {
-	s.w.WriteSamples(ss)
-	s.values.Add(int64(len(ss)))
+func (s *countingSink) Read(ctx context.Context, r *sample.Read) {
+	s.w.WriteSamples(r.Samples)
+	if s.pub != nil {
+		s.pub.Read(ctx, r)
+	}
+	s.values.Add(int64(len(r.Samples)))
 	h := heapInUse()
 	for {
 		p := s.peakHeap.Load()
@@ -93,6 +98,8 @@ func (s *countingSink) Samples(_ context.Context, ss []sample.Sample) {
 		}
 	}
 }
+
+func (s *countingSink) Status(context.Context, sample.MachineStatus) {}
 
 func runWorker(ctx context.Context, f flags) error {
 	if err := os.MkdirAll(f.workDir, 0o755); err != nil {
@@ -110,7 +117,7 @@ func runWorker(ctx context.Context, f flags) error {
 	}
 	opts := collector.Options{Logger: log, Registerer: reg}
 	sink := &countingSink{w: w}
-	opts.Sink = sink
+	opts.Output = sink
 	if f.natsURL != "" {
 		nc, err := nats.Connect(f.natsURL)
 		if err != nil {
@@ -124,7 +131,9 @@ func runWorker(ctx context.Context, f flags) error {
 		if err := bus.EnsureStreams(ctx, js, bus.StreamOptions{}); err != nil {
 			return err
 		}
-		opts.JetStream = js
+		if sink.pub, err = telemetry.New(js, telemetry.Options{Logger: log, Registerer: reg}); err != nil {
+			return err
+		}
 	}
 	c, err := collector.New(cfg, opts)
 	if err != nil {
@@ -139,6 +148,15 @@ func runWorker(ctx context.Context, f flags) error {
 	go func() { writerDone <- w.Run(writerCtx) }()
 	collDone := make(chan error, 1)
 	go func() { collDone <- c.Run(runCtx) }()
+	// The publisher too: it settles the acks of the last polls.
+	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPub()
+	pubDone := make(chan error, 1)
+	if sink.pub != nil {
+		go func() { pubDone <- sink.pub.Run(pubCtx) }()
+	} else {
+		pubDone <- nil
+	}
 
 	// Wait for the first full poll, then warm up.
 	first := time.Now()
@@ -211,6 +229,10 @@ func runWorker(ctx context.Context, f flags) error {
 
 	cancel()
 	<-collDone
+	stopPub()
+	if err := <-pubDone; err != nil {
+		return fmt.Errorf("JetStream publisher: %w", err)
+	}
 	stopWriter()
 	if err := <-writerDone; err != nil {
 		return fmt.Errorf("InfluxDB writer: %w", err)

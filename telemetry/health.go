@@ -1,9 +1,9 @@
-package collector
+package telemetry
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/linewatch/linewatch/health"
 )
@@ -45,7 +45,11 @@ func (h *pubHealth) failed(tries int, err error) {
 
 func (h *pubHealth) set(active bool, reason string) {
 	if h.gauge != nil {
-		h.gauge.Set(b2f(active))
+		v := 0.0
+		if active {
+			v = 1
+		}
+		h.gauge.Set(v)
 	}
 	if h.report != nil {
 		h.report(health.Condition{Source: health.SourceCollector, Name: health.NATSPublish,

@@ -1,16 +1,17 @@
-package collector
+package telemetry
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/health"
-	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/testenv"
 	"github.com/linewatch/linewatch/sample"
 )
@@ -32,17 +33,25 @@ func TestNATSPublishFailingRaisedAndClearedIntegration(t *testing.T) {
 	if err := bus.EnsureStreams(ctx, js, bus.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	m, err := newMetrics(prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	conds := make(chan health.Condition, 16)
+	p, err := New(js, Options{MaxInflight: 16, Registerer: reg, Health: func(c health.Condition) { conds <- c },
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError}))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	conds := make(chan health.Condition, 16)
-	p := newNATSPublisher(js, 16, quietLog(), m, clock.Real{})
 	p.retryGap, p.ackWait, p.retries = 20*time.Millisecond, 300*time.Millisecond, 1000
-	p.health = pubHealth{report: func(c health.Condition) { conds <- c }, gauge: m.natsPublishFailing, now: time.Now}
 	pctx, stop := context.WithCancel(ctx)
-	go p.run(pctx)
+	go p.Run(pctx)
 	defer func() { stop(); <-p.done }()
+	failing := func() float64 { // read by name: the metric name is a contract
+		t.Helper()
+		n, err := testutil.GatherAndCount(reg, "linewatch_collector_nats_publish_failing")
+		if err != nil || n != 1 {
+			t.Fatalf("linewatch_collector_nats_publish_failing: %d series, %v", n, err)
+		}
+		return testutil.ToFloat64(p.m.publishFailing)
+	}
 	next := func(what string) health.Condition {
 		t.Helper()
 		select {
@@ -56,7 +65,8 @@ func TestNATSPublishFailingRaisedAndClearedIntegration(t *testing.T) {
 	tick := time.Date(2026, 1, 5, 6, 0, 0, 0, time.UTC)
 	publish := func(i int) {
 		at := tick.Add(time.Duration(i) * time.Second)
-		p.publishSamples(ctx, []sample.Sample{{Time: at, Site: "s1", Line: "l1", Machine: "m1", Tag: "t", Value: float64(i)}}, "g", at)
+		p.Read(ctx, &sample.Read{Site: "s1", Line: "l1", Machine: "m1", Group: "g", Tick: at,
+			Samples: []sample.Sample{{Time: at, Site: "s1", Line: "l1", Machine: "m1", Tag: "t", Value: float64(i)}}})
 	}
 	publish(0)
 	if c := next("first clear"); c.Active || c.Name != health.NATSPublish {
@@ -68,14 +78,14 @@ func TestNATSPublishFailingRaisedAndClearedIntegration(t *testing.T) {
 	if !raised.Active || raised.Source != health.SourceCollector || raised.Reason == "" {
 		t.Fatalf("raised %+v, want active from the collector with a reason", raised)
 	}
-	if v := gaugeValue(m.natsPublishFailing); v != 1 {
+	if v := failing(); v != 1 {
 		t.Errorf("linewatch_collector_nats_publish_failing = %v, want 1", v)
 	}
 	rn.Start()
 	if c := next("clear"); c.Active {
 		t.Fatalf("after the restart: %+v, want clear", c)
 	}
-	if v := gaugeValue(m.natsPublishFailing); v != 0 {
+	if v := failing(); v != 0 {
 		t.Errorf("linewatch_collector_nats_publish_failing = %v after recovery, want 0", v)
 	}
 }

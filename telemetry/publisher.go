@@ -1,4 +1,4 @@
-package collector
+package telemetry
 
 import (
 	"context"
@@ -10,18 +10,37 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/linewatch/linewatch/bus"
+	"github.com/linewatch/linewatch/health"
 	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/unencodable"
 	"github.com/linewatch/linewatch/sample"
 )
 
-// natsPublisher publishes telemetry and batch events to JetStream with
-// asynchronous acknowledgements. At most maxInflight messages wait for
-// their ack; a failed or timed-out publish is retried with the same
-// Nats-Msg-Id, so the stream's duplicate window drops any double.
-type natsPublisher struct {
+// Options of New. All are optional.
+type Options struct {
+	// MaxInflight bounds the messages waiting for their acknowledgement
+	// (nats.max_inflight; 0: 256).
+	MaxInflight int
+	Logger      *slog.Logger
+	// Registerer takes the publisher's metrics (linewatch_collector_nats_*,
+	// names kept from when the collector published itself).
+	Registerer prometheus.Registerer
+	Clock      clock.Clock
+	// Health receives "NATS publish failing" (source collector: the
+	// collector role's connection publishes it). It must not block.
+	Health func(health.Condition)
+}
+
+// Publisher is the collector's JetStream output: it publishes each read's
+// samples on stream TELEMETRY and its batch events on stream BATCHES (the
+// streams must exist: bus.EnsureStreams) with asynchronous
+// acknowledgements. At most MaxInflight messages wait for their ack; a
+// failed or timed-out publish is retried with the same Nats-Msg-Id, so the
+// stream's duplicate window drops any double. Run settles the acks.
+type Publisher struct {
 	js         jetstream.JetStream
 	log        *slog.Logger
 	m          *metrics
@@ -29,7 +48,7 @@ type natsPublisher struct {
 	slots      chan struct{} // one per message waiting for its ack
 	inflight   chan *pending // those messages, in publish order
 	ackWait    time.Duration
-	maxBlock   time.Duration // longest a poll waits for an in-flight slot
+	maxBlock   time.Duration // longest a read waits for an in-flight slot
 	retries    int
 	retryGap   time.Duration // first retry delay, growing linearly
 	drainBound time.Duration
@@ -47,20 +66,48 @@ type pending struct {
 	tries int
 }
 
-func newNATSPublisher(js jetstream.JetStream, maxInflight int, log *slog.Logger, m *metrics, clk clock.Clock) *natsPublisher {
-	if maxInflight <= 0 {
-		maxInflight = 256
+// New prepares a publisher on js and registers its metrics; Run starts it.
+func New(js jetstream.JetStream, o Options) (*Publisher, error) {
+	if o.MaxInflight <= 0 {
+		o.MaxInflight = 256
 	}
-	return &natsPublisher{
-		js: js, log: log, m: m, clk: clk,
-		slots:    make(chan struct{}, maxInflight),
-		inflight: make(chan *pending, maxInflight),
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	m, err := newMetrics(o.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry publisher metrics: %w", err)
+	}
+	return &Publisher{
+		js: js, log: o.Logger.With("component", "telemetry"), m: m, clk: o.Clock,
+		slots:    make(chan struct{}, o.MaxInflight),
+		inflight: make(chan *pending, o.MaxInflight),
 		// Retries ride out a NATS restart or failover (tens of seconds) so that
 		// analytics sees every sample; the window bounds memory meanwhile.
 		ackWait: 5 * time.Second, maxBlock: time.Second, retries: 30, retryGap: 200 * time.Millisecond, drainBound: 5 * time.Second,
-		done: make(chan struct{}),
-	}
+		health: pubHealth{report: o.Health, gauge: m.publishFailing, now: o.Clock.Now},
+		done:   make(chan struct{}),
+	}, nil
 }
+
+// Read publishes the read's batch events, then its samples as one
+// telemetry message. It blocks at most about a second, when the in-flight
+// window stays full (the message is then dropped from NATS and counted;
+// InfluxDB remains the record). It keeps nothing of r.
+func (p *Publisher) Read(ctx context.Context, r *sample.Read) {
+	for _, ev := range r.Batches {
+		p.publishBatchEvent(ctx, ev)
+	}
+	p.publishSamples(ctx, r)
+}
+
+// Status does nothing: connection states are not on NATS (they are in
+// InfluxDB measurement collector_status and, once a session stays down,
+// the "OPC UA communication lost" system alarm).
+func (p *Publisher) Status(context.Context, sample.MachineStatus) {}
 
 // telemetryMsgID is deterministic per machine, group and tick so a retried
 // publish (or a restarted collector re-reading the same tick) is deduped.
@@ -70,11 +117,11 @@ func telemetryMsgID(line, machine, group string, tick time.Time) string {
 	return fmt.Sprintf("%s.%s.%s.%d", line, machine, group, tick.UnixNano())
 }
 
-func (p *natsPublisher) publishSamples(ctx context.Context, ss []sample.Sample, group string, tick time.Time) {
+func (p *Publisher) publishSamples(ctx context.Context, r *sample.Read) {
+	ss := r.Samples
 	if len(ss) == 0 {
 		return
 	}
-	s := ss[0]
 	// Hand-written encoder (schema v2): NaN, ±Inf, non-UTF-8 text have a
 	// form; a value that still cannot be carried whole costs itself only.
 	data := sample.AppendTelemetry(make([]byte, 0, 64+80*len(ss)), ss, func(i int, reason string) {
@@ -83,13 +130,21 @@ func (p *natsPublisher) publishSamples(ctx context.Context, ss []sample.Sample, 
 			p.log.Warn("telemetry value not carried whole on NATS", "tag", ss[i].Key(), "reason", reason, "count", n)
 		}
 	})
-	msg := nats.NewMsg(bus.TelemetrySubject(s.Site, s.Line, s.Machine))
+	msg := nats.NewMsg(bus.TelemetrySubject(r.Site, r.Line, r.Machine))
 	msg.Data = data
-	msg.Header.Set(jetstream.MsgIDHeader, telemetryMsgID(s.Line, s.Machine, group, tick))
+	msg.Header.Set(jetstream.MsgIDHeader, telemetryMsgID(r.Line, r.Machine, r.Group, r.Tick))
 	p.enqueue(ctx, msg)
 }
 
-func (p *natsPublisher) publishBatchEvent(ctx context.Context, ev sample.BatchEvent) {
+// batchMsgID is deterministic per line, batch, event and time: a restarted
+// collector emits "start" again for the batch it finds running, and the
+// stream drops it within its duplicate window.
+func batchMsgID(ev sample.BatchEvent) string {
+	// The batch id is outside text: escaped, a header value holds no control characters.
+	return fmt.Sprintf("%s.%s.%s.%s", ev.Line, sample.EscapeLimit(ev.Batch, 512), ev.Event, ev.Time.Format(time.RFC3339Nano))
+}
+
+func (p *Publisher) publishBatchEvent(ctx context.Context, ev sample.BatchEvent) {
 	data, err := ev.Marshal()
 	if err != nil {
 		p.log.Error("encode batch event", "err", err)
@@ -97,12 +152,11 @@ func (p *natsPublisher) publishBatchEvent(ctx context.Context, ev sample.BatchEv
 	}
 	msg := nats.NewMsg(bus.BatchSubject(ev.Site, ev.Line))
 	msg.Data = data
-	// The batch id is outside text: escaped, a header value holds no control characters.
-	msg.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%s.%s.%s.%s", ev.Line, sample.EscapeLimit(ev.Batch, 512), ev.Event, ev.Time.Format(time.RFC3339Nano)))
+	msg.Header.Set(jetstream.MsgIDHeader, batchMsgID(ev))
 	p.enqueue(ctx, msg)
 }
 
-func (p *natsPublisher) enqueue(ctx context.Context, msg *nats.Msg) {
+func (p *Publisher) enqueue(ctx context.Context, msg *nats.Msg) {
 	// Take an in-flight slot before publishing; when the window stays full,
 	// give up on this message rather than stall polling (InfluxDB remains
 	// the record).
@@ -115,10 +169,10 @@ func (p *natsPublisher) enqueue(ctx context.Context, msg *nats.Msg) {
 			stop()
 		case <-ctx.Done():
 			stop()
-			p.m.natsDropped.Inc()
+			p.m.dropped.Inc()
 			return
 		case <-timer:
-			p.m.natsDropped.Inc()
+			p.m.dropped.Inc()
 			p.log.Warn("NATS in-flight window full; telemetry message dropped from NATS", "subject", msg.Subject)
 			return
 		}
@@ -126,15 +180,16 @@ func (p *natsPublisher) enqueue(ctx context.Context, msg *nats.Msg) {
 	pd := &pending{msg: msg}
 	pd.fut, pd.err = p.js.PublishMsgAsync(msg)
 	if pd.err != nil {
-		p.m.natsErrors.Inc()
+		p.m.errors.Inc()
 	}
 	p.inflight <- pd // never blocks: it has room for every slot
 }
 
-// run waits for acknowledgements in publish order and retries failures
+// Run waits for acknowledgements in publish order and retries failures
 // until ctx is cancelled; then it settles what is still in flight, giving up
-// drainBound after the cancel.
-func (p *natsPublisher) run(ctx context.Context) {
+// drainBound (5 s) after the cancel. Cancel it after the collector stopped,
+// so the last reads are drained. Call it once.
+func (p *Publisher) Run(ctx context.Context) error {
 	defer close(p.done)
 	sctx, give := context.WithCancel(context.WithoutCancel(ctx))
 	defer give()
@@ -150,14 +205,14 @@ func (p *natsPublisher) run(ctx context.Context) {
 				case pd := <-p.inflight:
 					p.settle(sctx, pd)
 				default:
-					return
+					return nil
 				}
 			}
 		}
 	}
 }
 
-func (p *natsPublisher) settle(ctx context.Context, pd *pending) {
+func (p *Publisher) settle(ctx context.Context, pd *pending) {
 	defer func() { <-p.slots }()
 	for {
 		err := pd.err
@@ -173,16 +228,16 @@ func (p *natsPublisher) settle(ctx context.Context, pd *pending) {
 				err = fmt.Errorf("no acknowledgement within %s", p.ackWait)
 			case <-ctx.Done():
 				stop()
-				p.m.natsDropped.Inc()
+				p.m.dropped.Inc()
 				return
 			}
 			stop()
-			p.m.natsErrors.Inc()
+			p.m.errors.Inc()
 		}
 		pd.tries++
 		p.health.failed(pd.tries, err)
 		if pd.tries > p.retries {
-			p.m.natsDropped.Inc()
+			p.m.dropped.Inc()
 			p.log.Error("NATS publish failed; giving up", "subject", pd.msg.Subject, "tries", pd.tries, "err", err)
 			return
 		}
@@ -192,13 +247,13 @@ func (p *natsPublisher) settle(ctx context.Context, pd *pending) {
 		case <-timer:
 		case <-ctx.Done():
 			stop()
-			p.m.natsDropped.Inc()
+			p.m.dropped.Inc()
 			return
 		}
 		stop()
 		pd.fut, pd.err = p.js.PublishMsgAsync(pd.msg)
 		if pd.err != nil {
-			p.m.natsErrors.Inc()
+			p.m.errors.Inc()
 		}
 	}
 }

@@ -1,7 +1,8 @@
-package collector
+package telemetry
 
 import (
 	"context"
+	"log/slog"
 	"math"
 	"strings"
 	"testing"
@@ -10,30 +11,43 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/linewatch/linewatch/bus"
-	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/testenv"
 	"github.com/linewatch/linewatch/sample"
 )
 
-func TestNATSPublisherDedupesAndRetries(t *testing.T) {
-	_, js := testenv.NATSConn(t)
-	m, err := newMetrics(prometheus.NewRegistry())
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// newTestPublisher is a publisher with its own registry that logs to t.
+func newTestPublisher(t testing.TB, js jetstream.JetStream, inflight int) *Publisher {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError}))
+	p, err := New(js, Options{MaxInflight: inflight, Logger: log, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newNATSPublisher(js, 4, quietLog(), m, clock.Real{})
+	return p
+}
+
+func TestNATSPublisherDedupesAndRetries(t *testing.T) {
+	_, js := testenv.NATSConn(t)
+	p := newTestPublisher(t, js, 4)
+	m := p.m
 	p.retryGap, p.retries = time.Millisecond, 3 // the default rides out a NATS restart; keep this test short
 	ctx, cancel := context.WithCancel(context.Background())
-	go p.run(ctx)
+	go p.Run(ctx)
 
 	tick := time.Date(2026, 1, 5, 6, 0, 0, 0, time.UTC)
 	ss := []sample.Sample{{Time: tick, Site: "s1", Line: "l1", Machine: "m1", Tag: "t", Value: 1}}
-	p.publishSamples(ctx, ss, "g", tick)
-	p.publishSamples(ctx, ss, "g", tick)                  // same tick: deduped by Nats-Msg-Id
-	p.publishSamples(ctx, ss, "g", tick.Add(time.Second)) // next tick: a new message
-	p.enqueue(ctx, nats.NewMsg("not.in.any.stream"))      // no stream: fails, is retried, then dropped
+	read := func(tick time.Time) *sample.Read {
+		return &sample.Read{Site: "s1", Line: "l1", Machine: "m1", Group: "g", Tick: tick, Samples: ss}
+	}
+	p.Read(ctx, read(tick))
+	p.Read(ctx, read(tick))                          // same tick: deduped by Nats-Msg-Id
+	p.Read(ctx, read(tick.Add(time.Second)))         // next tick: a new message
+	p.enqueue(ctx, nats.NewMsg("not.in.any.stream")) // no stream: fails, is retried, then dropped
 	cancel()
 	<-p.done
 
@@ -48,7 +62,7 @@ func TestNATSPublisherDedupesAndRetries(t *testing.T) {
 	if si.State.Msgs != 2 {
 		t.Errorf("TELEMETRY holds %d messages, want 2 (the duplicate dropped)", si.State.Msgs)
 	}
-	if e, d := counterValue(m.natsErrors), counterValue(m.natsDropped); e != 4 || d != 1 {
+	if e, d := testutil.ToFloat64(m.errors), testutil.ToFloat64(m.dropped); e != 4 || d != 1 {
 		t.Errorf("publish errors %v (want 4: first try and 3 retries), dropped %v (want 1)", e, d)
 	}
 }
@@ -58,13 +72,10 @@ func TestNATSPublisherDedupesAndRetries(t *testing.T) {
 // cut to sample.MaxWireText with its length), and the cut is counted.
 func TestNATSPublishHostileValues(t *testing.T) {
 	_, js := testenv.NATSConn(t)
-	m, err := newMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newNATSPublisher(js, 4, quietLog(), m, clock.Real{})
+	p := newTestPublisher(t, js, 4)
+	m := p.m
 	ctx, cancel := context.WithCancel(context.Background())
-	go p.run(ctx)
+	go p.Run(ctx)
 	tick := time.Date(2026, 1, 5, 6, 0, 0, 0, time.UTC)
 	huge := strings.Repeat("x", 1<<20)
 	ss := []sample.Sample{
@@ -75,7 +86,7 @@ func TestNATSPublishHostileValues(t *testing.T) {
 	for i := range ss {
 		ss[i].Batch = "LOT\x1d42\xff" // a GS1 lot code read with a byte that is not UTF-8
 	}
-	p.publishSamples(ctx, ss, "g", tick)
+	p.Read(ctx, &sample.Read{Site: "s1", Line: "l1", Machine: "m1", Group: "g", Tick: tick, Samples: ss})
 	cancel()
 	<-p.done
 	cons, err := js.OrderedConsumer(context.Background(), bus.StreamTelemetry, jetstream.OrderedConsumerConfig{})
@@ -94,7 +105,7 @@ func TestNATSPublishHostileValues(t *testing.T) {
 		b.Values[2].Value != 12.5 || b.Batch != "LOT\x1d42\xff" {
 		t.Errorf("message: %d values, %v, cut %d text %d bytes, %v, batch %q", len(b.Values), b.Values[0].Value, b.Values[1].Cut, len(b.Values[1].Text), b.Values[2].Value, b.Batch)
 	}
-	if n := counterValue(m.unencodable.WithLabelValues("nats", sample.ReasonTextCut)); n != 1 {
+	if n := testutil.ToFloat64(m.unencodable.WithLabelValues("nats", sample.ReasonTextCut)); n != 1 {
 		t.Errorf("unencodable{nats,text_too_long} = %v, want 1", n)
 	}
 }
