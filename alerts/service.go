@@ -78,12 +78,13 @@ type Service struct {
 
 	mu       sync.Mutex
 	machines map[string]string   // line/machine → last reported machine state
-	// machineAt: line/machine → time of that state (made on first use);
-	// an older report than the one applied is ignored.
-	machineAt map[string]time.Time
 	index    map[string]indexRec // alarm id → what the ticker needs
 	audited  map[string]bool     // transition ids already audited by this process
 	wake     chan struct{}
+
+	// machineAt: line/machine → time of that state (made on first use);
+	// an older report than the one applied is ignored.
+	machineAt map[string]time.Time
 }
 
 type indexRec struct {
