@@ -24,6 +24,11 @@ const (
 	CmdAuth = "linewatch.cmd.auth"
 )
 
+// BucketAlarms is the JetStream key-value bucket of the current state of
+// every alarm, written by the alerts role (alerts.Store) and read through
+// alerts.Reader.
+const BucketAlarms = "LINEWATCH_ALARMS"
+
 // BucketAuth is the JetStream key-value bucket in which alerts workers
 // share what they must remember about tokens until the tokens expire: the
 // request nonces already used (create-only, so a replay fails on every
