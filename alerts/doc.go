@@ -29,5 +29,12 @@
 //     deterministic Nats-Msg-Id), commands.go (Execute and the command
 //     handler).
 //   - flood.go: per-line flood detection and flood summaries.
-//   - kpi.go, read.go: ReadTransitions from ALARMS and ComputeKPI.
+//   - findings.go: RunFindings, the consumer of stream FINDINGS (findings
+//     and machine states from analytics in other processes; the wire
+//     format is analytics.DecodeMessage's).
+//   - reader.go: Reader, what clients (console, notifier, CLI, reports)
+//     read with: Get, List and Watch of the bucket, Transitions and Follow
+//     of ALARMS, through the one decoder of each message that checks its
+//     schema version (DecodeAlarm, DecodeTransition).
+//   - kpi.go: ComputeKPI.
 package alerts
