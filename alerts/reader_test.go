@@ -164,3 +164,58 @@ func TestReaderIntegration(t *testing.T) {
 		t.Fatalf("Transitions over a foreign message: %v, want an error naming its subject", err)
 	}
 }
+
+// The Reader needs nothing but the operator role's NATS permissions: the
+// console and `linewatch alarms list/watch/kpi` read with them.
+func TestReaderOperatorRoleIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts NATS")
+	}
+	dataDir := t.TempDir()
+	srv := testenv.SecureNATS(t, dataDir)
+	anc, _ := testenv.RoleConn(t, srv.ClientURL(), dataDir, bus.RoleAlerts)
+	_, ojs := testenv.RoleConn(t, srv.ClientURL(), dataDir, bus.RoleOperator)
+	cfg := demoConfig(t)
+	s := newService(t, cfg, anc, newClock(), nil)
+	run(t, s)
+	ctx := context.Background()
+	rd := NewReader(ojs)
+
+	fctx, stop := context.WithCancel(ctx)
+	defer stop()
+	followed := make(chan Transition, 4)
+	followErr := make(chan error, 1)
+	go func() {
+		// From an hour back: the transition is delivered whether it is
+		// stored before or after the consumer is made.
+		followErr <- rd.Follow(fctx, TransitionQuery{Line: "filling1", Since: time.Now().Add(-time.Hour)}, func(tr Transition, err error) {
+			if err == nil {
+				followed <- tr
+			}
+		})
+	}()
+	f := fnd("filling1", "filler", "fill_weight", true, t0)
+	id := AlarmID(cfg.Site, f)
+	if err := s.Notify(ctx, []analytics.Finding{f}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case tr := <-followed:
+		if tr.Alarm.ID != id || tr.Event != EvActivate {
+			t.Fatalf("followed %+v", tr)
+		}
+	case err := <-followErr:
+		t.Fatalf("Follow as operator: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("Follow as operator got nothing within 20 s")
+	}
+	if _, _, err := rd.Get(ctx, id); err != nil {
+		t.Fatalf("Get as operator: %v", err)
+	}
+	if all, err := rd.List(ctx); err != nil || len(all) != 1 {
+		t.Fatalf("List as operator: %d, %v", len(all), err)
+	}
+	if trs, err := rd.Transitions(ctx, TransitionQuery{Site: cfg.Site, Line: "filling1"}); err != nil || len(trs) == 0 {
+		t.Fatalf("Transitions as operator: %d, %v", len(trs), err)
+	}
+}
