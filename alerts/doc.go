@@ -19,9 +19,22 @@
 //   - store.go: Store, the LINEWATCH_ALARMS bucket; every change is a
 //     compare-and-set; the value is the Alarm plus its outbox of
 //     unpublished transitions and any finding waiting for its on/off-delay.
-//   - service.go, publish.go, commands.go: Service, the worker — Notify
-//     (findings), Execute and the NATS command handler, Run (timers, bucket
-//     watch, graceful shutdown), publishing with deterministic Nats-Msg-Id.
+//   - The worker, Service, one job per file: service.go (Options, the
+//     New), deps.go (what it is given: PointWriter, Auditor),
+//     ingest.go (Notify: findings → store, with on/off-delays and retries),
+//     suppression.go (machine states → suppression by design), index.go
+//     (what the timers need, kept current by the bucket watch), timers.go
+//     (Tick: shelve expiry, delayed findings, outbox replay), run.go (Run:
+//     command subscriptions and graceful shutdown), publish.go (ALARMS with
+//     deterministic Nats-Msg-Id), commands.go (Execute and the command
+//     handler).
 //   - flood.go: per-line flood detection and flood summaries.
-//   - kpi.go, read.go: ReadTransitions from ALARMS and ComputeKPI.
+//   - findings.go: RunFindings, the consumer of stream FINDINGS (findings
+//     and machine states from analytics in other processes; the wire
+//     format is analytics.DecodeMessage's).
+//   - reader.go: Reader, what clients (console, notifier, CLI, reports)
+//     read with: Get, List and Watch of the bucket, Transitions and Follow
+//     of ALARMS, through the one decoder of each message that checks its
+//     schema version (DecodeAlarm, DecodeTransition).
+//   - kpi.go: ComputeKPI.
 package alerts

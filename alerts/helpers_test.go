@@ -154,7 +154,7 @@ func fnd(line, machine, tag string, active bool, at time.Time) analytics.Finding
 // streamTransitions reads the whole ALARMS stream.
 func streamTransitions(t testing.TB, js jetstream.JetStream) []Transition {
 	t.Helper()
-	trs, err := ReadTransitions(context.Background(), js, time.Time{})
+	trs, err := NewReader(js).Transitions(context.Background(), TransitionQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}

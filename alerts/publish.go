@@ -12,12 +12,6 @@ import (
 	"github.com/linewatch/linewatch/bus"
 )
 
-func decodeRecord(b []byte) (record, error) {
-	var r record
-	err := json.Unmarshal(b, &r)
-	return r, err
-}
-
 // publishOutbox publishes an alarm's unpublished transitions in order and
 // then drops them from the record. A failure leaves them in the outbox;
 // Tick replays them (with the same Nats-Msg-Id, so JetStream drops any

@@ -11,13 +11,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/linewatch/linewatch/analytics"
+	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/internal/backoff"
 	"github.com/linewatch/linewatch/internal/clock"
 )
 
 // Bucket is the JetStream key-value bucket holding the current state of
-// every alarm.
-const Bucket = "LINEWATCH_ALARMS"
+// every alarm (key: Key of the alarm id; value: DecodeAlarm). Readers use
+// Reader.
+const Bucket = bus.BucketAlarms
 
 // record is the value stored per alarm: the Alarm JSON itself (so readers
 // such as the console decode the value as an Alarm and ignore the rest),
@@ -89,8 +91,8 @@ func (s *Store) get(ctx context.Context, id string) (record, uint64, error) {
 	if err != nil {
 		return record{}, 0, err
 	}
-	var r record
-	if err := json.Unmarshal(e.Value(), &r); err != nil {
+	r, err := decodeRecord(e.Value())
+	if err != nil {
 		return record{}, 0, fmt.Errorf("alarm %s in bucket %s: %w", id, Bucket, err)
 	}
 	r.rev = e.Revision()
@@ -125,8 +127,8 @@ func (s *Store) records(ctx context.Context) ([]record, error) {
 			if e == nil { // end of the initial values
 				return out, nil
 			}
-			var r record
-			if err := json.Unmarshal(e.Value(), &r); err != nil {
+			r, err := decodeRecord(e.Value())
+			if err != nil {
 				return out, fmt.Errorf("key %s in bucket %s: %w", e.Key(), Bucket, err)
 			}
 			r.rev = e.Revision()
@@ -323,14 +325,4 @@ func (s *Store) markPublished(ctx context.Context, id string, seq uint64) error 
 			return err
 		}
 	}
-}
-
-// ExistingStore opens the bucket without creating or changing it (for
-// read-only tools such as the CLI).
-func ExistingStore(ctx context.Context, js jetstream.JetStream) (*Store, error) {
-	kv, err := js.KeyValue(ctx, Bucket)
-	if err != nil {
-		return nil, fmt.Errorf("alarm bucket %s: %w (is an alerts worker running against this NATS?)", Bucket, err)
-	}
-	return &Store{kv: kv}, nil
 }

@@ -2,8 +2,6 @@ package alerts
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -87,54 +85,15 @@ func systemPriority(s analytics.Severity) Priority {
 // (a durable consumer shared by all workers, so a change published while
 // every worker was down is applied when one is back).
 func (s *Service) RunHealth(ctx context.Context) error {
-	cons, err := s.js.CreateOrUpdateConsumer(ctx, bus.StreamHealth, jetstream.ConsumerConfig{
+	return s.consumeDurable(ctx, bus.StreamHealth, jetstream.ConsumerConfig{
 		Durable: HealthConsumer, Description: "system conditions → system alarms",
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: -1,
-	})
-	if err != nil {
-		return fmt.Errorf("alerts: consumer %s on stream %s: %w", HealthConsumer, bus.StreamHealth, err)
-	}
-	for ctx.Err() == nil {
-		it, err := cons.Messages(jetstream.WithMessagesErrOnMissingHeartbeat(true))
-		if err != nil {
-			return fmt.Errorf("alerts: consume %s: %w", HealthConsumer, err)
-		}
-		stop := context.AfterFunc(ctx, it.Stop)
-		err = s.consumeHealth(ctx, it)
-		stop()
-		it.Stop()
-		if ctx.Err() != nil {
-			return nil
-		}
-		s.log.Warn("alerts: health consumer interrupted; resuming", "err", err)
-		// The consumer may have been deleted: make sure it exists again.
-		if cons, err = s.js.CreateOrUpdateConsumer(ctx, bus.StreamHealth, jetstream.ConsumerConfig{
-			Durable: HealthConsumer, Description: "system conditions → system alarms",
-			AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: -1,
-		}); err != nil {
-			s.log.Error("alerts: health consumer", "err", err)
-			if wait(ctx, time.Second) != nil {
-				return nil
-			}
-		}
-	}
-	return nil
-}
-
-func (s *Service) consumeHealth(ctx context.Context, it jetstream.MessagesContext) error {
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return nil
-			}
-			return err
-		}
+	}, func(msg jetstream.Msg) {
 		c, err := health.Decode(msg.Data())
 		if err != nil {
 			s.log.Error("alerts: undecodable health condition dropped", "subject", msg.Subject(), "err", err)
 			_ = msg.Term()
-			continue
+			return
 		}
 		if c.Site == "" {
 			c.Site = s.cfg.Site
@@ -142,8 +101,8 @@ func (s *Service) consumeHealth(ctx context.Context, it jetstream.MessagesContex
 		if err := s.Notify(ctx, []analytics.Finding{SystemFinding(c)}); err != nil {
 			s.log.Error("alerts: system condition not applied; redelivering", "condition", c.Key(), "err", err)
 			_ = msg.NakWithDelay(time.Second)
-			continue
+			return
 		}
 		_ = msg.Ack()
-	}
+	})
 }

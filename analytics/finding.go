@@ -31,6 +31,10 @@ func (s Severity) String() string {
 // Finding is what a detector reports when a condition starts (Active) or
 // ends (!Active). Detectors report transitions, not every sample.
 type Finding struct {
+	// V and Kind are set by EncodeFinding on stream FINDINGS (StreamVersion,
+	// KindFinding); a Finding passed in process leaves them zero.
+	V         int       `json:"v,omitempty"`
+	Kind      string    `json:"kind,omitempty"`
 	ID        string    `json:"id"` // deterministic: same data, same id (replays never duplicate)
 	Time      time.Time `json:"time"`
 	Site      string    `json:"site,omitempty"`

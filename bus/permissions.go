@@ -17,10 +17,10 @@ const (
 	subjAuditCP     = "linewatch.checkpoints.audit"    // audit.CheckpointSubject
 	subjCmdAuditCP  = "linewatch.cmd.audit.checkpoint" // audit.CheckpointRequestSubject
 	streamHealth    = "HEALTH"                         // system conditions (health package)
-	kvAlarms        = "KV_LINEWATCH_ALARMS"            // alerts.Bucket
-	kvNotifyDedupe  = "KV_LINEWATCH_NOTIFY_DEDUPE"     // notify.DedupeBucket
-	kvAnalytics     = "KV_LINEWATCH_ANALYTICS"         // engine.StateBucket
-	subjKVAlarms    = "$KV.LINEWATCH_ALARMS.>"
+	kvAlarms        = "KV_" + BucketAlarms
+	kvNotifyDedupe  = "KV_LINEWATCH_NOTIFY_DEDUPE" // notify.DedupeBucket
+	kvAnalytics     = "KV_LINEWATCH_ANALYTICS"     // engine.StateBucket
+	subjKVAlarms    = "$KV." + BucketAlarms + ".>"
 	subjKVDedupe    = "$KV.LINEWATCH_NOTIFY_DEDUPE.>"
 	subjKVAnalytics = "$KV.LINEWATCH_ANALYTICS.>"
 	subjAudit       = "linewatch.audit.>"

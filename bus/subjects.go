@@ -24,6 +24,11 @@ const (
 	CmdAuth = "linewatch.cmd.auth"
 )
 
+// BucketAlarms is the JetStream key-value bucket of the current state of
+// every alarm, written by the alerts role (alerts.Store) and read through
+// alerts.Reader.
+const BucketAlarms = "LINEWATCH_ALARMS"
+
 // BucketAuth is the JetStream key-value bucket in which alerts workers
 // share what they must remember about tokens until the tokens expire: the
 // request nonces already used (create-only, so a replay fails on every
@@ -61,7 +66,16 @@ func BatchSubject(site, line string) string {
 func CmdSubject(command string) string { return CmdAlarms + "." + command }
 
 // FindingSubject carries analytics findings to alerts workers when analytics
-// and alerts run in different processes.
+// and alerts run in different processes (stream FINDINGS; the message
+// format is analytics.EncodeFinding's).
 func FindingSubject(site, line string) string {
 	return "linewatch.findings." + site + "." + line
+}
+
+// MachineStateSubject carries a machine's state changes (suppression by
+// design) on stream FINDINGS, in order with the line's findings
+// (analytics.EncodeMachineState). "*" for line and machine matches every
+// machine of a site.
+func MachineStateSubject(site, line, machine string) string {
+	return "linewatch.findings." + site + "." + line + ".state." + machine
 }

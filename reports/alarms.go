@@ -2,17 +2,15 @@ package reports
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"sort"
 	"time"
 
+	"github.com/linewatch/linewatch/alerts"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/linewatch/linewatch/bus"
 )
 
-// JetStreamAlarms reads alarm transitions from the ALARMS stream.
+// JetStreamAlarms reads alarm transitions from the ALARMS stream through
+// alerts.Reader (the alarm service's own reader and decoder).
 type JetStreamAlarms struct {
 	JS jetstream.JetStream
 }
@@ -20,55 +18,21 @@ type JetStreamAlarms struct {
 // Transitions implements AlarmSource: every transition of the line's
 // alarms, up to the stream's last message at the time of the call, that was
 // recorded or whose condition was reported (the finding's process time) at
-// or after since.
+// or after since. A message that does not decode is an error: a report
+// must not silently miss a transition.
 //
 // The whole line subject is read: the stream's index is by publish time,
 // and publish time says nothing about process time when the machines'
 // clocks are skewed or run simulated time.
 func (a JetStreamAlarms) Transitions(ctx context.Context, site, line string, since time.Time) ([]Transition, error) {
-	cfg := jetstream.ConsumerConfig{
-		Name:      bus.OperatorConsumerName(), // readers' consumers carry the operator prefix
-		AckPolicy: jetstream.AckNonePolicy, MemoryStorage: true, InactiveThreshold: time.Minute,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		FilterSubject: bus.AlarmSubject(site, line, "*"),
-	}
-	cons, err := a.JS.CreateConsumer(ctx, bus.StreamAlarms, cfg)
+	all, err := alerts.NewReader(a.JS).Transitions(ctx, alerts.TransitionQuery{Site: site, Line: line})
 	if err != nil {
-		return nil, fmt.Errorf("read alarm stream %s: %w", bus.StreamAlarms, err)
+		return nil, err
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		a.JS.DeleteConsumer(dctx, bus.StreamAlarms, cons.CachedInfo().Name)
-	}()
-	pending := cons.CachedInfo().NumPending
-	var out []Transition
-	var read uint64
-	for read < pending {
-		batch, err := cons.Fetch(int(min(pending-read, 1000)), jetstream.FetchMaxWait(10*time.Second))
-		if err != nil {
-			return nil, fmt.Errorf("read alarm stream %s: %w", bus.StreamAlarms, err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			var t Transition
-			if err := json.Unmarshal(m.Data(), &t); err != nil {
-				return nil, fmt.Errorf("alarm stream message on %s: %w", m.Subject(), err)
-			}
-			if !t.Time.Before(since) || !processTime(t).Before(since) {
-				out = append(out, t)
-			}
-		}
-		read += uint64(n)
-		if err := batch.Error(); err != nil {
-			return nil, fmt.Errorf("read alarm stream %s: %w", bus.StreamAlarms, err)
-		}
-		if n == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			return nil, fmt.Errorf("read alarm stream %s: no messages after %d of %d", bus.StreamAlarms, read, pending)
+	out := all[:0]
+	for _, t := range all {
+		if !t.Time.Before(since) || !processTime(t).Before(since) {
+			out = append(out, t)
 		}
 	}
 	return out, nil

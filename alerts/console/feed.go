@@ -2,24 +2,16 @@ package console
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/linewatch/linewatch/alerts"
-	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/internal/backoff"
 	"github.com/linewatch/linewatch/internal/clock"
 )
-
-// AlarmsBucket is the KV bucket with the current state of every alarm,
-// written by the alarm service.
-const AlarmsBucket = "LINEWATCH_ALARMS"
 
 // feedEvents is how many recent transitions the event feed keeps.
 const feedEvents = 200
@@ -195,48 +187,14 @@ func wait(ctx context.Context, attempt int) bool {
 
 // watchAlarms keeps the hub's alarm list equal to the KV bucket.
 func (s *Server) watchAlarms(ctx context.Context) {
+	rd := alerts.NewReader(s.js)
 	for attempt := 0; ctx.Err() == nil; attempt++ {
-		kv, err := s.js.KeyValue(ctx, AlarmsBucket)
-		if err != nil {
-			if errors.Is(err, jetstream.ErrBucketNotFound) {
-				s.hub.setStatus("waiting for the alarm service (no " + AlarmsBucket + " bucket yet)")
-			} else if ctx.Err() == nil {
-				s.log.Warn("console: open alarm bucket", "bucket", AlarmsBucket, "err", err)
-				s.hub.setStatus("alarm state unavailable: " + err.Error())
-			}
-			if !wait(ctx, attempt) {
-				return
-			}
-			continue
-		}
-		attempt = 0
-		s.runWatch(ctx, kv)
-		if !wait(ctx, 0) {
-			return
-		}
-	}
-}
-
-func (s *Server) runWatch(ctx context.Context, kv jetstream.KeyValue) {
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			s.log.Warn("console: watch alarm bucket", "err", err)
-		}
-		return
-	}
-	defer w.Stop()
-	seen := map[string]bool{}
-	initial := true
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if e == nil { // end of the initial values
+		seen := map[string]bool{}
+		initial, watching := true, false
+		err := rd.Watch(ctx, func(u alerts.AlarmUpdate) {
+			watching = true
+			switch {
+			case u.Synced:
 				initial = false
 				s.hub.mu.Lock()
 				for id := range s.hub.alarms {
@@ -247,34 +205,42 @@ func (s *Server) runWatch(ctx context.Context, kv jetstream.KeyValue) {
 				}
 				s.hub.mu.Unlock()
 				s.hub.setStatus("live")
-				continue
+			case u.Deleted:
+				s.hub.removeKey(u.Key)
+			case u.Err != nil:
+				s.log.Warn("console: bad alarm in bucket", "key", u.Key, "err", u.Err)
+			case s.opts.Site != "" && u.Alarm.Site != s.opts.Site:
+			default:
+				if initial {
+					seen[u.Alarm.ID] = true
+				}
+				s.hub.put(u.Alarm)
 			}
-			if e.Operation() != jetstream.KeyValuePut {
-				s.hub.removeKey(e.Key())
-				continue
-			}
-			var a alerts.Alarm
-			if err := json.Unmarshal(e.Value(), &a); err != nil || a.ID == "" {
-				s.log.Warn("console: bad alarm in bucket", "key", e.Key(), "err", err)
-				continue
-			}
-			if s.opts.Site != "" && a.Site != s.opts.Site {
-				continue
-			}
-			if initial {
-				seen[a.ID] = true
-			}
-			s.hub.put(a)
+		})
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, alerts.ErrNoAlarmState):
+			s.hub.setStatus("waiting for the alarm service (no " + alerts.Bucket + " bucket yet)")
+		case err != nil:
+			s.log.Warn("console: watch alarm bucket", "bucket", alerts.Bucket, "err", err)
+			s.hub.setStatus("alarm state unavailable: " + err.Error())
+		}
+		if watching {
+			attempt = 0
+		}
+		if !wait(ctx, attempt) {
+			return
 		}
 	}
 }
 
-// removeKey removes the alarm stored under a KV key ('/' became '.').
+// removeKey removes the alarm stored under a bucket key (alerts.Key).
 func (h *hub) removeKey(key string) {
 	h.mu.Lock()
 	var id string
 	for k := range h.alarms {
-		if kvKey(k) == key {
+		if alerts.Key(k) == key {
 			id = k
 		}
 	}
@@ -287,56 +253,24 @@ func (h *hub) removeKey(key string) {
 // watchTransitions feeds the event list from the ALARMS stream, starting
 // an hour back so a freshly started console shows recent history.
 func (s *Server) watchTransitions(ctx context.Context) {
-	subject := bus.AlarmsAll
-	if s.opts.Site != "" {
-		subject = "linewatch.alarms." + s.opts.Site + ".>"
-	}
-	start := s.clk.Now().Add(-time.Hour)
+	rd := alerts.NewReader(s.js)
+	q := alerts.TransitionQuery{Site: s.opts.Site, Since: s.clk.Now().Add(-time.Hour)}
 	for attempt := 0; ctx.Err() == nil; attempt++ {
-		cons, err := s.js.OrderedConsumer(ctx, bus.StreamAlarms, jetstream.OrderedConsumerConfig{
-			NamePrefix:     bus.OperatorConsumerName(), // unique: consoles never share a name
-			FilterSubjects: []string{subject},
-			DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
-			OptStartTime:   &start,
-		})
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Debug("console: ALARMS stream not available yet", "err", err)
-			}
-			if !wait(ctx, attempt) {
-				return
-			}
-			continue
-		}
-		cc, err := cons.Consume(func(m jetstream.Msg) {
-			var t alerts.Transition
-			if err := json.Unmarshal(m.Data(), &t); err != nil || t.ID == "" {
-				s.log.Warn("console: bad transition", "subject", m.Subject(), "err", err)
+		err := rd.Follow(ctx, q, func(t alerts.Transition, err error) {
+			if err != nil {
+				s.log.Warn("console: ALARMS event feed", "err", err)
 				return
 			}
 			s.hub.event(&t)
-		}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			s.log.Warn("console: ALARMS event feed", "err", err)
-		}))
-		if err != nil {
-			if !wait(ctx, attempt) {
-				return
-			}
-			continue
+		})
+		if err == nil {
+			return // ctx ended
 		}
-		<-ctx.Done()
-		cc.Stop()
-		<-cc.Closed()
-		return
-	}
-}
-
-func kvKey(id string) string {
-	b := []byte(id)
-	for i, c := range b {
-		if c == '/' {
-			b[i] = '.'
+		if ctx.Err() == nil {
+			s.log.Debug("console: ALARMS stream not available yet", "err", err)
+		}
+		if !wait(ctx, attempt) {
+			return
 		}
 	}
-	return string(b)
 }

@@ -2,9 +2,7 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -45,9 +43,6 @@ func (n *Notifier) runEscalations(ctx context.Context) {
 	}
 }
 
-// KVKey is the key of an alarm id in the LINEWATCH_ALARMS bucket.
-func KVKey(alarmID string) string { return strings.ReplaceAll(alarmID, "/", ".") }
-
 func (n *Notifier) escalate(ctx context.Context, e escalation) error {
 	cur, err := n.currentAlarm(ctx, e.tr.Alarm.ID)
 	switch {
@@ -72,19 +67,8 @@ func (n *Notifier) escalate(ctx context.Context, e escalation) error {
 }
 
 func (n *Notifier) currentAlarm(ctx context.Context, id string) (*alerts.Alarm, error) {
-	if n.states == nil {
-		kv, err := n.opts.JS.KeyValue(ctx, AlarmsBucket)
-		if err != nil {
-			return nil, err
-		}
-		n.states = kv
-	}
-	e, err := n.states.Get(ctx, KVKey(id))
+	a, _, err := alerts.NewReader(n.opts.JS).Get(ctx, id)
 	if err != nil {
-		return nil, err
-	}
-	var a alerts.Alarm
-	if err := json.Unmarshal(e.Value(), &a); err != nil {
 		return nil, err
 	}
 	return &a, nil

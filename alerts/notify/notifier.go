@@ -3,7 +3,6 @@ package notify
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,10 +22,6 @@ import (
 	"github.com/linewatch/linewatch/internal/backoff"
 	"github.com/linewatch/linewatch/internal/clock"
 )
-
-// AlarmsBucket is the KV bucket holding the current state of every alarm
-// (written by the alarm service; read here to re-check before escalating).
-const AlarmsBucket = "LINEWATCH_ALARMS"
 
 // Retry bounds the in-process retries of one notification before the
 // message is NAKed for a later JetStream redelivery.
@@ -84,7 +79,6 @@ type Notifier struct {
 	ackWait         time.Duration
 	floor           floorTracker
 	consumerMissing prometheus.Gauge
-	states          jetstream.KeyValue // nil until the alarm service created it
 
 	mu     sync.Mutex
 	flood  *floodTracker
@@ -297,8 +291,13 @@ func (n *Notifier) consume(ctx context.Context) error {
 }
 
 func (n *Notifier) handle(ctx context.Context, msg jetstream.Msg) {
-	var tr alerts.Transition
-	if err := json.Unmarshal(msg.Data(), &tr); err != nil || tr.ID == "" {
+	tr, err := alerts.DecodeTransition(msg.Data())
+	if errors.Is(err, alerts.ErrNewerSchema) {
+		n.log.Error("notify: alarm transition of a newer schema; upgrade this worker", "subject", msg.Subject(), "err", err)
+		_ = msg.NakWithDelay(time.Minute) // a newer worker may take it
+		return
+	}
+	if err != nil {
 		n.log.Error("notify: undecodable alarm transition; dropped", "subject", msg.Subject(), "err", err)
 		_ = msg.Term()
 		return

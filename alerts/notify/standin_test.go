@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/linewatch/linewatch/alerts"
-	"github.com/linewatch/linewatch/alerts/notify"
 	"github.com/linewatch/linewatch/bus"
 )
 
@@ -26,7 +25,7 @@ type alarmService struct {
 
 func newAlarmService(t testing.TB, js jetstream.JetStream) *alarmService {
 	t.Helper()
-	kv, err := js.CreateOrUpdateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: notify.AlarmsBucket})
+	kv, err := js.CreateOrUpdateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: alerts.Bucket})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +69,7 @@ func (s *alarmService) publish(a *alerts.Alarm, ev alerts.Event, from alerts.Sta
 		Event: ev, From: from, To: a.State, By: by, Alarm: *a,
 	}
 	state, _ := json.Marshal(a)
-	if _, err := s.kv.Put(ctx, notify.KVKey(a.ID), state); err != nil {
+	if _, err := s.kv.Put(ctx, alerts.Key(a.ID), state); err != nil {
 		s.t.Fatal(err)
 	}
 	s.publishRaw(tr, true)

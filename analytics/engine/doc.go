@@ -6,5 +6,8 @@
 // live, on a replay, and inside a batch report.
 //
 // Findings leave through Notifier and statistics through StatsWriter, small
-// interfaces declared here and implemented by alerts and store.
+// interfaces declared here and implemented by alerts and store. When the
+// alerts workers run in other processes, Publisher is the Notifier: it
+// publishes findings and machine-state changes on stream FINDINGS (wire
+// format in package analytics, stream.go).
 package engine

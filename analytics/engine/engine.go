@@ -35,8 +35,8 @@ type Options struct {
 	// StatsEvery is the sample-time interval of StatPoints per detector; <0 disables them.
 	StatsEvery time.Duration
 	// MachineState is called when a machine_state tag changes value (alarm
-	// suppression by design).
-	MachineState func(line, machine, state string)
+	// suppression by design), before the findings of the same sample.
+	MachineState func(analytics.MachineState)
 	Logger       *slog.Logger
 }
 
@@ -198,7 +198,7 @@ func (e *Engine) Process(s sample.Sample, dst []analytics.Finding) []analytics.F
 	if e.stateTags[key] && s.Text != "" && e.states[key] != s.Text {
 		e.states[key] = s.Text
 		if e.opts.MachineState != nil {
-			e.opts.MachineState(s.Line, s.Machine, s.Text)
+			e.opts.MachineState(analytics.MachineState{Time: s.Time.UTC(), Site: s.Site, Line: s.Line, Machine: s.Machine, State: s.Text})
 		}
 	}
 	ms := e.machines[machineKey{s.Line, s.Machine}]

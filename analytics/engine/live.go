@@ -22,6 +22,13 @@ type Notifier interface {
 	Notify(ctx context.Context, fs []analytics.Finding) error
 }
 
+// pending reports whether n holds machine-state changes to deliver (a
+// Publisher) even when a message gave no finding.
+func pending(n Notifier) bool {
+	p, ok := n.(interface{ Pending() bool })
+	return ok && p.Pending()
+}
+
 // StatsWriter receives detector statistics (implemented by the store).
 type StatsWriter interface {
 	WriteStats(ps []StatPoint)
@@ -200,8 +207,9 @@ func (l *Live) handle(ctx context.Context, msg jetstream.Msg, done uint64) (uint
 	for _, s := range l.samples {
 		l.findings = l.Engine.Process(s, l.findings)
 	}
-	// Findings must reach alerts before the ack: retry with a delay.
-	for len(l.findings) > 0 {
+	// Findings (and machine-state changes a Publisher queued) must reach
+	// alerts before the ack: retry with a delay.
+	for len(l.findings) > 0 || pending(l.Notifier) {
 		err := l.Notifier.Notify(ctx, l.findings)
 		if err == nil {
 			break

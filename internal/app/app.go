@@ -139,7 +139,8 @@ func Run(ctx context.Context, o Options) error {
 		}
 		comps = append(comps, auditComps...)
 		if !r.Analytics {
-			comps = append(comps, consumeFindings(ajs, svc, log))
+			// Findings and machine states from analytics in other processes.
+			comps = append(comps, component{"findings", svc.RunFindings})
 		}
 		n, err := notify.New(ctx, notify.Options{JS: ajs, Alarms: cfg.Alarms, Replicas: cfg.NATS.Replicas, Logger: log.With("component", "notify"),
 			Health: hreg.Report, Registerer: in.reg})
@@ -157,9 +158,11 @@ func Run(ctx context.Context, o Options) error {
 		eopts := engine.Options{Logger: log.With("component", "analytics")}
 		if svc != nil {
 			notifier = svc
-			eopts.MachineState = svc.SetMachineState
+			eopts.MachineState = svc.ApplyMachineState
 		} else {
-			notifier = &findingPublisher{js: njs, site: cfg.Site, health: hreg.Report}
+			// Alerts run elsewhere: findings and machine states go on FINDINGS.
+			pub := &engine.Publisher{JS: njs, Site: cfg.Site, Health: hreg.Report}
+			notifier, eopts.MachineState = pub, pub.MachineState
 		}
 		e, err := engine.New(cfg, eopts)
 		if err != nil {

@@ -13,7 +13,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -148,11 +147,7 @@ func newAlarmsListCmd() *cobra.Command {
 				return err
 			}
 			defer nc.Close()
-			st, err := alerts.ExistingStore(ctx, js)
-			if err != nil {
-				return withCode(ExitFailure, err)
-			}
-			all, err := st.List(ctx)
+			all, err := alerts.NewReader(js).List(ctx)
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
@@ -230,37 +225,31 @@ func newAlarmsWatchCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			nc, _, _, err := target.connect(ctx)
+			nc, js, _, err := target.connect(ctx)
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
-			l := "*"
+			// Through a JetStream consumer: the operator role may read
+			// ALARMS but not subscribe to its subjects.
+			out := cmd.OutOrStdout()
+			colour := isTerminal(out)
+			what := "every line"
 			if line != "" {
-				l = line
+				what = "line " + line
 			}
-			ch := make(chan *nats.Msg, 256)
-			sub, err := nc.ChanSubscribe("linewatch.alarms.*."+l+".*", ch)
+			fmt.Fprintf(cmd.ErrOrStderr(), "watching alarm transitions of %s (Ctrl-C to stop)\n", what)
+			err = alerts.NewReader(js).Follow(ctx, alerts.TransitionQuery{Line: line}, func(t alerts.Transition, err error) {
+				if err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%v\n", err)
+					return
+				}
+				fmt.Fprintln(out, formatTransition(t, colour))
+			})
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
-			defer sub.Unsubscribe()
-			out := cmd.OutOrStdout()
-			colour := isTerminal(out)
-			fmt.Fprintf(cmd.ErrOrStderr(), "watching %s (Ctrl-C to stop)\n", sub.Subject)
-			for {
-				select {
-				case <-ctx.Done():
-					return nil
-				case m := <-ch:
-					var t alerts.Transition
-					if err := json.Unmarshal(m.Data, &t); err != nil {
-						fmt.Fprintf(cmd.ErrOrStderr(), "unreadable message on %s: %v\n", m.Subject, err)
-						continue
-					}
-					fmt.Fprintln(out, formatTransition(t, colour))
-				}
-			}
+			return nil
 		},
 	}
 	target.flags(cmd)
@@ -302,15 +291,14 @@ func newAlarmsKPICmd() *cobra.Command {
 				return err
 			}
 			defer nc.Close()
-			trs, err := alerts.ReadTransitions(ctx, js, from)
+			rd := alerts.NewReader(js)
+			trs, err := rd.Transitions(ctx, alerts.TransitionQuery{Since: from})
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
-			var current []alerts.Alarm
-			if st, err := alerts.ExistingStore(ctx, js); err == nil {
-				if current, err = st.List(ctx); err != nil {
-					return withCode(ExitFailure, err)
-				}
+			current, err := rd.List(ctx)
+			if err != nil && !errors.Is(err, alerts.ErrNoAlarmState) {
+				return withCode(ExitFailure, err)
 			}
 			o := alerts.KPIOptions{Since: from, Until: now, FloodThreshold: config.DefaultFloodThreshold,
 				ChatterCount: config.DefaultChatterCount, ChatterWindow: config.DefaultChatterWindow}

@@ -101,11 +101,8 @@ func TestAuthenticatedCommandsEndToEndIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := alerts.AlarmID(cfg.Site, f)
-	st, err := alerts.ExistingStore(ctx, js) // made before OnReady
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, err := js.KeyValue(ctx, alerts.Bucket)
+	st := alerts.NewReader(js)
+	kv, err := js.KeyValue(ctx, alerts.Bucket) // made before OnReady
 	if err != nil {
 		t.Fatal(err)
 	}

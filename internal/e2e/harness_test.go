@@ -47,8 +47,9 @@ type plantOptions struct {
 	Speed        float64       // simulated seconds per real second
 	PollInterval time.Duration // real time between reads
 	Faults       []simulator.Fault
-	Seed         int64 // simulator seed; 0 means 1
-	NoApp        bool  // linewatch runs in child processes the test starts (chaos test)
+	Seed         int64            // simulator seed; 0 means 1
+	NoApp        bool             // linewatch runs in child processes the test starts (chaos test)
+	Plant        *simulator.Plant // nil: the default plant
 }
 
 func startPlant(t *testing.T, o plantOptions) *plant {
@@ -58,7 +59,7 @@ func startPlant(t *testing.T, o plantOptions) *plant {
 		o.Seed = 1
 	}
 	sim, err := simulator.Start(context.Background(), simulator.Options{
-		Listen: "127.0.0.1:0", Speed: o.Speed, Start: T0, Seed: o.Seed, AllowAnonymous: true,
+		Listen: "127.0.0.1:0", Speed: o.Speed, Start: T0, Seed: o.Seed, AllowAnonymous: true, Plant: o.Plant,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -181,7 +182,7 @@ func (p *plant) transitions() []alerts.Transition {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	trs, err := alerts.ReadTransitions(ctx, p.js, time.Time{})
+	trs, err := alerts.NewReader(p.js).Transitions(ctx, alerts.TransitionQuery{})
 	if err != nil {
 		p.t.Fatalf("read ALARMS: %v", err)
 	}
