@@ -140,6 +140,14 @@ func run(t testing.TB, s *Service) {
 			t.Errorf("Run: %v", err)
 		}
 	})
+	// Commands and logins sent before Run subscribed would find no
+	// responder: wait for it (or for Run failing).
+	select {
+	case <-s.Ready():
+	case err := <-done:
+		done <- err
+		t.Fatalf("Run returned before serving commands: %v", err)
+	}
 }
 
 var findingSeq int

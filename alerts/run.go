@@ -53,6 +53,13 @@ func (s *Service) Run(ctx context.Context) error {
 		_ = sub.Unsubscribe()
 		return fmt.Errorf("alerts: subscribe to auth requests: %w", err)
 	}
+	// The server has the subscriptions once a flush round trip returns.
+	// Not connected now, the client sends them again on reconnecting:
+	// ready all the same.
+	if err := s.nc.FlushTimeout(10 * time.Second); err != nil {
+		s.log.Warn("alerts: command subscriptions not confirmed by NATS yet", "err", err)
+	}
+	s.readyOnce.Do(func() { close(s.ready) })
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)

@@ -75,6 +75,9 @@ type Service struct {
 	index    map[string]indexRec // alarm id → what the ticker needs
 	audited  map[string]bool     // transition ids already audited by this process
 	wake     chan struct{}
+	// ready is closed once Run serves commands and logins (Ready).
+	ready     chan struct{}
+	readyOnce sync.Once
 
 	// machineAt: line/machine → time of that state (made on first use);
 	// an older report than the one applied is ignored.
@@ -146,6 +149,7 @@ func New(cfg *config.Config, nc *nats.Conn, opts Options) (*Service, error) {
 		flood:  newFloodTracker(cfg.Alarms.Flood.Threshold, cfg.Alarms.Flood.EndBelow, cfg.Alarms.Flood.Window),
 		policy: p, machines: map[string]string{}, index: map[string]indexRec{}, audited: map[string]bool{},
 		wake:       make(chan struct{}, 1),
+		ready:      make(chan struct{}),
 		authServer: NewAuthServer(opts.Authority, opts.Audit, opts.Clock, opts.Logger),
 	}, nil
 }
@@ -182,3 +186,8 @@ func (s *Service) Store() *Store { return s.store }
 // Flooding says whether line is in an alarm flood (for notifiers, which
 // then send the flood summary instead of one notification per alarm).
 func (s *Service) Flooding(line string) bool { return s.flood.Flooding(line) }
+
+// Ready is closed once Run has subscribed to commands and logins and the
+// NATS server has the subscriptions: a request sent after it finds a
+// responder instead of failing with "no responders".
+func (s *Service) Ready() <-chan struct{} { return s.ready }

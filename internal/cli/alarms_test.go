@@ -76,6 +76,12 @@ func TestAlarmsAndAuditCommands(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
 	defer func() { cancel(); <-done }()
+	select { // logins before Run subscribed would find no responder
+	case <-svc.Ready():
+	case err := <-done:
+		done <- err
+		t.Fatalf("alarm service stopped: %v", err)
+	}
 
 	f := analytics.Finding{Time: time.Now().UTC(), Line: "filling1", Machine: "filler", Tag: "fill_weight", Detector: "cusum", Active: true, Value: 2.1, Limit: 2, Message: "fill weight drifting up"}
 	if err := svc.Notify(ctx, []analytics.Finding{f}); err != nil {
