@@ -67,6 +67,7 @@ func TestCLIEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go svc.Serve(ctx, f.js.Conn())
+	<-svc.Ready() // a sign request before it subscribed would find no responder
 	if out := run(true, "batches", "list", "-c", cfgPath, "--line", "fill1"); !strings.Contains(out, "B-2026-0042") || !strings.Contains(out, "B-2026-0041") {
 		t.Errorf("batches list: %s", out)
 	}

@@ -73,6 +73,12 @@ func newSignEnv(t *testing.T) *signEnv {
 	done := make(chan error, 1)
 	go func() { done <- svc.Serve(sctx, nc) }()
 	t.Cleanup(func() { cancel(); <-done })
+	select { // a request before Serve subscribed would find no responder
+	case <-svc.Ready():
+	case err := <-done:
+		done <- err
+		t.Fatalf("signing service stopped: %v", err)
+	}
 	return e
 }
 
@@ -385,6 +391,7 @@ func TestSeparationOfDutiesUnderConcurrencyIntegration(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go svc2.Serve(ctx, e.nc)
+	<-svc2.Ready() // both workers take requests
 	key := e.encKey(t)
 	for i := range 6 {
 		data := e.report(t, "json", "B-race-"+string(rune('a'+i)))

@@ -108,7 +108,15 @@ type SignServiceOptions struct {
 type SignService struct {
 	o  SignServiceOptions
 	mu sync.Mutex // one signing at a time: the duty check and the append are one step
+	// ready is closed once Serve takes requests (Ready).
+	ready     chan struct{}
+	readyOnce sync.Once
 }
+
+// Ready is closed once Serve has subscribed and the NATS server has the
+// subscription: a request sent after it finds a responder instead of
+// failing with "no responders".
+func (s *SignService) Ready() <-chan struct{} { return s.ready }
 
 // NewSignService checks the options.
 func NewSignService(o SignServiceOptions) (*SignService, error) {
@@ -127,7 +135,7 @@ func NewSignService(o SignServiceOptions) (*SignService, error) {
 	}
 	keys.Add(o.SealKey.Public().(ed25519.PublicKey))
 	o.Trusted = keys
-	return &SignService{o: o}, nil
+	return &SignService{o: o, ready: make(chan struct{})}, nil
 }
 
 // Serve answers SignSubject until ctx ends.
@@ -148,6 +156,10 @@ func (s *SignService) Serve(ctx context.Context, nc *nats.Conn) error {
 	if err != nil {
 		return fmt.Errorf("report signing service: subscribe %s: %w", SignSubject, err)
 	}
+	// Flushed, the server has the subscription; not connected now, the
+	// client sends it again on reconnecting.
+	_ = nc.FlushTimeout(10 * time.Second)
+	s.readyOnce.Do(func() { close(s.ready) })
 	<-ctx.Done()
 	return sub.Drain()
 }

@@ -63,6 +63,7 @@ func TestReportSignWithoutKeysIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	go svc.Serve(ctx, nc)
+	<-svc.Ready() // a sign request before it subscribed would find no responder
 	r := &reports.Report{V: reports.SchemaVersion, Header: reports.Header{Site: "plant1", Line: "fill1", Batch: "B-1", GeneratedAt: time.Now().UTC()}}
 	data, err := reports.Render(r, "html", reportKey, time.Now())
 	if err != nil {
