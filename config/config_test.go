@@ -79,6 +79,9 @@ func TestBadConfigs(t *testing.T) {
 			`15:24 audit.checkpoint_interval: must be 1s to 24h`,
 			`16:18 audit.trusted_keys[0]: empty path`,
 		},
+		"time-zone.yaml": {
+			`2:12 time_zone: must be an IANA time zone name such as UTC or Europe/Dublin`,
+		},
 		"structure.yaml": {
 			`3:8 nats.url: expected nats://host:port`,
 			`4:13 nats.replicas: must be 1–5`,

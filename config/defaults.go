@@ -8,6 +8,8 @@ import (
 // Defaults, in one place. docs/configuration.md lists the same values.
 const (
 	DefaultSite = "site1"
+	// DefaultTimeZone is the site time zone when the config names none.
+	DefaultTimeZone = "UTC"
 	// Roles of the users file allowed to sign reports by default
 	// (reports.signatures); responsibility defaults to the approvers.
 	DefaultReviewRole         = "qa_reviewer"
@@ -59,6 +61,7 @@ var DefaultSuppressWhenState = []string{"stopped", "cip"}
 
 func (c *Config) applyDefaults() {
 	setStr(&c.Site, DefaultSite)
+	setStr(&c.TimeZone, DefaultTimeZone)
 	setStr(&c.DataDir, DefaultDataDir)
 
 	in := &c.InfluxDB

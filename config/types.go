@@ -6,6 +6,10 @@ import "time"
 type Config struct {
 	// Site names the plant; it is the first level of every NATS subject and an InfluxDB tag.
 	Site string `yaml:"site"`
+	// TimeZone is the site's IANA time zone (e.g. Europe/Dublin): every
+	// time a person reads (console, CLI, alarm messages, notifications,
+	// reports) is shown in it, 24-hour and labelled. Default UTC.
+	TimeZone string `yaml:"time_zone"`
 	// DataDir holds state that must survive restarts: spool, PKI, keys, embedded NATS store.
 	DataDir   string    `yaml:"data_dir"`
 	InfluxDB  InfluxDB  `yaml:"influxdb"`

@@ -119,6 +119,9 @@ func (v *validator) minDur(path string, got, least time.Duration) {
 func (c *Config) validate() Errors {
 	v := &validator{c: c}
 	v.id("site", c.Site)
+	if _, err := c.Location(); err != nil {
+		v.errf("time_zone", c.TimeZone, "must be an IANA time zone name such as UTC or Europe/Dublin")
+	}
 	v.influx()
 	v.nats()
 	v.collector()
