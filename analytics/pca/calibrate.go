@@ -26,12 +26,16 @@ func TheoreticalFilter(m *Model, lambda float64, persistence int) (*Filter, erro
 		th2 += l * l
 	}
 	a := float64(m.Components)
-	return &Filter{
+	f := &Filter{
 		Lambda: lambda, Persistence: persistence,
 		T2Limit:     ewmaLimit(a, 2*a, lambda, m.Alpha),
 		QLimit:      ewmaLimit(th1, 2*th2, lambda, m.Alpha),
 		LimitMethod: LimitEWMAMoments,
-	}, nil
+	}
+	if r := float64(m.ResidualComponents); r > 0 {
+		f.T2RLimit = ewmaLimit(r, 2*r, lambda, m.Alpha)
+	}
+	return f, nil
 }
 
 // CalibrateFilter sets the limits of an EWMA (weight lambda, 0 = none) of T²
@@ -47,24 +51,35 @@ func CalibrateFilter(m *Model, segments []*mat.Dense, lambda float64, persistenc
 	if !(alpha > 0 && alpha < 1) {
 		return nil, fmt.Errorf("pca: alpha %v outside (0,1)", alpha)
 	}
-	t2s, qs, err := FilteredStatistics(m, segments, lambda)
+	st, err := filteredStatistics(m, segments, lambda)
 	if err != nil {
 		return nil, err
 	}
-	if float64(len(t2s))*alpha < 5 {
-		return nil, fmt.Errorf("pca: %d calibration observations are too few for alpha %v (need ≥ %v)", len(t2s), alpha, math.Ceil(5/alpha))
+	if float64(len(st[0]))*alpha < 5 {
+		return nil, fmt.Errorf("pca: %d calibration observations are too few for alpha %v (need ≥ %v)", len(st[0]), alpha, math.Ceil(5/alpha))
 	}
-	return &Filter{
+	f := &Filter{
 		Lambda: lambda, Persistence: persistence,
-		T2Limit: quantile(t2s, 1-alpha), QLimit: quantile(qs, 1-alpha),
+		T2Limit: quantile(st[0], 1-alpha), QLimit: quantile(st[1], 1-alpha),
 		LimitMethod: LimitEmpirical, Calibration: source,
-	}, nil
+	}
+	if m.ResidualComponents > 0 {
+		f.T2RLimit = quantile(st[2], 1-alpha)
+	}
+	return f, nil
 }
 
 // FilteredStatistics scores every segment (restarting the lag history and
 // the EWMA at each) and returns the EWMA-filtered T² and Q of every scored
 // row; lambda = 0 returns the raw statistics.
 func FilteredStatistics(m *Model, segments []*mat.Dense, lambda float64) (t2s, qs []float64, err error) {
+	st, err := filteredStatistics(m, segments, lambda)
+	return st[0], st[1], err
+}
+
+// filteredStatistics is FilteredStatistics for T², Q and T²_r (all zero
+// for a model without residual components).
+func filteredStatistics(m *Model, segments []*mat.Dense, lambda float64) (st [numStats][]float64, err error) {
 	mc := m.Clone()
 	mean := inControlMeans(m)
 	nv, p := len(m.Variables), m.Dim()
@@ -72,7 +87,7 @@ func FilteredStatistics(m *Model, segments []*mat.Dense, lambda float64) (t2s, q
 	for s, seg := range segments {
 		rows, cols := seg.Dims()
 		if cols != nv {
-			return nil, nil, fmt.Errorf("pca: segment %d has %d columns, model %q has %d variables", s, cols, m.Name, nv)
+			return st, fmt.Errorf("pca: segment %d has %d columns, model %q has %d variables", s, cols, m.Name, nv)
 		}
 		e := mean
 		for i := m.Lags; i < rows; i++ {
@@ -81,20 +96,21 @@ func FilteredStatistics(m *Model, segments []*mat.Dense, lambda float64) (t2s, q
 					aug[l*nv+j] = seg.At(i-l, j)
 				}
 			}
-			t2, q := mc.Score(aug)
-			if math.IsNaN(t2) || math.IsNaN(q) {
-				return nil, nil, fmt.Errorf("pca: segment %d row %d is not finite", s, i)
+			var v [numStats]float64
+			v[0], v[1], v[2] = mc.ScoreAll(aug)
+			for k := range v {
+				if math.IsNaN(v[k]) {
+					return st, fmt.Errorf("pca: segment %d row %d is not finite", s, i)
+				}
+				if lambda > 0 {
+					e[k] = lambda*v[k] + (1-lambda)*e[k]
+					v[k] = e[k]
+				}
+				st[k] = append(st[k], v[k])
 			}
-			if lambda > 0 {
-				e[0] = lambda*t2 + (1-lambda)*e[0]
-				e[1] = lambda*q + (1-lambda)*e[1]
-				t2, q = e[0], e[1]
-			}
-			t2s = append(t2s, t2)
-			qs = append(qs, q)
 		}
 	}
-	return t2s, qs, nil
+	return st, nil
 }
 
 // quantile is the empirical p-quantile with linear interpolation (type 7).

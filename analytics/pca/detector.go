@@ -15,9 +15,13 @@ const DetectorName = "pca"
 
 // Rules of the findings: one condition per statistic.
 const (
-	RuleT2 = "t2"
-	RuleQ  = "q"
+	RuleT2  = "t2"
+	RuleQ   = "q"
+	RuleT2R = "t2r" // residual T², only for a model trained with Options.ResidualT2
 )
+
+// numStats is the number of statistics a detector can monitor: T², Q, T²_r.
+const numStats = 3
 
 // DetectorConfig places the findings and optionally overrides the model's
 // filter. A multivariate finding's Tag is the model name.
@@ -40,16 +44,17 @@ type Detector struct {
 	cfg       DetectorConfig
 	lambda    float64
 	persist   int
-	limit     [2]float64
-	st        [2]ruleState
+	limit     [numStats]float64
+	st        [numStats]ruleState
+	nstats    int // 2, or 3 with a residual T²
 	nv        int
 	hist      []float64 // ring of the last Lags+1 observations
 	filled    int
 	head      int
 	aug       []float64
 	last      time.Time
-	lastRaw   [2]float64
-	lastValue [2]float64
+	lastRaw   [numStats]float64
+	lastValue [numStats]float64
 }
 
 type ruleState struct {
@@ -66,8 +71,11 @@ func NewDetector(m *Model, cfg DetectorConfig) (*Detector, error) {
 	if cfg.TopN == 0 {
 		cfg.TopN = 5
 	}
-	d := &Detector{m: m.Clone(), cfg: cfg, nv: len(m.Variables), persist: 1,
-		limit: [2]float64{m.T2Limit, m.QLimit}}
+	d := &Detector{m: m.Clone(), cfg: cfg, nv: len(m.Variables), persist: 1, nstats: 2,
+		limit: [numStats]float64{m.T2Limit, m.QLimit, m.T2RLimit}}
+	if m.ResidualComponents > 0 {
+		d.nstats = 3
+	}
 	f := cfg.Filter
 	if f == nil {
 		f = m.Filter
@@ -76,9 +84,12 @@ func NewDetector(m *Model, cfg DetectorConfig) (*Detector, error) {
 		if !(f.Lambda >= 0 && f.Lambda <= 1) || f.Persistence < 0 || !finitePositive(f.T2Limit) || !finitePositive(f.QLimit) {
 			return nil, fmt.Errorf("pca: detector filter %+v: want 0 ≤ lambda ≤ 1, persistence ≥ 0, limits > 0", *f)
 		}
+		if err := m.checkT2RLimit("detector filter", f.T2RLimit); err != nil {
+			return nil, err
+		}
 		d.lambda = f.Lambda
 		d.persist = max(f.Persistence, 1)
-		d.limit = [2]float64{f.T2Limit, f.QLimit}
+		d.limit = [numStats]float64{f.T2Limit, f.QLimit, f.T2RLimit}
 	}
 	sha, err := checksum(d.m.toFile())
 	if err != nil {
@@ -103,21 +114,29 @@ func (d *Detector) Reset() {
 	}
 }
 
-// inControlMeans are the expected T² and Q under normal operation, used to
-// start the EWMA without a warm-up transient.
-func inControlMeans(m *Model) [2]float64 {
+// inControlMeans are the expected T², Q and T²_r under normal operation,
+// used to start the EWMA without a warm-up transient.
+func inControlMeans(m *Model) [numStats]float64 {
 	var th1 float64
 	for _, l := range m.Eigenvalues[m.Components:] {
 		th1 += l
 	}
-	return [2]float64{float64(m.Components), th1}
+	return [numStats]float64{float64(m.Components), th1, float64(m.ResidualComponents)}
 }
 
 // Limits returns the limits the detector compares its (filtered) statistics to.
 func (d *Detector) Limits() (t2, q float64) { return d.limit[0], d.limit[1] }
 
+// ResidualLimit is the limit of the (filtered) residual T², 0 when the
+// model has none.
+func (d *Detector) ResidualLimit() float64 { return d.limit[2] }
+
 // Active reports whether the T² and Q conditions are currently active.
 func (d *Detector) Active() (t2, q bool) { return d.st[0].active, d.st[1].active }
+
+// ActiveResidual reports whether the residual T² condition is active
+// (always false for a model without residual components).
+func (d *Detector) ActiveResidual() bool { return d.st[2].active }
 
 // Observe scores one observation taken at t. It returns the findings whose
 // condition started or ended with this observation (usually none). A vector
@@ -153,10 +172,10 @@ func (d *Detector) Observe(t time.Time, x []float64) ([]analytics.Finding, error
 	if d.filled < lags+1 {
 		return nil, nil
 	}
-	t2, q := d.m.Score(d.aug)
-	d.lastRaw = [2]float64{t2, q}
+	t2, q, t2r := d.m.ScoreAll(d.aug)
+	d.lastRaw = [numStats]float64{t2, q, t2r}
 	var out []analytics.Finding
-	for i, raw := range d.lastRaw {
+	for i, raw := range d.lastRaw[:d.nstats] {
 		s := &d.st[i]
 		v := raw
 		if d.lambda > 0 {
@@ -189,10 +208,19 @@ func (d *Detector) Statistics() (t2, q, filteredT2, filteredQ float64) {
 	return d.lastRaw[0], d.lastRaw[1], d.lastValue[0], d.lastValue[1]
 }
 
+// ResidualStatistic returns the raw and the filtered T²_r of the last
+// scored observation (0, 0 for a model without residual components).
+func (d *Detector) ResidualStatistic() (t2r, filtered float64) {
+	return d.lastRaw[2], d.lastValue[2]
+}
+
 func (d *Detector) finding(t time.Time, rule int, active bool) analytics.Finding {
 	name, stat := "T²", RuleT2
-	if rule == 1 {
+	switch rule {
+	case 1:
 		name, stat = "Q", RuleQ
+	case 2:
+		name, stat = "residual T²", RuleT2R
 	}
 	f := analytics.Finding{
 		Time: t.UTC(), Site: d.cfg.Site, Line: d.cfg.Line, Machine: d.cfg.Machine, Tag: d.m.Name,
@@ -200,9 +228,12 @@ func (d *Detector) finding(t time.Time, rule int, active bool) analytics.Finding
 		Value: d.lastRaw[rule], Statistic: d.lastValue[rule], Limit: d.limit[rule], Severity: d.cfg.Severity,
 	}
 	if active {
-		t2c, qc := d.m.Contributions(d.aug)
-		c := t2c
-		if rule == 1 {
+		var c []float64
+		if rule == 2 {
+			c = d.m.ResidualContributions(d.aug)
+		} else if t2c, qc := d.m.Contributions(d.aug); rule == 0 {
+			c = t2c
+		} else {
 			c = qc
 		}
 		f.Evidence = topContributions(d.m.Variables, c, d.cfg.TopN)

@@ -42,13 +42,18 @@ type fileModel struct {
 	Components  int         `json:"components"`
 	Eigenvalues []float64   `json:"eigenvalues"`
 	Loadings    [][]float64 `json:"loadings"` // one row per (augmented) variable, one column per component
-	Alpha       float64     `json:"alpha"`
-	T2Limit     float64     `json:"t2_limit"`
-	QLimit      float64     `json:"q_limit"`
-	LimitMethod string      `json:"limit_method"`
-	Filter      *Filter     `json:"filter,omitempty"`
-	Training    trainingRef `json:"training"`
-	SHA256      string      `json:"sha256"`
+	// Residual T² (absent in models without it, so their files and
+	// checksums are unchanged): components a..a+r-1.
+	ResidualComponents int         `json:"residual_components,omitempty"`
+	ResidualLoadings   [][]float64 `json:"residual_loadings,omitempty"`
+	Alpha              float64     `json:"alpha"`
+	T2Limit            float64     `json:"t2_limit"`
+	QLimit             float64     `json:"q_limit"`
+	T2RLimit           float64     `json:"t2r_limit,omitempty"`
+	LimitMethod        string      `json:"limit_method"`
+	Filter             *Filter     `json:"filter,omitempty"`
+	Training           trainingRef `json:"training"`
+	SHA256             string      `json:"sha256"`
 }
 
 type trainingRef struct {
@@ -64,11 +69,18 @@ func (m *Model) toFile() fileModel {
 		Version: FileVersion, Name: m.Name, Variables: m.Variables, Lags: m.Lags,
 		Means: m.Mean, StdDevs: m.Std, Components: a, Eigenvalues: m.Eigenvalues,
 		Loadings: make([][]float64, p), Alpha: m.Alpha, T2Limit: m.T2Limit, QLimit: m.QLimit,
-		LimitMethod: m.LimitMethod, Filter: m.Filter,
+		LimitMethod: m.LimitMethod, Filter: m.Filter, T2RLimit: m.T2RLimit,
 		Training: trainingRef{Rows: m.TrainingRows, Source: m.Source, From: rfc3339(m.From), To: rfc3339(m.To)},
 	}
 	for j := 0; j < p; j++ {
 		f.Loadings[j] = m.Loadings[j*a : j*a+a]
+	}
+	if r := m.ResidualComponents; r > 0 {
+		f.ResidualComponents = r
+		f.ResidualLoadings = make([][]float64, p)
+		for j := 0; j < p; j++ {
+			f.ResidualLoadings[j] = m.ResidualLoadings[j*r : j*r+r]
+		}
 	}
 	return f
 }
@@ -199,6 +211,7 @@ func fromFile(f fileModel) (*Model, error) {
 		Eigenvalues: f.Eigenvalues, Components: f.Components, Alpha: f.Alpha,
 		T2Limit: f.T2Limit, QLimit: f.QLimit, LimitMethod: f.LimitMethod, Filter: f.Filter,
 		TrainingRows: f.Training.Rows, Source: f.Training.Source,
+		ResidualComponents: f.ResidualComponents, T2RLimit: f.T2RLimit,
 	}
 	var err error
 	if m.From, err = parseTime("training.from", f.Training.From); err != nil {
@@ -226,6 +239,22 @@ func fromFile(f fileModel) (*Model, error) {
 			return nil, fmt.Errorf("pca: loading row %d has %d values, want %d", j, len(row), a)
 		}
 		m.Loadings = append(m.Loadings, row...)
+	}
+	r := m.ResidualComponents
+	if r < 0 || r > p-a {
+		return nil, fmt.Errorf("pca: residual components %d outside [0,%d]", r, p-a)
+	}
+	if r > 0 && len(f.ResidualLoadings) != p {
+		return nil, fmt.Errorf("pca: %d residual loading rows, want %d", len(f.ResidualLoadings), p)
+	}
+	if r == 0 && len(f.ResidualLoadings) != 0 {
+		return nil, errors.New("pca: residual loadings without residual components")
+	}
+	for j, row := range f.ResidualLoadings {
+		if len(row) != r {
+			return nil, fmt.Errorf("pca: residual loading row %d has %d values, want %d", j, len(row), r)
+		}
+		m.ResidualLoadings = append(m.ResidualLoadings, row...)
 	}
 	if err := m.validate(); err != nil {
 		return nil, err
@@ -300,6 +329,9 @@ func (m *Model) validate() error {
 			}
 		}
 	}
+	if err := m.validateResidual(); err != nil {
+		return err
+	}
 	if !(m.Alpha > 0 && m.Alpha < 1) {
 		return fmt.Errorf("pca: model %q: alpha %v outside (0,1)", m.Name, m.Alpha)
 	}
@@ -318,6 +350,71 @@ func (m *Model) validate() error {
 		}
 		if !finitePositive(f.T2Limit) || !finitePositive(f.QLimit) {
 			return fmt.Errorf("pca: model %q: filter limits T²=%v Q=%v, want finite and > 0", m.Name, f.T2Limit, f.QLimit)
+		}
+		if err := m.checkT2RLimit("filter", f.T2RLimit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkT2RLimit: a T²_r limit is present exactly when the model has
+// residual components, so a filter made for another model is refused.
+func (m *Model) checkT2RLimit(what string, v float64) error {
+	if m.ResidualComponents > 0 && !finitePositive(v) {
+		return fmt.Errorf("pca: model %q: %s residual T² limit %v, want finite and > 0", m.Name, what, v)
+	}
+	if m.ResidualComponents == 0 && v != 0 {
+		return fmt.Errorf("pca: model %q: %s has a residual T² limit but the model has no residual components", m.Name, what)
+	}
+	return nil
+}
+
+// validateResidual checks the residual components: within the discarded
+// ones, positive variance, loadings orthonormal among themselves and
+// orthogonal to the retained ones.
+func (m *Model) validateResidual() error {
+	p, a, r := m.Dim(), m.Components, m.ResidualComponents
+	if r < 0 || r > p-a || len(m.ResidualLoadings) != p*r {
+		return fmt.Errorf("pca: model %q: %d residual components and %d residual loadings for %d variables and %d components",
+			m.Name, r, len(m.ResidualLoadings), p, a)
+	}
+	if err := m.checkT2RLimit("raw", m.T2RLimit); err != nil {
+		return err
+	}
+	if r == 0 {
+		return nil
+	}
+	if !(m.Eigenvalues[a+r-1] > 0) {
+		return fmt.Errorf("pca: model %q: residual eigenvalue %d is zero", m.Name, a+r)
+	}
+	for _, v := range m.ResidualLoadings {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("pca: model %q: residual loading %v is not finite", m.Name, v)
+		}
+	}
+	for k := 0; k < r; k++ {
+		for l := k; l < r; l++ {
+			var d float64
+			for j := 0; j < p; j++ {
+				d += m.ResidualLoadings[j*r+k] * m.ResidualLoadings[j*r+l]
+			}
+			want := 0.0
+			if k == l {
+				want = 1
+			}
+			if math.Abs(d-want) > 1e-6 {
+				return fmt.Errorf("pca: model %q: residual loadings %d and %d are not orthonormal (dot %v)", m.Name, k, l, d)
+			}
+		}
+		for l := 0; l < a; l++ {
+			var d float64
+			for j := 0; j < p; j++ {
+				d += m.ResidualLoadings[j*r+k] * m.Loadings[j*a+l]
+			}
+			if math.Abs(d) > 1e-6 {
+				return fmt.Errorf("pca: model %q: residual loading %d is not orthogonal to loading %d (dot %v)", m.Name, k, l, d)
+			}
 		}
 	}
 	return nil

@@ -116,6 +116,15 @@ func FuzzReadModel(f *testing.F) {
 	f.Add(bytes.Replace(good, []byte(`"components": 2`), []byte(`"components": 9`), 1))
 	f.Add([]byte(`{"version":1}`))
 	f.Add([]byte(`{"version":1,"variables":["a","b"],"lags":1000,"loadings":[]}`))
+	rm, err := Train(newSynthetic(4, 5, 2, 0.3).rows(200), names(5), Options{Name: "fuzz-r", Components: 2, ResidualT2: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	withResidual, err := rm.MarshalFile()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(withResidual)
 	f.Add([]byte(`[]`))
 	f.Add([]byte(``))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -126,9 +135,9 @@ func FuzzReadModel(f *testing.F) {
 		// Anything that loads must score without panicking and re-encode
 		// to a file that loads again.
 		x := make([]float64, m.Dim())
-		t2, q := m.Score(x)
-		if math.IsNaN(t2) || math.IsNaN(q) || q < 0 {
-			t.Fatalf("loaded model scores (%v, %v)", t2, q)
+		t2, q, t2r := m.ScoreAll(x)
+		if math.IsNaN(t2) || math.IsNaN(q) || q < 0 || math.IsNaN(t2r) || t2r < 0 {
+			t.Fatalf("loaded model scores (%v, %v, %v)", t2, q, t2r)
 		}
 		again, err := m.MarshalFile()
 		if err != nil {

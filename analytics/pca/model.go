@@ -13,6 +13,10 @@ import (
 
 // Limit methods recorded in a model so a reader knows where a limit came from.
 const (
+	// MinResidualEigenvalue is the smallest eigenvalue, relative to the
+	// largest, of a residual component that T²_r scores.
+	MinResidualEigenvalue = 1e-6
+
 	LimitTheoretical = "f-distribution/jackson-mudholkar"
 	LimitEWMAMoments = "ewma-moment-matched-chi2"
 	LimitEmpirical   = "empirical-quantile"
@@ -28,6 +32,17 @@ type Options struct {
 	// Lags > 0 trains a dynamic PCA model (Ku, Storer & Georgakis 1995): each
 	// observation is augmented with the previous Lags observations.
 	Lags int
+	// ResidualT2 adds a third statistic, the Hotelling T² of the residual
+	// components (T²_r): Q weighs every residual direction alike, T²_r
+	// divides each by its variance, so a broken tight relation (a control
+	// loop's measured and manipulated variable) counts however little
+	// variance it had. Components with eigenvalue below
+	// MinResidualEigenvalue·λ1 are left out: they are exact collinearities
+	// whose variance is rounding noise.
+	ResidualT2 bool
+	// ResidualMinEigenvalue overrides MinResidualEigenvalue (relative to
+	// the largest eigenvalue); 0 keeps the default.
+	ResidualMinEigenvalue float64
 	// Provenance, stored in the model file.
 	Source   string
 	From, To time.Time
@@ -41,6 +56,7 @@ type Filter struct {
 	Persistence int     `json:"persistence,omitempty"` // consecutive violations needed; 0 or 1 = none
 	T2Limit     float64 `json:"t2_limit"`
 	QLimit      float64 `json:"q_limit"`
+	T2RLimit    float64 `json:"t2r_limit,omitempty"` // residual T²; set exactly when the model has residual components
 	LimitMethod string  `json:"limit_method"`
 	Calibration string  `json:"calibration,omitempty"` // what data an empirical limit came from
 }
@@ -48,24 +64,29 @@ type Filter struct {
 // Model is a trained PCA monitoring model. Score reuses internal buffers, so
 // a Model must not be scored from several goroutines at once; use Clone.
 type Model struct {
-	Name         string
-	Variables    []string // base variable (tag) names, in observation order
-	Lags         int
-	Mean, Std    []float64 // per augmented variable, len Dim()
-	Loadings     []float64 // row-major Dim() × Components, orthonormal columns
-	Eigenvalues  []float64 // all Dim() eigenvalues of the correlation matrix, descending
-	Components   int
-	Alpha        float64
-	T2Limit      float64 // limit of the raw T² (LimitMethod)
-	QLimit       float64 // limit of the raw Q
-	LimitMethod  string
-	Filter       *Filter // nil = raw statistics only
-	TrainingRows int     // rows of the (augmented) training matrix
-	Source       string
-	From, To     time.Time
+	Name        string
+	Variables   []string // base variable (tag) names, in observation order
+	Lags        int
+	Mean, Std   []float64 // per augmented variable, len Dim()
+	Loadings    []float64 // row-major Dim() × Components, orthonormal columns
+	Eigenvalues []float64 // all Dim() eigenvalues of the correlation matrix, descending
+	Components  int
+	// ResidualComponents r > 0 enables T²_r over components a..a+r-1,
+	// whose loadings are ResidualLoadings (row-major Dim() × r).
+	ResidualComponents int
+	ResidualLoadings   []float64
+	Alpha              float64
+	T2Limit            float64 // limit of the raw T² (LimitMethod)
+	QLimit             float64 // limit of the raw Q
+	T2RLimit           float64 // limit of the raw T²_r (0 when r = 0)
+	LimitMethod        string
+	Filter             *Filter // nil = raw statistics only
+	TrainingRows       int     // rows of the (augmented) training matrix
+	Source             string
+	From, To           time.Time
 
-	invStd, invLambda []float64
-	z, t              []float64
+	invStd, invLambda, invLambdaR []float64
+	z, t, tr                      []float64
 }
 
 // Dim is the length of the vector Score expects: len(Variables)·(Lags+1).
@@ -202,9 +223,48 @@ func Train(X *mat.Dense, names []string, opts Options) (*Model, error) {
 			mdl.Loadings[j*a+k] = sign * vecs.At(j, col)
 		}
 	}
+	if opts.ResidualT2 {
+		tol := opts.ResidualMinEigenvalue
+		if tol == 0 {
+			tol = MinResidualEigenvalue
+		}
+		if !(tol > 0 && tol < 1) {
+			return nil, fmt.Errorf("pca: residual minimum eigenvalue %v outside (0,1)", tol)
+		}
+		r := 0
+		for a+r < p && a+r < rows-2 && mdl.Eigenvalues[a+r] >= tol*mdl.Eigenvalues[0] {
+			r++
+		}
+		if r == 0 {
+			return nil, fmt.Errorf("pca: residual T² asked for, but no residual component of %d has variance ≥ %g of the first; use fewer components", p-a, tol)
+		}
+		mdl.ResidualComponents = r
+		mdl.ResidualLoadings = make([]float64, p*r)
+		for k := 0; k < r; k++ {
+			col := order[a+k]
+			sign := 1.0
+			var big float64
+			for j := 0; j < p; j++ {
+				if v := vecs.At(j, col); math.Abs(v) > math.Abs(big) {
+					big = v
+				}
+			}
+			if big < 0 {
+				sign = -1
+			}
+			for j := 0; j < p; j++ {
+				mdl.ResidualLoadings[j*r+k] = sign * vecs.At(j, col)
+			}
+		}
+	}
 	var err error
 	if mdl.T2Limit, err = T2Limit(a, rows, opts.Alpha); err != nil {
 		return nil, err
+	}
+	if r := mdl.ResidualComponents; r > 0 {
+		if mdl.T2RLimit, err = T2Limit(r, rows, opts.Alpha); err != nil {
+			return nil, err
+		}
 	}
 	if mdl.QLimit, err = QLimit(mdl.Eigenvalues[a:], opts.Alpha); err != nil {
 		return nil, err
@@ -258,8 +318,14 @@ func (m *Model) init() {
 	for k := 0; k < a; k++ {
 		m.invLambda[k] = 1 / m.Eigenvalues[k]
 	}
+	r := m.ResidualComponents
+	m.invLambdaR = make([]float64, r)
+	for k := 0; k < r; k++ {
+		m.invLambdaR[k] = 1 / m.Eigenvalues[a+k]
+	}
 	m.z = make([]float64, p)
 	m.t = make([]float64, a)
+	m.tr = make([]float64, r)
 }
 
 // Clone returns a copy with its own scoring buffers, for use in another
@@ -278,6 +344,13 @@ func (m *Model) Clone() *Model {
 // observation x (len Dim(); for a dynamic model the current values first,
 // then each lag). It does not allocate. A NaN in x gives NaN statistics.
 func (m *Model) Score(x []float64) (t2, q float64) {
+	t2, q, _ = m.ScoreAll(x)
+	return t2, q
+}
+
+// ScoreAll is Score plus the residual T² (T²_r, 0 for a model without
+// residual components). It does not allocate.
+func (m *Model) ScoreAll(x []float64) (t2, q, t2r float64) {
 	p, a := len(m.z), len(m.t)
 	if len(x) != p {
 		panic(fmt.Sprintf("pca: Score got %d values, model %q expects %d", len(x), m.Name, p))
@@ -307,7 +380,53 @@ func (m *Model) Score(x []float64) (t2, q float64) {
 	if q < 0 {
 		q = 0
 	}
-	return t2, q
+	if r := len(m.tr); r > 0 {
+		tr, R := m.tr, m.ResidualLoadings[:p*r]
+		for k := range tr {
+			tr[k] = 0
+		}
+		for j := 0; j < p; j++ {
+			zj := z[j]
+			for k, l := range R[j*r : j*r+r] {
+				tr[k] += zj * l
+			}
+		}
+		for k, tk := range tr {
+			t2r += tk * tk * m.invLambdaR[k]
+		}
+	}
+	return t2, q, t2r
+}
+
+// ResidualContributions splits T²_r of x over the base variables with the
+// same partial decomposition as the T² contributions (they sum to T²_r).
+// It returns nil for a model without residual components.
+func (m *Model) ResidualContributions(x []float64) []float64 {
+	p, a, r := m.Dim(), m.Components, m.ResidualComponents
+	if r == 0 {
+		return nil
+	}
+	if len(x) != p {
+		panic(fmt.Sprintf("pca: ResidualContributions got %d values, model %q expects %d", len(x), m.Name, p))
+	}
+	z := make([]float64, p)
+	t := make([]float64, r)
+	for j := 0; j < p; j++ {
+		z[j] = (x[j] - m.Mean[j]) / m.Std[j]
+		for k := 0; k < r; k++ {
+			t[k] += z[j] * m.ResidualLoadings[j*r+k]
+		}
+	}
+	nv := len(m.Variables)
+	c := make([]float64, nv)
+	for j := 0; j < p; j++ {
+		var w float64
+		for k := 0; k < r; k++ {
+			w += t[k] * m.ResidualLoadings[j*r+k] / m.Eigenvalues[a+k]
+		}
+		c[j%nv] += z[j] * w
+	}
+	return c
 }
 
 // Contributions splits T² and Q of x over the base variables (lags summed).

@@ -21,23 +21,26 @@ var ErrSnapshotModel = errors.New("pca: detector snapshot belongs to a different
 // identified by name, variables and the SHA-256 of its file form; the
 // effective filter is stored too because it can be overridden per detector.
 type detectorSnapshot struct {
-	V           int          `json:"v"`
-	Model       string       `json:"model"`
-	ModelSHA256 string       `json:"model_sha256"`
-	Variables   []string     `json:"variables"`
-	Lags        int          `json:"lags"`
-	Lambda      float64      `json:"ewma_lambda"`
-	Persistence int          `json:"persistence"`
-	Limits      [2]float64   `json:"limits"` // T², Q
-	Rules       [2]ruleSaved `json:"rules"`  // T², Q
+	V           int      `json:"v"`
+	Model       string   `json:"model"`
+	ModelSHA256 string   `json:"model_sha256"`
+	Variables   []string `json:"variables"`
+	Lags        int      `json:"lags"`
+	Lambda      float64  `json:"ewma_lambda"`
+	Persistence int      `json:"persistence"`
+	// T², Q and T²_r. A snapshot written before T²_r existed has two
+	// elements; the third decodes as zero, which is what a detector
+	// without T²_r holds.
+	Limits [numStats]float64   `json:"limits"`
+	Rules  [numStats]ruleSaved `json:"rules"`
 	// Hist is the lag ring as stored (len Dim()), Head the slot the next
 	// observation goes to, Filled how many slots hold data.
-	Hist      []float64  `json:"hist"`
-	Head      int        `json:"head"`
-	Filled    int        `json:"filled"`
-	Last      string     `json:"last,omitempty"` // RFC 3339, time of the last accepted observation
-	LastRaw   [2]float64 `json:"last_raw"`
-	LastValue [2]float64 `json:"last_value"`
+	Hist      []float64         `json:"hist"`
+	Head      int               `json:"head"`
+	Filled    int               `json:"filled"`
+	Last      string            `json:"last,omitempty"` // RFC 3339, time of the last accepted observation
+	LastRaw   [numStats]float64 `json:"last_raw"`
+	LastValue [numStats]float64 `json:"last_value"`
 }
 
 type ruleSaved struct {

@@ -14,6 +14,8 @@ type Method struct {
 	Name        string
 	Components  int     // retained components a
 	Lags        int     // dynamic PCA lags (0 = static PCA)
+	ResidualT2  bool    // also monitor the residual T² (pca.Options.ResidualT2)
+	ResidualTol float64 // pca.Options.ResidualMinEigenvalue (0 = default)
 	Alpha       float64 // model alpha (theoretical limits)
 	Lambda      float64 // EWMA weight of the statistics, 0 = none
 	Persistence int     // consecutive violations to raise (and clear) an alarm
@@ -23,8 +25,9 @@ type Method struct {
 	CalibAlpha float64
 }
 
-// Rates are fractions of rows in alarm for T², Q and "T² or Q".
-type Rates struct{ T2, Q, Combined float64 }
+// Rates are fractions of rows in alarm for T², Q, the residual T² (0 for
+// a method without it) and any of them ("Combined").
+type Rates struct{ T2, Q, T2R, Combined float64 }
 
 // Result of one method on the data set.
 type Result struct {
@@ -32,8 +35,9 @@ type Result struct {
 	Model     *pca.Model
 	T2Limit   float64
 	QLimit    float64
+	T2RLimit  float64              // 0 without a residual T²
 	Detection [NumFaults + 1]Rates // over rows 161..960 of dNN_te
-	// Delay is the number of faulty rows before the first "T² or Q" alarm
+	// Delay is the number of faulty rows before the first alarm of any statistic
 	// (0 = alarm on row 161), -1 when the fault is never flagged.
 	Delay      [NumFaults + 1]int
 	FalseAlarm Rates // over all rows of d00_te
@@ -63,6 +67,7 @@ func Evaluate(d *Data, m Method) (*Result, error) {
 	}
 	r := &Result{Method: m, Model: model}
 	r.T2Limit, r.QLimit = det.Limits()
+	r.T2RLimit = det.ResidualLimit()
 	if r.FalseAlarm, err = alarmRate(det, d.Normal, 0); err != nil {
 		return nil, err
 	}
@@ -80,8 +85,9 @@ func Evaluate(d *Data, m Method) (*Result, error) {
 // build trains the method's model on d.Train and sets its limits.
 func build(d *Data, m Method) (*pca.Detector, *pca.Model, error) {
 	model, err := pca.Train(d.Train, VariableNames(), pca.Options{
-		Name: "tep", Components: m.Components, Lags: m.Lags, Alpha: m.Alpha,
-		Source: "Braatz TEP d00.dat",
+		Name: "tep", Components: m.Components, Lags: m.Lags, Alpha: m.Alpha, ResidualT2: m.ResidualT2,
+		ResidualMinEigenvalue: m.ResidualTol,
+		Source:                "Braatz TEP d00.dat",
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("tep: train %s: %w", m.Name, err)
@@ -95,7 +101,7 @@ func build(d *Data, m Method) (*pca.Detector, *pca.Model, error) {
 		filter, err = pca.TheoreticalFilter(model, m.Lambda, m.Persistence)
 	case m.Persistence > 1:
 		filter = &pca.Filter{Persistence: m.Persistence, T2Limit: model.T2Limit, QLimit: model.QLimit,
-			LimitMethod: model.LimitMethod}
+			T2RLimit: model.T2RLimit, LimitMethod: model.LimitMethod}
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("tep: limits for %s: %w", m.Name, err)
@@ -120,10 +126,11 @@ func pooledRate(det *pca.Detector, segs []*mat.Dense) (Rates, error) {
 		n := float64(seg.RawMatrix().Rows)
 		sum.T2 += rt.T2 * n
 		sum.Q += rt.Q * n
+		sum.T2R += rt.T2R * n
 		sum.Combined += rt.Combined * n
 		rows += n
 	}
-	return Rates{sum.T2 / rows, sum.Q / rows, sum.Combined / rows}, nil
+	return Rates{sum.T2 / rows, sum.Q / rows, sum.T2R / rows, sum.Combined / rows}, nil
 }
 
 // trainingRates measures a method on training-side data only: the
@@ -156,12 +163,12 @@ func alarmRate(det *pca.Detector, X *mat.Dense, from int) (Rates, error) {
 }
 
 // alarmRateDelay is alarmRate that also returns how many rows from `from`
-// on passed before the first "T² or Q" alarm (-1: none).
+// on passed before the first alarm of any statistic (-1: none).
 func alarmRateDelay(det *pca.Detector, X *mat.Dense, from int) (Rates, int, error) {
 	det.Reset()
 	rows, _ := X.Dims()
 	t0 := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-	var n, t2n, qn, cn int
+	var n, t2n, qn, rn, cn int
 	delay := -1
 	for i := 0; i < rows; i++ {
 		if _, err := det.Observe(t0.Add(time.Duration(i)*3*time.Minute), X.RawRowView(i)); err != nil {
@@ -171,6 +178,7 @@ func alarmRateDelay(det *pca.Detector, X *mat.Dense, from int) (Rates, int, erro
 			continue
 		}
 		a, b := det.Active()
+		c := det.ActiveResidual()
 		n++
 		if a {
 			t2n++
@@ -178,7 +186,10 @@ func alarmRateDelay(det *pca.Detector, X *mat.Dense, from int) (Rates, int, erro
 		if b {
 			qn++
 		}
-		if a || b {
+		if c {
+			rn++
+		}
+		if a || b || c {
 			cn++
 			if delay < 0 {
 				delay = i - from
@@ -187,7 +198,8 @@ func alarmRateDelay(det *pca.Detector, X *mat.Dense, from int) (Rates, int, erro
 	}
 	// Reset so the end-of-run state never leaks into the next file.
 	det.Reset()
-	return Rates{float64(t2n) / float64(n), float64(qn) / float64(n), float64(cn) / float64(n)}, delay, nil
+	fn := float64(n)
+	return Rates{float64(t2n) / fn, float64(qn) / fn, float64(rn) / fn, float64(cn) / fn}, delay, nil
 }
 
 // MeanMissed is the mean missed-detection rate (1 − detection) over all
@@ -205,8 +217,9 @@ func (r *Result) MeanMissed(exclude ...int) Rates {
 		}
 		s.T2 += 1 - r.Detection[f].T2
 		s.Q += 1 - r.Detection[f].Q
+		s.T2R += 1 - r.Detection[f].T2R
 		s.Combined += 1 - r.Detection[f].Combined
 		n++
 	}
-	return Rates{s.T2 / n, s.Q / n, s.Combined / n}
+	return Rates{s.T2 / n, s.Q / n, s.T2R / n, s.Combined / n}
 }

@@ -115,8 +115,12 @@ quality, or is older than --max-age are left out.`,
 			if err := m.Save(out); err != nil {
 				return withCode(ExitFailure, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "model %s: %d variables, %d components, %d rows, T² limit %.4g, Q limit %.4g (α = %g), written to %s\n",
-				m.Name, len(m.Variables), m.Components, m.TrainingRows, m.T2Limit, m.QLimit, m.Alpha, out)
+			residual := ""
+			if m.ResidualComponents > 0 {
+				residual = fmt.Sprintf(", residual T² over %d components limit %.4g", m.ResidualComponents, m.T2RLimit)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "model %s: %d variables, %d components, %d rows, T² limit %.4g, Q limit %.4g%s (α = %g), written to %s\n",
+				m.Name, len(m.Variables), m.Components, m.TrainingRows, m.T2Limit, m.QLimit, residual, m.Alpha, out)
 			return nil
 		},
 	}
@@ -134,6 +138,7 @@ quality, or is older than --max-age are left out.`,
 	cmd.Flags().Float64Var(&opts.CPV, "cpv", 0.9, "cumulative fraction of variance when --components is 0")
 	cmd.Flags().Float64Var(&opts.Alpha, "alpha", 0.01, "false-alarm probability of the T² and Q limits")
 	cmd.Flags().IntVar(&opts.Lags, "lags", 0, "dynamic PCA: previous observations added to each (0 = static)")
+	cmd.Flags().BoolVar(&opts.ResidualT2, "residual-t2", false, "also monitor the residual T² (rule t2r): broken tight relations that Q misses")
 	return cmd
 }
 

@@ -230,4 +230,19 @@ func TestAnalyticsTrainCSV(t *testing.T) {
 	if !slices.Equal(m.Variables, []string{"a", "b", "c"}) || m.TrainingRows != 100 || math.Abs(m.Mean[1]-mean) > 1e-12 || math.Abs(m.Std[1]-sd) > 1e-12 {
 		t.Fatalf("model %q rows %d mean %v σ %v, want %v / %v", m.Variables, m.TrainingRows, m.Mean[1], m.Std[1], mean, sd)
 	}
+	if m.ResidualComponents != 0 {
+		t.Fatalf("residual T² without --residual-t2: %d components", m.ResidualComponents)
+	}
+	// --residual-t2 keeps both residual components (neither is an exact
+	// collinearity) and says so.
+	code, stdout, stderr := run(t, "analytics", "train", "--csv", in, "--name", "abc", "--components", "1", "--residual-t2", "-o", out)
+	if code != ExitOK {
+		t.Fatalf("--residual-t2: exit %d: %s", code, stderr)
+	}
+	if m, err = pca.Load(out); err != nil {
+		t.Fatal(err)
+	}
+	if m.ResidualComponents != 2 || !(m.T2RLimit > 0) || !strings.Contains(stdout, "residual T² over 2 components") {
+		t.Fatalf("--residual-t2: %d residual components, limit %v, output %q", m.ResidualComponents, m.T2RLimit, stdout)
+	}
 }

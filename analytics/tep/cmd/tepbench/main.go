@@ -1,5 +1,5 @@
-// Command tepbench runs the Tennessee Eastman benchmark of the PCA T²/Q
-// detector and writes docs/benchmarks/tep.md.
+// Command tepbench runs the Tennessee Eastman benchmark of the PCA detector
+// (T², Q, residual T²) and writes docs/benchmarks/tep.md.
 //
 //	go run ./analytics/tep/cmd/tepbench -data ../shared/datasets/tep -out docs/benchmarks/tep.md
 //
