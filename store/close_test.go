@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -63,17 +64,19 @@ func TestCloseStopsRun(t *testing.T) {
 	cfg := testCfg(t, "http://127.0.0.1:1", "db") // nothing listens: every send fails
 	w := newIdleWriter(t, cfg, WriterOptions{DrainTimeout: time.Millisecond})
 	go func() { w.done <- w.Run(context.Background()) }()
+	// Close must find Run running: before it starts, Close takes the
+	// never-started path (TestCloseWithoutSpoolDir) and Run then refuses.
+	for !w.started.Load() {
+		runtime.Gosched()
+	}
 	w.WriteSamples(genSamples(time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC), 0, 10))
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-w.done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	default:
-		t.Fatal("Close returned before Run did")
+	// Close returns once Run has drained and spooled (the spool check
+	// below proves it); Run's value reaches this goroutine just after.
+	if err := <-w.done; err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 	w2 := newIdleWriter(t, cfg, WriterOptions{})
 	defer w2.Close()
