@@ -124,7 +124,8 @@ func Run(ctx context.Context, o Options) error {
 		if _, err := auditLog.Append(ctx, audit.ConfigLoaded(operatorName(), cfg.File, cfg.Digest)); err != nil {
 			return err
 		}
-		svc, err = alerts.New(cfg, anc, alerts.Options{Logger: log.With("component", "alerts"), Points: sinks, Audit: auditLog, OnTransition: o.OnTransition})
+		svc, err = alerts.New(cfg, anc, alerts.Options{Logger: log.With("component", "alerts"), Points: sinks, Audit: auditLog, OnTransition: o.OnTransition,
+			Registerer: in.reg})
 		if err != nil {
 			return err
 		}
