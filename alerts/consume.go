@@ -40,11 +40,15 @@ func (s *Service) consumeDurable(ctx context.Context, stream string, cfg jetstre
 			s.log.Warn("alerts: consumer interrupted; resuming", "consumer", cfg.Durable, "stream", stream, "err", err)
 		}
 		// The consumer may have been deleted: make sure it exists again.
-		if cons, err = s.js.CreateOrUpdateConsumer(ctx, stream, cfg); err != nil {
+		// On failure the old handle is kept and pulled from again (a nil
+		// one would crash the loop).
+		if c, err := s.js.CreateOrUpdateConsumer(ctx, stream, cfg); err != nil {
 			s.log.Error("alerts: consumer", "consumer", cfg.Durable, "stream", stream, "err", err)
 			if wait(ctx, time.Second) != nil {
 				return nil
 			}
+		} else {
+			cons = c
 		}
 	}
 	return nil

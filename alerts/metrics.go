@@ -8,7 +8,7 @@ import (
 
 // Outcomes of a finding (label outcome of linewatch_alerts_findings_total).
 const (
-	outcomeApplied     = "applied"     // changed its alarm (a transition, or a delay started or cancelled)
+	outcomeApplied     = "applied" // changed its alarm (a transition, or a delay started or cancelled)
 	outcomeRedelivered = CodeRedelivered
 	outcomeSuperseded  = CodeSuperseded
 	outcomeUndecodable = "undecodable" // a FINDINGS message no version decodes (terminated)

@@ -73,8 +73,8 @@ type Service struct {
 	shared  jetstream.KeyValue
 	metrics *metrics
 	audit   Auditor
-	auth  *identity.Authority
-	opts  Options
+	auth    *identity.Authority
+	opts    Options
 
 	authServer *AuthServer
 	log        *slog.Logger
