@@ -93,7 +93,7 @@ func Permissions(r Role) *server.Permissions {
 		for _, s := range []string{streamAudit, streamAuditCP, kvAlarms, kvNotifyDedupe, kvAlertsShared, "KV_" + BucketAuth} {
 			p = append(p, bucketAPI(s)...)
 		}
-		for _, s := range []string{StreamAlarms, StreamFindings, streamHealth, streamAudit, streamAuditCP, kvAlarms} {
+		for _, s := range []string{StreamAlarms, StreamFindings, streamHealth, streamAudit, streamAuditCP, kvAlarms, kvNotifyDedupe} {
 			p = append(p, consumerAPI(s)...)
 		}
 		// STREAM.INFO.* covers every stream's info.
