@@ -47,11 +47,16 @@ func (s *Service) findingsConsumerConfig(line string) jetstream.ConsumerConfig {
 // is applied out of order). Each message's stream sequence is recorded
 // with the alarm it changed, so a redelivery is recognised as applied.
 func (s *Service) RunFindings(ctx context.Context) error {
+	s.remoteStates.Store(true)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
 	)
+	if len(s.cfg.Lines) == 0 {
+		<-ctx.Done()
+		return nil
+	}
 	for _, l := range s.cfg.Lines {
 		cfg, err := s.lineConsumerStart(ctx, l.ID)
 		if err != nil {
@@ -76,17 +81,26 @@ func (s *Service) RunFindings(ctx context.Context) error {
 // start of the stream.
 func (s *Service) lineConsumerStart(ctx context.Context, line string) (jetstream.ConsumerConfig, error) {
 	cfg := s.findingsConsumerConfig(line)
+	for attempt := 1; ; attempt++ {
+		cctx, cancel := context.WithTimeout(ctx, opTimeout)
+		c, err := s.js.Consumer(cctx, bus.StreamFindings, cfg.Durable)
+		cancel()
+		if err == nil {
+			cur := c.CachedInfo().Config
+			cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = cur.DeliverPolicy, cur.OptStartSeq, cur.OptStartTime
+			return cfg, nil
+		}
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			break
+		}
+		// NATS not ready yet (a cluster starting, a leader election): wait.
+		s.log.Warn("alerts: line findings consumer not readable yet; retrying", "consumer", cfg.Durable, "attempt", attempt, "err", err)
+		if werr := wait(ctx, retryDelay(attempt)); werr != nil {
+			return cfg, fmt.Errorf("alerts: consumer %s on stream %s: %w", cfg.Durable, bus.StreamFindings, err)
+		}
+	}
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	c, err := s.js.Consumer(cctx, bus.StreamFindings, cfg.Durable)
-	if err == nil {
-		cur := c.CachedInfo().Config
-		cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = cur.DeliverPolicy, cur.OptStartSeq, cur.OptStartTime
-		return cfg, nil
-	}
-	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return cfg, fmt.Errorf("alerts: consumer %s on stream %s: %w", cfg.Durable, bus.StreamFindings, err)
-	}
 	legacy, err := s.js.Consumer(cctx, bus.StreamFindings, LegacyFindingsConsumer)
 	if err == nil {
 		floor := legacy.CachedInfo().AckFloor.Stream

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -90,6 +91,10 @@ type Service struct {
 	// ready is closed once Run serves commands and logins (Ready).
 	ready     chan struct{}
 	readyOnce sync.Once
+
+	// remoteStates: RunFindings runs, so machine states from other
+	// processes are in SharedBucket.
+	remoteStates atomic.Bool
 
 	// machineAt: line/machine → time of that state (made on first use);
 	// an older report than the one applied is ignored.

@@ -46,14 +46,15 @@ func (s *Service) ApplyMachineState(m analytics.MachineState) {
 }
 
 // machineSuppressed says whether a machine's state suppresses its alarms
-// by design: as the engine in this process reported it, else as FINDINGS
-// carried it (SharedBucket, so every worker reads the same in the line's
-// order). known is false when neither knows the machine.
+// by design: as the engine in this process reported it, else, in a worker
+// that consumes FINDINGS, as FINDINGS carried it (SharedBucket, so every
+// worker reads the same in the line's order). known is false when neither
+// knows the machine.
 func (s *Service) machineSuppressed(ctx context.Context, line, machine string) (suppressed, known bool, err error) {
 	s.mu.Lock()
 	st, ok := s.machines[line+"/"+machine]
 	s.mu.Unlock()
-	if !ok {
+	if !ok && s.remoteStates.Load() {
 		if st, ok, err = s.remoteMachineState(ctx, line, machine); err != nil {
 			return false, false, err
 		}
