@@ -138,7 +138,16 @@ func (s *Service) applyFindingsMsg(ctx context.Context, msg jetstream.Msg) {
 		}
 		_ = msg.Ack()
 	default:
-		if err := s.notifyOne(ctx, *m.Finding, seq); err != nil {
+		err := s.notifyOne(ctx, *m.Finding, seq)
+		if err != nil && ErrorCode(err) != CodeInternal {
+			// The state machine refuses it for good: redelivering it
+			// would hold up the line forever.
+			s.count(outcomeRefused)
+			s.log.Error("alerts: finding refused by the alarm state machine; dropped", "finding", m.Finding.ID, "seq", seq, "err", err)
+			_ = msg.Term()
+			return
+		}
+		if err != nil {
 			s.log.Error("alerts: finding not applied; redelivering", "finding", m.Finding.ID, "seq", seq, "err", err)
 			_ = msg.NakWithDelay(time.Second)
 			return
