@@ -150,7 +150,7 @@ func (m *Manager) Held() []string {
 }
 
 func (m *Manager) leaseKey(p string) string { return m.o.Group + ".lease." + p }
-func (m *Manager) memberKey() string       { return m.o.Group + ".member." + m.o.Worker }
+func (m *Manager) memberKey() string        { return m.o.Group + ".member." + m.o.Worker }
 
 // Run takes and renews leases until ctx ends, then stops every partition's
 // work, waits for it (at most TTL) and deletes the leases so that another
@@ -406,4 +406,3 @@ func closed(c <-chan struct{}) bool {
 		return false
 	}
 }
-
