@@ -242,8 +242,13 @@ func (m *Manager) reap(octx context.Context) {
 		l.mu.Lock()
 		rel, rev := l.releasing, l.rev
 		l.mu.Unlock()
-		if !rel || !closed(l.done) {
+		if !closed(l.done) {
 			continue
+		}
+		if !rel {
+			// The work returned by itself (an error it logged): free the
+			// partition so that it is taken again, here or elsewhere.
+			m.log.Warn("partition: work ended while the lease was held; releasing", "partition", l.Partition)
 		}
 		if err := m.o.KV.Delete(octx, m.leaseKey(l.Partition), jetstream.LastRevision(rev)); err != nil {
 			m.log.Warn("partition: released lease not deleted; it expires", "partition", l.Partition, "err", err)
