@@ -22,8 +22,8 @@ type Analytics struct {
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
 	// LeaseRenew is the lease renewal interval (default LeaseTTL/3).
 	LeaseRenew time.Duration `yaml:"lease_renew"`
-	Rules    []Rule        `yaml:"rules"`
-	Models   []PCAModel    `yaml:"models"`
+	Rules      []Rule        `yaml:"rules"`
+	Models     []PCAModel    `yaml:"models"`
 }
 
 // Rule applies detectors to the tags it selects. Tags are "line/machine/tag"
