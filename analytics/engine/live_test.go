@@ -27,8 +27,8 @@ import (
 var scenarioLines = []string{"coldroom1", "filling1"}
 
 const (
-	testLeaseTTL   = time.Second
-	testLeaseRenew = 300 * time.Millisecond
+	testLeaseTTL   = 2 * time.Second
+	testLeaseRenew = 500 * time.Millisecond
 )
 
 // liveEnv is a NATS server with the linewatch streams, the demo config
