@@ -179,7 +179,7 @@ func (p *linePart) write(ctx context.Context, seq uint64, state []byte) error {
 	if !p.lease.Held() {
 		return errFenced
 	}
-	b, err := json.Marshal(checkpoint{Seq: seq, State: state, Line: p.line, Owner: p.live.mgr.Worker(), Epoch: p.lease.Epoch})
+	b, err := json.Marshal(checkpoint{Seq: seq, State: state, Line: p.line, Owner: p.live.mgr.Load().Worker(), Epoch: p.lease.Epoch})
 	if err != nil {
 		return err
 	}
