@@ -50,6 +50,8 @@ type Engine struct {
 	yieldRoutes    map[string]*yieldTracker // line/machine/tag → tracker
 	pcaRoutes      map[string][]pcaRoute
 	models         []*pcaModel
+	batchRoutes    map[string][]batchRoute
+	batchModels    []*batchModel
 	stateTags      map[string]bool
 	states         map[string]string
 	critical       map[string]bool // line/machine/tag of tags marked critical
@@ -166,6 +168,9 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 	if e.pcaRoutes, e.models, err = loadModels(cfg); err != nil {
 		return nil, err
 	}
+	if e.batchRoutes, e.batchModels, err = loadBatchModels(cfg); err != nil {
+		return nil, err
+	}
 	sort.Slice(e.instances, func(i, j int) bool { return e.instances[i].id < e.instances[j].id })
 	return e, nil
 }
@@ -233,6 +238,9 @@ func (e *Engine) Process(s sample.Sample, dst []analytics.Finding) []analytics.F
 		dst = yt.update(s, dst)
 	}
 	for _, r := range e.pcaRoutes[key] {
+		dst = r.m.update(s, r.idx, dst)
+	}
+	for _, r := range e.batchRoutes[key] {
 		dst = r.m.update(s, r.idx, dst)
 	}
 	for _, in := range e.routes[key] {
@@ -336,6 +344,13 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		}
 		st.Models[m.id()] = b
 	}
+	for _, m := range e.batchModels {
+		b, err := m.det.Snapshot()
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %s: %w", m.id(), err)
+		}
+		st.Models[m.id()] = b
+	}
 	for k, ms := range e.machines {
 		sv := machineSaved{Clock: ms.clock}
 		if ms.haveBatch {
@@ -379,6 +394,13 @@ func (e *Engine) Restore(data []byte) error {
 		if b, ok := st.Models[m.id()]; ok {
 			if err := m.restore(b); err != nil {
 				e.log.Warn("analytics: PCA model starts fresh", "model", m.id(), "err", err)
+			}
+		}
+	}
+	for _, m := range e.batchModels {
+		if b, ok := st.Models[m.id()]; ok {
+			if err := m.det.Restore(b); err != nil {
+				e.log.Warn("analytics: batch model starts fresh", "model", m.id(), "err", err)
 			}
 		}
 	}
