@@ -2,6 +2,7 @@ package batchev
 
 import (
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -194,4 +195,13 @@ func (a *Aligner) flush(dst []Event) []Event {
 		}
 	}
 	return append(dst, Event{Kind: EvSlice, Batch: a.s.Batch, Phase: a.s.Phase, Index: a.s.Index, Time: last, Values: sum})
+}
+
+// PhaseText is the phase name of a phase tag value: its text, or its
+// number (a PLC step number) formatted the same way everywhere.
+func PhaseText(text string, value float64) string {
+	if text != "" {
+		return text
+	}
+	return strconv.FormatFloat(value, 'f', -1, 64)
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strconv"
 
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/analytics/batchev"
@@ -75,11 +74,7 @@ func Matches(m *batchev.Model, mc config.BatchModel) error {
 
 func (b *batchModel) update(s sample.Sample, idx int, dst []analytics.Finding) []analytics.Finding {
 	if idx == phaseIdx {
-		phase := s.Text
-		if phase == "" { // a numeric phase (PLC step number)
-			phase = strconv.FormatFloat(s.Value, 'f', -1, 64)
-		}
-		return b.det.Phase(s.Batch, s.Time, phase, dst)
+		return b.det.Phase(s.Batch, s.Time, batchev.PhaseText(s.Text, s.Value), dst)
 	}
 	if s.Text != "" {
 		return dst
