@@ -32,11 +32,33 @@ type DetectorConfig struct {
 // Detector watches a running batch against a Model. It is not safe for
 // concurrent use.
 type Detector struct {
-	m   *Model
-	cfg DetectorConfig
-	al  *Aligner
-	st  detState
-	evs []Event
+	m     *Model
+	cfg   DetectorConfig
+	al    *Aligner
+	st    detState
+	evs   []Event
+	stats []SliceStat
+}
+
+// SliceStat is the running batch at one maturity slice against the model:
+// what dashboards draw over the golden envelope.
+type SliceStat struct {
+	Time                       time.Time
+	Batch                      string
+	Phase                      string
+	Maturity                   time.Duration
+	Values                     []float64 // per variable: the slice mean (NaN: no value)
+	Mean                       []float64 // the good batches' mean
+	Lower                      []float64 // the envelope
+	Upper                      []float64
+	T2, T2Limit, SPE, SPELimit float64 // zero without a PCA
+}
+
+// DrainStats appends and clears the slice statistics since the last call.
+func (d *Detector) DrainStats(dst []SliceStat) []SliceStat {
+	dst = append(dst, d.stats...)
+	d.stats = d.stats[:0]
+	return dst
 }
 
 type cond struct {
@@ -216,10 +238,18 @@ func (d *Detector) slice(ev Event, dst []analytics.Finding) []analytics.Finding 
 			c.Run = 0
 		}
 	}
+	st := SliceStat{Time: ev.Time, Batch: ev.Batch, Phase: ev.Phase, Maturity: time.Duration(ev.Index) * d.m.Step,
+		Values: ev.Values, Mean: p.Mean, Lower: make([]float64, len(p.Mean)), Upper: make([]float64, len(p.Mean))}
+	for j := range p.Mean {
+		st.Lower[j], st.Upper[j] = d.m.Envelope(p, j)
+	}
 	if !complete || p.Components == 0 {
+		d.stats = append(d.stats, st)
 		return dst
 	}
 	t2, spe, ct2, cspe := p.Score(z)
+	st.T2, st.T2Limit, st.SPE, st.SPELimit = t2, p.T2Limit, spe, p.SPELimit
+	d.stats = append(d.stats, st)
 	dst = d.stat(&d.st.T2, RuleT2, "T²", t2, p.T2Limit, ct2, ev, maturity, at, dst)
 	dst = d.stat(&d.st.SPE, RuleSPE, "SPE", spe, p.SPELimit, cspe, ev, maturity, at, dst)
 	return dst

@@ -2,11 +2,14 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/analytics/batchev"
+	"github.com/linewatch/linewatch/analytics/detect"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/sample"
 )
@@ -16,6 +19,7 @@ type batchModel struct {
 	name string
 	line string
 	det  *batchev.Detector
+	buf  []batchev.SliceStat
 }
 
 type batchRoute struct {
@@ -84,3 +88,31 @@ func (b *batchModel) update(s sample.Sample, idx int, dst []analytics.Finding) [
 
 // id keys the model's state in an engine checkpoint.
 func (b *batchModel) id() string { return "batch/" + b.line + "/" + b.name }
+
+// drainStats turns the detector's slice statistics into spc points: per
+// variable its slice mean and the envelope (value, mean, lower, upper), and
+// T²/SPE with their limits on the model (tag: the model name, machine: the
+// phase tag's).
+func (b *batchModel) drainStats(site string, dst []StatPoint) []StatPoint {
+	b.buf = b.det.DrainStats(b.buf[:0])
+	m := b.det.Model()
+	phaseMachine, _, _ := strings.Cut(m.PhaseTag, "/")
+	for _, st := range b.buf {
+		for j, v := range m.Variables {
+			if math.IsNaN(st.Values[j]) {
+				continue
+			}
+			machine, tag, _ := strings.Cut(v, "/")
+			dst = append(dst, StatPoint{Time: st.Time, Site: site, Line: m.Line, Machine: machine, Tag: tag, Detector: batchev.DetectorName,
+				Stats: []detect.Stat{{Name: "value", Value: st.Values[j]}, {Name: "mean", Value: st.Mean[j]},
+					{Name: "lower", Value: st.Lower[j]}, {Name: "upper", Value: st.Upper[j]},
+					{Name: "maturity_h", Value: st.Maturity.Hours()}}})
+		}
+		if st.T2Limit > 0 {
+			dst = append(dst, StatPoint{Time: st.Time, Site: site, Line: m.Line, Machine: phaseMachine, Tag: m.Name, Detector: batchev.DetectorName,
+				Stats: []detect.Stat{{Name: "t2", Value: st.T2}, {Name: "t2_limit", Value: st.T2Limit},
+					{Name: "spe", Value: st.SPE}, {Name: "spe_limit", Value: st.SPELimit}, {Name: "maturity_h", Value: st.Maturity.Hours()}}})
+		}
+	}
+	return dst
+}

@@ -255,3 +255,46 @@ func (r *recorder) snapshot() []analytics.Finding {
 	defer r.mu.Unlock()
 	return append([]analytics.Finding(nil), r.fs...)
 }
+
+// The engine writes the running batch over its golden envelope to spc
+// (what the lyo1 dashboard draws): one point per variable and maturity slice.
+func TestEngineBatchModelStatsForDashboards(t *testing.T) {
+	file := trainLyo(t)
+	cfg, err := config.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Analytics.BatchModels = []config.BatchModel{{Name: "lyo1-golden", File: file, Line: "lyo1", Tags: lyoTags, PhaseTag: "freezedryer/phase"}}
+	e, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(e, deviatingLyo(t))
+	n, t2 := 0, 0
+	for _, p := range e.DrainStats(nil) {
+		if p.Detector != batchev.DetectorName {
+			continue
+		}
+		st := map[string]float64{}
+		for _, s := range p.Stats {
+			st[s.Name] = s.Value
+		}
+		switch p.Tag {
+		case "chamber_pressure":
+			n++
+			if !(st["lower"] < st["mean"] && st["mean"] < st["upper"]) {
+				t.Fatalf("envelope %v", st)
+			}
+		case "lyo1-golden":
+			t2++
+			if p.Machine != "freezedryer" || !(st["t2_limit"] > 0 && st["spe_limit"] > 0) {
+				t.Fatalf("model stats %s %v", p.Machine, st)
+			}
+		}
+	}
+	// 384 slices a cycle; the first cycle's freezing (48 slices) is joined
+	// mid-phase, and the last slice is still open when the data ends
+	if want := 2*384 - 48 - 1; n != want || t2 != n {
+		t.Fatalf("%d chamber_pressure and %d T²/SPE points, want %d", n, t2, want)
+	}
+}

@@ -242,6 +242,11 @@ func (e *Engine) Process(s sample.Sample, dst []analytics.Finding) []analytics.F
 	}
 	for _, r := range e.batchRoutes[key] {
 		dst = r.m.update(s, r.idx, dst)
+		if e.opts.StatsEvery > 0 {
+			e.stats = r.m.drainStats(s.Site, e.stats)
+		} else {
+			r.m.buf = r.m.det.DrainStats(r.m.buf[:0])
+		}
 	}
 	for _, in := range e.routes[key] {
 		n := len(dst)
