@@ -88,6 +88,11 @@ func NewDetector(m *Model, cfg DetectorConfig) (*Detector, error) {
 		st: detState{Env: make([]cond, len(m.Variables))}}, nil
 }
 
+// FromBatchStart tells the detector that its samples begin at a batch
+// start (a report reads exactly one batch): the first phase value starts
+// its phase, so the first phase is judged too.
+func (d *Detector) FromBatchStart() { d.al.s.AssumeStart = true }
+
 // Model returns the detector's model.
 func (d *Detector) Model() *Model { return d.m }
 

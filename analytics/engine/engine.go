@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/analytics"
+	"github.com/linewatch/linewatch/analytics/batchev"
 	"github.com/linewatch/linewatch/analytics/detect"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/sample"
@@ -38,6 +39,12 @@ type Options struct {
 	// suppression by design), before the findings of the same sample.
 	MachineState func(analytics.MachineState)
 	Logger       *slog.Logger
+	// FromBatchStart: the samples begin at a batch start (a batch report),
+	// so golden-batch models judge the first phase from its first value.
+	FromBatchStart bool
+	// BatchSlice, if set, receives every maturity slice a golden-batch model
+	// judged (the report's trajectory-over-envelope chart).
+	BatchSlice func(m *batchev.Model, st batchev.SliceStat)
 }
 
 // Engine routes samples to detectors. It is not safe for concurrent use:
@@ -171,6 +178,11 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 	if e.batchRoutes, e.batchModels, err = loadBatchModels(cfg); err != nil {
 		return nil, err
 	}
+	if opts.FromBatchStart {
+		for _, m := range e.batchModels {
+			m.det.FromBatchStart()
+		}
+	}
 	sort.Slice(e.instances, func(i, j int) bool { return e.instances[i].id < e.instances[j].id })
 	return e, nil
 }
@@ -242,6 +254,13 @@ func (e *Engine) Process(s sample.Sample, dst []analytics.Finding) []analytics.F
 	}
 	for _, r := range e.batchRoutes[key] {
 		dst = r.m.update(s, r.idx, dst)
+		if e.opts.BatchSlice != nil {
+			r.m.buf = r.m.det.DrainStats(r.m.buf[:0])
+			for _, st := range r.m.buf {
+				e.opts.BatchSlice(r.m.det.Model(), st)
+			}
+			continue
+		}
 		if e.opts.StatsEvery > 0 {
 			e.stats = r.m.drainStats(s.Site, e.stats)
 		} else {
