@@ -12,18 +12,21 @@ import (
 // Each deviating cycle kind of the simulator is caught within a stated
 // maturity of the phase it starts in, naming the variable it disturbs; the
 // good cycle before it stays silent.
-func TestCatchesEachDeviatingCycle(t *testing.T) {
-	m := goldenModel(t)
-	c2 := simStart.Add(cycle) // the second cycle deviates
+//
+// deviatingCase is one deviating cycle kind with its stated detection bound.
+type deviatingCase struct {
+	name       string
+	fault      simulator.Fault
+	phaseStart time.Time     // of the phase the fault starts in
+	from       time.Duration // maturity at which the fault starts
+	within     time.Duration // stated bound: caught at maturity ≤ from + within
+	names      string        // variable (machine/tag) or rule the first finding must name
+}
+
+// deviatingCases: the second cycle (from c2) deviates.
+func deviatingCases(c2 time.Time) []deviatingCase {
 	freezing, primary := c2, c2.Add(4*time.Hour)
-	cases := []struct {
-		name       string
-		fault      simulator.Fault
-		phaseStart time.Time     // of the phase the fault starts in
-		from       time.Duration // maturity at which the fault starts
-		within     time.Duration // stated bound: caught at maturity ≤ from + within
-		names      string        // variable (machine/tag) or rule the first finding must name
-	}{
+	return []deviatingCase{
 		{"slow shelf ramp", simulator.Fault{Kind: simulator.FaultShelfRamp, Target: "lyo1", At: c2, Duration: simulator.Duration(cycle), Factor: 3},
 			freezing, 0, 30 * time.Minute, "freezedryer/shelf_temp"},
 		{"fast shelf ramp", simulator.Fault{Kind: simulator.FaultShelfRamp, Target: "lyo1", At: c2, Duration: simulator.Duration(cycle), Factor: 0.3},
@@ -35,6 +38,11 @@ func TestCatchesEachDeviatingCycle(t *testing.T) {
 		{"early secondary drying", simulator.Fault{Kind: simulator.FaultEarlySecondary, Target: "lyo1", At: primary.Add(14 * time.Hour), Duration: simulator.Duration(time.Minute)},
 			primary, 14 * time.Hour, 0, RulePhase},
 	}
+}
+
+func TestCatchesEachDeviatingCycle(t *testing.T) {
+	m := goldenModel(t)
+	cases := deviatingCases(simStart.Add(cycle))
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := detectAll(t, m, simulate(t, int64(10+i), 2, tc.fault))
