@@ -185,6 +185,9 @@ func (d *Detector) phaseEnd(ev Event, dst []analytics.Finding) []analytics.Findi
 
 func (d *Detector) slice(ev Event, dst []analytics.Finding) []analytics.Finding {
 	d.st.Batch = ev.Batch
+	if ev.Index < 0 || len(ev.Values) != len(d.m.Variables) {
+		return dst // cannot happen from the aligner; a guard for restored state
+	}
 	pi := d.m.PhaseIndex(ev.Phase)
 	maturity := float64(ev.Index) * d.m.Step.Seconds()
 	if pi < 0 {
@@ -361,6 +364,9 @@ func (d *Detector) Restore(b []byte) error {
 		return fmt.Errorf("batchev: restore %s: checkpoint is for model %s variables %q", d.m.Name, s.Model, s.Vars)
 	case len(s.Detector.Env) != len(d.m.Variables):
 		return fmt.Errorf("batchev: restore %s: %d envelope states for %d variables", d.m.Name, len(s.Detector.Env), len(d.m.Variables))
+	}
+	if s.Aligner.Index < 0 {
+		return fmt.Errorf("batchev: restore %s: slice index %d", d.m.Name, s.Aligner.Index)
 	}
 	for _, p := range s.Aligner.Points {
 		if p.I < 0 || p.I >= len(d.m.Variables) {

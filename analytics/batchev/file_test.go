@@ -187,3 +187,29 @@ func mustDetector(t testing.TB, m *Model) *Detector {
 }
 
 func TestMain(m *testing.M) { os.Exit(m.Run()) }
+
+// A checkpoint is outside data too (a KV bucket): Restore refuses what does
+// not fit the model and never leaves a detector that panics.
+func FuzzDetectorRestore(f *testing.F) {
+	m := smallModel(f)
+	d := mustDetector(f, m)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d.Phase("B", t0, "dry", nil)
+	d.Value("B", t0.Add(time.Second), 0, 1, nil)
+	snap, err := d.Snapshot()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(snap)
+	f.Add([]byte(`{"v":1,"model":"m","variables":["x/a","x/b"],"aligner":{"points":[{"i":7}]},"detector":{"env":[{},{}]}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d := mustDetector(t, m)
+		if err := d.Restore(b); err != nil {
+			return
+		}
+		for i := range 200 {
+			d.Value("B", t0.Add(time.Duration(i)*10*time.Second), i%2, float64(i), nil)
+		}
+		d.Phase("C", t0.Add(time.Hour), "dry", nil)
+	})
+}
