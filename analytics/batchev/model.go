@@ -164,6 +164,9 @@ func Train(batches []Batch, opts Options) (*Model, error) {
 				if len(ev.Values) != J {
 					return nil, fmt.Errorf("batchev: batch %s: slice with %d values, want %d", b.ID, len(ev.Values), J)
 				}
+				if ev.Index < 0 || ev.Index >= maxPoints {
+					return nil, fmt.Errorf("batchev: batch %s: phase %s runs %d slices of %s, more than %d; check the phase tag or choose a larger step", b.ID, ev.Phase, ev.Index+1, opts.Step, maxPoints)
+				}
 				cs := data[ev.Phase]
 				for len(cs) <= ev.Index {
 					cs = append(cs, cell{})
