@@ -108,7 +108,7 @@ func (a *Aligner) PhaseValue(batch string, t time.Time, phase string, dst []Even
 		known = true
 		cur, ok1 := a.order[a.s.Phase]
 		next, ok2 := a.order[phase]
-		if a.s.Known {
+		if a.s.Known && t.After(a.s.PhaseStart) {
 			dst = append(dst, Event{Kind: EvPhaseEnd, Batch: a.s.Batch, Phase: a.s.Phase, Time: t, Duration: t.Sub(a.s.PhaseStart)})
 		}
 		if ok1 && ok2 && next < cur {
@@ -162,6 +162,12 @@ func (a *Aligner) batchCheck(batch string, t time.Time, dst []Event) []Event {
 	if a.s.HaveBatch {
 		dst = a.flush(dst)
 		dst = append(dst, Event{Kind: EvCycleStart, Batch: batch, Time: t})
+		// A new batch starts its phase anew, even one of the same name
+		// (a line whose batches have a single phase); when the phase value
+		// changes in the same read, PhaseValue moves the samples on.
+		if a.s.HavePhase {
+			a.s.PhaseStart, a.s.Known = t, true
+		}
 	}
 	a.s.Batch, a.s.HaveBatch = batch, true
 	return dst

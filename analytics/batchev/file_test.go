@@ -213,3 +213,34 @@ func FuzzDetectorRestore(f *testing.F) {
 		d.Phase("C", t0.Add(time.Hour), "dry", nil)
 	})
 }
+
+// A line whose batches run one phase of the same name: each new batch
+// starts it anew (maturity from the batch change), not where the last ended.
+func TestAlignerNewBatchRestartsSamePhase(t *testing.T) {
+	a := NewAligner(1, time.Minute, []string{"run"})
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var evs []Event
+	evs = a.PhaseValue("A", t0, "run", evs) // joined: start unseen
+	for s := 0; s < 600; s += 30 {
+		evs = a.Value("A", t0.Add(time.Duration(s)*time.Second), 0, 1, evs)
+	}
+	if len(evs) != 0 {
+		t.Fatalf("judged a phase whose start was not seen: %+v", evs)
+	}
+	t1 := t0.Add(10 * time.Minute)
+	for s := 0; s <= 150; s += 30 {
+		evs = a.Value("B", t1.Add(time.Duration(s)*time.Second), 0, 2, evs)
+	}
+	var idx []int
+	for _, e := range evs {
+		if e.Kind == EvSlice {
+			idx = append(idx, e.Index)
+			if e.Batch != "B" || e.Phase != "run" || e.Values[0] != 2 {
+				t.Fatalf("slice %+v", e)
+			}
+		}
+	}
+	if len(idx) != 2 || idx[0] != 0 || idx[1] != 1 {
+		t.Fatalf("slices of batch B at maturity %v, want [0 1]", idx)
+	}
+}
