@@ -27,7 +27,7 @@ func TestGoldenBatchFigures(t *testing.T) {
 	}
 	m := goldenModel(t)
 	var b strings.Builder
-	// seed 2, as TestSilentOnTenFurtherGoodCycles; +1: the first is joined mid-phase
+	// seed 20 (TestSilentOnTenFurtherGoodCycles uses seed 2); +1: the first is joined mid-phase
 	fs := detectAll(t, m, simulate(t, 20, n+1))
 	slices := 0
 	for _, p := range m.Phases {
