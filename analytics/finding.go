@@ -41,7 +41,7 @@ type Finding struct {
 	Line      string    `json:"line"`
 	Machine   string    `json:"machine"`
 	Tag       string    `json:"tag"`
-	Detector  string    `json:"detector"` // limits, flatline, roc, mkt, tor, humidity, nelson, ewma, cusum, p_chart, page_hinkley, pca, yield, cpk
+	Detector  string    `json:"detector"` // limits, flatline, roc, mkt, tor, humidity, nelson, ewma, cusum, p_chart, page_hinkley, pca, batch_evolution, yield, cpk
 	Rule      string    `json:"rule,omitempty"`
 	Active    bool      `json:"active"`
 	Value     float64   `json:"value"`

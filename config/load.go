@@ -13,8 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/linewatch/linewatch/analytics/detect"
 	"gopkg.in/yaml.v3"
+
+	"github.com/linewatch/linewatch/analytics/detect"
 )
 
 // MaxFileSize bounds what Load reads; a config is a few hundred KB at most.

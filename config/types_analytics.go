@@ -24,6 +24,8 @@ type Analytics struct {
 	LeaseRenew time.Duration `yaml:"lease_renew"`
 	Rules      []Rule        `yaml:"rules"`
 	Models     []PCAModel    `yaml:"models"`
+	// BatchModels are golden-batch (batch evolution) models of batch lines.
+	BatchModels []BatchModel `yaml:"batch_models"`
 }
 
 // Rule applies detectors to the tags it selects. Tags are "line/machine/tag"
@@ -43,4 +45,18 @@ type PCAModel struct {
 	// Line the model watches; Tags are "machine/tag" in model variable order.
 	Line string   `yaml:"line"`
 	Tags []string `yaml:"tags"`
+}
+
+// BatchModel is a golden-batch model trained by `linewatch analytics
+// train-batch` on good batches of Line: the running batch is aligned by its
+// PhaseTag and the elapsed time in each phase, and judged against the good
+// batches' envelope and T²/SPE limits (analytics/batchev).
+type BatchModel struct {
+	Name string `yaml:"name"`
+	File string `yaml:"file"`
+	Line string `yaml:"line"`
+	// Tags are the monitored "machine/tag", in model variable order.
+	Tags []string `yaml:"tags"`
+	// PhaseTag is "machine/tag" of the tag that names the running phase.
+	PhaseTag string `yaml:"phase_tag"`
 }

@@ -50,6 +50,7 @@ func (v *validator) analytics() {
 			}
 		}
 	}
+	v.batchModels()
 	for mi, m := range a.Models {
 		mp := fmt.Sprintf("analytics.models[%d]", mi)
 		v.id(mp+".name", m.Name)
@@ -69,6 +70,49 @@ func (v *validator) analytics() {
 			if line.findTag(mach, tag) == nil {
 				v.errf(fmt.Sprintf("%s.tags[%d]", mp, ti), t, "no such machine/tag in line %q", m.Line)
 			}
+		}
+	}
+}
+
+func (v *validator) batchModels() {
+	names := map[string]bool{}
+	for mi, m := range v.c.Analytics.BatchModels {
+		mp := fmt.Sprintf("analytics.batch_models[%d]", mi)
+		v.id(mp+".name", m.Name)
+		if names[m.Name] {
+			v.errf(mp+".name", m.Name, "a second batch model of this name")
+		}
+		names[m.Name] = true
+		if m.File == "" {
+			v.errf(mp+".file", "", "required: the model file written by `linewatch analytics train-batch`")
+		}
+		line := v.c.line(m.Line)
+		if line == nil {
+			v.errf(mp+".line", m.Line, "no such line")
+			continue
+		}
+		if len(m.Tags) == 0 {
+			v.errf(mp+".tags", "", "at least one machine/tag to monitor")
+		}
+		seen := map[string]bool{}
+		for ti, t := range m.Tags {
+			mach, tag, _ := strings.Cut(t, "/")
+			tp := fmt.Sprintf("%s.tags[%d]", mp, ti)
+			switch {
+			case line.findTag(mach, tag) == nil:
+				v.errf(tp, t, "no such machine/tag in line %q", m.Line)
+			case seen[t]:
+				v.errf(tp, t, "listed twice")
+			case t == m.PhaseTag:
+				v.errf(tp, t, "is the phase tag: monitor numeric tags, the phase aligns them")
+			}
+			seen[t] = true
+		}
+		mach, tag, _ := strings.Cut(m.PhaseTag, "/")
+		if m.PhaseTag == "" {
+			v.errf(mp+".phase_tag", "", "required: machine/tag of the tag naming the running phase (role phase)")
+		} else if line.findTag(mach, tag) == nil {
+			v.errf(mp+".phase_tag", m.PhaseTag, "no such machine/tag in line %q", m.Line)
 		}
 	}
 }

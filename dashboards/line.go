@@ -33,6 +33,7 @@ func (g *gen) line(l *config.Line) (*dash, error) {
 			d.b.WithPanel(d.tagPanel(config.TagRef{Line: l, Machine: m, Tag: &m.Tags[ti]}))
 		}
 	}
+	d.goldenBatch(l)
 	return d, nil
 }
 

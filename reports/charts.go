@@ -179,7 +179,7 @@ func chartImages(r *Report, format string) ([]namedImage, error) {
 		}
 		out = append(out, namedImage{Title: "Reject p-chart " + rj.Machine, Data: b})
 	}
-	return out, nil
+	return goldenImages(r, format, out)
 }
 
 type namedImage struct {

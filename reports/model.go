@@ -61,6 +61,9 @@ type Report struct {
 	Alarms      []AlarmRecord `json:"alarms"`
 	Audit       []audit.Entry `json:"audit"`
 	Charts      []Chart       `json:"charts"`
+	// GoldenBatch holds the batch's trajectories over the golden-batch
+	// envelopes of the line's analytics.batch_models (none: no model).
+	GoldenBatch []GoldenChart `json:"golden_batch,omitempty"`
 	// Signatures are the electronic signatures (review, approval,
 	// responsibility) added with Sign; each is bound to the digest of the
 	// report without signatures.

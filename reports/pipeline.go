@@ -26,15 +26,19 @@ type pipeline struct {
 	open    map[string]int // finding key → index in signals
 	omitted int
 	read    int64
+	golden  goldenAcc
 }
 
 func newPipeline(cfg *config.Config, b BatchRecord, o Options) (*pipeline, error) {
-	eng, err := engine.New(cfg, engine.Options{StatsEvery: -1, Logger: o.Logger})
+	p := &pipeline{cfg: cfg, b: b, o: o, tags: map[tagKey]*tagAcc{}, rejects: map[string]*rejectAcc{},
+		polls: pollIntervals(cfg, b.Line), open: map[string]int{}}
+	// The samples begin at the batch start: golden-batch models judge the
+	// first phase too, and their slices make the trajectory charts.
+	eng, err := engine.New(cfg, engine.Options{StatsEvery: -1, Logger: o.Logger, FromBatchStart: true, BatchSlice: p.golden.slice})
 	if err != nil {
 		return nil, fmt.Errorf("analytics engine for the report: %w", err)
 	}
-	p := &pipeline{cfg: cfg, b: b, o: o, eng: eng, tags: map[tagKey]*tagAcc{}, rejects: map[string]*rejectAcc{},
-		polls: pollIntervals(cfg, b.Line), open: map[string]int{}}
+	p.eng = eng
 	span := b.End.Sub(b.Start)
 	for _, rule := range cfg.Analytics.Rules {
 		if rule.PChart == nil && rule.Yield == nil {
@@ -196,6 +200,12 @@ func (p *pipeline) fill(r *Report) {
 		r.Signals = []Signal{}
 	}
 	r.SignalsLeft = p.omitted
+	for _, c := range p.golden.charts {
+		if t, ok := p.cfg.Tag(p.b.Line, c.Machine, c.Tag); ok {
+			c.Unit = t.Tag.Unit
+		}
+		r.GoldenBatch = append(r.GoldenBatch, c)
+	}
 	machines := make([]string, 0, len(p.rejects))
 	for m := range p.rejects {
 		machines = append(machines, m)

@@ -23,6 +23,11 @@ type lineModel interface {
 type forcing struct {
 	doorOpen       bool
 	compressorFail bool
+	// freeze dryer cycle faults (deviating lyophilisation cycles)
+	shelfRamp      float64 // multiplies the shelf ramp durations (0 = normal)
+	pressureRise   float64 // µbar added to the chamber pressure set point in primary drying
+	earlySecondary bool    // end primary drying now (latched for the batch)
+	condenserFail  bool    // condenser refrigeration off
 }
 
 // effects holds the active fault effects on one tag.
@@ -136,12 +141,15 @@ func (e *engine) resolveTag(target string) (*tag, bool) {
 	return t, ok
 }
 
-// resolveLine maps a target to the cold room line it names.
-func (e *engine) resolveLine(target string) (string, bool) {
+// resolveLine maps a target to the line it names and that line's model.
+func (e *engine) resolveLine(target string) (string, string, bool) {
 	s := strings.TrimPrefix(target, "ns=2;s=")
 	line, _, _ := strings.Cut(s, ".")
 	l, ok := e.lineOf[line]
-	return line, ok && l.Model == ModelColdRoom
+	if !ok {
+		return "", "", false
+	}
+	return line, l.Model, true
 }
 
 func (e *engine) validateTarget(f *Fault) error {
@@ -149,8 +157,13 @@ func (e *engine) validateTarget(f *Fault) error {
 	case FaultRestart, FaultDropConnections:
 		return nil
 	case FaultDoorOpen, FaultCompressorFailure:
-		if _, ok := e.resolveLine(f.Target); !ok {
+		if _, model, ok := e.resolveLine(f.Target); !ok || model != ModelColdRoom {
 			return fmt.Errorf("fault %s: target %q is not a %s line or one of its tags", f.Kind, f.Target, ModelColdRoom)
+		}
+		return nil
+	case FaultShelfRamp, FaultPressureRise, FaultEarlySecondary, FaultCondenserFailure:
+		if _, model, ok := e.resolveLine(f.Target); !ok || model != ModelFreezeDryer {
+			return fmt.Errorf("fault %s: target %q is not a %s line or one of its tags", f.Kind, f.Target, ModelFreezeDryer)
 		}
 		return nil
 	}
@@ -268,12 +281,22 @@ func (e *engine) recompute() {
 		}
 		f := r.Fault
 		switch f.Kind {
-		case FaultDoorOpen, FaultCompressorFailure:
-			line, _ := e.resolveLine(f.Target)
-			if f.Kind == FaultDoorOpen {
-				e.force[line].doorOpen = true
-			} else {
-				e.force[line].compressorFail = true
+		case FaultDoorOpen, FaultCompressorFailure, FaultShelfRamp, FaultPressureRise, FaultEarlySecondary, FaultCondenserFailure:
+			line, _, _ := e.resolveLine(f.Target)
+			fc := e.force[line]
+			switch f.Kind {
+			case FaultDoorOpen:
+				fc.doorOpen = true
+			case FaultCompressorFailure:
+				fc.compressorFail = true
+			case FaultShelfRamp:
+				fc.shelfRamp = f.Factor
+			case FaultPressureRise:
+				fc.pressureRise += f.Offset
+			case FaultEarlySecondary:
+				fc.earlySecondary = true
+			case FaultCondenserFailure:
+				fc.condenserFail = true
 			}
 			continue
 		case FaultRestart, FaultDropConnections:

@@ -27,10 +27,17 @@ const (
 	FaultRestart           FaultKind = "restart"            // server stops, comes back after Downtime on the same port
 	FaultDropConnections   FaultKind = "drop_connections"   // every client socket is closed
 	FaultHostile           FaultKind = "hostile"            // node reads a hostile value (Hostile: nan, gs1, invalid_utf8, …)
+
+	// Deviating freeze-dryer cycles (target: a freeze_dryer line).
+	FaultShelfRamp        FaultKind = "shelf_ramp"        // Factor: multiplies the shelf ramp durations (> 1 slow, < 1 fast)
+	FaultPressureRise     FaultKind = "pressure_rise"     // Offset: µbar added to the chamber pressure in primary drying
+	FaultEarlySecondary   FaultKind = "early_secondary"   // primary drying ends when the fault starts
+	FaultCondenserFailure FaultKind = "condenser_failure" // condenser refrigeration off: it warms, vapour raises the pressure
 )
 
 var faultKinds = []FaultKind{FaultDrift, FaultStep, FaultVariance, FaultRejectCreep, FaultDoorOpen,
-	FaultCompressorFailure, FaultStuck, FaultStatus, FaultRemoveNode, FaultRestart, FaultDropConnections, FaultHostile}
+	FaultCompressorFailure, FaultStuck, FaultStatus, FaultRemoveNode, FaultRestart, FaultDropConnections, FaultHostile,
+	FaultShelfRamp, FaultPressureRise, FaultEarlySecondary, FaultCondenserFailure}
 
 // Fault is one injected fault. Target is a node id ("ns=2;s=filling1.filler.fill_weight")
 // or its string part ("filling1.filler.fill_weight"); door_open and
@@ -94,6 +101,14 @@ func (f *Fault) validateShape() error {
 	case FaultStep:
 		if f.Offset == 0 {
 			return fmt.Errorf("fault step on %s needs a non-zero offset", f.Target)
+		}
+	case FaultShelfRamp:
+		if !(f.Factor > 0 && f.Factor <= 100) || f.Factor == 1 {
+			return fmt.Errorf("fault shelf_ramp on %s needs factor in (0,100], not 1 (multiplies the ramp durations), got %v", f.Target, f.Factor)
+		}
+	case FaultPressureRise:
+		if f.Offset == 0 {
+			return fmt.Errorf("fault pressure_rise on %s needs a non-zero offset (µbar)", f.Target)
 		}
 	case FaultVariance:
 		if f.Factor <= 0 {

@@ -328,6 +328,7 @@ type freezeDryer struct {
 	shelf, pressure, condenser, phase, bid *tag
 	shelfT, condT                          float64
 	fh, ph, sh                             time.Duration
+	cut                                    time.Duration // early_secondary: primary drying ended at this cycle time (0: not)
 }
 
 func newFreezeDryer(l *LineSpec, seed int64, start time.Time) (lineModel, []*tag) {
@@ -359,35 +360,63 @@ func ramp(from, to float64, elapsed, over time.Duration) float64 {
 	return from + (to-from)*elapsed.Seconds()/over.Seconds()
 }
 
-func (m *freezeDryer) step(now time.Time, dt time.Duration, _ *forcing) {
+func (m *freezeDryer) step(now time.Time, dt time.Duration, f *forcing) {
 	p := m.spec.param
-	_, el := m.b.at(now)
+	newBatch, el := m.b.at(now)
+	if newBatch {
+		m.cut = 0
+	}
+	if f == nil {
+		f = &forcing{}
+	}
+	// Deviating cycles (faults): ramps stretched or squeezed, primary
+	// drying cut short (latched for the batch, as a recipe jump would be).
+	rf := 1.0
+	if f.shelfRamp > 0 {
+		rf = f.shelfRamp
+	}
+	stretch := func(d time.Duration) time.Duration { return time.Duration(float64(d) * rf) }
+	primaryEnd := m.fh + m.ph
+	if m.cut > 0 {
+		primaryEnd = m.cut
+	}
+	if f.earlySecondary && m.cut == 0 && el >= m.fh && el < primaryEnd {
+		m.cut, primaryEnd = el, el
+	}
 	const atm = 1.013e6 // µbar
 	var phase string
-	var sp, pres, condSP float64
+	var sp, pres, condSP, vapour float64
 	switch {
 	case el < m.fh:
 		phase = "freezing"
-		sp = ramp(20, p("freezing_shelf_c"), el, m.fh/2)
+		sp = ramp(20, p("freezing_shelf_c"), el, stretch(m.fh/2))
 		pres = atm
 		condSP = 20
 		if el > m.fh-time.Hour {
 			condSP = p("condenser_c")
 		}
-	case el < m.fh+m.ph:
+	case el < primaryEnd:
 		phase = "primary_drying"
 		e := el - m.fh
-		sp = ramp(p("freezing_shelf_c"), p("primary_shelf_c"), e, time.Hour)
-		pres = p("primary_pressure_ubar") + atm*math.Exp(-e.Seconds()/120)
+		sp = ramp(p("freezing_shelf_c"), p("primary_shelf_c"), e, stretch(time.Hour))
+		pres = p("primary_pressure_ubar") + atm*math.Exp(-e.Seconds()/120) + f.pressureRise
 		// Sublimation loads the condenser early in primary drying.
 		condSP = p("condenser_c") + 8*math.Exp(-e.Hours()/6)
+		vapour = 3
 	default:
 		phase = "secondary_drying"
-		e := el - m.fh - m.ph
-		sp = ramp(p("primary_shelf_c"), p("secondary_shelf_c"), e, 3*time.Hour)
+		e := el - primaryEnd
+		sp = ramp(p("primary_shelf_c"), p("secondary_shelf_c"), e, stretch(3*time.Hour))
 		pres = p("secondary_pressure_ubar")
 		condSP = p("condenser_c") - 2
+		vapour = 1
 	}
+	if f.condenserFail {
+		// Refrigeration off: the coil warms to the room and stops trapping
+		// vapour, which then raises the chamber pressure.
+		condSP = 20
+	}
+	pres += vapour * math.Max(0, m.condT-(p("condenser_c")+10))
 	// First-order thermal lag of the shelf fluid and the condenser coil.
 	m.shelfT += (sp - m.shelfT) * dt.Minutes() / 10
 	m.condT += (condSP - m.condT) * dt.Minutes() / 15

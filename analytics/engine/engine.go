@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/analytics"
+	"github.com/linewatch/linewatch/analytics/batchev"
 	"github.com/linewatch/linewatch/analytics/detect"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/sample"
@@ -41,6 +42,12 @@ type Options struct {
 	// engine of one analytics partition (Live runs one per held line).
 	Line   string
 	Logger *slog.Logger
+	// FromBatchStart: the samples begin at a batch start (a batch report),
+	// so golden-batch models judge the first phase from its first value.
+	FromBatchStart bool
+	// BatchSlice, if set, receives every maturity slice a golden-batch model
+	// judged (the report's trajectory-over-envelope chart).
+	BatchSlice func(m *batchev.Model, st batchev.SliceStat)
 }
 
 // Engine routes samples to detectors. It is not safe for concurrent use:
@@ -53,6 +60,8 @@ type Engine struct {
 	yieldRoutes    map[string]*yieldTracker // line/machine/tag → tracker
 	pcaRoutes      map[string][]pcaRoute
 	models         []*pcaModel
+	batchRoutes    map[string][]batchRoute
+	batchModels    []*batchModel
 	stateTags      map[string]bool
 	states         map[string]string
 	critical       map[string]bool // line/machine/tag of tags marked critical
@@ -175,6 +184,14 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 	if e.pcaRoutes, e.models, err = loadModels(cfg, opts.Line); err != nil {
 		return nil, err
 	}
+	if e.batchRoutes, e.batchModels, err = loadBatchModels(cfg, opts.Line); err != nil {
+		return nil, err
+	}
+	if opts.FromBatchStart {
+		for _, m := range e.batchModels {
+			m.det.FromBatchStart()
+		}
+	}
 	sort.Slice(e.instances, func(i, j int) bool { return e.instances[i].id < e.instances[j].id })
 	return e, nil
 }
@@ -243,6 +260,21 @@ func (e *Engine) Process(s sample.Sample, dst []analytics.Finding) []analytics.F
 	}
 	for _, r := range e.pcaRoutes[key] {
 		dst = r.m.update(s, r.idx, dst)
+	}
+	for _, r := range e.batchRoutes[key] {
+		dst = r.m.update(s, r.idx, dst)
+		if e.opts.BatchSlice != nil {
+			r.m.buf = r.m.det.DrainStats(r.m.buf[:0])
+			for _, st := range r.m.buf {
+				e.opts.BatchSlice(r.m.det.Model(), st)
+			}
+			continue
+		}
+		if e.opts.StatsEvery > 0 {
+			e.stats = r.m.drainStats(s.Site, e.stats)
+		} else {
+			r.m.buf = r.m.det.DrainStats(r.m.buf[:0])
+		}
 	}
 	for _, in := range e.routes[key] {
 		n := len(dst)
@@ -345,6 +377,13 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		}
 		st.Models[m.id()] = b
 	}
+	for _, m := range e.batchModels {
+		b, err := m.det.Snapshot()
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %s: %w", m.id(), err)
+		}
+		st.Models[m.id()] = b
+	}
 	for k, ms := range e.machines {
 		sv := machineSaved{Clock: ms.clock}
 		if ms.haveBatch {
@@ -390,6 +429,13 @@ func (e *Engine) Restore(data []byte) error {
 		if b, ok := st.Models[m.id()]; ok {
 			if err := m.restore(b); err != nil {
 				e.log.Warn("analytics: PCA model starts fresh", "model", m.id(), "err", err)
+			}
+		}
+	}
+	for _, m := range e.batchModels {
+		if b, ok := st.Models[m.id()]; ok {
+			if err := m.det.Restore(b); err != nil {
+				e.log.Warn("analytics: batch model starts fresh", "model", m.id(), "err", err)
 			}
 		}
 	}

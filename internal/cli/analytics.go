@@ -25,7 +25,7 @@ func newAnalyticsCmd() *cobra.Command {
 		Use:   "analytics",
 		Short: "Train and inspect analytics models",
 	}
-	cmd.AddCommand(newAnalyticsTrainCmd(), newAnalyticsAutocorrelationCmd())
+	cmd.AddCommand(newAnalyticsTrainCmd(), newAnalyticsTrainBatchCmd(), newAnalyticsAutocorrelationCmd())
 	return cmd
 }
 
