@@ -17,8 +17,8 @@ import (
 // TestHistoryPagesIntegration: 1 300 transitions on ALARMS (three chunks
 // of stream sequences) paged back newest first with the operator role's
 // permissions: pages do not overlap, together they are every matching
-// transition once, a search with few hits spans chunks, Since stops the
-// search, and a duplicate publication shows once.
+// transition once, a search with few hits spans chunks, MaxScan bounds a
+// search and Since stops it.
 func TestHistoryPagesIntegration(t *testing.T) {
 	testenv.SkipShort(t, "NATS")
 	dataDir := t.TempDir()
