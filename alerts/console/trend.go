@@ -69,15 +69,17 @@ func (s *Server) handleTrend(w http.ResponseWriter, r *http.Request, _ session, 
 		fail(w, http.StatusServiceUnavailable, "no_trend", "No trend: this console has no InfluxDB to read samples from.")
 		return
 	}
-	a, ok := s.hub.alarm(id)
-	if !ok {
-		var err error
-		if a, _, err = s.reader.Get(r.Context(), id); err != nil {
-			code, status := alerts.CodeUnknownAlarm, http.StatusNotFound
+	// The bucket is read rather than the live list: it also holds alarms
+	// back to normal (a history row) and is never behind the feed.
+	a, _, err := s.reader.Get(r.Context(), id)
+	if err != nil {
+		var ok bool
+		if a, ok = s.hub.alarm(id); !ok {
+			status := http.StatusNotFound
 			if errors.Is(err, alerts.ErrNoAlarmState) {
 				status = http.StatusServiceUnavailable
 			}
-			fail(w, status, code, fmt.Sprintf("No alarm %q: %v", id, err))
+			fail(w, status, alerts.CodeUnknownAlarm, fmt.Sprintf("No alarm %q: %v", id, err))
 			return
 		}
 	}
