@@ -76,7 +76,7 @@ func TestTrendEndpointIntegration(t *testing.T) {
 		t.Fatalf("ack: %d %v", code, m)
 	}
 	r.clk.Advance(5 * time.Minute)
-	r.svc.clear(a.ID) // acknowledged → normal: the trend comes from the bucket
+	r.svc.clear(a.ID)               // acknowledged → normal: the trend comes from the bucket
 	r.clk.Advance(30 * time.Minute) // later than the window's end; within the session's idle limit
 
 	code, m, _ := c.do("GET", "/api/trend?alarm="+a.ID, nil)

@@ -458,7 +458,7 @@ async function loadHistory(more) {
     const v = $(id).value.trim();
     if (v) p.set(k, v);
   }
-  p.set("limit", "50");
+  p.set("limit", String(window.lwHistoryLimit || 50));
   $("history-info").textContent = "Searching…";
   const r = await api("GET", "/api/history?" + p.toString());
   const tbody = $("history-rows");
@@ -521,11 +521,11 @@ function drawTrend(t) {
   const unit = t.unit, dec = t.decimals, tz = t.tz;
   const data = [t.t, t.v];
   const series = [{ label: "time", value: (u, ts) => ts == null ? "—" : fmtZoned(ts * 1000, tz) },
-    { label: t.title.split(" / ").pop() + (unit ? " (" + unit + ")" : ""), stroke: "#37474f", width: 1.5, spanGaps: false,
+    { label: t.title.split(" / ").pop(), stroke: "#37474f", width: 1.5, spanGaps: false,
       value: (u, v) => v == null ? "—" : fmtNumber(v, dec, unit) }];
   for (const l of t.limits) {
     data.push(t.t.map(() => l.value));
-    series.push({ label: l.name + " " + l.text, stroke: LIMIT_COLOURS[l.name] || "#888", width: 1, dash: [6, 4], points: { show: false },
+    series.push({ label: l.name, stroke: LIMIT_COLOURS[l.name] || "#888", width: 1, dash: [6, 4], points: { show: false },
       value: () => l.text });
   }
   const span = t.t.length > 1 ? t.t[t.t.length - 1] - t.t[0] : 0;
@@ -573,7 +573,10 @@ function drawMarks(u, marks) {
     ctx.moveTo(x, u.bbox.top);
     ctx.lineTo(x, u.bbox.top + u.bbox.height);
     ctx.stroke();
-    ctx.fillText(m.name + " " + m.text.slice(11), x + 4 * devicePixelRatio, u.bbox.top + 4 * devicePixelRatio + 16 * devicePixelRatio * marks.indexOf(m));
+    const label = m.name + " " + m.text.slice(11), w = ctx.measureText(label).width, gap = 4 * devicePixelRatio;
+    // Right of the line, or left of it when it would leave the plot.
+    const tx = x + gap + w > u.bbox.left + u.bbox.width ? x - gap - w : x + gap;
+    ctx.fillText(label, tx, u.bbox.top + gap + 16 * devicePixelRatio * marks.indexOf(m));
   }
   ctx.restore();
 }
