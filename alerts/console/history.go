@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -35,40 +36,35 @@ func validName(s string) bool {
 	return len(s) <= 128
 }
 
-// handleHistory pages back through stream ALARMS, newest first:
-// ?before=<cursor>&limit=&line=&tag=&priority=&q=<text>.
-func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, _ session, _ string) {
-	p := r.URL.Query()
-	q := alerts.HistoryQuery{Site: s.opts.Site, Limit: 50}
+// parseHistory reads the parameters of GET /api/history into a query of
+// site's history: ?before=<cursor>&limit=&line=&tag=&priority=&q=<text>.
+// Its error is the message for the user.
+func parseHistory(p url.Values, site string) (alerts.HistoryQuery, error) {
+	q := alerts.HistoryQuery{Site: site, Limit: 50}
 	if v := p.Get("before"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			fail(w, http.StatusBadRequest, alerts.CodeInvalid, fmt.Sprintf("Cursor %q is not a stream sequence.", v))
-			return
+			return q, fmt.Errorf("Cursor %q is not a stream sequence.", v)
 		}
 		q.Before = n
 	}
 	if v := p.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 200 {
-			fail(w, http.StatusBadRequest, alerts.CodeInvalid, fmt.Sprintf("Limit %q is not a number from 1 to 200.", v))
-			return
+			return q, fmt.Errorf("Limit %q is not a number from 1 to 200.", v)
 		}
 		q.Limit = n
 	}
 	line, tag, prio := p.Get("line"), p.Get("tag"), alerts.Priority(p.Get("priority"))
 	if !validName(line) || !validName(tag) {
-		fail(w, http.StatusBadRequest, alerts.CodeInvalid, "Line and tag are names of letters, digits, _ and -.")
-		return
+		return q, errors.New("Line and tag are names of letters, digits, _ and -.")
 	}
 	if _, ok := priorityRank[prio]; prio != "" && !ok {
-		fail(w, http.StatusBadRequest, alerts.CodeInvalid, fmt.Sprintf("Priority %q is not urgent, high, medium or low.", prio))
-		return
+		return q, fmt.Errorf("Priority %q is not urgent, high, medium or low.", prio)
 	}
 	text := strings.ToLower(strings.TrimSpace(p.Get("q")))
 	if len(text) > maxSearch {
-		fail(w, http.StatusBadRequest, alerts.CodeInvalid, fmt.Sprintf("Search text longer than %d bytes.", maxSearch))
-		return
+		return q, fmt.Errorf("Search text longer than %d bytes.", maxSearch)
 	}
 	q.Line = line
 	q.Match = func(t alerts.Transition) bool {
@@ -77,6 +73,16 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, _ session
 			return false
 		}
 		return text == "" || matchText(text, a.ID, a.Message, a.Machine, a.Tag, string(t.Event), t.By, t.Reason)
+	}
+	return q, nil
+}
+
+// handleHistory pages back through stream ALARMS, newest first.
+func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, _ session, _ string) {
+	q, err := parseHistory(r.URL.Query(), s.opts.Site)
+	if err != nil {
+		fail(w, http.StatusBadRequest, alerts.CodeInvalid, err.Error())
+		return
 	}
 	page, err := s.reader.History(r.Context(), q)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
