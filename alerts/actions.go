@@ -31,3 +31,22 @@ func Actions(a Alarm, userRole string) []string {
 	}
 	return out
 }
+
+// shelveLimit is the longest shelve role may set.
+func (p Policy) shelveLimit(role Role) time.Duration {
+	if role == RoleSupervisor {
+		return max(p.SupervisorShelveMax, p.ShelveMax)
+	}
+	return p.ShelveMax
+}
+
+// ShelveLimit is the longest shelve a user with the users-file role
+// userRole may set (0: the role may not shelve), so a client offers no
+// longer durations.
+func (p Policy) ShelveLimit(userRole string) time.Duration {
+	role := roleOf(identity.User{Role: userRole})
+	if role == "" {
+		return 0
+	}
+	return p.shelveLimit(role)
+}

@@ -3,6 +3,7 @@ package alerts
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/linewatch/linewatch/identity"
 )
@@ -39,6 +40,15 @@ func TestActionsFollowTheStateMachine(t *testing.T) {
 		c.a.ID = "s/l/m/t/limits/hi"
 		if got := Actions(c.a, c.role); !slices.Equal(got, c.wants) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.wants)
+		}
+	}
+}
+
+func TestShelveLimitPerRole(t *testing.T) {
+	p := Policy{ShelveMax: 8 * time.Hour, SupervisorShelveMax: 24 * time.Hour}
+	for role, want := range map[string]time.Duration{identity.RoleOperator: 8 * time.Hour, identity.RoleSupervisor: 24 * time.Hour, identity.RoleViewer: 0} {
+		if got := p.ShelveLimit(role); got != want {
+			t.Errorf("%s: %s, want %s", role, got, want)
 		}
 	}
 }

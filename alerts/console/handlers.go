@@ -128,6 +128,9 @@ type meResponse struct {
 	CanCommand bool   `json:"can_command"`
 	Site       string `json:"site,omitempty"`
 	Zone       string `json:"zone"`
+	// ShelveMaxMinutes: the longest shelve this role may set (0: unknown,
+	// the console has no config; the alarm service checks it anyway).
+	ShelveMaxMinutes int `json:"shelve_max_minutes,omitempty"`
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -182,8 +185,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) me(sess session) meResponse {
-	return meResponse{User: sess.user.Name, Role: sess.user.Role, CSRF: sess.csrf, Site: s.opts.Site,
+	m := meResponse{User: sess.user.Name, Role: sess.user.Role, CSRF: sess.csrf, Site: s.opts.Site,
 		CanCommand: canCommand(sess), Zone: s.fmt.ZoneLabel(s.clk.Now())}
+	if s.opts.Config != nil {
+		m.ShelveMaxMinutes = int(alerts.PolicyFrom(s.opts.Config.Alarms).ShelveLimit(sess.user.Role) / time.Minute)
+	}
+	return m
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, sess session, token string) {

@@ -267,12 +267,12 @@ func isRowRemoved(key string) func(sseEvent) bool {
 	}
 }
 
-// testConfig is a one-line plant in Europe/Berlin: L1/filler/weight in g
+// testConfig is a one-line plant in Europe/Berlin (shelve_max 1 h): L1/filler/weight in g
 // with 2 decimals, hi 10 and hihi 12; L1/coldroom/temp in °C with 1.
 func testConfig() *config.Config {
 	two, one := 2, 1
 	f := func(x float64) *float64 { return &x }
-	return &config.Config{Site: "plant1", TimeZone: "Europe/Berlin", Lines: []config.Line{{ID: "L1", Machines: []config.Machine{
+	return &config.Config{Site: "plant1", TimeZone: "Europe/Berlin", Alarms: config.Alarms{ShelveMax: time.Hour}, Lines: []config.Line{{ID: "L1", Machines: []config.Machine{
 		{ID: "filler", Tags: []config.Tag{{Name: "weight", Unit: "g", Decimals: &two, Limits: config.Limits{Hi: f(10), HiHi: f(12)}}}},
 		{ID: "coldroom", Tags: []config.Tag{{Name: "temp", Unit: "°C", Decimals: &one, Limits: config.Limits{Hi: f(8)}}}},
 	}}}}

@@ -221,6 +221,11 @@ func TestBrowserSummary(t *testing.T) {
 	coldRow := fmt.Sprintf(`tr[data-alarm-id=%q]`, cold.ID)
 	b.click(coldRow + " button.shelve")
 	b.waitFor("shelve dialog", `document.getElementById("shelve-dialog").open`)
+	var offered string
+	b.eval(`Array.from(document.getElementById("shelve-duration").options).filter(o => !o.disabled).map(o => o.value).join(",")`, &offered)
+	if offered != "15m,30m,1h" {
+		t.Errorf("an operator with shelve_max 1h is offered %s", offered)
+	}
 	b.typeInto("#shelve-reason", "probe being recalibrated (WO 5120)")
 	b.click("#shelve-submit")
 	b.waitFor("cold row left Active", `!document.querySelector('`+coldRow+`')`)

@@ -99,6 +99,12 @@ func TestSummaryOneRowPerConditionAndRoleActions(t *testing.T) {
 		t.Errorf("ack targets %v, want both levels, hihi first", got)
 	}
 
+	// The shelve durations offered: shelve_max for an operator, three
+	// times that for a supervisor (alerts.Policy.ShelveLimit).
+	if _, me, _ := alice.do("GET", "/api/me", nil); me["shelve_max_minutes"] != float64(60) {
+		t.Errorf("operator shelve_max_minutes %v, want 60", me["shelve_max_minutes"])
+	}
+
 	victor := r.client(t)
 	victor.login("victor", victorPW)
 	if vr := rowsOf(t, victor)[key]; vr["actions"] != nil {
@@ -108,6 +114,9 @@ func TestSummaryOneRowPerConditionAndRoleActions(t *testing.T) {
 	sam.login("sam", samPW)
 	if got := actionIDs(rowsOf(t, sam)[key], "shelve"); !slices.Equal(got, []string{hihi.ID, hi.ID}) {
 		t.Errorf("supervisor shelve targets %v, want both levels", got)
+	}
+	if _, me, _ := sam.do("GET", "/api/me", nil); me["shelve_max_minutes"] != float64(180) {
+		t.Errorf("supervisor shelve_max_minutes %v, want 180", me["shelve_max_minutes"])
 	}
 
 	// The SSE stream carries the viewer's own actions too.

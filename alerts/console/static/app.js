@@ -433,6 +433,15 @@ function openShelve(r) {
   dialogTarget = r;
   $("shelve-alarm").textContent = r.id;
   $("shelve-reason").value = "";
+  // Offer only the durations this role may set (the alarm service checks again).
+  const max = me && me.shelve_max_minutes, sel = $("shelve-duration");
+  let best = null;
+  for (const o of sel.options) {
+    const m = o.value.endsWith("h") ? parseInt(o.value) * 60 : parseInt(o.value);
+    o.hidden = o.disabled = !!max && m > max;
+    if (!o.disabled && (best === null || m <= 30)) best = o.value;
+  }
+  if (best !== null && sel.selectedOptions[0] && sel.selectedOptions[0].disabled) sel.value = best;
   $("shelve-dialog").showModal();
   $("shelve-reason").focus();
 }
