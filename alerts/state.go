@@ -306,10 +306,7 @@ func applyShelve(b *Alarm, a Alarm, in Input, now time.Time, p Policy) error {
 	if in.Duration <= 0 {
 		return refuse(CodeInvalid, "shelve duration must be > 0 (e.g. 30m), got %s", in.Duration)
 	}
-	limit := p.ShelveMax
-	if in.Role == RoleSupervisor {
-		limit = max(p.SupervisorShelveMax, p.ShelveMax)
-	}
+	limit := p.shelveLimit(in.Role)
 	if in.Duration > limit {
 		return refuse(CodeShelveTooLong, "shelve of %s for %s exceeds the %s limit of %s", a.ID, in.Duration, in.Role, limit)
 	}

@@ -69,7 +69,11 @@ func TestBrowserLoginLiveAck(t *testing.T) {
 	}
 	b.typeInto("#shelve-reason", "press sensor being replaced (WO 4711)")
 	b.click("#shelve-submit")
+	// A shelved alarm leaves the active list for the Shelved view.
+	b.waitFor("shelved row gone from Active", fmt.Sprintf(`!document.querySelector('%s')`, lowRow))
+	b.click("#tab-shelved")
 	b.waitFor("shelved row", fmt.Sprintf(`document.querySelector('%s[data-state="shelved"]')`, lowRow))
+	b.click("#tab-active")
 	b.waitFor("events feed", `document.querySelectorAll("#events li").length >= 6`)
 
 	shot := filepath.Join(t.TempDir(), "console.png")
@@ -82,7 +86,7 @@ func TestBrowserLoginLiveAck(t *testing.T) {
 	}
 
 	// Acking again from the page shows exactly why not.
-	b.eval(fmt.Sprintf(`command("ack", {id: %q})`, a.ID), nil)
+	b.eval(fmt.Sprintf(`commandAll("ack", [%q])`, a.ID), nil)
 	b.waitFor("refusal", fmt.Sprintf(`document.getElementById("message").textContent.includes(%q)`, "already acknowledged by alice"))
 
 	b.click("#logout")

@@ -269,3 +269,23 @@ func (b *browser) screenshot(path string) {
 		b.t.Fatal(err)
 	}
 }
+
+// viewport sets the page's layout size in CSS pixels (a panel PC at 800
+// wide, a desktop at 1400).
+func (b *browser) viewport(width, height int) {
+	b.t.Helper()
+	b.page.call("Emulation.setDeviceMetricsOverride", map[string]any{"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}, nil)
+}
+
+// keepScreenshot writes a screenshot to $LW_CONSOLE_SHOTS/name when that
+// directory is set (docs/console.md: how the screenshots in docs/ are made).
+func (b *browser) keepScreenshot(name string) {
+	b.t.Helper()
+	dir := os.Getenv("LW_CONSOLE_SHOTS")
+	if dir == "" {
+		path := filepath.Join(b.t.TempDir(), name)
+		b.screenshot(path)
+		return
+	}
+	b.screenshot(filepath.Join(dir, name))
+}

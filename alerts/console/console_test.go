@@ -95,7 +95,7 @@ func TestLiveUpdatesAndCommands(t *testing.T) {
 	c.login("alice", alicePW)
 	ev := c.events()
 	snap := waitEvent(t, ev, "snapshot", func(e sseEvent) bool { return e.name == "snapshot" })
-	if list, _ := snap.data["alarms"].([]any); len(list) != 1 {
+	if list, _ := snap.data["rows"].([]any); len(list) != 1 {
 		// The watcher may not have loaded the bucket yet; then the alarm comes as an update.
 		waitEvent(t, ev, "existing alarm", isAlarmUpdate(old.ID, "unacknowledged"))
 	}
@@ -105,9 +105,8 @@ func TestLiveUpdatesAndCommands(t *testing.T) {
 	// The KV update and the ALARMS transition come from two feeds, in either order.
 	isNew := isAlarmUpdate(a.ID, "unacknowledged")
 	isActivate := func(e sseEvent) bool {
-		tr, _ := e.data["transition"].(map[string]any)
-		id, _ := tr["id"].(string)
-		return e.data["type"] == "transition" && tr["event"] == "activate" && strings.HasPrefix(id, a.ID)
+		tr, _ := e.data["event"].(map[string]any)
+		return e.data["type"] == "event" && tr["event"] == "activate" && tr["alarm"] == a.ID
 	}
 	var sawNew, sawActivate bool
 	waitEvent(t, ev, "new alarm and its activate transition", func(e sseEvent) bool {
@@ -118,7 +117,7 @@ func TestLiveUpdatesAndCommands(t *testing.T) {
 
 	// The list is sorted by priority, then newest first.
 	_, list, _ := c.do("GET", "/api/alarms", nil)
-	alarms := list["alarms"].([]any)
+	alarms := list["rows"].([]any)
 	if len(alarms) != 2 || alarms[0].(map[string]any)["id"] != a.ID {
 		t.Errorf("alarm list order: %v", alarms)
 	}
@@ -128,7 +127,7 @@ func TestLiveUpdatesAndCommands(t *testing.T) {
 		t.Fatalf("ack: %d %v", code, m)
 	}
 	up := waitEvent(t, ev, "acknowledged", isAlarmUpdate(a.ID, "acknowledged"))
-	if by := up.data["alarm"].(map[string]any)["acked_by"]; by != "alice" {
+	if by := up.data["row"].(map[string]any)["acked_by"]; by != "alice" {
 		t.Errorf("acked_by = %v: the console must send the logged-in identity", by)
 	}
 	// The alarm service's refusal reaches the user verbatim.
@@ -153,7 +152,7 @@ func TestLiveUpdatesAndCommands(t *testing.T) {
 		t.Fatalf("shelve: %d %v", code, m)
 	}
 	up = waitEvent(t, ev, "shelved", isAlarmUpdate(old.ID, "shelved"))
-	if got := up.data["alarm"].(map[string]any); got["shelved_by"] != "alice" || got["shelve_reason"] != "sensor being replaced" {
+	if got := up.data["row"].(map[string]any); got["shelved_by"] != "alice" || got["shelve_reason"] != "sensor being replaced" {
 		t.Errorf("shelved alarm = %v", got)
 	}
 

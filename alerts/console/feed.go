@@ -11,6 +11,7 @@ import (
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/internal/backoff"
 	"github.com/linewatch/linewatch/internal/clock"
+	"github.com/linewatch/linewatch/internal/display"
 )
 
 // feedEvents is how many recent transitions the event feed keeps.
@@ -18,36 +19,43 @@ const feedEvents = 200
 
 // update is one message to browsers.
 type update struct {
-	Type       string             `json:"type"` // "alarm", "remove", "transition", "status"
-	Alarm      *alerts.Alarm      `json:"alarm,omitempty"`
-	ID         string             `json:"id,omitempty"`
-	Transition *alerts.Transition `json:"transition,omitempty"`
-	Status     string             `json:"status,omitempty"`
+	Type   string     `json:"type"` // "row", "remove", "event", "status"
+	Row    *row       `json:"row,omitempty"`
+	Key    string     `json:"key,omitempty"` // of a removed row
+	Event  *eventView `json:"event,omitempty"`
+	Status string     `json:"status,omitempty"`
 }
 
 // snapshot is what a browser gets when it (re)connects.
 type snapshot struct {
-	Alarms []alerts.Alarm       `json:"alarms"`
-	Events []*alerts.Transition `json:"events"`
-	Status string               `json:"status"`
+	Rows   []*row       `json:"rows"`
+	Events []*eventView `json:"events"` // oldest first
+	Status string       `json:"status"`
 	// Machines ("line/machine") for the health strip.
 	Machines []string `json:"machines"`
+	// Zone labels every time on the page (display.Formatter.ZoneLabel).
+	Zone string `json:"zone"`
 }
 
 // hub holds the current alarm list and recent transitions and fans updates
 // out to SSE clients.
 type hub struct {
 	mu     sync.Mutex
-	alarms map[string]alerts.Alarm
-	events []*alerts.Transition
+	fmt    *display.Formatter
+	now    func() time.Time
+	alarms map[string]alerts.Alarm        // every alarm not in state normal
+	keys   map[string]map[string]struct{} // condition key → alarm ids
+	rows   map[string]*row                // condition key → its row
+	events []*eventView
 	status string
 	subs   map[chan update]struct{}
 	// machines of the plant, for the health strip
 	machines []string
 }
 
-func newHub(machines []string) *hub {
-	return &hub{alarms: map[string]alerts.Alarm{}, subs: map[chan update]struct{}{}, status: "connecting to the alarm service…",
+func newHub(machines []string, f *display.Formatter, now func() time.Time) *hub {
+	return &hub{alarms: map[string]alerts.Alarm{}, keys: map[string]map[string]struct{}{}, rows: map[string]*row{},
+		subs: map[chan update]struct{}{}, status: "connecting to the alarm service…", fmt: f, now: now,
 		machines: append([]string{}, machines...)}
 }
 
@@ -77,15 +85,24 @@ func (h *hub) snapshot() snapshot {
 }
 
 func (h *hub) snapshotLocked() snapshot {
-	s := snapshot{Alarms: make([]alerts.Alarm, 0, len(h.alarms)), Events: slices.Clone(h.events), Status: h.status, Machines: h.machines}
-	for _, a := range h.alarms {
-		s.Alarms = append(s.Alarms, a)
+	s := snapshot{Rows: make([]*row, 0, len(h.rows)), Events: slices.Clone(h.events), Status: h.status, Machines: h.machines,
+		Zone: h.fmt.ZoneLabel(h.now())}
+	for _, r := range h.rows {
+		s.Rows = append(s.Rows, r)
 	}
-	SortAlarms(s.Alarms)
+	sortRows(s.Rows)
 	if s.Events == nil {
-		s.Events = []*alerts.Transition{}
+		s.Events = []*eventView{}
 	}
 	return s
+}
+
+// alarm returns the current state of an alarm that is not normal.
+func (h *hub) alarm(id string) (alerts.Alarm, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	a, ok := h.alarms[id]
+	return a, ok
 }
 
 func (h *hub) broadcastLocked(u update) {
@@ -108,37 +125,69 @@ func (h *hub) setStatus(s string) {
 	}
 }
 
+// put records the state of an alarm; a normal alarm leaves its row.
 func (h *hub) put(a alerts.Alarm) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if a.State == alerts.Normal {
-		if _, ok := h.alarms[a.ID]; ok {
-			delete(h.alarms, a.ID)
-			h.broadcastLocked(update{Type: "remove", ID: a.ID})
-		}
+		h.deleteLocked(a.ID)
 		return
 	}
+	k := conditionKey(a)
 	h.alarms[a.ID] = a
-	h.broadcastLocked(update{Type: "alarm", Alarm: &a})
+	if h.keys[k] == nil {
+		h.keys[k] = map[string]struct{}{}
+	}
+	h.keys[k][a.ID] = struct{}{}
+	h.refreshLocked(k)
 }
 
 func (h *hub) remove(id string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.alarms[id]; ok {
-		delete(h.alarms, id)
-		h.broadcastLocked(update{Type: "remove", ID: id})
+	h.deleteLocked(id)
+}
+
+func (h *hub) deleteLocked(id string) {
+	a, ok := h.alarms[id]
+	if !ok {
+		return
 	}
+	delete(h.alarms, id)
+	k := conditionKey(a)
+	delete(h.keys[k], id)
+	h.refreshLocked(k)
+}
+
+// refreshLocked rebuilds the row of condition k and sends it (or its
+// removal) to every browser.
+func (h *hub) refreshLocked(k string) {
+	var as []alerts.Alarm
+	for id := range h.keys[k] {
+		as = append(as, h.alarms[id])
+	}
+	if len(as) == 0 {
+		delete(h.keys, k)
+		if _, ok := h.rows[k]; ok {
+			delete(h.rows, k)
+			h.broadcastLocked(update{Type: "remove", Key: k})
+		}
+		return
+	}
+	r := buildRow(k, as, h.fmt)
+	h.rows[k] = r
+	h.broadcastLocked(update{Type: "row", Row: r})
 }
 
 func (h *hub) event(t *alerts.Transition) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.events = append(h.events, t)
+	ev := newEventView(*t, 0, h.fmt)
+	h.events = append(h.events, ev)
 	if len(h.events) > feedEvents {
 		h.events = slices.Delete(h.events, 0, len(h.events)-feedEvents)
 	}
-	h.broadcastLocked(update{Type: "transition", Transition: t})
+	h.broadcastLocked(update{Type: "event", Event: ev})
 }
 
 // closeAll ends every SSE stream (shutdown).
@@ -175,6 +224,21 @@ func SortAlarms(as []alerts.Alarm) {
 	})
 }
 
+// sortRows orders rows as SortAlarms orders alarms (the page re-sorts
+// as the operator chooses).
+func sortRows(rs []*row) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		a, b := rs[i], rs[j]
+		if rank(a.Priority) != rank(b.Priority) {
+			return rank(a.Priority) < rank(b.Priority)
+		}
+		if a.ActivatedMS != b.ActivatedMS {
+			return a.ActivatedMS > b.ActivatedMS
+		}
+		return a.Key < b.Key
+	})
+}
+
 // feedRetry spaces attempts to find the bucket or stream, which the
 // alarm service may not have created yet: 250 ms doubling to 5 s. It
 // waits on real time: Options.Clock (session expiry) is one tests hold.
@@ -199,8 +263,7 @@ func (s *Server) watchAlarms(ctx context.Context) {
 				s.hub.mu.Lock()
 				for id := range s.hub.alarms {
 					if !seen[id] { // deleted while we were not watching
-						delete(s.hub.alarms, id)
-						s.hub.broadcastLocked(update{Type: "remove", ID: id})
+						s.hub.deleteLocked(id)
 					}
 				}
 				s.hub.mu.Unlock()

@@ -127,6 +127,10 @@ type meResponse struct {
 	CSRF       string `json:"csrf"`
 	CanCommand bool   `json:"can_command"`
 	Site       string `json:"site,omitempty"`
+	Zone       string `json:"zone"`
+	// ShelveMaxMinutes: the longest shelve this role may set (0: unknown,
+	// the console has no config; the alarm service checks it anyway).
+	ShelveMaxMinutes int `json:"shelve_max_minutes,omitempty"`
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -181,8 +185,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) me(sess session) meResponse {
-	return meResponse{User: sess.user.Name, Role: sess.user.Role, CSRF: sess.csrf, Site: s.opts.Site,
-		CanCommand: identity.CanCommand(sess.user.Role) && sess.alarm.loggedIn()}
+	m := meResponse{User: sess.user.Name, Role: sess.user.Role, CSRF: sess.csrf, Site: s.opts.Site,
+		CanCommand: canCommand(sess), Zone: s.fmt.ZoneLabel(s.clk.Now())}
+	if s.opts.Config != nil {
+		m.ShelveMaxMinutes = int(alerts.PolicyFrom(s.opts.Config.Alarms).ShelveLimit(sess.user.Role) / time.Minute)
+	}
+	return m
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, sess session, token string) {
@@ -197,12 +205,45 @@ func (s *Server) handleMe(w http.ResponseWriter, _ *http.Request, sess session, 
 	writeJSON(w, http.StatusOK, s.me(sess))
 }
 
-func (s *Server) handleAlarms(w http.ResponseWriter, _ *http.Request, _ session, _ string) {
-	writeJSON(w, http.StatusOK, s.hub.snapshot())
+// canCommand says whether the session may send commands at all: a role
+// that may, and a token at the alarm service to send them with.
+func canCommand(sess session) bool {
+	return identity.CanCommand(sess.user.Role) && sess.alarm.loggedIn()
+}
+
+// pageSnapshot is a snapshot with the viewer's actions on every row.
+type pageSnapshot struct {
+	snapshot
+	Rows []row `json:"rows"`
+}
+
+func viewSnapshot(snap snapshot, sess session) pageSnapshot {
+	v := pageSnapshot{snapshot: snap, Rows: make([]row, 0, len(snap.Rows))}
+	cc := canCommand(sess)
+	for _, r := range snap.Rows {
+		v.Rows = append(v.Rows, r.withActions(sess.user.Role, cc))
+	}
+	return v
+}
+
+// viewUpdate is an update with the viewer's actions on its row.
+func viewUpdate(u update, sess session) any {
+	if u.Row == nil {
+		return u
+	}
+	r := u.Row.withActions(sess.user.Role, canCommand(sess))
+	return struct {
+		update
+		Row *row `json:"row"`
+	}{u, &r}
+}
+
+func (s *Server) handleAlarms(w http.ResponseWriter, _ *http.Request, sess session, _ string) {
+	writeJSON(w, http.StatusOK, viewSnapshot(s.hub.snapshot(), sess))
 }
 
 // handleEvents streams the snapshot and then live updates as SSE.
-func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, _ session, token string) {
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, sess session, token string) {
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -220,7 +261,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, _ session,
 	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
 		return
 	}
-	if !send("snapshot", snap) {
+	if !send("snapshot", viewSnapshot(snap, sess)) {
 		return
 	}
 	heartbeat := time.NewTicker(15 * time.Second)
@@ -235,19 +276,22 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, _ session,
 			if !ok {
 				return // too slow or shutting down: the browser reconnects
 			}
-			if !send("update", u) {
+			if !send("update", viewUpdate(u, sess)) {
 				return
 			}
 		case <-heartbeat.C:
-			sess, ok := s.sessions.get(token)
+			cur, ok := s.sessions.get(token)
+			var u identity.User
 			if ok {
-				_, ok, _ = s.dir.Lookup(sess.user.Name)
+				u, ok, _ = s.dir.Lookup(cur.user.Name)
 			}
 			if !ok {
 				s.sessions.delete(token)
 				send("logout", map[string]string{"message": "Your session has ended; please log in again."})
 				return
 			}
+			cur.user = u // a changed role changes the actions offered from now on
+			sess = cur
 			s.alarmRenew(r.Context(), sess.alarm) // keep the token alive while the page is open
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
 				return

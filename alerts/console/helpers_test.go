@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"io"
+	"iter"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,8 +24,11 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/linewatch/linewatch/alerts/console"
+	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/testenv"
+	"github.com/linewatch/linewatch/sample"
+	"github.com/linewatch/linewatch/store"
 
 	"github.com/linewatch/linewatch/identity"
 )
@@ -34,13 +38,14 @@ var t0 = time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)
 const (
 	alicePW  = "correct horse battery"
 	victorPW = "viewer password 1"
+	samPW    = "supervisor password 2"
 )
 
 // usersFile uses bcrypt's minimum cost: the production cost (12) takes
 // seconds per login under -race. TestHashUserAndParse covers HashUser.
 var usersFile = sync.OnceValues(func() (string, error) {
 	var lines []string
-	for _, u := range [][3]string{{"alice", identity.RoleOperator, alicePW}, {"victor", identity.RoleViewer, victorPW}} {
+	for _, u := range [][3]string{{"alice", identity.RoleOperator, alicePW}, {"victor", identity.RoleViewer, victorPW}, {"sam", identity.RoleSupervisor, samPW}} {
 		h, err := bcrypt.GenerateFromPassword([]byte(u[2]), bcrypt.MinCost)
 		if err != nil {
 			return "", err
@@ -78,6 +83,8 @@ type rigOpts struct {
 	noService bool
 	tls       *tls.Config
 	machines  []string // console.Options.Machines
+	cfg       *config.Config
+	samples   func(ctx context.Context, q store.SampleQuery) iter.Seq2[sample.Sample, error]
 }
 
 func startConsole(t *testing.T, ro rigOpts) *consoleRig {
@@ -91,7 +98,8 @@ func startConsole(t *testing.T, ro rigOpts) *consoleRig {
 	}
 	var err error
 	r.srv, err = console.New(console.Options{NATS: nc, Site: "plant1", UsersFile: file, Clock: clk,
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), CommandTimeout: 2 * time.Second, Machines: ro.machines})
+		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), CommandTimeout: 2 * time.Second, Machines: ro.machines,
+		Config: ro.cfg, Samples: ro.samples})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,12 +248,32 @@ func waitEvent(t *testing.T, ch <-chan sseEvent, what string, match func(sseEven
 	}
 }
 
+// isAlarmUpdate matches the update of the summary row whose lead alarm
+// is id, in state.
 func isAlarmUpdate(id, state string) func(sseEvent) bool {
 	return func(ev sseEvent) bool {
-		if ev.name != "update" || ev.data["type"] != "alarm" {
+		if ev.name != "update" || ev.data["type"] != "row" {
 			return false
 		}
-		a, _ := ev.data["alarm"].(map[string]any)
-		return a["id"] == id && a["state"] == state
+		r, _ := ev.data["row"].(map[string]any)
+		return r["id"] == id && r["state"] == state
 	}
+}
+
+// isRowRemoved matches the removal of the summary row of a condition.
+func isRowRemoved(key string) func(sseEvent) bool {
+	return func(ev sseEvent) bool {
+		return ev.name == "update" && ev.data["type"] == "remove" && ev.data["key"] == key
+	}
+}
+
+// testConfig is a one-line plant in Europe/Berlin (shelve_max 1 h): L1/filler/weight in g
+// with 2 decimals, hi 10 and hihi 12; L1/coldroom/temp in °C with 1.
+func testConfig() *config.Config {
+	two, one := 2, 1
+	f := func(x float64) *float64 { return &x }
+	return &config.Config{Site: "plant1", TimeZone: "Europe/Berlin", Alarms: config.Alarms{ShelveMax: time.Hour}, Lines: []config.Line{{ID: "L1", Machines: []config.Machine{
+		{ID: "filler", Tags: []config.Tag{{Name: "weight", Unit: "g", Decimals: &two, Limits: config.Limits{Hi: f(10), HiHi: f(12)}}}},
+		{ID: "coldroom", Tags: []config.Tag{{Name: "temp", Unit: "°C", Decimals: &one, Limits: config.Limits{Hi: f(8)}}}},
+	}}}}
 }

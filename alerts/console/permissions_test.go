@@ -90,12 +90,12 @@ func TestConsoleWithOperatorPermissions(t *testing.T) {
 	var haveAlarm, haveEvent bool
 	waitEvent(t, ev, "alarm from the KV watch and transition from ALARMS", func(e sseEvent) bool {
 		if e.name == "snapshot" {
-			list, _ := e.data["alarms"].([]any)
+			list, _ := e.data["rows"].([]any)
 			evs, _ := e.data["events"].([]any)
 			haveAlarm, haveEvent = len(list) == 1, len(evs) == 1
 		}
 		haveAlarm = haveAlarm || isAlarmUpdate(old.ID, "unacknowledged")(e)
-		haveEvent = haveEvent || e.data["type"] == "transition"
+		haveEvent = haveEvent || e.data["type"] == "event"
 		return haveAlarm && haveEvent
 	})
 	if code, m, _ := c.do("POST", "/api/alarms/ack", map[string]string{"alarm": old.ID}); code != 200 || m["ok"] != true {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,8 +19,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/linewatch/linewatch/alerts"
+	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/identity"
 	"github.com/linewatch/linewatch/internal/clock"
+	"github.com/linewatch/linewatch/internal/display"
+	"github.com/linewatch/linewatch/sample"
+	"github.com/linewatch/linewatch/store"
 )
 
 //go:embed static
@@ -43,6 +49,13 @@ type Options struct {
 	// SecureCookies forces the Secure cookie flag when TLS ends at a proxy
 	// in front of the console (it is always set when the console serves TLS).
 	SecureCookies bool
+	// Config, when set, gives the site time zone, each tag's unit and
+	// decimals (every value and time the page shows is formatted by the
+	// server with display.Formatter) and the limits drawn on trends.
+	Config *config.Config
+	// Samples reads telemetry for the trend of a tag around an alarm
+	// (store.Client.Samples); nil: the page says no trend is available.
+	Samples func(ctx context.Context, q store.SampleQuery) iter.Seq2[sample.Sample, error]
 }
 
 // Server is the operator console.
@@ -55,6 +68,8 @@ type Server struct {
 	sessions *sessions
 	limiter  *identity.Limiter
 	static   fs.FS
+	fmt      *display.Formatter
+	reader   *alerts.Reader
 
 	dir       *identity.Directory
 	usersMu   sync.Mutex
@@ -83,13 +98,19 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: JetStream: %w", err)
 	}
-	s := &Server{opts: o, log: o.Logger, clk: o.Clock, js: js, dir: dir, hub: newHub(o.Machines), stopping: make(chan struct{})}
+	s := &Server{opts: o, log: o.Logger, clk: o.Clock, js: js, dir: dir, reader: alerts.NewReader(js), fmt: &display.Formatter{}, stopping: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.clk == nil {
 		s.clk = clock.Real{}
 	}
+	if o.Config != nil {
+		if s.fmt, err = display.New(o.Config); err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+	}
+	s.hub = newHub(o.Machines, s.fmt, s.clk.Now)
 	s.sessions = &sessions{clk: s.clk, m: map[string]*session{}}
 	s.limiter = identity.NewLimiter(s.clk.Now, 2)
 	s.static, _ = fs.Sub(staticFS, "static")
@@ -209,6 +230,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/me", s.auth(false, s.handleMe))
 	mux.HandleFunc("GET /api/alarms", s.auth(false, s.handleAlarms))
 	mux.HandleFunc("GET /api/events", s.auth(false, s.handleEvents))
+	mux.HandleFunc("GET /api/history", s.auth(false, s.handleHistory))
+	mux.HandleFunc("GET /api/trend", s.auth(false, s.handleTrend))
 	mux.HandleFunc("POST /api/alarms/{verb}", s.auth(true, s.handleCommand))
 	return securityHeaders(mux)
 }

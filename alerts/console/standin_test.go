@@ -98,6 +98,47 @@ func (s *alarmService) activate(line, machine string, p alerts.Priority, msg str
 	return *a
 }
 
+// place stores an alarm as given (defaults: site plant1, state
+// unacknowledged, active, activated now) and publishes its activation.
+func (s *alarmService) place(a alerts.Alarm) alerts.Alarm {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a.Site == "" {
+		a.Site = "plant1"
+	}
+	if a.State == "" {
+		a.State, a.Active = alerts.Unacknowledged, true
+	}
+	if a.ActivatedAt.IsZero() {
+		a.ActivatedAt = s.now()
+	}
+	if old := s.all[a.ID]; old != nil {
+		a.Seq = old.Seq
+	}
+	a.Activations++
+	s.all[a.ID] = &a
+	s.commit(&a, alerts.EvActivate, alerts.Normal, "", "")
+	return a
+}
+
+// clear returns an alarm to normal conditions (unacknowledged → cleared
+// unack, acknowledged → normal).
+func (s *alarmService) clear(id string) alerts.Alarm {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.all[id]
+	from := a.State
+	a.Active, a.ClearedAt = false, s.now()
+	switch a.State {
+	case alerts.Unacknowledged:
+		a.State = alerts.RTNUnack
+	case alerts.Acknowledged:
+		a.State = alerts.Normal
+	}
+	s.commit(a, alerts.EvClear, from, "", "")
+	return *a
+}
+
 // commit stores a and publishes its transition (caller holds mu).
 func (s *alarmService) commit(a *alerts.Alarm, ev alerts.Event, from alerts.State, by, reason string) {
 	a.Seq++
@@ -152,6 +193,9 @@ func (s *alarmService) serve(m *nats.Msg) {
 			return
 		}
 		a.State, a.AckedBy, a.AckedAt = alerts.Acknowledged, u.Name, s.now()
+		if from == alerts.RTNUnack {
+			a.State = alerts.Normal
+		}
 		s.commit(a, alerts.EvAck, from, u.Name, cmd.Reason)
 		reply(alerts.Reply{OK: true, Code: alerts.CodeOK, Message: fmt.Sprintf("%s acknowledged by %s", a.ID, u.Name), Alarm: a})
 	case "shelve":

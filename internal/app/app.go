@@ -216,7 +216,19 @@ func Run(ctx context.Context, o Options) error {
 				machines = append(machines, l.ID+"/"+m.ID)
 			}
 		}
-		cs, err := console.New(console.Options{NATS: onc, Site: cfg.Site, UsersFile: cfg.Console.UsersFile, Logger: log.With("component", "console"), Machines: machines})
+		copts := console.Options{NATS: onc, Site: cfg.Site, UsersFile: cfg.Console.UsersFile, Logger: log.With("component", "console"), Machines: machines,
+			Config: cfg}
+		if in.influxDB != "" { // the trend of a tag around an alarm
+			icfg := cfg.InfluxDB
+			icfg.URL = in.influxDB
+			sc, err := store.NewClient(icfg, store.ClientOptions{})
+			if err != nil {
+				return err
+			}
+			defer sc.Close()
+			copts.Samples = sc.Samples
+		}
+		cs, err := console.New(copts)
 		if err != nil {
 			return err
 		}
