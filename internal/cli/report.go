@@ -28,7 +28,7 @@ func newReportCmd() *cobra.Command {
 		Use:   "report",
 		Short: "Create, sign and verify QA batch reports",
 	}
-	cmd.AddCommand(newReportBatchCmd(), newReportVerifyCmd(), newReportSignCmd())
+	cmd.AddCommand(newReportBatchCmd(), newReportVerifyCmd(), newReportSignCmd(), newReportStorageCmd())
 	return cmd
 }
 
