@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -227,8 +228,19 @@ func trendPlot(r *Report, c Chart, f *display.Formatter) (*plot.Plot, error) {
 			}
 			l.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
 			p.Add(l)
-			names = append(names, lim.Name+" "+display.Number(float64(lim.Value), c.Decimals, c.Unit))
-			ys = append(ys, float64(lim.Value))
+			// Limits at the same value share one label ("USL/Hi 8.00 °C").
+			text := display.Number(float64(lim.Value), c.Decimals, c.Unit)
+			merged := false
+			for i, y := range ys {
+				if y == float64(lim.Value) {
+					names[i] = strings.Replace(names[i], " ", "/"+lim.Name+" ", 1)
+					merged = true
+				}
+			}
+			if !merged {
+				names = append(names, lim.Name+" "+text)
+				ys = append(ys, float64(lim.Value))
+			}
 		}
 		if err := limitLabels(p, x1, names, ys); err != nil {
 			return nil, err

@@ -100,7 +100,7 @@ func sections(r *Report, f *display.Formatter) []section {
 	line := r.Header.Line
 	tags := section{Title: "Tag statistics", Note: "Good-quality readings, in each tag's unit and decimals; Cpk (within σ = MR̄/d2) against the specification limits. Sampling is the observed median interval between readings.",
 		Cols:   []string{"Machine/tag", "Unit", "Readings", "Min", "Max", "Mean", "Std dev", "LSL", "USL", "Cpk", "Bad", "Sampling"},
-		Widths: []float64{3.0, 0.9, 1.1, 1.1, 1.1, 1.1, 1.1, 0.9, 0.9, 0.8, 0.9, 1.0}}
+		Widths: []float64{2.6, 0.8, 1.1, 1.1, 1.1, 1.1, 1.1, 0.9, 0.9, 0.8, 0.9, 1.3}}
 	counters := section{Title: "Counters", Note: "Counter tags (roles good_count, reject_count) as totals over the batch (counter resets handled) and rates; a mean and standard deviation of a running count say nothing.",
 		Cols: []string{"Machine/tag", "Unit", "Readings", "Total", "Rate per hour"}, Widths: []float64{3, 1, 1.2, 1.5, 1.5}}
 	for _, t := range r.Tags {
@@ -177,7 +177,7 @@ func samplingText(t TagStats) string {
 func excursionSection(title, line string, xs []Excursion, f *display.Formatter) section {
 	exc := section{Title: title, Note: "Periods beyond an alarm limit (detect.Limits), from the first reading beyond the limit to the first reading back; peak is the extreme value; degree-minutes integrate |value − limit|.",
 		Empty: "No excursion beyond the alarm limits.",
-		Cols:  []string{"Machine/tag", "Limit", "Start", "End", "Duration", "Peak", "Degree-min"}, Widths: []float64{2.8, 1.4, 2.6, 2.6, 1.1, 1.2, 1.1}}
+		Cols:  []string{"Machine/tag", "Limit", "Start", "End", "Duration", "Peak", "Degree-min"}, Widths: []float64{2.6, 1.4, 2.5, 2.5, 1.1, 1.2, 1.5}}
 	for _, e := range xs {
 		end := f.Time(e.End)
 		if e.Open {
