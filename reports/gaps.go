@@ -43,7 +43,14 @@ func (a *tagAcc) finish(start, end time.Time) TagStats {
 	if st.Count > 0 {
 		st.BadShare = Num(float64(st.Count-st.Good) / float64(st.Count))
 	}
-	a.spacing.summarise(&st, start, end)
+	// Text tags (batch id, product code, machine state) are recorded when
+	// they change, not at every poll: their spacing says nothing about
+	// completeness.
+	if a.used > 0 || st.Count == 0 {
+		a.spacing.summarise(&st, start, end)
+	} else {
+		st.Gaps = []Gap{}
+	}
 	return st
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"iter"
 	"math"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -121,4 +122,52 @@ func TestStorageReportIntegration(t *testing.T) {
 	if _, err := BuildStorage(context.Background(), f.cfg, loc, t0, t0, f.src, nil, Options{}); err == nil || !strings.Contains(err.Error(), "not after") {
 		t.Errorf("empty range: %v", err)
 	}
+}
+
+// TestGapsAgainstObservedSampling: a tag read every 30 s (the demo's
+// simulated time per 1 s poll) has no gap however its poll interval is
+// configured; a 10-minute hole is one gap, summarised; a text tag recorded
+// on change is not judged.
+func TestGapsAgainstObservedSampling(t *testing.T) {
+	cfg := writeConfig(t, t.TempDir(), storageConfig)
+	var src sliceSource
+	end := t0.Add(2 * time.Hour)
+	for at := t0; !at.After(end); at = at.Add(30 * time.Second) {
+		if at.After(t0.Add(time.Hour)) && at.Before(t0.Add(70*time.Minute)) {
+			continue
+		}
+		src = append(src, sample.Sample{Time: at, Line: "store", Machine: "room", Tag: "temp", Value: 5})
+	}
+	src = append(src, sample.Sample{Time: t0, Line: "store", Machine: "room", Tag: "state", Text: "running"})
+	sortSamples(src)
+	p, err := newPipeline(cfg, BatchRecord{ID: "B", Line: "store", Start: t0, End: end}, Options{ChartBuckets: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.run(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	var r Report
+	p.fill(&r)
+	var temp, state TagStats
+	for _, ts := range r.Tags {
+		switch ts.Tag {
+		case "temp":
+			temp = ts
+		case "state":
+			state = ts
+		}
+	}
+	// The poll interval is 10 s; readings come every 30 s.
+	if temp.PollInterval != 10*time.Second || temp.Sampling != 30*time.Second || temp.GapCount != 1 || temp.GapLongest != 10*time.Minute ||
+		temp.GapTotal != temp.GapLongest || len(temp.Gaps) != 1 || !temp.Gaps[0].From.Equal(t0.Add(time.Hour)) {
+		t.Errorf("temp: poll %v sampling %v gaps %d longest %v total %v list %+v", temp.PollInterval, temp.Sampling, temp.GapCount, temp.GapLongest, temp.GapTotal, temp.Gaps)
+	}
+	if state.GapCount != 0 || state.Sampling != 0 {
+		t.Errorf("text tag judged for gaps: %+v", state)
+	}
+}
+
+func sortSamples(s sliceSource) {
+	sort.SliceStable(s, func(i, j int) bool { return s[i].Time.Before(s[j].Time) })
 }

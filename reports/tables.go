@@ -39,7 +39,11 @@ func quantities(r *Report, f *display.Formatter) string {
 	if len(parts) == 0 {
 		for _, t := range r.Tags {
 			if t.Counter && t.Total.Defined() {
-				parts = append(parts, fmt.Sprintf("%s: %s", t.Key(), display.Number(float64(t.Total), 0, t.Unit)))
+				unit := t.Unit
+				if unit == "count" {
+					unit = "" // "844", not "844 count"
+				}
+				parts = append(parts, fmt.Sprintf("%s: %s", t.Key(), display.Number(float64(t.Total), 0, unit)))
 			}
 		}
 	}
