@@ -81,6 +81,13 @@ func TestCLIEndToEnd(t *testing.T) {
 		out := filepath.Join(f.dir, "r."+format)
 		run(true, "report", "batch", "-c", cfgPath, "--batch", "B-2026-0042", "-o", out)
 		run(true, "report", "verify", out, "--pubkey", filepath.Join(f.dir, "report.key.pub"))
+		if format == "json" {
+			// The binary was built from a git checkout: the report names its
+			// commit, never "devel".
+			if data, _ := os.ReadFile(out); strings.Contains(string(data), `"linewatch_version":"devel"`) {
+				t.Error("a report from a built binary says linewatch_version devel")
+			}
+		}
 		run(false, "report", "verify", out) // not authenticated
 		run(true, "report", "sign", out, "-c", cfgPath, "--meaning", "approval", "--user", "jane", "--password-file", pw)
 		if o := run(true, "report", "verify", out, "-c", cfgPath); !strings.Contains(o, "Jane Q. Auditor") {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // checkPage1 reads page 1 of the fixture's PDF as a reviewer's tool does
@@ -43,5 +44,40 @@ func checkPage1(t *testing.T, data []byte) {
 		if !strings.Contains(page, want) {
 			t.Errorf("page 1 lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestSignatureBlockKeepsPendingMeanings: after a review signature the
+// approval row is still there, pending, in the PDF and HTML block and in
+// page 1's verdict.
+func TestSignatureBlockKeepsPendingMeanings(t *testing.T) {
+	r := smallReport()
+	r.Signatures = []ESignature{{User: "rita", Name: "Rita Reviewer", Role: "qa_reviewer", Meaning: "review", Time: t0.Add(3 * time.Hour), ReportDigest: strings.Repeat("b", 64)}}
+	f := formatter(r)
+	rows := signatureRows(r, f)
+	if len(rows) != 2 || rows[0][1] != "review" || !strings.HasPrefix(rows[0][0], "Rita Reviewer") || rows[1][1] != "approval" || rows[1][3] != "pending" {
+		t.Errorf("signature rows %q", rows)
+	}
+	var sig Verdict
+	for _, v := range verdicts(r, f) {
+		if v.Check == "Signatures" {
+			sig = v
+		}
+	}
+	if sig.Status != Attention || sig.Figure != "pending: approval; signed: review by Rita Reviewer" {
+		t.Errorf("signatures verdict %+v", sig)
+	}
+	r.Signatures = append(r.Signatures, ESignature{User: "anna", Name: "Anna Approver", Role: "qa_approver", Meaning: "approval", Time: t0.Add(4 * time.Hour), ReportDigest: strings.Repeat("b", 64)})
+	for _, v := range verdicts(r, formatter(r)) {
+		if v.Check == "Signatures" && v.Status != Pass {
+			t.Errorf("both signed: %+v", v)
+		}
+	}
+	html, _, err := renderUnsealed(r, "html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(html), "Rita Reviewer") || !strings.Contains(string(html), "Anna Approver") {
+		t.Error("HTML signature block lacks a signer")
 	}
 }

@@ -171,3 +171,75 @@ func TestGapsAgainstObservedSampling(t *testing.T) {
 func sortSamples(s sliceSource) {
 	sort.SliceStable(s, func(i, j int) bool { return s[i].Time.Before(s[j].Time) })
 }
+
+const spcConfig = `site: plant1
+lines:
+  - id: fill
+    machines:
+      - id: filler
+        endpoint: opc.tcp://127.0.0.1:4840
+        poll_groups:
+          - {name: p, interval: 1s, tags: [w]}
+        tags:
+          - {name: w, node_id: "ns=2;s=w", unit: g, role: fill_weight, decimals: 3}
+analytics:
+  rules:
+    - name: drift
+      tags: [fill/filler/w]
+      ewma: {lambda: 0.2, l: 3, baseline: {mean: 2.0, sigma: 0.01}}
+      cusum: {k: 0.5, h: 5, baseline: {mean: 2.0, sigma: 0.01}}
+`
+
+// TestSPCChartsWhenSignalled: a mean shift of 3σ halfway through makes the
+// EWMA and the CUSUM signal; the report then carries both charts, with the
+// statistic crossing its limit.
+func TestSPCChartsWhenSignalled(t *testing.T) {
+	cfg := writeConfig(t, t.TempDir(), spcConfig)
+	var src sliceSource
+	end := t0.Add(time.Hour)
+	for i := 0; i <= 3600; i += 10 {
+		v := 2.0 + 0.005*math.Sin(float64(i))
+		if i >= 1800 {
+			v += 0.03
+		}
+		src = append(src, sample.Sample{Time: t0.Add(time.Duration(i) * time.Second), Line: "fill", Machine: "filler", Tag: "w", Value: v})
+	}
+	p, err := newPipeline(cfg, BatchRecord{ID: "B", Line: "fill", Start: t0, End: end}, Options{ChartBuckets: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.run(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	var r Report
+	p.fill(&r)
+	got := map[string]SPCChart{}
+	for _, c := range r.SPCCharts {
+		got[c.Detector] = c
+	}
+	ew, ok := got["ewma"]
+	if !ok || len(got) != 2 {
+		t.Fatalf("SPC charts %+v, want ewma and cusum", r.SPCCharts)
+	}
+	last := ew.Points[len(ew.Points)-1].V
+	if len(ew.Points) < 50 || ew.Decimals != 3 || !(last[0] > last[1]) {
+		t.Errorf("EWMA chart: %d points, last %v (ewma above ucl expected)", len(ew.Points), last)
+	}
+	cu := got["cusum"].Points
+	if hi, h := cu[len(cu)-1].V[0], cu[len(cu)-1].V[2]; !(hi > h) {
+		t.Errorf("CUSUM C+ %v not above H %v", hi, h)
+	}
+	// Both are drawn.
+	r.Header.Start, r.Header.TimeZone = t0, "UTC"
+	imgs, err := chartImages(&r, "svg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var titles []string
+	for _, im := range imgs {
+		titles = append(titles, im.Title)
+	}
+	if s := strings.Join(titles, "|"); !strings.Contains(s, "EWMA chart filler/w") || !strings.Contains(s, "CUSUM chart filler/w") {
+		t.Errorf("chart titles %s", s)
+	}
+}
