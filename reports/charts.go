@@ -422,6 +422,14 @@ func chartImages(r *Report, format string) ([]namedImage, error) {
 			return nil, err
 		}
 	}
+	for _, s := range r.Storage {
+		for _, c := range s.Charts {
+			p, err := trendPlot(r, c, f)
+			if err := add(p, err, "Trend "+c.Machine+"/"+c.Tag+" in storage location "+s.Location); err != nil {
+				return nil, err
+			}
+		}
+	}
 	for _, c := range r.SPCCharts {
 		p, err := spcPlot(r, c, f)
 		if err := add(p, err, map[string]string{"ewma": "EWMA", "cusum": "CUSUM"}[c.Detector]+" chart "+c.Machine+"/"+c.Tag+" (it signalled during the batch)"); err != nil {

@@ -36,7 +36,7 @@ func smallReport() *Report {
 		Charts:     []Chart{{Machine: "m", Tag: "temp", Decimals: 1, Limits: []Limit{{Name: "Hi", Value: 8}}, Points: []ChartPoint{{Time: start, Min: 4, Max: 9, Mean: 6}, {Time: start.Add(time.Minute), Min: 5, Max: 6, Mean: 5.5}}}},
 		SPCCharts:  []SPCChart{},
 		Storage: []StorageReport{{Location: "coldroom1", Name: "Cold room", From: start, To: start.Add(time.Hour), Tags: []TagStats{}, Excursions: []Excursion{},
-			ColdChain: []ColdChain{{Machine: "coldroom", Tag: "probe1", MKT: 5.2, MKTLimit: 8, Activation: 10000, MKTOK: true, HasMKT: true, TORLow: Num(math.NaN()), TORHigh: Num(math.NaN())}}}},
+			ColdChain: []ColdChain{{Machine: "coldroom", Tag: "probe1", MKT: 5.2, MKTLimit: 8, Activation: 10000, MKTOK: true, HasMKT: true, TORLow: Num(math.NaN()), TORHigh: Num(math.NaN())}}, Charts: []Chart{}}},
 	}
 }
 

@@ -127,7 +127,7 @@ func TestBatchReportContents(t *testing.T) {
 	// The storage location the batch passed through: the same probe, so
 	// the same excursion and MKT.
 	if len(r.Storage) != 1 || r.Storage[0].Location != "coldroom1" || len(r.Storage[0].Excursions) != 1 || len(r.Storage[0].ColdChain) != 1 ||
-		math.Abs(float64(r.Storage[0].ColdChain[0].MKT)-independentMKT(f.temps)) > 1e-9 {
+		math.Abs(float64(r.Storage[0].ColdChain[0].MKT)-independentMKT(f.temps)) > 1e-9 || len(r.Storage[0].Charts) != 1 {
 		t.Errorf("storage %+v", r.Storage)
 	}
 

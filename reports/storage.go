@@ -20,7 +20,9 @@ type StorageReport struct {
 	Tags       []TagStats    `json:"tags"`
 	Excursions []Excursion   `json:"excursions"`
 	ColdChain  []ColdChain   `json:"cold_chain"`
-	Batches    []BatchRecord `json:"batches,omitempty"`
+	// Charts are the probes' trends with their limits.
+	Charts  []Chart       `json:"charts"`
+	Batches []BatchRecord `json:"batches,omitempty"`
 }
 
 // StorageFor lists the storage locations that hold batches of line.
@@ -53,7 +55,7 @@ func BuildStorage(ctx context.Context, cfg *config.Config, loc config.StorageLoc
 	if o.ChartBuckets <= 0 {
 		o.ChartBuckets = 400
 	}
-	sr := &StorageReport{Location: loc.ID, Name: loc.Name, From: from.UTC(), To: to.UTC(), Tags: []TagStats{}, Excursions: []Excursion{}, ColdChain: []ColdChain{}}
+	sr := &StorageReport{Location: loc.ID, Name: loc.Name, From: from.UTC(), To: to.UTC(), Tags: []TagStats{}, Excursions: []Excursion{}, ColdChain: []ColdChain{}, Charts: []Chart{}}
 	byLine := map[string]map[tagKey]bool{}
 	for _, pat := range loc.Tags {
 		for _, t := range cfg.MatchTags(pat) {
@@ -82,6 +84,7 @@ func BuildStorage(ctx context.Context, cfg *config.Config, loc config.StorageLoc
 		sr.Tags = append(sr.Tags, r.Tags...)
 		sr.Excursions = append(sr.Excursions, r.Excursions...)
 		sr.ColdChain = append(sr.ColdChain, r.ColdChain...)
+		sr.Charts = append(sr.Charts, r.Charts...)
 	}
 	sort.SliceStable(sr.Excursions, func(i, j int) bool { return sr.Excursions[i].Start.Before(sr.Excursions[j].Start) })
 	if batches != nil {
