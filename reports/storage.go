@@ -13,13 +13,13 @@ import (
 // its probes' statistics, excursions, MKT and time out of refrigeration,
 // and (for `linewatch report storage`) the batches stored there.
 type StorageReport struct {
-	Location   string        `json:"location"`
-	Name       string        `json:"name,omitempty"`
-	From       time.Time     `json:"from"`
-	To         time.Time     `json:"to"`
-	Tags       []TagStats    `json:"tags"`
-	Excursions []Excursion   `json:"excursions"`
-	ColdChain  []ColdChain   `json:"cold_chain"`
+	Location   string      `json:"location"`
+	Name       string      `json:"name,omitempty"`
+	From       time.Time   `json:"from"`
+	To         time.Time   `json:"to"`
+	Tags       []TagStats  `json:"tags"`
+	Excursions []Excursion `json:"excursions"`
+	ColdChain  []ColdChain `json:"cold_chain"`
 	// Charts are the probes' trends with their limits.
 	Charts  []Chart       `json:"charts"`
 	Batches []BatchRecord `json:"batches,omitempty"`
