@@ -9,8 +9,13 @@ TIMEOUT ?= 30m
 
 all: build
 
+# The report and `linewatch version` name the commit the binary was built
+# from (internal/buildinfo); -dirty when the work tree had changes.
+COMMIT  ?= $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && { git diff --quiet HEAD -- 2>/dev/null || c=$$c-dirty; echo $$c; })
+LDFLAGS ?= -X github.com/linewatch/linewatch/internal/buildinfo.commit=$(COMMIT)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/linewatch
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/linewatch
 
 # Tests install what they need themselves (InfluxDB 1.8.10 via `go install`
 # on first use, cached); test-deps adds the Debian packages used by the

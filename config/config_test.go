@@ -91,6 +91,14 @@ func TestBadConfigs(t *testing.T) {
 			`15:24 audit.checkpoint_interval: must be 1s to 24h`,
 			`16:18 audit.trusted_keys[0]: empty path`,
 		},
+		"storage.yaml": {
+			`11:24 reports.signatures.required[1]: did you mean "approval"?`,
+			`13:30 reports.storage_locations[0].tags[0]: matches no tag of the config`,
+			`13:59 reports.storage_locations[0].lines[0]: no such line; did you mean "filling1"?`,
+			`13:75 reports.storage_locations[0].hold: must be ≥ 0`,
+			`14:12 reports.storage_locations[1].id: duplicate storage location id`,
+			`14:23 reports.storage_locations[1].tags: list the location's temperature probes`,
+		},
 		"time-zone.yaml": {
 			`2:12 time_zone: must be an IANA time zone name such as UTC or Europe/Dublin`,
 		},

@@ -176,6 +176,9 @@ func (c *Config) applyDefaults() {
 	if sr.Responsibility == nil {
 		sr.Responsibility = []string{DefaultApprovalRole}
 	}
+	if sr.Required == nil {
+		sr.Required = []string{"review", "approval"}
+	}
 	setDur(&c.Audit.CheckpointInterval, DefaultCheckpointInterval)
 	setStr(&c.Audit.KeyFile, filepath.Join(c.DataDir, "keys", "audit.key"))
 }

@@ -98,6 +98,34 @@ type Reports struct {
 	// Signatures says which roles of the users file may sign with each
 	// meaning (21 CFR 11.50(a)(3)).
 	Signatures SignatureRoles `yaml:"signatures"`
+	// StorageLocations are the rooms, fridges and freezers batches are
+	// kept in: their temperature tags and the lines whose batches they
+	// hold. The batch report shows the locations of its line (excursions,
+	// MKT, time out of refrigeration); `linewatch report storage` reports
+	// one location over any time range.
+	StorageLocations []StorageLocation `yaml:"storage_locations"`
+}
+
+// StorageLocation is one place batches are stored.
+type StorageLocation struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	// Tags are the location's temperature probes (line/machine/tag).
+	Tags []string `yaml:"tags"`
+	// Lines whose batches are stored here, from the batch start to its
+	// end plus Hold.
+	Lines []string      `yaml:"lines"`
+	Hold  time.Duration `yaml:"hold"`
+}
+
+// StorageLocation returns the storage location with id, or nil.
+func (r Reports) StorageLocation(id string) *StorageLocation {
+	for i := range r.StorageLocations {
+		if r.StorageLocations[i].ID == id {
+			return &r.StorageLocations[i]
+		}
+	}
+	return nil
 }
 
 // SignatureRoles lists the roles allowed per signature meaning; a meaning
@@ -106,6 +134,9 @@ type SignatureRoles struct {
 	Review         []string `yaml:"review"`
 	Approval       []string `yaml:"approval"`
 	Responsibility []string `yaml:"responsibility"`
+	// Required are the meanings every report's signature block shows,
+	// signed or pending (default review and approval).
+	Required []string `yaml:"required"`
 }
 
 // For returns the roles allowed to sign with meaning (nil: unknown meaning).

@@ -154,6 +154,10 @@ func (v *validator) reportsAudit() {
 			}
 		}
 	}
+	for i, m := range v.c.Reports.Signatures.Required {
+		v.oneOf(fmt.Sprintf("reports.signatures.required[%d]", i), m, SignatureMeanings)
+	}
+	v.storageLocations()
 	a := v.c.Audit
 	if a.CheckpointInterval < time.Second || a.CheckpointInterval > 24*time.Hour {
 		v.errf("audit.checkpoint_interval", a.CheckpointInterval.String(), "must be 1s to 24h")

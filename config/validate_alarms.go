@@ -83,3 +83,29 @@ func (v *validator) knownLines(path string, ids []string) {
 		}
 	}
 }
+
+// storageLocations checks reports.storage_locations: unique ids, tags that
+// exist (a pattern must match at least one tag), known lines.
+func (v *validator) storageLocations() {
+	seen := map[string]bool{}
+	for i, l := range v.c.Reports.StorageLocations {
+		p := fmt.Sprintf("reports.storage_locations[%d]", i)
+		v.id(p+".id", l.ID)
+		if seen[l.ID] {
+			v.errf(p+".id", l.ID, "duplicate storage location id")
+		}
+		seen[l.ID] = true
+		if len(l.Tags) == 0 {
+			v.errf(p+".tags", "", "list the location's temperature probes (line/machine/tag)")
+		}
+		for j, t := range l.Tags {
+			if len(v.c.MatchTags(t)) == 0 {
+				v.errf(fmt.Sprintf("%s.tags[%d]", p, j), t, "matches no tag of the config (line/machine/tag, * allowed)")
+			}
+		}
+		v.knownLines(p+".lines", l.Lines)
+		if l.Hold < 0 {
+			v.errf(p+".hold", l.Hold.String(), "must be ≥ 0")
+		}
+	}
+}

@@ -7,11 +7,9 @@ import (
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/analytics/detect"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/display"
 	"github.com/linewatch/linewatch/sample"
 )
-
-// maxGapsPerTag bounds the gap list of one tag; the rest are counted.
-const maxGapsPerTag = 50
 
 // tagAcc accumulates one tag's statistics in O(1) memory (plus its chart
 // buckets and excursion records).
@@ -20,8 +18,10 @@ type tagAcc struct {
 	mean, m2 float64
 	used     int64 // good finite readings in mean, min, max
 	min, max float64
+	total    float64 // counter increments
 	last     time.Time
-	maxGap   time.Duration // 3 poll intervals; 0: unknown, no gap check
+	spacing  spacingHist
+	counter  *detect.Counter
 
 	cpk    *detect.CpkMonitor
 	limits *detect.Limits
@@ -29,21 +29,26 @@ type tagAcc struct {
 	tor    *detect.TOR
 	cold   *ColdChain
 	chart  *chartAcc
+	spc    []*spcAcc
 	buf    []analytics.Finding
 }
 
 func newTagAcc(machine, tag, unit string, ref *config.TagRef, poll time.Duration, start time.Time) *tagAcc {
 	a := &tagAcc{min: math.Inf(1), max: math.Inf(-1), last: start}
-	a.stats = TagStats{Machine: machine, Tag: tag, Unit: unit, Gaps: []Gap{}, LSL: nan(), USL: nan()}
-	if poll > 0 {
-		a.maxGap = 3 * poll
-		a.stats.PollInterval = poll
-	}
+	a.stats = TagStats{Machine: machine, Tag: tag, Unit: unit, Gaps: []Gap{}, LSL: nan(), USL: nan(), Decimals: display.DefaultDecimals}
+	a.stats.PollInterval = poll
 	if ref == nil {
 		return a
 	}
 	t := ref.Tag
 	a.stats.Role, a.stats.Critical = t.Role, t.Critical
+	if t.Decimals != nil {
+		a.stats.Decimals = *t.Decimals
+	}
+	if isCounterRole(t.Role) {
+		a.stats.Counter = true
+		a.counter = &detect.Counter{}
+	}
 	if t.Unit != "" {
 		a.stats.Unit = t.Unit
 	}
@@ -69,15 +74,15 @@ func newTagAcc(machine, tag, unit string, ref *config.TagRef, poll time.Duration
 
 func nan() Num { return Num(math.NaN()) }
 
+// isCounterRole: tags whose readings are running counts, reported as a
+// total and a rate rather than a mean and a standard deviation.
+func isCounterRole(role string) bool { return role == "good_count" || role == "reject_count" }
+
 // add feeds one sample (already stamped with the report's batch id).
 func (a *tagAcc) add(s sample.Sample) {
 	a.stats.Count++
-	if a.maxGap > 0 {
-		if d := s.Time.Sub(a.last); d > a.maxGap {
-			a.gap(a.last, s.Time)
-		}
-	}
-	if s.Time.After(a.last) {
+	if s.Time.After(a.last) || (a.stats.Count == 1 && !s.Time.Before(a.last)) {
+		a.spacing.add(a.last, s.Time)
 		a.last = s.Time
 	}
 	if !s.Good() {
@@ -88,6 +93,11 @@ func (a *tagAcc) add(s sample.Sample) {
 		return
 	}
 	x := s.Value
+	if a.counter != nil {
+		if d, ok := a.counter.Delta(x); ok {
+			a.total += d
+		}
+	}
 	a.used++
 	d := x - a.mean
 	a.mean += d / float64(a.used)
@@ -109,37 +119,9 @@ func (a *tagAcc) add(s sample.Sample) {
 	if a.chart != nil {
 		a.chart.add(s.Time, x)
 	}
-}
-
-func (a *tagAcc) gap(from, to time.Time) {
-	if len(a.stats.Gaps) >= maxGapsPerTag {
-		a.stats.GapsOmitted++
-		return
+	for _, c := range a.spc {
+		c.add(s)
 	}
-	a.stats.Gaps = append(a.stats.Gaps, Gap{From: from.UTC(), To: to.UTC(), Duration: to.Sub(from)})
-}
-
-// finish computes the summary at the batch end.
-func (a *tagAcc) finish(end time.Time) TagStats {
-	if a.maxGap > 0 && end.Sub(a.last) > a.maxGap {
-		a.gap(a.last, end)
-	}
-	st := a.stats
-	st.Min, st.Max, st.Mean, st.StdDev, st.Cpk, st.Ppk, st.BadShare = nan(), nan(), nan(), nan(), nan(), nan(), nan()
-	if a.used > 0 {
-		st.Min, st.Max, st.Mean = Num(a.min), Num(a.max), Num(a.mean)
-	}
-	if a.used > 1 {
-		st.StdDev = Num(math.Sqrt(a.m2 / float64(a.used-1)))
-	}
-	if a.cpk != nil {
-		c := a.cpk.Current()
-		st.Cpk, st.Ppk = Num(c.Cpk), Num(c.Ppk)
-	}
-	if st.Count > 0 {
-		st.BadShare = Num(float64(st.Count-st.Good) / float64(st.Count))
-	}
-	return st
 }
 
 // chartAcc keeps min/max/mean per time bucket: a bounded trend of any

@@ -72,10 +72,13 @@ func Build(ctx context.Context, cfg *config.Config, b BatchRecord, src Sources, 
 		Header: Header{
 			Site: cfg.Site, Line: b.Line, Product: jsonText(b.Product), Batch: jsonText(b.ID), Start: b.Start.UTC(), End: end.UTC(),
 			GeneratedBy: o.GeneratedBy, Version: buildinfo.String(), ConfigFile: cfg.File, ConfigSHA256: cfgSum,
-			AnalyticsNote: AnalyticsNote,
+			AnalyticsNote: AnalyticsNote, TimeZone: cfg.TimeZone, RequiredSignatures: append([]string{}, cfg.Reports.Signatures.Required...),
 		},
 		Tags: []TagStats{}, Excursions: []Excursion{}, ColdChain: []ColdChain{}, Signals: []Signal{},
-		Rejects: []RejectStats{}, Alarms: []AlarmRecord{}, Audit: []audit.Entry{}, Charts: []Chart{},
+		Rejects: []RejectStats{}, Alarms: []AlarmRecord{}, Audit: []audit.Entry{}, Charts: []Chart{}, SPCCharts: []SPCChart{}, Storage: []StorageReport{},
+	}
+	if r.Header.TimeZone == "" {
+		r.Header.TimeZone = "UTC"
 	}
 	if l := cfg.Line(b.Line); l != nil {
 		r.Header.LineName = l.Name
@@ -88,6 +91,15 @@ func Build(ctx context.Context, cfg *config.Config, b BatchRecord, src Sources, 
 		return nil, err
 	}
 	p.fill(r)
+	locs := StorageFor(cfg, b.Line)
+	r.Header.StorageConfigured = len(locs) > 0
+	for _, loc := range locs {
+		sr, err := BuildStorage(ctx, cfg, loc, b.Start, end.Add(loc.Hold), src.Samples, nil, Options{Now: o.Now, ChartBuckets: o.ChartBuckets, Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+		r.Storage = append(r.Storage, *sr)
+	}
 	if src.Alarms != nil {
 		ts, err := src.Alarms.Transitions(ctx, cfg.Site, b.Line, b.Start)
 		if err != nil {

@@ -46,6 +46,18 @@ func (p *pipeline) attachColdChain(a *tagAcc, t config.TagRef) {
 			}
 		}
 	}
+	// A storage location's probe without a cold-chain rule still gets its
+	// MKT (ΔH/R 10 000 K, USP <1079>), with no limit to judge it against.
+	if p.storage && a.mkt == nil {
+		win := 2*p.b.End.Sub(p.b.Start) + time.Hour
+		if d, err := newRollingMKT(win, 1000, 10000); err == nil {
+			if a.cold == nil {
+				a.cold = &ColdChain{Machine: t.Machine.ID, Tag: t.Tag.Name, MKT: nan(), MKTLimit: nan(), Activation: nan(), TORLow: nan(), TORHigh: nan()}
+			}
+			a.mkt = d
+			a.cold.HasMKT, a.cold.Activation = true, 10000
+		}
+	}
 }
 
 func coldChainText(c ColdChain) string {

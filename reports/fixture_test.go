@@ -56,6 +56,9 @@ analytics:
       tags: [fill1/checkweigher/reject_count]
       p_chart: {good_tag: good_count, reject_tag: reject_count, subgroup: 10m, p_bar: 0.01}
       yield: {good_tag: good_count, reject_tag: reject_count, min: 0.98}
+reports:
+  storage_locations:
+    - {id: coldroom1, name: 2–8 °C cold room, tags: [fill1/coldroom/temp], lines: [fill1]}
 `
 
 // fixture is a one-hour-and-a-half batch with a 12-minute excursion, a

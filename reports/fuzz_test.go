@@ -21,15 +21,22 @@ func smallReport() *Report {
 	return &Report{
 		V: SchemaVersion,
 		Header: Header{Site: "plant1", Line: "fill1", Batch: "B-1", Product: "P", Start: start, End: start.Add(time.Hour),
-			GeneratedAt: start.Add(2 * time.Hour), GeneratedBy: "qa", Version: "devel", ConfigFile: "c.yaml", ConfigSHA256: strings.Repeat("a", 64), AnalyticsNote: AnalyticsNote},
+			GeneratedAt: start.Add(2 * time.Hour), GeneratedBy: "qa", Version: "devel", ConfigFile: "c.yaml", ConfigSHA256: strings.Repeat("a", 64), AnalyticsNote: AnalyticsNote,
+			TimeZone: "Europe/Dublin", RequiredSignatures: []string{"review", "approval"}},
 		Tags: []TagStats{{Machine: "m", Tag: "temp", Count: 3, Good: 2, Min: 4, Max: 9, Mean: 6.5, StdDev: 3.5, LSL: 2, USL: 8, Cpk: Num(math.NaN()), Ppk: 0.1,
-			BadShare: 1.0 / 3, Gaps: []Gap{{From: start, To: start.Add(time.Minute), Duration: time.Minute}}}},
+			BadShare: 1.0 / 3, Decimals: 1, Total: Num(math.NaN()), RatePerHour: Num(math.NaN()), Sampling: 10 * time.Second, GapThreshold: 31 * time.Second,
+			GapCount: 1, GapLongest: time.Minute, GapTotal: time.Minute, Coverage: 59.0 / 60, Gaps: []Gap{{From: start, To: start.Add(time.Minute), Duration: time.Minute}}},
+			{Machine: "m", Tag: "rejects", Unit: "count", Role: "reject_count", Count: 3, Good: 3, Min: 0, Max: 7, Mean: Num(math.NaN()), StdDev: Num(math.NaN()), LSL: Num(math.NaN()), USL: Num(math.NaN()),
+				Cpk: Num(math.NaN()), Ppk: Num(math.NaN()), BadShare: 0, Counter: true, Total: 7, RatePerHour: 7, Coverage: 1, Gaps: []Gap{}}},
 		Excursions: []Excursion{{Machine: "m", Tag: "temp", Rule: "hi", Limit: 8, Start: start, End: start.Add(time.Minute), Duration: time.Minute, Peak: 9, DegreeMinutes: 1}},
 		ColdChain:  []ColdChain{{Machine: "m", Tag: "temp", MKT: 6.1, MKTLimit: 8, Activation: 10000, MKTOK: true, HasMKT: true, TORLow: 2, TORHigh: 8, TORUsed: time.Minute, TORBudget: time.Hour, HasTOR: true, TOROK: true}},
 		Signals:    []Signal{{Time: start, Machine: "m", Tag: "temp", Detector: "limits", Rule: "hi", Value: 9, Limit: 8, Severity: "warning", Message: "=cmd|' /C calc'!A0 <script>"}},
 		Rejects:    []RejectStats{{Machine: "m", GoodTag: "g", RejectTag: "r", Good: 100, Rejects: 1, RejectFraction: 1.0 / 101, YieldPct: 99, YieldMinPct: 98, YieldOK: true, PBar: 0.01, Subgroup: "10m0s", Points: []PPoint{{Time: start, P: 0.01, N: 101, UCL: 0.04, LCL: 0}}}},
 		Alarms:     []AlarmRecord{{ID: "a", Machine: "m", Tag: "temp", Detector: "limits", Priority: "urgent", Events: []AlarmEvent{{Seq: 1, Time: start, Event: "ack", By: "alice", Reason: "lw-integrity-v1:forged"}}}},
-		Charts:     []Chart{{Machine: "m", Tag: "temp", Limits: []Limit{{Name: "Hi", Value: 8}}, Points: []ChartPoint{{Time: start, Min: 4, Max: 9, Mean: 6}, {Time: start.Add(time.Minute), Min: 5, Max: 6, Mean: 5.5}}}},
+		Charts:     []Chart{{Machine: "m", Tag: "temp", Decimals: 1, Limits: []Limit{{Name: "Hi", Value: 8}}, Points: []ChartPoint{{Time: start, Min: 4, Max: 9, Mean: 6}, {Time: start.Add(time.Minute), Min: 5, Max: 6, Mean: 5.5}}}},
+		SPCCharts:  []SPCChart{},
+		Storage: []StorageReport{{Location: "coldroom1", Name: "Cold room", From: start, To: start.Add(time.Hour), Tags: []TagStats{}, Excursions: []Excursion{},
+			ColdChain: []ColdChain{{Machine: "coldroom", Tag: "probe1", MKT: 5.2, MKTLimit: 8, Activation: 10000, MKTOK: true, HasMKT: true, TORLow: Num(math.NaN()), TORHigh: Num(math.NaN())}}, Charts: []Chart{}}},
 	}
 }
 

@@ -41,12 +41,21 @@ type Seal struct {
 	ContentSHA256 string    `json:"content_sha256"`
 	FileSHA256    string    `json:"file_sha256"`
 	SignedAt      time.Time `json:"signed_at"`
-	Signature     string    `json:"signature"` // base64
+	// PDFCert is the SHA-256 of the certificate of the PDF's standard
+	// signature (pades.go): the file digest of a PDF then covers the
+	// sealed document up to its first %%EOF, and the PDF signature the
+	// whole file.
+	PDFCert   string `json:"pdf_cert_sha256,omitempty"`
+	Signature string `json:"signature"` // base64
 }
 
 func (s Seal) message() []byte {
-	return []byte(strings.Join([]string{"linewatch-report-v1", s.Alg, s.Format, s.ContentSHA256, s.FileSHA256, s.KeyID,
-		s.PublicKey, s.SignedAt.UTC().Format(time.RFC3339Nano)}, "\x00"))
+	parts := []string{"linewatch-report-v1", s.Alg, s.Format, s.ContentSHA256, s.FileSHA256, s.KeyID,
+		s.PublicKey, s.SignedAt.UTC().Format(time.RFC3339Nano)}
+	if s.PDFCert != "" {
+		parts = append(parts, "pdf-cert-sha256="+s.PDFCert)
+	}
+	return []byte(strings.Join(parts, "\x00"))
 }
 
 // blockEncoding rejects non-zero trailing bits, so each block has one encoding.
@@ -77,8 +86,10 @@ func fileDigest(data []byte, start int) string {
 	return fmt.Sprintf("%x", h.Sum(nil))
 }
 
-// sealFile writes the integrity block into a rendered file in place.
-func sealFile(data []byte, format, contentDigest string, key ed25519.PrivateKey, now time.Time) error {
+// sealFile writes the integrity block into a rendered file in place;
+// pdfCert is the fingerprint of the PDF signature's certificate ("" for
+// the other formats).
+func sealFile(data []byte, format, contentDigest, pdfCert string, key ed25519.PrivateKey, now time.Time) error {
 	start, err := locate(data)
 	if err != nil {
 		return err
@@ -88,7 +99,7 @@ func sealFile(data []byte, format, contentDigest string, key ed25519.PrivateKey,
 	}
 	pub := key.Public().(ed25519.PublicKey)
 	s := Seal{V: 1, Alg: "Ed25519", KeyID: KeyID(pub), PublicKey: base64.StdEncoding.EncodeToString(pub), Format: format,
-		ContentSHA256: contentDigest, FileSHA256: fileDigest(data, start), SignedAt: now.UTC()}
+		ContentSHA256: contentDigest, FileSHA256: fileDigest(data, start), SignedAt: now.UTC(), PDFCert: pdfCert}
 	s.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, s.message()))
 	js, err := json.Marshal(s)
 	if err != nil {
@@ -134,6 +145,8 @@ type Verification struct {
 	ContentSHA256 string
 	SignedAt      time.Time
 	Report        *Report
+	// PDF is the standard PDF signature of a PDF rendering.
+	PDF *PDFSignature
 }
 
 // Verify checks a report file with the trusted report key and no trusted
@@ -172,7 +185,23 @@ func VerifyWith(data []byte, o VerifyOptions) (*Verification, error) {
 	if f := DetectFormat(data); f != s.Format {
 		errs = append(errs, fmt.Errorf("the file looks like %s but its integrity block was made for %s", f, s.Format))
 	}
-	if got := fileDigest(data, start); got != s.FileSHA256 {
+	sealed := data
+	if s.PDFCert != "" {
+		rev := pdfRevisionEnd(data, start)
+		sealed = data[:rev]
+		ps, err := verifyPDFSignature(data, rev)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case ps.CertSHA256 != s.PDFCert:
+			errs = append(errs, fmt.Errorf("PDF signature: made with certificate %s…, the integrity block names %s…: it was replaced", ps.CertSHA256[:16], prefix16(s.PDFCert)))
+		default:
+			v.PDF = ps
+		}
+	} else if s.Format == "pdf" {
+		errs = append(errs, errors.New("PDF without its standard PDF signature (the integrity block names no PDF signing certificate)"))
+	}
+	if got := fileDigest(sealed, start); got != s.FileSHA256 {
 		errs = append(errs, fmt.Errorf("file digest mismatch: the file was changed after signing (SHA-256 %s…, signed %s…)", got[:16], prefix16(s.FileSHA256)))
 	}
 	embedded, perr := base64.StdEncoding.Strict().DecodeString(s.PublicKey)

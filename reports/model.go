@@ -13,7 +13,10 @@ import (
 )
 
 // SchemaVersion versions the report JSON (and so its canonical encoding).
-const SchemaVersion = 1
+// 2: site time zone, tag decimals, counters as totals and rates, gaps
+// judged against the observed sampling and summarised per tag, storage
+// locations, SPC charts, required signature meanings.
+const SchemaVersion = 2
 
 // Num is a float64 that encodes NaN and ±Inf as JSON null (and decodes
 // null as NaN), so undefined statistics (Cpk without spread, MKT without
@@ -61,6 +64,12 @@ type Report struct {
 	Alarms      []AlarmRecord `json:"alarms"`
 	Audit       []audit.Entry `json:"audit"`
 	Charts      []Chart       `json:"charts"`
+	// SPCCharts are the EWMA and CUSUM statistics of the tags whose chart
+	// signalled during the batch.
+	SPCCharts []SPCChart `json:"spc_charts"`
+	// Storage are the storage locations the batch passed through
+	// (reports.storage_locations), each with its excursions, MKT and TOR.
+	Storage []StorageReport `json:"storage"`
 	// GoldenBatch holds the batch's trajectories over the golden-batch
 	// envelopes of the line's analytics.batch_models (none: no model).
 	GoldenBatch []GoldenChart `json:"golden_batch,omitempty"`
@@ -86,9 +95,19 @@ type Header struct {
 	ConfigSHA256  string    `json:"config_sha256"`
 	SamplesRead   int64     `json:"samples_read"`
 	AnalyticsNote string    `json:"analytics_note"`
+	// TimeZone is the site time zone (config time_zone) every time of the
+	// PDF and HTML is written in.
+	TimeZone string `json:"time_zone"`
+	// StorageConfigured is false when no storage location lists the
+	// batch's line: the report then cannot say where the batch was kept.
+	StorageConfigured bool `json:"storage_configured"`
+	// RequiredSignatures are the meanings the signature block always shows
+	// (reports.signatures.required), signed or pending.
+	RequiredSignatures []string `json:"required_signatures"`
 }
 
-// Gap is a period without readings longer than three poll intervals.
+// Gap is a period without readings longer than the tag's gap threshold
+// (GapFactor times its observed median sampling interval).
 type Gap struct {
 	From     time.Time     `json:"from"`
 	To       time.Time     `json:"to"`
@@ -115,8 +134,27 @@ type TagStats struct {
 	Ppk          Num           `json:"ppk"`
 	BadShare     Num           `json:"bad_share"`
 	PollInterval time.Duration `json:"poll_interval_ns,omitempty"`
-	Gaps         []Gap         `json:"gaps"`
-	GapsOmitted  int           `json:"gaps_omitted,omitempty"`
+	// Decimals are the tag's display decimals (config decimals, else
+	// display.DefaultDecimals).
+	Decimals int `json:"decimals"`
+	// Counter: a counter tag (role good_count or reject_count): Total is
+	// the count over the batch (resets handled), RatePerHour Total per
+	// hour of the batch; Mean and StdDev are not defined for a counter.
+	Counter     bool `json:"counter,omitempty"`
+	Total       Num  `json:"total"`
+	RatePerHour Num  `json:"rate_per_hour"`
+	// Sampling is the observed median interval between readings; a gap
+	// is an interval longer than GapThreshold (GapFactor × Sampling).
+	Sampling     time.Duration `json:"sampling_ns"`
+	GapThreshold time.Duration `json:"gap_threshold_ns"`
+	GapCount     int           `json:"gap_count"`
+	GapLongest   time.Duration `json:"gap_longest_ns"`
+	GapTotal     time.Duration `json:"gap_total_ns"`
+	// Coverage is the share of the batch not inside a gap.
+	Coverage Num `json:"coverage"`
+	// Gaps are the longest gaps (at most maxGapsListed), in time order.
+	Gaps        []Gap `json:"gaps"`
+	GapsOmitted int   `json:"gaps_omitted,omitempty"`
 }
 
 // Key is machine/tag.
@@ -233,11 +271,32 @@ type ChartPoint struct {
 
 // Chart is the downsampled trend of a critical tag with its limits.
 type Chart struct {
-	Machine string       `json:"machine"`
-	Tag     string       `json:"tag"`
-	Unit    string       `json:"unit,omitempty"`
-	Limits  []Limit      `json:"limits"`
-	Points  []ChartPoint `json:"points"`
+	Machine  string       `json:"machine"`
+	Tag      string       `json:"tag"`
+	Unit     string       `json:"unit,omitempty"`
+	Decimals int          `json:"decimals"`
+	Limits   []Limit      `json:"limits"`
+	Points   []ChartPoint `json:"points"`
+}
+
+// SPCChart is the statistic of an EWMA or CUSUM chart over the batch, one
+// point per chart bucket (its last value), with its control limits.
+type SPCChart struct {
+	Machine  string `json:"machine"`
+	Tag      string `json:"tag"`
+	Unit     string `json:"unit,omitempty"`
+	Decimals int    `json:"decimals"`
+	Detector string `json:"detector"`
+	// Series names the values of each point: ewma, ucl, lcl, cl for EWMA;
+	// cusum_hi, cusum_lo, cusum_h for CUSUM.
+	Series []string   `json:"series"`
+	Points []SPCPoint `json:"points"`
+}
+
+// SPCPoint is one bucket of an SPCChart.
+type SPCPoint struct {
+	Time time.Time `json:"time"`
+	V    []Num     `json:"v"`
 }
 
 // Limit is a named horizontal line of a chart.

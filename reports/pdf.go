@@ -9,6 +9,7 @@ import (
 	"codeberg.org/go-fonts/liberation/liberationsansregular"
 	"codeberg.org/go-pdf/fpdf"
 
+	"github.com/linewatch/linewatch/internal/display"
 	"github.com/linewatch/linewatch/sample"
 )
 
@@ -58,24 +59,27 @@ func renderPDF(r *Report, canon []byte) ([]byte, error) {
 		pdf.SetTextColor(0, 0, 0)
 	})
 	pdf.AddPage()
+	f := formatter(r)
 
 	pdf.SetFont(pdfFont, "B", 16)
 	pdf.CellFormat(0, 9, "QA batch report — batch "+shown(r.Header.Batch), "", 1, "L", false, 0, "")
 	pdf.SetFont(pdfFont, "", 9)
-	for _, kv := range headerRows(r) {
+	for _, kv := range headerRows(r, f) {
 		pdf.SetFont(pdfFont, "B", 9)
 		pdf.CellFormat(36, 5, kv[0], "", 0, "L", false, 0, "")
 		pdf.SetFont(pdfFont, "", 9)
 		pdf.MultiCell(0, 5, kv[1], "", "L", false)
 	}
-	pdf.Ln(1)
-	pdf.SetFont(pdfFont, "", 8)
+	pdfSummary(pdf, verdicts(r, f))
+	pdf.Ln(2)
+	pdf.SetFont(pdfFont, "", 7.5)
 	pdf.SetTextColor(60, 60, 60)
-	pdf.MultiCell(0, pdfLineH, r.Header.AnalyticsNote, "", "L", false)
-	pdf.MultiCell(0, pdfLineH, "Content SHA-256: "+digest+". The file carries an Ed25519 integrity block; check it with: linewatch report verify FILE --pubkey KEY.pub", "", "L", false)
+	pdf.MultiCell(0, 3.6, r.Header.AnalyticsNote, "", "L", false)
+	pdf.MultiCell(0, 3.6, "Content SHA-256: "+digest+". The file carries a PDF signature (PAdES, checked by Acrobat or pdfsig) and an Ed25519 integrity block; check both with: linewatch report verify FILE --pubkey KEY.pub", "", "L", false)
 	pdf.SetTextColor(0, 0, 0)
 
-	for _, s := range sections(r) {
+	pdf.AddPage()
+	for _, s := range sections(r, f) {
 		pdfSection(pdf, s)
 	}
 
@@ -97,7 +101,7 @@ func renderPDF(r *Report, canon []byte) ([]byte, error) {
 		}
 	}
 
-	pdfSignatureBlock(pdf, r)
+	pdfSignatureBlock(pdf, r, f)
 	if err := pdf.Error(); err != nil {
 		return nil, fmt.Errorf("PDF report: %w", err)
 	}
@@ -135,8 +139,12 @@ func pdfSection(pdf *fpdf.Fpdf, s section) {
 		pdf.SetTextColor(0, 0, 0)
 	}
 	if len(s.Rows) == 0 {
+		empty := s.Empty
+		if empty == "" {
+			empty = "None."
+		}
 		pdf.SetFont(pdfFont, "", 8)
-		pdf.CellFormat(0, 5, "None.", "", 1, "L", false, 0, "")
+		pdf.MultiCell(0, 4, empty, "", "L", false)
 		return
 	}
 	widths := colWidths(pdf, s)
@@ -194,8 +202,15 @@ func pdfRow(pdf *fpdf.Fpdf, widths []float64, cells []string, header bool) {
 	for i, w := range widths {
 		pdf.Rect(x, y0, w, h, map[bool]string{true: "FD", false: "D"}[header])
 		txt := strings.Join(lines[i], "\n")
-		if i < len(cells) && cells[i] == "FAIL" {
-			pdf.SetTextColor(180, 0, 0)
+		if i < len(cells) {
+			switch cells[i] {
+			case "FAIL":
+				pdf.SetTextColor(180, 0, 0)
+			case Attention:
+				pdf.SetTextColor(170, 95, 0)
+			case Pass, "OK":
+				pdf.SetTextColor(0, 120, 40)
+			}
 		}
 		pdf.SetXY(x+0.5, y0+0.5)
 		pdf.MultiCell(w-1, lh, txt, "", "L", false)
@@ -205,25 +220,36 @@ func pdfRow(pdf *fpdf.Fpdf, widths []float64, cells []string, header bool) {
 	pdf.SetXY(x0, y0+h)
 }
 
-func pdfSignatureBlock(pdf *fpdf.Fpdf, r *Report) {
+func pdfSignatureBlock(pdf *fpdf.Fpdf, r *Report, f *display.Formatter) {
 	if pdf.GetY() > 297-70 {
 		pdf.AddPage()
 	}
 	pdfHeading(pdf, "Signatures")
-	widths := []float64{55, 25, 40, pdfWidth(pdf) - 120}
+	widths := []float64{55, 25, 45, pdfWidth(pdf) - 125}
 	pdf.SetFont(pdfFont, "B", 8)
 	pdf.SetFillColor(230, 230, 230)
-	pdfRow(pdf, widths, []string{"Printed name", "Meaning", "Date and time (UTC)", "Signature"}, true)
+	pdfRow(pdf, widths, []string{"Printed name", "Meaning", "Date and time", "Signature"}, true)
 	pdf.SetFont(pdfFont, "", 8)
-	sigs := signatureLines(r)
-	for _, s := range sigs {
+	for _, s := range signatureRows(r, f) {
+		if s[0] == "" {
+			s = []string{"\n\n", s[1], "", s[3]}
+		}
 		pdfRow(pdf, widths, s, false)
 	}
-	if len(sigs) == 0 {
-		for _, m := range []string{"review", "approval"} {
-			pdfRow(pdf, widths, []string{"\n\n", m, "", ""}, false)
-		}
-		pdf.SetFont(pdfFont, "", 7)
-		pdf.MultiCell(0, 3.5, "Not signed electronically yet: sign with linewatch report sign FILE --meaning review|approval|responsibility.", "", "L", false)
+	pdf.SetFont(pdfFont, "", 7)
+	pdf.MultiCell(0, 3.5, "Every meaning of reports.signatures.required is shown, signed or pending; sign with linewatch report sign FILE --meaning "+strings.Join(Meanings, "|")+".", "", "L", false)
+}
+
+// pdfSummary draws the exception summary: one verdict per line, coloured.
+func pdfSummary(pdf *fpdf.Fpdf, vs []Verdict) {
+	pdf.Ln(2)
+	pdfHeading(pdf, "Exception summary")
+	widths := []float64{34, 24, pdfWidth(pdf) - 58}
+	pdf.SetFont(pdfFont, "B", 8.5)
+	pdf.SetFillColor(230, 230, 230)
+	pdfRow(pdf, widths, []string{"Check", "Verdict", "Figure"}, true)
+	for _, v := range vs {
+		pdf.SetFont(pdfFont, "", 8.5)
+		pdfRow(pdf, widths, []string{v.Check, v.Status, v.Figure}, false)
 	}
 }

@@ -27,6 +27,10 @@ type pipeline struct {
 	omitted int
 	read    int64
 	golden  goldenAcc
+	// only, when set, restricts the report to these tags (a storage
+	// location's probes); storage runs no detectors but the per-tag ones.
+	only    map[tagKey]bool
+	storage bool
 }
 
 func newPipeline(cfg *config.Config, b BatchRecord, o Options) (*pipeline, error) {
@@ -94,6 +98,9 @@ func (p *pipeline) tag(s sample.Sample) *tagAcc {
 		if ref.Tag.Critical || a.cold != nil {
 			a.chart = newChartAcc(p.b.Start, p.b.End, p.o.ChartBuckets)
 		}
+		if !p.storage {
+			p.attachSPC(a, *ref)
+		}
 	}
 	p.tags[k] = a
 	p.order = append(p.order, k)
@@ -118,7 +125,13 @@ func (p *pipeline) run(ctx context.Context, src SampleSource) error {
 			}
 		}
 		s.Site, s.Batch = p.cfg.Site, p.b.ID
+		if p.only != nil && !p.only[tagKey{s.Machine, s.Tag}] {
+			continue
+		}
 		p.tag(s).add(s)
+		if p.storage {
+			continue
+		}
 		if ra := p.rejects[s.Machine]; ra != nil && (s.Tag == ra.stats.GoodTag || s.Tag == ra.stats.RejectTag) && s.Good() {
 			ra.add(s)
 		}
@@ -162,7 +175,7 @@ func (p *pipeline) fill(r *Report) {
 	r.Header.SamplesRead = p.read
 	for _, k := range p.order {
 		a := p.tags[k]
-		r.Tags = append(r.Tags, a.finish(p.b.End))
+		r.Tags = append(r.Tags, a.finish(p.b.Start, p.b.End))
 		if a.limits != nil {
 			for _, e := range a.limits.Excursions() {
 				x := Excursion{Machine: a.stats.Machine, Tag: a.stats.Tag, Rule: e.Rule, Limit: Num(e.Limit), Start: e.Start.UTC(),
@@ -177,7 +190,7 @@ func (p *pipeline) fill(r *Report) {
 			cc := *c
 			if a.mkt != nil {
 				cc.MKT = Num(a.mkt.Value())
-				cc.MKTOK = cc.MKT.Defined() && cc.MKT <= cc.MKTLimit
+				cc.MKTOK = cc.MKT.Defined() && (!cc.MKTLimit.Defined() || cc.MKT <= cc.MKTLimit)
 			}
 			if a.tor != nil {
 				cc.TORUsed = a.tor.Used()
@@ -187,7 +200,7 @@ func (p *pipeline) fill(r *Report) {
 			r.ColdChain = append(r.ColdChain, cc)
 		}
 		if a.chart != nil {
-			ch := Chart{Machine: a.stats.Machine, Tag: a.stats.Tag, Unit: a.stats.Unit, Limits: []Limit{}, Points: a.chart.points()}
+			ch := Chart{Machine: a.stats.Machine, Tag: a.stats.Tag, Unit: a.stats.Unit, Decimals: a.stats.Decimals, Limits: []Limit{}, Points: a.chart.points()}
 			if t, ok := p.cfg.Tag(p.b.Line, a.stats.Machine, a.stats.Tag); ok {
 				ch.Limits = chartLimits(t.Tag)
 			}
@@ -195,6 +208,15 @@ func (p *pipeline) fill(r *Report) {
 		}
 	}
 	sort.SliceStable(r.Excursions, func(i, j int) bool { return r.Excursions[i].Start.Before(r.Excursions[j].Start) })
+	r.SPCCharts = []SPCChart{}
+	for _, k := range p.order {
+		a := p.tags[k]
+		for _, sc := range a.spc {
+			if p.signalled(a.stats.Machine, a.stats.Tag, sc.detector) {
+				r.SPCCharts = append(r.SPCCharts, sc.chart(a.stats))
+			}
+		}
+	}
 	r.Signals = p.signals
 	if r.Signals == nil {
 		r.Signals = []Signal{}

@@ -23,10 +23,24 @@ func Render(r *Report, format string, key ed25519.PrivateKey, now time.Time) ([]
 	if err != nil {
 		return nil, err
 	}
-	if err := sealFile(out, format, sha256Hex(canon), key, now); err != nil {
+	if format != "pdf" {
+		if err := sealFile(out, format, sha256Hex(canon), "", key, now); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	ec, err := pdfSigningKey(key)
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	cert, err := pdfCertificate(key, ec, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := sealFile(out, format, sha256Hex(canon), certFingerprint(cert), key, now); err != nil {
+		return nil, err
+	}
+	return pdfSign(out, key, cert, ec, "linewatch report key "+KeyID(key.Public().(ed25519.PublicKey)), now)
 }
 
 // renderUnsealed renders r with a placeholder integrity block; the same
@@ -184,10 +198,13 @@ func renderCSV(r *Report, canon []byte) ([]byte, error) {
 	h := r.Header
 	w.Write([]string{"#header", "site", "line", "line_name", "product", "batch", "start", "end", "generated_at", "generated_by", "linewatch_version", "config_file", "config_sha256", "samples_read", "analytics_note"})
 	w.Write([]string{"header", h.Site, h.Line, csvSafe(h.LineName), csvSafe(h.Product), csvSafe(h.Batch), ts(h.Start), ts(h.End), ts(h.GeneratedAt), csvSafe(h.GeneratedBy), h.Version, csvSafe(h.ConfigFile), h.ConfigSHA256, strconv.FormatInt(h.SamplesRead, 10), h.AnalyticsNote})
-	w.Write([]string{"#tag", "machine", "tag", "unit", "role", "critical", "count", "good", "min", "max", "mean", "std_dev", "lsl", "usl", "cpk", "ppk", "bad_share", "gaps", "gaps_omitted"})
+	w.Write([]string{"#tag", "machine", "tag", "unit", "role", "critical", "count", "good", "min", "max", "mean", "std_dev", "lsl", "usl", "cpk", "ppk", "bad_share", "gaps_listed", "gaps_omitted",
+		"decimals", "counter", "total", "rate_per_hour", "sampling_s", "gap_threshold_s", "gap_count", "gap_longest_s", "gap_total_s", "coverage"})
 	for _, t := range r.Tags {
 		w.Write([]string{"tag", t.Machine, t.Tag, t.Unit, t.Role, strconv.FormatBool(t.Critical), strconv.FormatInt(t.Count, 10), strconv.FormatInt(t.Good, 10),
-			g(t.Min), g(t.Max), g(t.Mean), g(t.StdDev), g(t.LSL), g(t.USL), g(t.Cpk), g(t.Ppk), g(t.BadShare), strconv.Itoa(len(t.Gaps)), strconv.Itoa(t.GapsOmitted)})
+			g(t.Min), g(t.Max), g(t.Mean), g(t.StdDev), g(t.LSL), g(t.USL), g(t.Cpk), g(t.Ppk), g(t.BadShare), strconv.Itoa(len(t.Gaps)), strconv.Itoa(t.GapsOmitted),
+			strconv.Itoa(t.Decimals), strconv.FormatBool(t.Counter), g(t.Total), g(t.RatePerHour), dur(t.Sampling), dur(t.GapThreshold), strconv.Itoa(t.GapCount),
+			dur(t.GapLongest), dur(t.GapTotal), g(t.Coverage)})
 	}
 	w.Write([]string{"#gap", "machine", "tag", "from", "to", "duration_s"})
 	for _, t := range r.Tags {
@@ -202,6 +219,16 @@ func renderCSV(r *Report, canon []byte) ([]byte, error) {
 	w.Write([]string{"#cold_chain", "machine", "tag", "mkt_c", "mkt_limit_c", "delta_h_over_r_k", "mkt_ok", "tor_used_s", "tor_budget_s", "tor_low_c", "tor_high_c", "tor_ok"})
 	for _, c := range r.ColdChain {
 		w.Write([]string{"cold_chain", c.Machine, c.Tag, g(c.MKT), g(c.MKTLimit), g(c.Activation), strconv.FormatBool(c.MKTOK), dur(c.TORUsed), dur(c.TORBudget), g(c.TORLow), g(c.TORHigh), strconv.FormatBool(c.TOROK)})
+	}
+	w.Write([]string{"#storage", "location", "name", "from", "to", "probes", "excursions"})
+	for _, st := range r.Storage {
+		w.Write([]string{"storage", st.Location, csvSafe(st.Name), ts(st.From), ts(st.To), strconv.Itoa(len(st.Tags)), strconv.Itoa(len(st.Excursions))})
+	}
+	w.Write([]string{"#storage_cold_chain", "location", "machine", "tag", "mkt_c", "mkt_limit_c", "delta_h_over_r_k", "mkt_ok", "tor_used_s", "tor_budget_s", "tor_ok"})
+	for _, st := range r.Storage {
+		for _, c := range st.ColdChain {
+			w.Write([]string{"storage_cold_chain", st.Location, c.Machine, c.Tag, g(c.MKT), g(c.MKTLimit), g(c.Activation), strconv.FormatBool(c.MKTOK), dur(c.TORUsed), dur(c.TORBudget), strconv.FormatBool(c.TOROK)})
+		}
 	}
 	w.Write([]string{"#signal", "time", "end", "machine", "tag", "detector", "rule", "value", "limit", "severity", "message"})
 	for _, s := range r.Signals {

@@ -107,9 +107,28 @@ func TestBatchReportContents(t *testing.T) {
 	if !temp.Cpk.Defined() || !(temp.Ppk < 1) {
 		t.Errorf("Cpk %v, Ppk %v: with an excursion beyond the USL the overall capability must be poor", temp.Cpk, temp.Ppk)
 	}
-	// The gap: last reading at 59:50, next at 62:00.
+	// The gap: last reading at 59:50, next at 62:00, against the observed
+	// 10 s sampling (not the poll interval); the rest is not a gap.
 	if len(temp.Gaps) != 1 || !temp.Gaps[0].From.Equal(t0.Add(59*time.Minute+50*time.Second)) || temp.Gaps[0].Duration != 130*time.Second {
 		t.Errorf("gaps %+v, want one of 130 s from 59:50", temp.Gaps)
+	}
+	if temp.Sampling != 10*time.Second || temp.GapCount != 1 || temp.GapLongest != 130*time.Second || temp.GapTotal != 130*time.Second ||
+		temp.GapThreshold < 30*time.Second || temp.GapThreshold > 32*time.Second || math.Abs(float64(temp.Coverage)-(1-130.0/5400)) > 1e-12 {
+		t.Errorf("gap summary: sampling %v threshold %v count %d longest %v total %v coverage %v", temp.Sampling, temp.GapThreshold, temp.GapCount, temp.GapLongest, temp.GapTotal, temp.Coverage)
+	}
+	// Counters: totals and rates, no mean or σ.
+	good := tagStats(t, r, "checkweigher/good_count")
+	if !good.Counter || good.Total != 54000 || good.RatePerHour != 36000 || good.Mean.Defined() || good.StdDev.Defined() {
+		t.Errorf("good_count: counter %v total %v rate %v mean %v σ %v; want 54000, 36000/h, no mean or σ", good.Counter, good.Total, good.RatePerHour, good.Mean, good.StdDev)
+	}
+	if h.TimeZone != "UTC" || !h.StorageConfigured || strings.Join(h.RequiredSignatures, ",") != "review,approval" {
+		t.Errorf("header zone %q storage %v required %v", h.TimeZone, h.StorageConfigured, h.RequiredSignatures)
+	}
+	// The storage location the batch passed through: the same probe, so
+	// the same excursion and MKT.
+	if len(r.Storage) != 1 || r.Storage[0].Location != "coldroom1" || len(r.Storage[0].Excursions) != 1 || len(r.Storage[0].ColdChain) != 1 ||
+		math.Abs(float64(r.Storage[0].ColdChain[0].MKT)-independentMKT(f.temps)) > 1e-9 || len(r.Storage[0].Charts) != 1 {
+		t.Errorf("storage %+v", r.Storage)
 	}
 
 	// The excursion: first reading above 8 °C at 30:00, first reading back at 42:00.
@@ -226,6 +245,7 @@ func TestRenderVerifyAndParseBack(t *testing.T) {
 			}
 			if format == "pdf" {
 				checkPDF(t, data, f.batch.ID, "", filepath.Join(os.TempDir(), "linewatch-report-page1"))
+				checkPage1(t, data)
 			}
 		})
 	}
@@ -304,7 +324,7 @@ func checkPDF(t *testing.T, data []byte, want ...string) {
 			t.Errorf("PDF text does not contain %q", w)
 		}
 	}
-	for _, w := range []string{"Excursions", "Signatures", "Alarms and their lifecycle", "alice"} {
+	for _, w := range []string{"Excursions", "Signatures", "Alarms", "alice"} {
 		if !bytes.Contains(out, []byte(w)) {
 			t.Errorf("PDF text does not contain %q", w)
 		}

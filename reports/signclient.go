@@ -64,6 +64,17 @@ func ApplySignature(data []byte, rep SignReply) ([]byte, error) {
 	if ns.FileSHA256 != fileDigest(out, start) || ns.ContentSHA256 != sha256Hex(canon) {
 		return nil, errors.New("the signed file rendered here differs from the signing service's: use the same linewatch version as the service (the signature is recorded in the audit trail; sign again after upgrading)")
 	}
+	if ns.PDFCert != "" {
+		rev := len(out)
+		out = append(out, rep.PDFUpdate...)
+		ps, err := verifyPDFSignature(out, rev)
+		if err != nil {
+			return nil, fmt.Errorf("the signing service's PDF signature: %w", err)
+		}
+		if ps.CertSHA256 != ns.PDFCert {
+			return nil, errors.New("the signing service's PDF signature is not made with the certificate its integrity block names")
+		}
+	}
 	return out, nil
 }
 

@@ -69,6 +69,9 @@ type SignReply struct {
 	Signature *ESignature `json:"signature,omitempty"`
 	Block     string      `json:"block,omitempty"`
 	Key       *SignKey    `json:"key,omitempty"` // answer to a key request
+	// PDFUpdate is, for a PDF, the standard PDF signature appended after
+	// the sealed document (its ECDSA signature is not reproducible).
+	PDFUpdate []byte `json:"pdf_update,omitempty"`
 }
 
 // Auditor is the audit trail as the signing service uses it.
@@ -250,8 +253,12 @@ func (s *SignService) Sign(ctx context.Context, req SignMsg) SignReply {
 	}
 	start, _ := locate(out)
 	s.o.Logger.Info("report signed", "user", u.Name, "meaning", req.Meaning, "report", object, "audit_seq", e.Seq)
-	return SignReply{V: signMsgSchema, Code: SignOK, Message: fmt.Sprintf("signed by %s (%s) for %s", u.PrintedName, u.Name, req.Meaning),
+	rep := SignReply{V: signMsgSchema, Code: SignOK, Message: fmt.Sprintf("signed by %s (%s) for %s", u.PrintedName, u.Name, req.Meaning),
 		Signature: &es, Block: string(out[start : start+BlockLen])}
+	if req.Format == "pdf" {
+		rep.PDFUpdate = out[pdfRevisionEnd(out, start):]
+	}
+	return rep
 }
 
 // authenticReport checks that the request carries a report sealed with the

@@ -254,7 +254,7 @@ type press struct {
 	b                                                         *batcher
 	rng                                                       *rand.Rand
 	weight, hardness, thickness, force, turret, reject, batch *tag
-	state                                                     *tag
+	state, product                                            *tag
 	st                                                        string
 	until                                                     time.Time
 	acc                                                       float64
@@ -274,7 +274,8 @@ func newPress(l *LineSpec, seed int64, start time.Time) (lineModel, []*tag) {
 	m.reject = mk("reject_count", kindUInt32, "count", "tablets rejected, reset at batch start")
 	m.batch = mk("batch_id", kindString, "", "current batch id")
 	m.state = mk("state", kindString, "", "machine state: running|changeover")
-	return m, []*tag{m.weight, m.hardness, m.thickness, m.force, m.turret, m.reject, m.batch, m.state}
+	m.product = mk("product_code", kindString, "", "product code")
+	return m, []*tag{m.weight, m.hardness, m.thickness, m.force, m.turret, m.reject, m.batch, m.state, m.product}
 }
 
 func (m *press) lineID() string { return m.spec.ID }
@@ -318,6 +319,7 @@ func (m *press) step(now time.Time, dt time.Duration, _ *forcing) {
 	m.reject.setU(m.nReject, now)
 	m.batch.setS(m.b.id, now)
 	m.state.setS(m.st, now)
+	m.product.setS(m.spec.ProductCode, now)
 }
 
 // ---- freeze dryer ----
@@ -326,6 +328,7 @@ type freezeDryer struct {
 	spec                                   *LineSpec
 	b                                      *batcher
 	shelf, pressure, condenser, phase, bid *tag
+	product                                *tag
 	shelfT, condT                          float64
 	fh, ph, sh                             time.Duration
 	cut                                    time.Duration // early_secondary: primary drying ended at this cycle time (0: not)
@@ -348,7 +351,8 @@ func newFreezeDryer(l *LineSpec, seed int64, start time.Time) (lineModel, []*tag
 	m.condenser = mk("condenser_temp", kindDouble, "°C", "condenser temperature")
 	m.phase = mk("phase", kindString, "", "cycle phase: freezing|primary_drying|secondary_drying")
 	m.bid = mk("batch_id", kindString, "", "current batch id")
-	return m, []*tag{m.shelf, m.pressure, m.condenser, m.phase, m.bid}
+	m.product = mk("product_code", kindString, "", "product code")
+	return m, []*tag{m.shelf, m.pressure, m.condenser, m.phase, m.bid, m.product}
 }
 
 func (m *freezeDryer) lineID() string { return m.spec.ID }
@@ -425,6 +429,7 @@ func (m *freezeDryer) step(now time.Time, dt time.Duration, f *forcing) {
 	m.condenser.setF(m.condenser.analog(now, m.condT, 0.3, time.Minute, dt), now)
 	m.phase.setS(phase, now)
 	m.bid.setS(m.b.id, now)
+	m.product.setS(m.spec.ProductCode, now)
 }
 
 // ---- generic line from the plant file ----

@@ -28,7 +28,7 @@ func newReportCmd() *cobra.Command {
 		Use:   "report",
 		Short: "Create, sign and verify QA batch reports",
 	}
-	cmd.AddCommand(newReportBatchCmd(), newReportVerifyCmd(), newReportSignCmd())
+	cmd.AddCommand(newReportBatchCmd(), newReportVerifyCmd(), newReportSignCmd(), newReportStorageCmd())
 	return cmd
 }
 
@@ -245,7 +245,7 @@ func newReportVerifyCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "verify FILE [--pubkey KEY.pub] [-c CONFIG] [--audit-key AUDIT.pub]… [--audit EXPORT | --offline]",
-		Short: "Check a report file: integrity block, digests, Ed25519 signature, electronic signatures and their audit entries",
+		Short: "Check a report file: integrity block, digests, Ed25519 signature, the PDF's standard signature, electronic signatures and their audit entries",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := os.ReadFile(args[0])
@@ -302,6 +302,9 @@ func newReportVerifyCmd() *cobra.Command {
 			r := v.Report
 			fmt.Fprintf(out, "%s: %s report of batch %s (line %s), content SHA-256 %s, signed %s with key %s\n",
 				args[0], v.Format, r.Header.Batch, r.Header.Line, v.ContentSHA256, v.SignedAt.Format(time.RFC3339), v.KeyID)
+			if v.PDF != nil {
+				fmt.Fprintf(out, "  PDF signature (PAdES B-B, ETSI.CAdES.detached): valid over the whole file, certificate %q (SHA-256 %s…), bound to the integrity block\n", v.PDF.Subject, v.PDF.CertSHA256[:16])
+			}
 			for _, s := range r.Signatures {
 				fmt.Fprintf(out, "  electronic signature: %s (%s), %s, %s — bound to this report, audit seq %d\n", s.Name, s.User, s.Meaning, s.Time.Format(time.RFC3339), s.AuditSeq)
 			}
