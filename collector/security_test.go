@@ -97,10 +97,17 @@ func TestWrongPasswordBacksOff(t *testing.T) {
 	rec := newRecorder()
 	runCollector(t, cfg, Options{Output: rec, Clock: clk, dial: dial})
 
+	// The backoff timer is armed when a timer is due within reconnect_max:
+	// the comm-loss timer (an hour away) is a waiter too, so counting
+	// waiters would let the loop run ahead of a collector slow to arm.
+	armed := func() bool {
+		next, ok := clk.NextAt()
+		return ok && next.Sub(clk.Now()) <= cfg.Collector.ReconnectMax
+	}
 	waitArmed := func() {
 		t.Helper()
 		timeout := time.After(deadline)
-		for clk.Waiters() == 0 {
+		for !armed() {
 			select {
 			case <-clk.Changed():
 			case <-timeout:
