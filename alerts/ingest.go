@@ -38,7 +38,7 @@ func (s *Service) notifyOne(ctx context.Context, f analytics.Finding) error {
 		if sup {
 			ev = EvSuppress
 		}
-		pre = append(pre, Input{Event: ev, Role: RoleSystem})
+		pre = append(pre, Input{Event: ev, Role: RoleSystem, ProcessTime: f.Time})
 	}
 	delay := s.delayFor(f)
 	for attempt := 1; ; attempt++ {

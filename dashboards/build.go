@@ -3,7 +3,9 @@ package dashboards
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
@@ -114,13 +116,21 @@ type dash struct {
 	batchFilter string
 }
 
+// DefaultTimeRange is the time range every dashboard opens with ("last 6
+// hours"); the demo starts its simulated plant that far back so that the
+// whole run is in view.
+const DefaultTimeRange = 6 * time.Hour
+
+// defaultFrom is DefaultTimeRange as Grafana's relative time ("now-6h").
+func defaultFrom() string { return "now-" + strconv.Itoa(int(DefaultTimeRange.Hours())) + "h" }
+
 func (g *gen) newDash(uid, title, description string, tags ...string) *dash {
 	b := dashboard.NewDashboardBuilder(title).
 		Uid(uid).
 		Description(description).
 		Tags(append([]string{"linewatch"}, tags...)).
 		Refresh(g.opts.Refresh).
-		Time("now-6h", "now").
+		Time(defaultFrom(), "now").
 		Tooltip(dashboard.DashboardCursorSyncCrosshair).
 		Readonly().
 		Link(dashboard.NewDashboardLinkBuilder("linewatch").

@@ -44,6 +44,10 @@ type Options struct {
 	// CollectorClock is the collector's clock (nil: the system clock); a
 	// test steps its wall clock to check polling survives it.
 	CollectorClock clock.Clock
+	// ProcessClock is the machines' clock for the process time of
+	// operator actions (nil: the system clock); the demo passes its
+	// simulated plant's.
+	ProcessClock func() time.Time
 }
 
 // Info says where the running system can be reached.
@@ -124,7 +128,7 @@ func Run(ctx context.Context, o Options) error {
 		if _, err := auditLog.Append(ctx, audit.ConfigLoaded(operatorName(), cfg.File, cfg.Digest)); err != nil {
 			return err
 		}
-		svc, err = alerts.New(cfg, anc, alerts.Options{Logger: log.With("component", "alerts"), Points: sinks, Audit: auditLog, OnTransition: o.OnTransition})
+		svc, err = alerts.New(cfg, anc, alerts.Options{Logger: log.With("component", "alerts"), Points: sinks, Audit: auditLog, OnTransition: o.OnTransition, ProcessClock: o.ProcessClock})
 		if err != nil {
 			return err
 		}

@@ -43,7 +43,7 @@ func (s storeSinks) WriteStats(ps []engine.StatPoint) {
 
 func (s storeSinks) WriteAlarm(tr alerts.Transition) {
 	a := tr.Alarm
-	s.w.WritePoint(store.AlarmRecord{Time: tr.Time, Site: a.Site, Line: a.Line, Machine: a.Machine, TagName: a.Tag,
+	s.w.WritePoint(store.AlarmRecord{Time: tr.At(), Recorded: tr.RecordedAt(), Site: a.Site, Line: a.Line, Machine: a.Machine, TagName: a.Tag,
 		Detector: a.Detector, Priority: string(a.Priority), Event: string(tr.Event), AlarmID: a.ID,
 		State: string(tr.To), Active: a.Active, Value: a.Value, Limit: a.Limit, Message: a.Message,
 		By: tr.By, Reason: tr.Reason, Seq: tr.Seq}.Point())

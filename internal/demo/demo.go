@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/linewatch/linewatch/dashboards"
 	"github.com/linewatch/linewatch/identity"
 	"github.com/linewatch/linewatch/internal/app"
+	"github.com/linewatch/linewatch/internal/display"
 	"github.com/linewatch/linewatch/simulator"
 )
 
@@ -72,11 +74,13 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
-	// Simulated time starts 6 h in the past so that Grafana's "last 12 hours"
-	// shows the whole run while it catches up with the wall clock.
-	start := time.Now().UTC().Add(-6 * time.Hour).Truncate(time.Minute)
+	// Simulated time starts one dashboard time range in the past, runs at
+	// Speed until it reaches the wall clock and then at real time
+	// (BehindWall): the dashboards' default range shows the whole run and,
+	// once caught up, the newest data.
+	start := time.Now().UTC().Add(-dashboards.DefaultTimeRange).Truncate(time.Minute)
 	sim, err := simulator.Start(ctx, simulator.Options{
-		Listen: "127.0.0.1:4840", ControlListen: "127.0.0.1:4841", Speed: o.Speed, Start: start, Seed: 1,
+		Listen: "127.0.0.1:4840", ControlListen: "127.0.0.1:4841", Speed: o.Speed, Start: start, Seed: 1, BehindWall: true,
 		PKIDir: filepath.Join(o.DataDir, "simulator-pki"), AllowAnonymous: true, Logger: o.Logger.With("component", "simulator"),
 	})
 	if err != nil {
@@ -91,12 +95,12 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 
-	feed := newFeed(o.Out, o.Color)
+	feed := newFeed(o.Out, o.Color, display.MustNew(cfg))
 	var reportsWG sync.WaitGroup
 	defer reportsWG.Wait()
 	runErr := app.Run(ctx, app.Options{
 		Config: cfg, Roles: app.AllRoles, Logger: o.Logger,
-		OnTransition: feed.transition,
+		OnTransition: feed.transition, ProcessClock: sim.Now,
 		OnReady: func(i app.Info) {
 			dir := filepath.Join(o.DataDir, "grafana")
 			_, gerr := dashboards.GenerateWith(cfg, dir, dashboards.Options{InfluxURL: i.InfluxURL})
@@ -158,7 +162,14 @@ func ensureUsers(cfg *config.Config) ([]demoUser, error) {
 }
 
 func printBanner(w io.Writer, i app.Info, sim *simulator.Simulator, cfg *config.Config, users []demoUser, grafanaDir string, gerr error, speed float64, start time.Time, noFaults bool) {
-	fmt.Fprintf(w, "\nlinewatch demo — simulated plant %q at %g× real time (simulated clock started at %s)\n\n", cfg.Site, speed, start.Format(time.RFC3339))
+	f := display.MustNew(cfg)
+	catchUp := time.Duration(float64(dashboards.DefaultTimeRange) / (speed - 1)).Round(time.Minute)
+	if speed > 1 {
+		fmt.Fprintf(w, "\nlinewatch demo — simulated plant %q; its clock starts at %s and runs at %g× real time until it reaches the present (in about %s), then at real time\n\n",
+			cfg.Site, f.Time(start), speed, catchUp)
+	} else {
+		fmt.Fprintf(w, "\nlinewatch demo — simulated plant %q at %g× real time (simulated clock started at %s)\n\n", cfg.Site, speed, f.Time(start))
+	}
 	fmt.Fprintf(w, "  OPC UA plant      %s   (fault control: %s)\n", sim.Endpoint(), sim.ControlURL())
 	fmt.Fprintf(w, "  NATS              %s   (no anonymous access; role keys in %s — `linewatch alarms watch --data-dir %s`)\n", i.NATSURL, bus.CredentialsDir(cfg.DataDir), cfg.DataDir)
 	fmt.Fprintf(w, "  InfluxDB          %s   database %s\n", i.InfluxURL, i.Database)
@@ -174,7 +185,7 @@ func printBanner(w io.Writer, i app.Info, sim *simulator.Simulator, cfg *config.
 	if gerr != nil {
 		fmt.Fprintf(w, "  Grafana           provisioning NOT written: %v\n", gerr)
 	} else {
-		fmt.Fprintf(w, "  Grafana           provisioning in %s (docs/grafana.md: point Grafana's provisioning path there; time range: last 12 hours)\n", grafanaDir)
+		fmt.Fprintf(w, "  Grafana           provisioning in %s (docs/grafana.md: point Grafana's provisioning path there; time range: %s)\n", grafanaDir, timeRangeLabel())
 	}
 	fmt.Fprintf(w, "  batch reports     %s (signed; check with `linewatch report verify FILE -c <config>`)\n", cfg.Reports.OutputDir)
 	if !noFaults {
@@ -190,14 +201,22 @@ func printBanner(w io.Writer, i app.Info, sim *simulator.Simulator, cfg *config.
 	fmt.Fprintln(w, "\nLive alarm feed (Ctrl-C stops everything cleanly):")
 }
 
+// timeRangeLabel is the dashboards' default time range in Grafana's words.
+func timeRangeLabel() string {
+	return "last " + strconv.Itoa(int(dashboards.DefaultTimeRange.Hours())) + " hours"
+}
+
 // feed prints alarm transitions as they happen.
 type feed struct {
 	mu    sync.Mutex
 	w     io.Writer
 	color bool
+	f     *display.Formatter
 }
 
-func newFeed(w io.Writer, color bool) *feed { return &feed{w: w, color: color} }
+func newFeed(w io.Writer, color bool, f *display.Formatter) *feed {
+	return &feed{w: w, color: color, f: f}
+}
 
 var priorityColor = map[alerts.Priority]string{alerts.Urgent: "\x1b[1;31m", alerts.High: "\x1b[31m", alerts.Medium: "\x1b[33m", alerts.Low: "\x1b[36m"}
 
@@ -213,6 +232,7 @@ func (f *feed) transition(tr alerts.Transition) {
 	if tr.By != "" {
 		who = " by " + tr.By
 	}
-	fmt.Fprintf(f.w, "%s%s  %-7s %-15s %-26s %s/%s/%s %s%s%s\n", pre, tr.Time.Format("15:04:05"), a.Priority, tr.Event,
+	// The process time (the simulated plant's clock), full date and zone.
+	fmt.Fprintf(f.w, "%s%s  %-7s %-15s %-26s %s/%s/%s %s%s%s\n", pre, f.f.Time(tr.At()), a.Priority, tr.Event,
 		string(tr.From)+"→"+string(tr.To), a.Line, a.Machine, a.Tag, a.Message, who, post)
 }
