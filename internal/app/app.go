@@ -20,6 +20,7 @@ import (
 	"github.com/linewatch/linewatch/health"
 	"github.com/linewatch/linewatch/identity"
 	"github.com/linewatch/linewatch/internal/clock"
+	"github.com/linewatch/linewatch/internal/display"
 	"github.com/linewatch/linewatch/store"
 	"github.com/linewatch/linewatch/telemetry"
 )
@@ -147,7 +148,7 @@ func Run(ctx context.Context, o Options) error {
 			comps = append(comps, component{"findings", svc.RunFindings})
 		}
 		n, err := notify.New(ctx, notify.Options{JS: ajs, Alarms: cfg.Alarms, Replicas: cfg.NATS.Replicas, Logger: log.With("component", "notify"),
-			Health: hreg.Report, Registerer: in.reg})
+			Health: hreg.Report, Registerer: in.reg, Format: display.MustNew(cfg)})
 		if err != nil {
 			return err
 		}
