@@ -65,4 +65,3 @@ func TestOldTransitionRecordsHaveAProcessTime(t *testing.T) {
 		t.Errorf("zero process time written: %s", b)
 	}
 }
-
