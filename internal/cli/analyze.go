@@ -14,6 +14,7 @@ import (
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/analytics/engine"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/app"
 	"github.com/linewatch/linewatch/sample"
 )
 
@@ -34,6 +35,11 @@ func loadConfig(file string) (*config.Config, error) {
 	cfg, err := config.Load(file)
 	if err != nil {
 		return nil, withCode(ExitFailure, fmt.Errorf("%w\n(run `linewatch config check -c %s` for the full list)", err, file))
+	}
+	if cfg.InfluxDB.URL == "" {
+		// influxdb.url empty: linewatch run/demo start their own InfluxDB
+		// for data_dir and say where while it runs.
+		cfg.InfluxDB.URL = app.EmbeddedInfluxURL(cfg.DataDir)
 	}
 	return cfg, nil
 }
