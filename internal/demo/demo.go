@@ -33,6 +33,32 @@ type Options struct {
 	Out      io.Writer // what the user reads: where things are, the live alarm feed
 	Logger   *slog.Logger
 	Color    bool // ANSI colours in the alarm feed
+	// Resume continues the run kept in DataDir; without it a data dir
+	// holding a previous run is refused (runs would mix: old alarms,
+	// reused batch ids, reports combining both).
+	Resume bool
+}
+
+// previousRun names what in dir shows a previous run ("" when none): the
+// embedded NATS store (alarms, audit trail, batches) or InfluxDB data.
+func previousRun(dir string) string {
+	for _, sub := range []string{"nats", "influxdb"} {
+		if es, err := os.ReadDir(filepath.Join(dir, sub)); err == nil && len(es) > 0 {
+			return filepath.Join(dir, sub)
+		}
+	}
+	return ""
+}
+
+// checkFresh refuses a data dir with a previous run unless resume.
+func checkFresh(dir string, resume bool) error {
+	if resume {
+		return nil
+	}
+	if p := previousRun(dir); p != "" {
+		return fmt.Errorf("data dir %s holds a previous demo run (%s): pass --resume to continue it, or --data-dir NEW_DIR (or delete %s) to start a fresh one", dir, p, dir)
+	}
+	return nil
 }
 
 // Scenario is the scripted fault sequence, as offsets from the start of
@@ -63,6 +89,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	cfg.MoveDataDir(o.DataDir)
+	if err := checkFresh(o.DataDir, o.Resume); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 		return err
 	}
@@ -96,8 +125,12 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	feed := newFeed(o.Out, o.Color, display.MustNew(cfg))
+	// A component that fails ends app.Run but not ctx: cancel, so that the
+	// report goroutine ends too and the deferred sim.Close runs at once.
+	ctx, cancel := context.WithCancel(ctx)
 	var reportsWG sync.WaitGroup
 	defer reportsWG.Wait()
+	defer cancel()
 	runErr := app.Run(ctx, app.Options{
 		Config: cfg, Roles: app.AllRoles, Logger: o.Logger,
 		OnTransition: feed.transition, ProcessClock: sim.Now,
