@@ -95,6 +95,8 @@ type indexRec struct {
 	shelvedUntil  time.Time // zero: not shelved
 	pendingSince  time.Time // zero: outbox empty
 	delayedDue    time.Time // zero: no delayed finding
+	state         State     // for the alarm gauges (Metrics)
+	priority      Priority
 }
 
 // New prepares a worker: streams (ALARMS, AUDIT) and the bucket are created

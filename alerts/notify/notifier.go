@@ -146,6 +146,10 @@ func New(ctx context.Context, o Options) (*Notifier, error) {
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "linewatch_notify_failed_total",
 			Help: "Notifications given up after every retry, by channel (webhook, email)."}, []string{"channel"}),
 	}
+	for _, ch := range []string{"webhook", "email"} { // scraped as 0 before the first
+		n.sent.WithLabelValues(ch)
+		n.failed.WithLabelValues(ch)
+	}
 	if o.Registerer != nil {
 		for _, c := range []prometheus.Collector{n.consumerMissing, n.sent, n.failed} {
 			if err := o.Registerer.Register(c); err != nil {

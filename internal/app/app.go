@@ -133,6 +133,9 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
+		if err := in.reg.Register(svc.Metrics()); err != nil {
+			return fmt.Errorf("alarm metrics: %w", err)
+		}
 		comps = append(comps, component{"alerts", svc.Run}, component{"system-alarms", svc.RunHealth})
 		var passwords *identity.Passwords
 		if a := svc.Authority(); a != nil {
@@ -175,6 +178,11 @@ func Run(ctx context.Context, o Options) error {
 		}
 		live := &engine.Live{Engine: e, JS: njs, Replicas: cfg.NATS.Replicas, Consumer: cfg.Analytics.Consumer, Notifier: notifier, Stats: sinks, Logger: eopts.Logger,
 			Health: hreg.Report, LagAlarm: cfg.Analytics.LagAlarm}
+		for _, c := range live.Metrics() {
+			if err := in.reg.Register(c); err != nil {
+				return fmt.Errorf("analytics metrics: %w", err)
+			}
+		}
 		comps = append(comps, component{"analytics", live.Run})
 	}
 	if r.Collector {
