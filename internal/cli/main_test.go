@@ -74,7 +74,7 @@ func TestAnalyzeReplayCSV(t *testing.T) {
 	}
 	if !strings.Contains(out, `"time":"2026-11-23T08:00:30Z","line":"coldroom1","machine":"coldroom","tag":"temp_probe1","detector":"limits","rule":"hi","active":true`) {
 		t.Fatalf("no hi finding at 08:00:30 (20 s + 10 s on-delay):\n%s", out)
-	}	// The table writes the tag's unit and decimals and the site zone, and
+	} // The table writes the tag's unit and decimals and the site zone, and
 	// so does the limit alarm's message (issue 18).
 	code, out, errOut = run(t, "analyze", "replay", "--input", f, "--format", "table")
 	if code != ExitOK {
