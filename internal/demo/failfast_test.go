@@ -56,7 +56,9 @@ func TestBusyPortStopsTheDemoIntegration(t *testing.T) {
 	done := make(chan error, 1)
 	var out syncWriter
 	out.w = &bytes.Buffer{}
-	go func() { done <- Run(context.Background(), Options{DataDir: t.TempDir(), Out: &out, Logger: slog.New(h), NoFaults: true}) }()
+	go func() {
+		done <- Run(context.Background(), Options{DataDir: t.TempDir(), Out: &out, Logger: slog.New(h), NoFaults: true})
+	}()
 	var runErr error
 	select {
 	case runErr = <-done:
@@ -88,4 +90,8 @@ type syncWriter struct {
 	w  *bytes.Buffer
 }
 
-func (s *syncWriter) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.w.Write(p) }
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
