@@ -196,8 +196,8 @@ func ensureUsers(cfg *config.Config) ([]demoUser, error) {
 
 func printBanner(w io.Writer, i app.Info, sim *simulator.Simulator, cfg *config.Config, users []demoUser, grafanaDir string, gerr error, speed float64, start time.Time, noFaults bool) {
 	f := display.MustNew(cfg)
-	catchUp := time.Duration(float64(dashboards.DefaultTimeRange) / (speed - 1)).Round(time.Minute)
 	if speed > 1 {
+		catchUp := time.Duration(float64(dashboards.DefaultTimeRange) / (speed - 1)).Round(time.Minute)
 		fmt.Fprintf(w, "\nlinewatch demo — simulated plant %q; its clock starts at %s and runs at %g× real time until it reaches the present (in about %s), then at real time\n\n",
 			cfg.Site, f.Time(start), speed, catchUp)
 	} else {
