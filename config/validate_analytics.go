@@ -100,8 +100,8 @@ func (c *Config) Target(t TagRef) detect.Target {
 		Tag: t.String(), Machine: t.Line.ID + "/" + t.Machine.ID, Role: t.Tag.Role,
 		Lo: l.Lo, Hi: l.Hi, LoLo: l.LoLo, HiHi: l.HiHi, LSL: sp.LSL, USL: sp.USL,
 		HasTag: func(name string) bool { return line.findTag(t.Machine.ID, name) != nil },
-		Value: func(v float64) string { return text.Number(v, dec, t.Tag.Unit) },
-		Time:  func(at time.Time) string { return text.Time(at, loc) },
+		Value:  func(v float64) string { return text.Number(v, dec, t.Tag.Unit) },
+		Time:   func(at time.Time) string { return text.Time(at, loc) },
 	}
 }
 
