@@ -1,5 +1,6 @@
 # linewatch — two commands on a fresh machine with Go installed:
-#   make demo   run the whole system on embedded defaults (simulated plant)
+#   make demo   run the whole system on embedded defaults (simulated plant);
+#               again on the same data: make demo DEMO_FLAGS=--resume
 #   make test   run every test against real InfluxDB, NATS and the OPC UA simulator
 GO      ?= go
 BIN     ?= bin/linewatch
@@ -31,7 +32,7 @@ test-deps:
 	@bash scripts/test-deps.sh
 
 demo: build
-	./$(BIN) demo
+	./$(BIN) demo $(DEMO_FLAGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

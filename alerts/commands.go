@@ -161,7 +161,7 @@ func (s *Service) Execute(ctx context.Context, verb string, c Command) Reply {
 		s.auditRefused(ctx, verb, c.Alarm, u.Name, "", c.Reason, err.Error())
 		return no(CodeInvalid, "%v", err)
 	}
-	in := Input{Event: ev, Role: role, By: u.Name, Reason: reason}
+	in := Input{Event: ev, Role: role, By: u.Name, Reason: reason, ProcessTime: s.processNow()}
 	if ev == EvShelve {
 		if c.Duration == "" {
 			return no(CodeInvalid, "shelve needs a duration (e.g. \"30m\")")

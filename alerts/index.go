@@ -18,6 +18,7 @@ func (s *Service) indexRecord(r record) {
 		return
 	}
 	x.rev, x.line, x.machine = r.rev, r.Alarm.Line, r.Alarm.Machine
+	x.state, x.priority = r.Alarm.State, r.Alarm.Priority
 	x.shelvedUntil, x.pendingSince, x.delayedDue = time.Time{}, time.Time{}, r.DelayedDue
 	if r.Alarm.State == Shelved {
 		x.shelvedUntil = r.Alarm.ShelvedUntil

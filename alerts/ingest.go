@@ -44,7 +44,7 @@ func (s *Service) notifyOne(ctx context.Context, f analytics.Finding, seq uint64
 			if sup {
 				ev = EvSuppress
 			}
-			pre = append(pre, Input{Event: ev, Role: RoleSystem})
+			pre = append(pre, Input{Event: ev, Role: RoleSystem, ProcessTime: f.Time})
 		}
 		if err == nil {
 			var rec record

@@ -119,17 +119,40 @@ const (
 // InfluxDB measurement "alarms". ID = alarm id + "#" + Seq, so a replayed
 // transition is deduplicated by JetStream (Nats-Msg-Id) and by readers.
 type Transition struct {
-	V      int       `json:"v"`
-	ID     string    `json:"id"`
-	Seq    uint64    `json:"seq"`
-	Time   time.Time `json:"time"`
-	Event  Event     `json:"event"`
-	From   State     `json:"from"`
-	To     State     `json:"to"`
-	By     string    `json:"by,omitempty"`     // operator identity when a person caused it
-	Reason string    `json:"reason,omitempty"` // required for shelve; optional otherwise
-	Alarm  Alarm     `json:"alarm"`            // state after the transition
+	V   int    `json:"v"`
+	ID  string `json:"id"`
+	Seq uint64 `json:"seq"`
+	// Time is when the alarm service recorded the transition (its wall
+	// clock); ProcessTime is when it happened on the machines' clock: the
+	// time of the sample behind a finding, or the process clock at a
+	// person's action. They differ when the machines' clocks are skewed
+	// and in the demo, whose plant runs simulated time. Records written
+	// before ProcessTime existed have none: see At.
+	Time        time.Time `json:"time"`
+	ProcessTime time.Time `json:"process_time,omitzero"`
+	Event       Event     `json:"event"`
+	From        State     `json:"from"`
+	To          State     `json:"to"`
+	By          string    `json:"by,omitempty"`     // operator identity when a person caused it
+	Reason      string    `json:"reason,omitempty"` // required for shelve; optional otherwise
+	Alarm       Alarm     `json:"alarm"`            // state after the transition
 }
+
+// At is the transition's process time: ProcessTime, or for a record
+// written before it existed, the finding time of an activation or clear
+// (Alarm.LastFindingAt) and else the recording time.
+func (t Transition) At() time.Time {
+	switch {
+	case !t.ProcessTime.IsZero():
+		return t.ProcessTime
+	case (t.Event == EvActivate || t.Event == EvClear) && !t.Alarm.LastFindingAt.IsZero():
+		return t.Alarm.LastFindingAt
+	}
+	return t.Time
+}
+
+// RecordedAt is when the alarm service recorded the transition (Time).
+func (t Transition) RecordedAt() time.Time { return t.Time }
 
 // Command is an operator request on linewatch.cmd.alarms.<verb>
 // (ack, shelve, unshelve, comment, reset, out_of_service,

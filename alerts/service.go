@@ -24,7 +24,12 @@ import (
 type Options struct {
 	Logger *slog.Logger
 	Clock  clock.Clock
-	Points PointWriter
+	// ProcessClock is the machines' clock, the process time of person
+	// actions and timers (nil: Clock). The demo passes the simulated
+	// plant's clock, so an acknowledgement sits on the same time axis as
+	// the alarm it acknowledges.
+	ProcessClock func() time.Time
+	Points       PointWriter
 	// Audit receives every person-caused action; nil opens the AUDIT stream
 	// on the service's connection.
 	Audit Auditor
@@ -107,6 +112,8 @@ type indexRec struct {
 	shelvedUntil  time.Time // zero: not shelved
 	pendingSince  time.Time // zero: outbox empty
 	delayedDue    time.Time // zero: no delayed finding
+	state         State     // for the alarm gauges (Metrics)
+	priority      Priority
 }
 
 // New prepares a worker: streams (ALARMS, AUDIT) and the bucket are created
@@ -117,6 +124,9 @@ func New(cfg *config.Config, nc *nats.Conn, opts Options) (*Service, error) {
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
+	}
+	if opts.ProcessClock == nil {
+		opts.ProcessClock = opts.Clock.Now
 	}
 	if opts.QueueGroup == "" {
 		opts.QueueGroup = "linewatch-alerts"
@@ -219,3 +229,6 @@ func (s *Service) Flooding(line string) bool { return s.flood.Flooding(line) }
 // NATS server has the subscriptions: a request sent after it finds a
 // responder instead of failing with "no responders".
 func (s *Service) Ready() <-chan struct{} { return s.ready }
+
+// processNow is the machines' clock (Options.ProcessClock) in UTC.
+func (s *Service) processNow() time.Time { return s.opts.ProcessClock().UTC() }

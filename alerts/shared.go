@@ -128,7 +128,7 @@ func (s *Service) applyRemoteMachineState(ctx context.Context, m analytics.Machi
 	}
 	now := s.clock.Now()
 	for _, id := range ids {
-		_, rec, err := s.store.apply(ctx, id, nil, []Input{{Event: ev, Role: RoleSystem}}, now)
+		_, rec, err := s.store.apply(ctx, id, nil, []Input{{Event: ev, Role: RoleSystem, ProcessTime: m.Time}}, now)
 		switch ErrorCode(err) {
 		case CodeOK:
 			s.indexRecord(rec)

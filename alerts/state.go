@@ -31,6 +31,10 @@ type Input struct {
 	Duration time.Duration
 	// Finding drives EvActivate (Active) and EvClear (!Active).
 	Finding *analytics.Finding
+	// ProcessTime is the machines' clock when the input happened (a
+	// person's action, a machine state); zero: the recording time. A
+	// finding's own time is the process time of EvActivate and EvClear.
+	ProcessTime time.Time
 }
 
 // FindingInput is the input a finding causes.
@@ -177,7 +181,12 @@ func Apply(a Alarm, in Input, now time.Time, p Policy) (Alarm, Transition, error
 	b.UpdatedAt = now
 	tr := Transition{
 		V: SchemaVersion, ID: TransitionID(b.ID, b.Seq), Seq: b.Seq, Time: now,
-		Event: in.Event, From: a.State, To: b.State, Alarm: b,
+		ProcessTime: in.ProcessTime.UTC(), Event: in.Event, From: a.State, To: b.State, Alarm: b,
+	}
+	if in.Finding != nil {
+		tr.ProcessTime = in.Finding.Time.UTC()
+	} else if in.ProcessTime.IsZero() {
+		tr.ProcessTime = now
 	}
 	if personEvents[in.Event] {
 		tr.By, tr.Reason = in.By, in.Reason

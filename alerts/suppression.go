@@ -81,6 +81,6 @@ func (s *Service) reconcileSuppression(ctx context.Context) {
 	s.mu.Unlock()
 	now := s.clock.Now()
 	for i, id := range ids {
-		s.apply(ctx, id, Input{Event: evs[i], Role: RoleSystem}, now)
+		s.apply(ctx, id, Input{Event: evs[i], Role: RoleSystem, ProcessTime: s.processNow()}, now)
 	}
 }

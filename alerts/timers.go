@@ -40,7 +40,7 @@ func (s *Service) Tick(ctx context.Context) {
 		}
 		switch j.kind {
 		case expire:
-			s.apply(ctx, j.id, Input{Event: EvShelveExpire, Role: RoleSystem}, now)
+			s.apply(ctx, j.id, Input{Event: EvShelveExpire, Role: RoleSystem, ProcessTime: s.processNow()}, now)
 		case fire:
 			s.settle(ctx, j.id, func() ([]Transition, record, error) { return s.store.fireDelayed(ctx, j.id, now) }, "delayed finding")
 		case replay:

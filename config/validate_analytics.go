@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/analytics/detect"
+	"github.com/linewatch/linewatch/internal/display/text"
 )
 
 func (v *validator) analytics() {
@@ -137,10 +138,20 @@ func (v *validator) problems(path string, ps []detect.Problem) {
 func (c *Config) Target(t TagRef) detect.Target {
 	line := &c.Lines[t.LineIndex]
 	l, sp := t.Tag.Limits, t.Tag.Spec
+	dec := text.DefaultDecimals
+	if t.Tag.Decimals != nil {
+		dec = *t.Tag.Decimals
+	}
+	loc, err := c.Location()
+	if err != nil {
+		loc = time.UTC // refused by Validate; messages still read
+	}
 	return detect.Target{
 		Tag: t.String(), Machine: t.Line.ID + "/" + t.Machine.ID, Role: t.Tag.Role,
 		Lo: l.Lo, Hi: l.Hi, LoLo: l.LoLo, HiHi: l.HiHi, LSL: sp.LSL, USL: sp.USL,
 		HasTag: func(name string) bool { return line.findTag(t.Machine.ID, name) != nil },
+		Value:  func(v float64) string { return text.Number(v, dec, t.Tag.Unit) },
+		Time:   func(at time.Time) string { return text.Time(at, loc) },
 	}
 }
 

@@ -3,7 +3,9 @@ package dashboards
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
@@ -114,13 +116,21 @@ type dash struct {
 	batchFilter string
 }
 
+// DefaultTimeRange is the time range every dashboard opens with ("last 6
+// hours"); the demo starts its simulated plant that far back so that the
+// whole run is in view.
+const DefaultTimeRange = 6 * time.Hour
+
+// defaultFrom is DefaultTimeRange as Grafana's relative time ("now-6h").
+func defaultFrom() string { return "now-" + strconv.Itoa(int(DefaultTimeRange.Hours())) + "h" }
+
 func (g *gen) newDash(uid, title, description string, tags ...string) *dash {
 	b := dashboard.NewDashboardBuilder(title).
 		Uid(uid).
 		Description(description).
 		Tags(append([]string{"linewatch"}, tags...)).
 		Refresh(g.opts.Refresh).
-		Time("now-6h", "now").
+		Time(defaultFrom(), "now").
 		Tooltip(dashboard.DashboardCursorSyncCrosshair).
 		Readonly().
 		Link(dashboard.NewDashboardLinkBuilder("linewatch").
@@ -273,15 +283,32 @@ func (d *dash) variable(name, label, q string, refresh dashboard.VariableRefresh
 		}))
 }
 
-// alarmAnnotations marks alarm transitions on every time panel.
+// annotatedEvents are the alarm transitions marked on time panels: when
+// an alarm started, was acknowledged and cleared. Shelving, suppression
+// and comments are in the alarm tables, not on every chart (issue 18: 16
+// of 38 markers in 9 minutes were suppress/unsuppress).
+var annotatedEvents = []string{"activate", "ack", "clear"}
+
+// alarmPriorities are the alarm priorities, most urgent first, with the
+// colour of their markers (Grafana's named colours).
+var alarmPriorities = []struct{ name, colour string }{
+	{"urgent", "dark-red"}, {"high", "red"}, {"medium", "orange"}, {"low", "yellow"},
+}
+
+// alarmAnnotations marks alarm activations, acknowledgements and clears
+// on every time panel, one annotation per priority in its colour (each
+// can be switched off), filtered by the dashboard's site, line and
+// machine variables.
 func (d *dash) alarmAnnotations() {
 	g := d.g
-	d.annotation("Alarms", "red", InfluxQuery{
-		TextColumn: "message", TagsColumn: "priority,event,machine,tag_name",
-		Query: fmt.Sprintf(`SELECT %s, %s, %s::tag, %s::tag, %s::tag, %s::tag FROM %s %s`,
-			ident(store.FieldMessage), ident(store.FieldState), ident(store.TagPriority), ident(store.TagEvent), ident(store.TagMachine), ident(store.TagName),
-			g.m(store.MeasurementAlarms), where(fSite, fLine, fMachine, timeF)),
-	}, "time", "message", "state", "priority", "event", "machine", "tag_name")
+	for _, p := range alarmPriorities {
+		d.annotation("Alarms: "+p.name, p.colour, InfluxQuery{
+			TextColumn: "message", TagsColumn: "priority,event,machine,tag_name",
+			Query: fmt.Sprintf(`SELECT %s, %s, %s::tag, %s::tag, %s::tag, %s::tag FROM %s %s`,
+				ident(store.FieldMessage), ident(store.FieldState), ident(store.TagPriority), ident(store.TagEvent), ident(store.TagMachine), ident(store.TagName),
+				g.m(store.MeasurementAlarms), where(fSite, fLine, fMachine, eq(store.TagPriority, p.name), oneOf(store.TagEvent, annotatedEvents), timeF)),
+		}, "time", "message", "state", "priority", "event", "machine", "tag_name")
+	}
 }
 
 // batchAnnotations marks batch start and end on every time panel.

@@ -49,17 +49,17 @@ func (g *gen) waste() (*dash, error) {
 			// analytics writes no capability statistics, so they are computed
 			// from the stored values: overall σ per batch, i.e. Pp-style indices.
 			d.b.WithPanel(d.tablePanel("Capability per batch: "+t.String(),
-				fmt.Sprintf("Good-quality values of %s per batch in the dashboard range: mean, overall σ and the one-sided indices Ppl = (mean − LSL)/3σ and Ppu = (USL − mean)/3σ against LSL %g / USL %g. Ppk is the smaller of the two: below 1.0 makes out-of-specification product, 1.33 is the usual minimum.", t, lsl, usl)).
+				fmt.Sprintf("Good-quality values of %s per batch in the dashboard range: mean, overall σ and the one-sided indices Ppl = (mean − LSL)/3σ and Ppu = (USL − mean)/3σ against LSL %g / USL %g. Ppk = (half the tolerance − |mean − its centre|)/3σ, the smaller of the two: below 1.0 makes out-of-specification product, 1.33 is the usual minimum.", t, lsl, usl)).
 				Span(12).
-				OverrideByRegexp("Pp[lu]", []dashboard.DynamicConfigValue{
+				OverrideByRegexp("Pp[luk]", []dashboard.DynamicConfigValue{
 					{Id: "decimals", Value: 2},
 					{Id: "thresholds", Value: dashboard.ThresholdsConfig{Mode: dashboard.ThresholdsModeAbsolute, Steps: rising(colBad, 1.0, colOOS, 1.33, colGood)}},
 					{Id: "custom.cellOptions", Value: map[string]any{"type": "color-text"}}}).
 				OverrideByRegexp("mean|sigma", []dashboard.DynamicConfigValue{unitProp(unitFor(t.Tag.Unit))}).
 				WithTarget(d.table("A",
-					fmt.Sprintf(`SELECT count(`+qValue+`) AS "n", mean(`+qValue+`) AS "mean", stddev(`+qValue+`) AS "sigma", (mean(`+qValue+`) - %s) / (3 * stddev(`+qValue+`)) AS "Ppl", (%s - mean(`+qValue+`)) / (3 * stddev(`+qValue+`)) AS "Ppu" FROM %s %s GROUP BY `+qBatchTag,
-						num(lsl), num(usl), g.m(store.MeasurementTelemetry), where(append(append([]string{fSite, fLine, fMachine}, tagFilter(t)...), d.batchFilter, fGood, timeF)...)),
-					"time", "n", "mean", "sigma", "Ppl", "Ppu")))
+					fmt.Sprintf(`SELECT count(`+qValue+`) AS "n", mean(`+qValue+`) AS "mean", stddev(`+qValue+`) AS "sigma", (mean(`+qValue+`) - %s) / (3 * stddev(`+qValue+`)) AS "Ppl", (%s - mean(`+qValue+`)) / (3 * stddev(`+qValue+`)) AS "Ppu", (%s - abs(mean(`+qValue+`) - %s)) / (3 * stddev(`+qValue+`)) AS "Ppk" FROM %s %s GROUP BY `+qBatchTag,
+						num(lsl), num(usl), num((usl-lsl)/2), num((usl+lsl)/2), g.m(store.MeasurementTelemetry), where(append(append([]string{fSite, fLine, fMachine}, tagFilter(t)...), d.batchFilter, fGood, timeF)...)),
+					"time", "n", "mean", "sigma", "Ppl", "Ppu", "Ppk")))
 		}
 	}
 	if panels == 0 {

@@ -38,6 +38,11 @@ type Options struct {
 	// BadCertificateUntrusted.
 	TrustedClientCerts [][]byte
 	Logger             *slog.Logger
+	// BehindWall keeps the real-time clock (Speed > 0) from passing the
+	// wall clock: simulated time started in the past runs at Speed until
+	// it reaches the present, then at real time. Dashboards of "the last
+	// N hours" then always show the newest data (the demo).
+	BehindWall bool
 }
 
 // gopcuaDefaultMaxNodesPerRead is what gopcua v0.9.0 advertises.
@@ -274,9 +279,19 @@ func (s *Simulator) run(ctx context.Context) {
 		case t := <-tk.C:
 			real := t.Sub(last)
 			last = t
-			s.advance(time.Duration(float64(real) * s.opts.Speed))
+			d := time.Duration(float64(real) * s.opts.Speed)
+			if s.opts.BehindWall {
+				d = capAtWall(s.e.now(), d, time.Now())
+			}
+			s.advance(d)
 		}
 	}
+}
+
+// capAtWall shortens a step of d from now so that it ends no later than
+// wall (Options.BehindWall).
+func capAtWall(now time.Time, d time.Duration, wall time.Time) time.Duration {
+	return max(min(d, wall.Sub(now)), 0)
 }
 
 func (s *Simulator) advance(d time.Duration) {

@@ -15,7 +15,10 @@ import "time"
 // annotations and panels, reports). The low-cardinality dimensions are
 // tags; ids, people and text are fields.
 type AlarmRecord struct {
-	Time                time.Time
+	// Time is the transition's process time (the machines' clock);
+	// Recorded, when set, the alarm service's recording time, written as
+	// field "recorded" (RFC 3339).
+	Time, Recorded      time.Time
 	Site, Line, Machine string
 	TagName             string // process tag the alarm is about
 	Detector, Priority  string
@@ -32,14 +35,15 @@ type AlarmRecord struct {
 // Alarm field keys. "by" and "limit" are InfluxQL keywords: queries must
 // quote them ("limit", "by").
 const (
-	FieldAlarmID = "alarm_id"
-	FieldState   = "state"
-	FieldActive  = "active"
-	FieldLimit   = "limit"
-	FieldMessage = "message"
-	FieldBy      = "by"
-	FieldReason  = "reason"
-	FieldSeq     = "seq"
+	FieldAlarmID  = "alarm_id"
+	FieldState    = "state"
+	FieldActive   = "active"
+	FieldLimit    = "limit"
+	FieldMessage  = "message"
+	FieldBy       = "by"
+	FieldReason   = "reason"
+	FieldSeq      = "seq"
+	FieldRecorded = "recorded"
 )
 
 // Tag keys of the alarms and spc measurements besides site/line/machine/tag_name.
@@ -51,9 +55,10 @@ const (
 
 // Point converts the record. Tags: detector, event, line, machine,
 // priority, site, tag_name. Fields: alarm_id, state, active (integer 0/1,
-// so dashboards can sum() it), value, limit, message, by, reason, seq.
+// so dashboards can sum() it), value, limit, message, by, reason, seq, and
+// recorded when Recorded is set.
 func (a AlarmRecord) Point() Point {
-	return Point{
+	p := Point{
 		Measurement: MeasurementAlarms,
 		Tags: []Tag{{TagDetector, a.Detector}, {TagEvent, a.Event}, {TagLine, a.Line}, {TagMachine, a.Machine},
 			{TagPriority, a.Priority}, {TagSite, a.Site}, {TagName, a.TagName}},
@@ -62,6 +67,10 @@ func (a AlarmRecord) Point() Point {
 			{FieldBy, a.By}, {FieldReason, a.Reason}, {FieldSeq, a.Seq}},
 		Time: a.Time,
 	}
+	if !a.Recorded.IsZero() {
+		p.Fields = append(p.Fields, Field{FieldRecorded, a.Recorded.UTC().Format(time.RFC3339Nano)})
+	}
+	return p
 }
 
 // BatchRecord is a batch start or end for measurement "batches".

@@ -16,6 +16,7 @@ import (
 	"github.com/linewatch/linewatch/sample"
 
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/display"
 )
 
 type emailSender struct {
@@ -123,7 +124,7 @@ func buildMessage(from string, to []string, subject, body string, now time.Time)
 }
 
 // emailText renders a payload as subject and plain-text body.
-func emailText(p Payload) (subject, body string) {
+func emailText(p Payload, fm *display.Formatter) (subject, body string) {
 	var b strings.Builder
 	switch {
 	case p.Flood != nil:
@@ -133,7 +134,7 @@ func emailText(p Payload) (subject, body string) {
 		} else {
 			subject = fmt.Sprintf("[linewatch] ALARM FLOOD on %s/%s: %d activations in %s", f.Site, f.Line, f.Count, f.Window)
 		}
-		fmt.Fprintf(&b, "Line: %s/%s\nActivations in window: %d (window %s)\nSince: %s\n", f.Site, f.Line, f.Count, f.Window, f.Since.UTC().Format(time.RFC3339))
+		fmt.Fprintf(&b, "Line: %s/%s\nActivations in window: %d (window %s)\nSince: %s\n", f.Site, f.Line, f.Count, f.Window, fm.Time(f.Since))
 		if f.Suppressed > 0 {
 			fmt.Fprintf(&b, "Per-alarm notifications suppressed during the flood: %d\n", f.Suppressed)
 		}
@@ -150,8 +151,9 @@ func emailText(p Payload) (subject, body string) {
 			prefix = "ESCALATION (unacknowledged) "
 		}
 		subject = fmt.Sprintf("[linewatch] %s%s %s: %s", prefix, strings.ToUpper(string(a.Priority)), a.ID, a.Message)
-		fmt.Fprintf(&b, "Alarm: %s\nPriority: %s\nState: %s (event %s)\nMessage: %s\nValue: %g (limit %g)\nTime: %s\n",
-			a.ID, a.Priority, a.State, p.Event, a.Message, a.Value, a.Limit, p.Time.UTC().Format(time.RFC3339))
+		t := textOf(*p.Transition, fm)
+		fmt.Fprintf(&b, "Alarm: %s\nPriority: %s\nState: %s (event %s)\nMessage: %s\nValue: %s (limit %s)\nTime: %s (recorded %s)\n",
+			a.ID, a.Priority, a.State, p.Event, a.Message, t.Value, t.Limit, t.Time, t.Recorded)
 		if a.Batch != "" {
 			fmt.Fprintf(&b, "Batch: %s\n", sample.Escape(a.Batch)) // outside text, percent-encoded
 		}

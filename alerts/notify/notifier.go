@@ -21,6 +21,7 @@ import (
 	"github.com/linewatch/linewatch/health"
 	"github.com/linewatch/linewatch/internal/backoff"
 	"github.com/linewatch/linewatch/internal/clock"
+	"github.com/linewatch/linewatch/internal/display"
 )
 
 // Retry bounds the in-process retries of one notification before the
@@ -57,8 +58,12 @@ type Options struct {
 	// Health receives health.NotifierNoCons while the ALARMS consumer is
 	// gone and cannot be recreated. It must not block.
 	Health func(health.Condition)
-	// Registerer registers linewatch_notify_consumer_missing; nil: not registered.
+	// Registerer registers linewatch_notify_consumer_missing and the
+	// sent/failed counters; nil: not registered.
 	Registerer prometheus.Registerer
+	// Format writes values and times in e-mails and the webhook's text
+	// (the tag's unit and decimals, the site zone); nil: UTC, no units.
+	Format *display.Formatter
 }
 
 type route struct {
@@ -79,6 +84,9 @@ type Notifier struct {
 	ackWait         time.Duration
 	floor           floorTracker
 	consumerMissing prometheus.Gauge
+	// sent and failed count notifications by channel (webhook, email):
+	// failed once the retries are spent.
+	sent, failed *prometheus.CounterVec
 
 	mu     sync.Mutex
 	flood  *floodTracker
@@ -133,10 +141,20 @@ func New(ctx context.Context, o Options) (*Notifier, error) {
 		ackWait:     2 * time.Minute,
 		consumerMissing: prometheus.NewGauge(prometheus.GaugeOpts{Name: "linewatch_notify_consumer_missing",
 			Help: "1 while the notifier's ALARMS consumer is gone and cannot be recreated (no notification is sent)."}),
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "linewatch_notify_sent_total",
+			Help: "Notifications delivered, by channel (webhook, email)."}, []string{"channel"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "linewatch_notify_failed_total",
+			Help: "Notifications given up after every retry, by channel (webhook, email)."}, []string{"channel"}),
+	}
+	for _, ch := range []string{"webhook", "email"} { // scraped as 0 before the first
+		n.sent.WithLabelValues(ch)
+		n.failed.WithLabelValues(ch)
 	}
 	if o.Registerer != nil {
-		if err := o.Registerer.Register(n.consumerMissing); err != nil {
-			return nil, fmt.Errorf("notify metrics: %w", err)
+		for _, c := range []prometheus.Collector{n.consumerMissing, n.sent, n.failed} {
+			if err := o.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("notify metrics: %w", err)
+			}
 		}
 	}
 	if n.log == nil {
@@ -379,11 +397,11 @@ func (n *Notifier) deliver(ctx context.Context, msg jetstream.Msg, r *route, p P
 	var errs []error
 	if r.webhook != nil {
 		errs = append(errs, n.once(ctx, msg, append(id, r.cfg.Name, "webhook"), func(ctx context.Context) error {
-			return r.webhook.send(ctx, p)
+			return r.webhook.send(ctx, withText(p, n.opts.Format))
 		}))
 	}
 	if r.email != nil {
-		subject, body := emailText(p)
+		subject, body := emailText(p, n.opts.Format)
 		errs = append(errs, n.once(ctx, msg, append(id, r.cfg.Name, "email"), func(ctx context.Context) error {
 			return r.email.send(ctx, rcpts, subject, body, n.clk.Now())
 		}))
@@ -404,6 +422,7 @@ func (n *Notifier) once(ctx context.Context, msg jetstream.Msg, id []string, sen
 	for attempt := 1; ; attempt++ {
 		err = send(ctx)
 		if err == nil {
+			n.sent.WithLabelValues(id[len(id)-1]).Inc()
 			return n.dedupe.sent(ctx, key, rev)
 		}
 		if attempt >= n.opts.Retry.Attempts || ctx.Err() != nil {
@@ -417,6 +436,9 @@ func (n *Notifier) once(ctx context.Context, msg jetstream.Msg, id []string, sen
 		if clock.Sleep(ctx, n.clk, wait) != nil {
 			break
 		}
+	}
+	if ctx.Err() == nil {
+		n.failed.WithLabelValues(id[len(id)-1]).Inc()
 	}
 	// context.WithoutCancel: the claim must be released even on shutdown.
 	n.dedupe.release(context.WithoutCancel(ctx), key, rev)

@@ -15,6 +15,7 @@ import (
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/display"
 )
 
 // Payload kinds.
@@ -34,6 +35,33 @@ type Payload struct {
 	Route      string        `json:"route"`
 	Escalation bool          `json:"escalation,omitempty"`
 	Flood      *FloodSummary `json:"flood,omitempty"`
+	// Text is the transition as people read it (the tag's unit and
+	// decimals, the site zone), for chat integrations that show text.
+	Text *Text `json:"text,omitempty"`
+}
+
+// Text is a transition's value, limit and times written for people.
+type Text struct {
+	Value    string `json:"value"`    // "9.73 °C"
+	Limit    string `json:"limit"`    // "10.0 °C"
+	Time     string `json:"time"`     // process time in the site zone
+	Recorded string `json:"recorded"` // recording time in the site zone
+}
+
+// textOf writes t's value, limit and times with fm (nil: UTC, no units).
+func textOf(t alerts.Transition, fm *display.Formatter) Text {
+	a := t.Alarm
+	return Text{Value: fm.Value(a.Line, a.Machine, a.Tag, a.Value), Limit: fm.Value(a.Line, a.Machine, a.Tag, a.Limit),
+		Time: fm.Time(t.At()), Recorded: fm.Time(t.RecordedAt())}
+}
+
+// withText sets p.Text for a transition payload.
+func withText(p Payload, fm *display.Formatter) Payload {
+	if p.Transition != nil {
+		t := textOf(*p.Transition, fm)
+		p.Text = &t
+	}
+	return p
 }
 
 // FloodSummary describes an alarm flood on one line.

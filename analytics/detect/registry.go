@@ -68,6 +68,10 @@ type Target struct {
 	LSL, USL           *float64
 	// HasTag reports whether the tag's machine has a tag of that name.
 	HasTag func(name string) bool
+	// Value and Time write a value of the tag (its unit and decimals) and
+	// a time (site zone) for finding messages; nil: %g and RFC 3339 UTC.
+	Value func(v float64) string
+	Time  func(t time.Time) string
 }
 
 // Problem is one bad parameter of a configured detector.

@@ -28,14 +28,14 @@ func (w *lagWatch) seen(stored time.Time, pending uint64) {
 
 // check evaluates the lag at now; idle: no message arrived in the last wait.
 func (w *lagWatch) check(now time.Time, idle bool) {
-	if w.report == nil || w.limit <= 0 {
-		return
-	}
 	// Idle with nothing pending is caught up; idle with a backlog is
 	// stuck, and the lag keeps growing.
 	var lag time.Duration
 	if !w.stored.IsZero() && (!idle || w.pending > 0) {
 		lag = now.Sub(w.stored)
+	}
+	if w.report == nil || w.limit <= 0 {
+		return
 	}
 	raise := lag > w.limit
 	clear := lag <= w.limit/2

@@ -276,6 +276,7 @@ func (p *linePart) handle(ctx context.Context, msg jetstream.Msg, done uint64) (
 	if seq <= done {
 		return seq, nil // already in the restored state
 	}
+	p.met.handled.WithLabelValues(p.line).Inc()
 	b, err := sample.Unmarshal(msg.Data())
 	if err != nil {
 		p.log.Warn("analytics: telemetry message skipped", "seq", seq, "err", err)

@@ -12,6 +12,8 @@ type partitionMetrics struct {
 	pending *prometheus.GaugeVec // line
 	behind  *prometheus.GaugeVec // line
 	held    *prometheus.GaugeVec // line
+	// handled counts the messages analysed: its rate is the throughput.
+	handled *prometheus.CounterVec // line
 }
 
 func newPartitionMetrics(reg prometheus.Registerer) (*partitionMetrics, error) {
@@ -23,12 +25,14 @@ func newPartitionMetrics(reg prometheus.Registerer) (*partitionMetrics, error) {
 			Help: "How long ago the telemetry the line's engine processes was stored (0 when caught up)."}, []string{"line"}),
 		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "partition_held",
 			Help: "1 while this worker holds the line's lease and analyses it."}, []string{"line"}),
+		handled: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "messages_total",
+			Help: "TELEMETRY messages this worker analysed, by line (rate() is the throughput)."}, []string{"line"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.pending, m.behind, m.held} {
+	for _, c := range []prometheus.Collector{m.pending, m.behind, m.held, m.handled} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

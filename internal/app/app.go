@@ -21,6 +21,7 @@ import (
 	"github.com/linewatch/linewatch/health"
 	"github.com/linewatch/linewatch/identity"
 	"github.com/linewatch/linewatch/internal/clock"
+	"github.com/linewatch/linewatch/internal/display"
 	"github.com/linewatch/linewatch/store"
 	"github.com/linewatch/linewatch/telemetry"
 )
@@ -45,6 +46,10 @@ type Options struct {
 	// CollectorClock is the collector's clock (nil: the system clock); a
 	// test steps its wall clock to check polling survives it.
 	CollectorClock clock.Clock
+	// ProcessClock is the machines' clock for the process time of
+	// operator actions (nil: the system clock); the demo passes its
+	// simulated plant's.
+	ProcessClock func() time.Time
 }
 
 // Info says where the running system can be reached.
@@ -126,9 +131,12 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		svc, err = alerts.New(cfg, anc, alerts.Options{Logger: log.With("component", "alerts"), Points: sinks, Audit: auditLog, OnTransition: o.OnTransition,
-			Registerer: in.reg})
+			Registerer: in.reg, ProcessClock: o.ProcessClock})
 		if err != nil {
 			return err
+		}
+		if err := in.reg.Register(svc.Metrics()); err != nil {
+			return fmt.Errorf("alarm metrics: %w", err)
 		}
 		comps = append(comps, component{"alerts", svc.Run}, component{"system-alarms", svc.RunHealth})
 		var passwords *identity.Passwords
@@ -145,7 +153,7 @@ func Run(ctx context.Context, o Options) error {
 			comps = append(comps, component{"findings", svc.RunFindings})
 		}
 		n, err := notify.New(ctx, notify.Options{JS: ajs, Alarms: cfg.Alarms, Replicas: cfg.NATS.Replicas, Logger: log.With("component", "notify"),
-			Health: hreg.Report, Registerer: in.reg})
+			Health: hreg.Report, Registerer: in.reg, Format: display.MustNew(cfg)})
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -90,6 +91,10 @@ func startInfra(ctx context.Context, cfg *config.Config, log *slog.Logger, needI
 			return nil, err
 		}
 		in.influxDB = in.influx.URL()
+		// Where CLI commands with this config find it (EmbeddedInfluxURL).
+		if err := os.WriteFile(EmbeddedInfluxURLFile(cfg.DataDir), []byte(in.influxDB+"\n"), 0o600); err != nil {
+			log.Warn("cannot record the embedded InfluxDB's URL for CLI commands", "err", err)
+		}
 		if _, err = in.influx.Query(ctx, "", fmt.Sprintf("CREATE DATABASE %q", cfg.InfluxDB.Database)); err != nil {
 			return nil, err
 		}
@@ -227,6 +232,24 @@ func (in *infra) close() {
 		in.natsSrv.WaitForShutdown()
 	}
 	if in.influx != nil {
+		os.Remove(EmbeddedInfluxURLFile(in.cfg.DataDir))
 		in.influx.Stop()
 	}
+}
+
+// EmbeddedInfluxURLFile holds the URL of the InfluxDB a process started
+// for data_dir (influxdb.url empty) while it runs.
+func EmbeddedInfluxURLFile(dataDir string) string {
+	return filepath.Join(dataDir, "influxdb", "url")
+}
+
+// EmbeddedInfluxURL is the URL of the embedded InfluxDB running for
+// dataDir, "" when none runs (or it did not stop cleanly: the URL then
+// fails to connect, which the caller reports).
+func EmbeddedInfluxURL(dataDir string) string {
+	b, err := os.ReadFile(EmbeddedInfluxURLFile(dataDir))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }

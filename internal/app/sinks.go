@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"hash/fnv"
+	"time"
 
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/analytics/engine"
@@ -43,8 +45,19 @@ func (s storeSinks) WriteStats(ps []engine.StatPoint) {
 
 func (s storeSinks) WriteAlarm(tr alerts.Transition) {
 	a := tr.Alarm
-	s.w.WritePoint(store.AlarmRecord{Time: tr.Time, Site: a.Site, Line: a.Line, Machine: a.Machine, TagName: a.Tag,
+	s.w.WritePoint(store.AlarmRecord{Time: alarmPointTime(tr), Recorded: tr.RecordedAt(), Site: a.Site, Line: a.Line, Machine: a.Machine, TagName: a.Tag,
 		Detector: a.Detector, Priority: string(a.Priority), Event: string(tr.Event), AlarmID: a.ID,
 		State: string(tr.To), Active: a.Active, Value: a.Value, Limit: a.Limit, Message: a.Message,
 		By: tr.By, Reason: tr.Reason, Seq: tr.Seq}.Point())
+}
+
+// alarmPointTime is the InfluxDB time of a transition's point: its process
+// time plus a sub-millisecond offset fixed by the alarm id. A point is
+// keyed by time and tags, and the rule is not a tag: hi and hihi of one
+// tag raised by the same sample would otherwise be one point, the second
+// overwriting the first.
+func alarmPointTime(tr alerts.Transition) time.Time {
+	h := fnv.New32a()
+	h.Write([]byte(tr.Alarm.ID))
+	return tr.At().Add(time.Duration(h.Sum32() % uint32(time.Millisecond)))
 }

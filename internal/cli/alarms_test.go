@@ -3,11 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -18,6 +21,7 @@ import (
 	"github.com/linewatch/linewatch/audit"
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/display"
 	"github.com/linewatch/linewatch/internal/edkey"
 	"github.com/linewatch/linewatch/internal/testenv"
 )
@@ -224,16 +228,147 @@ func TestAlarmsAndAuditCommands(t *testing.T) {
 	if out, code = lw("audit", "export", "--nats", url, "--format", "csv", "--since", "1h"); code != 0 || !strings.HasPrefix(out, "seq,time,actor") || strings.Count(out, "\n") != 12 {
 		t.Fatalf("csv (%d):\n%s", code, out)
 	}
+
+	// alarms watch: the current alarms first, then a typed ack goes out
+	// with alice's login and its transition comes back on the feed.
+	if out, code = lw("login", "--nats", url, "--operator", "alice", "--password-file", filepath.Join(dataDir, "alice.pw")); code != 0 {
+		t.Fatalf("login alice (%d): %s", code, out)
+	}
+	wctx, wcancel := context.WithCancel(ctx)
+	inR, inW := io.Pipe()
+	var wout syncBuffer
+	wdone := make(chan int, 1)
+	go func() {
+		wdone <- Main(wctx, []string{"alarms", "watch", "--nats", url, "-c", cfgPath, "--operator", "alice"}, inR, &wout, &wout)
+	}()
+	waitFor := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second) // a real server answers
+		for !strings.Contains(wout.String(), what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("watch output lacks %q:\n%s", what, wout.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("current alarms (1):")
+	if first := wout.String(); !strings.Contains(first, id) || !strings.Contains(first, "2.100 g  2.000 g") || strings.Index(first, "current alarms") > strings.Index(first, "watching") && strings.Contains(first, "watching") {
+		t.Fatalf("current alarms not first, or value without unit:\n%s", first)
+	}
+	waitFor("watching alarm transitions")
+	io.WriteString(inW, "ack\n")
+	waitFor("? ack ID [COMMENT]")
+	io.WriteString(inW, "ack "+id+" seen from the watch\n")
+	waitFor("unacknowledged → acknowledged  " + id + "  by alice (seen from the watch)")
+	wcancel()
+	inW.Close()
+	if code := <-wdone; code != 0 {
+		t.Fatalf("watch exit %d:\n%s", code, wout.String())
+	}
 }
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func TestFormatTransitionColours(t *testing.T) {
 	tr := alerts.Transition{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Event: alerts.EvAck, From: alerts.Unacknowledged, To: alerts.Acknowledged,
 		By: "alice", Alarm: alerts.Alarm{ID: "s/l/m/t/limits", Priority: alerts.Urgent}}
-	plain := formatTransition(tr, false)
-	if plain != "2026-01-02T03:04:05Z urgent  ack              unacknowledged → acknowledged  s/l/m/t/limits  by alice" {
+	plain := formatTransition(tr, false, nil)
+	if plain != "2026-01-02 03:04:05 UTC urgent  ack              unacknowledged → acknowledged  s/l/m/t/limits  by alice" {
 		t.Fatalf("%q", plain)
 	}
-	if c := formatTransition(tr, true); !strings.Contains(c, "\x1b[1;97;41murgent\x1b[0m") {
+	if c := formatTransition(tr, true, nil); !strings.Contains(c, "\x1b[1;97;41murgent\x1b[0m") {
 		t.Fatalf("%q", c)
 	}
+}
+
+// TestFormatTransitionUsesFormatter: watch lines carry the process time in
+// the site zone and an activation's value and limit with the tag's unit
+// and decimals (issue 18).
+func TestFormatTransitionUsesFormatter(t *testing.T) {
+	one := 1
+	f := display.MustNew(&config.Config{TimeZone: "Europe/Dublin", Lines: []config.Line{{ID: "cold", Machines: []config.Machine{
+		{ID: "room1", Tags: []config.Tag{{Name: "temp", Unit: "°C", Decimals: &one}}}}}}})
+	plant := time.Date(2026, 7, 1, 8, 0, 0, 0, time.UTC)
+	tr := alerts.Transition{Time: plant.Add(6 * time.Hour), ProcessTime: plant, Event: alerts.EvActivate, From: alerts.Normal, To: alerts.Unacknowledged,
+		Alarm: alerts.Alarm{ID: "s/cold/room1/temp/limits/hi", Line: "cold", Machine: "room1", Tag: "temp", Priority: alerts.High,
+			Value: 9.731630066159267, Limit: 10, Message: "temp hi alarm started"}}
+	want := "2026-07-01 09:00:00 IST high    activate         normal → unacknowledged  s/cold/room1/temp/limits/hi  9.7 °C (limit 10.0 °C)  temp hi alarm started"
+	if got := formatTransition(tr, false, f); got != want {
+		t.Fatalf("\n got %q\nwant %q", got, want)
+	}
+	var b strings.Builder
+	if err := writeAlarmTable(&b, []alerts.Alarm{tr.Alarm}, f); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "9.7 °C  10.0 °C") {
+		t.Fatalf("table:\n%s", b.String())
+	}
+}
+
+func TestParseWatchCommand(t *testing.T) {
+	for _, c := range []struct {
+		in, verb string
+		cmd      alerts.Command
+		err      string
+	}{
+		{"", "", alerts.Command{}, ""},
+		{"   ", "", alerts.Command{}, ""},
+		{"help", "help", alerts.Command{}, ""},
+		{"ack s/l/m/t/limits/hi", "ack", alerts.Command{Alarm: "s/l/m/t/limits/hi"}, ""},
+		{"ack s/l/m/t/limits/hi  checked  the probe ", "ack", alerts.Command{Alarm: "s/l/m/t/limits/hi", Reason: "checked  the probe"}, ""},
+		{"shelve s/l/m/t/limits/hi 30m sensor being replaced", "shelve", alerts.Command{Alarm: "s/l/m/t/limits/hi", Duration: "30m0s", Reason: "sensor being replaced"}, ""},
+		{"shelve s/l/m/t/limits/hi 30m", "", alerts.Command{}, "shelve ID DURATION REASON"},
+		{"shelve s/l/m/t/limits/hi soon because", "", alerts.Command{}, `duration "soon"`},
+		{"shelve s/l/m/t/limits/hi -5m because", "", alerts.Command{}, `duration "-5m"`},
+		{"unshelve s/l/m/t/limits/hi", "unshelve", alerts.Command{Alarm: "s/l/m/t/limits/hi"}, ""},
+		{"ack", "", alerts.Command{}, "ack ID"},
+		{"reset x", "", alerts.Command{}, `unknown command "reset"`},
+	} {
+		verb, cmd, err := parseWatchCommand(c.in)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: err %v, want %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil || verb != c.verb || cmd != c.cmd {
+			t.Errorf("%q: %q %+v %v; want %q %+v", c.in, verb, cmd, err, c.verb, c.cmd)
+		}
+	}
+}
+
+func FuzzParseWatchCommand(f *testing.F) {
+	for _, s := range []string{"ack a b", "shelve a 1h r", "unshelve a", "help", "\x00ack \u202e", "shelve a 1e9h x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		verb, c, err := parseWatchCommand(s)
+		if err != nil {
+			return
+		}
+		switch verb {
+		case "", "help":
+		case alerts.VerbAck, alerts.VerbUnshelve:
+			if c.Alarm == "" || strings.ContainsFunc(c.Alarm, unicode.IsSpace) {
+				t.Fatalf("%q: alarm %q", s, c.Alarm)
+			}
+		case alerts.VerbShelve:
+			if d, err := time.ParseDuration(c.Duration); err != nil || d <= 0 || c.Reason == "" {
+				t.Fatalf("%q: %+v", s, c)
+			}
+		default:
+			t.Fatalf("%q: verb %q", s, verb)
+		}
+	})
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/analytics/engine"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/app"
+	"github.com/linewatch/linewatch/internal/display"
 	"github.com/linewatch/linewatch/sample"
 )
 
@@ -34,6 +36,11 @@ func loadConfig(file string) (*config.Config, error) {
 	cfg, err := config.Load(file)
 	if err != nil {
 		return nil, withCode(ExitFailure, fmt.Errorf("%w\n(run `linewatch config check -c %s` for the full list)", err, file))
+	}
+	if cfg.InfluxDB.URL == "" {
+		// influxdb.url empty: linewatch run/demo start their own InfluxDB
+		// for data_dir and say where while it runs.
+		cfg.InfluxDB.URL = app.EmbeddedInfluxURL(cfg.DataDir)
 	}
 	return cfg, nil
 }
@@ -62,7 +69,7 @@ detectors unless analytics.include_non_good is set, exactly as live.`,
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
-			out := newFindingPrinter(cmd.OutOrStdout(), format)
+			out := newFindingPrinter(cmd.OutOrStdout(), format, display.MustNew(cfg))
 			if out == nil {
 				return usageError{fmt.Errorf("--format %q: want json or table", format)}
 			}
@@ -135,16 +142,17 @@ type findingJSON struct {
 type findingPrinter struct {
 	enc *json.Encoder
 	tw  *tabwriter.Writer
+	f   *display.Formatter // the table's values and times
 }
 
-func newFindingPrinter(w io.Writer, format string) *findingPrinter {
+func newFindingPrinter(w io.Writer, format string, f *display.Formatter) *findingPrinter {
 	switch format {
 	case "json":
 		return &findingPrinter{enc: json.NewEncoder(w)}
 	case "table":
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "TIME\tLINE/MACHINE/TAG\tDETECTOR\tRULE\tSTATE\tVALUE\tSTATISTIC\tLIMIT\tSEVERITY\tMESSAGE")
-		return &findingPrinter{tw: tw}
+		return &findingPrinter{tw: tw, f: f}
 	}
 	return nil
 }
@@ -162,8 +170,11 @@ func (p *findingPrinter) print(f analytics.Finding) {
 	if f.Active {
 		state = "ACTIVE"
 	}
-	fmt.Fprintf(p.tw, "%s\t%s/%s/%s\t%s\t%s\t%s\t%.4g\t%.4g\t%.4g\t%s\t%s\n", f.Time.UTC().Format(time.RFC3339),
-		f.Line, f.Machine, f.Tag, f.Detector, f.Rule, state, f.Value, f.Statistic, f.Limit, f.Severity, f.Message)
+	// The statistic is the detector's (EWMA, C, T²…), not always in the
+	// tag's unit: written as a plain number.
+	fmt.Fprintf(p.tw, "%s\t%s/%s/%s\t%s\t%s\t%s\t%s\t%.4g\t%s\t%s\t%s\n", p.f.Time(f.Time),
+		f.Line, f.Machine, f.Tag, f.Detector, f.Rule, state, p.f.Value(f.Line, f.Machine, f.Tag, f.Value), f.Statistic,
+		p.f.Value(f.Line, f.Machine, f.Tag, f.Limit), f.Severity, f.Message)
 }
 
 func (p *findingPrinter) flush() {

@@ -2,12 +2,14 @@ package cli
 
 import (
 	"fmt"
-	"github.com/linewatch/linewatch/sample"
 	"text/tabwriter"
 	"time"
 
+	"github.com/linewatch/linewatch/sample"
+
 	"github.com/spf13/cobra"
 
+	"github.com/linewatch/linewatch/internal/display"
 	"github.com/linewatch/linewatch/reports"
 )
 
@@ -49,14 +51,15 @@ func newBatchesListCmd() *cobra.Command {
 				return withCode(ExitFailure, err)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "BATCH\tLINE\tPRODUCT\tSTART (UTC)\tEND (UTC)")
+			f := display.MustNew(cfg)
+			fmt.Fprintln(w, "BATCH\tLINE\tPRODUCT\tSTART\tEND")
 			for _, b := range bs {
 				end := "running"
 				if !b.Running() {
-					end = b.End.Format(time.RFC3339)
+					end = f.Time(b.End)
 				}
 				// Outside text: percent-encoded, no control characters to the terminal.
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", sample.Escape(b.ID), b.Line, sample.Escape(b.Product), b.Start.Format(time.RFC3339), end)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", sample.Escape(b.ID), b.Line, sample.Escape(b.Product), f.Time(b.Start), end)
 			}
 			return w.Flush()
 		},

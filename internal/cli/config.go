@@ -1,8 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
+	"strings"
+
 	"fmt"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/spf13/cobra"
 
@@ -53,13 +58,30 @@ func newConfigCheckCmd() *cobra.Command {
 }
 
 func newConfigDemoCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "demo",
+	var dataDir string
+	cmd := &cobra.Command{
+		Use:   "demo [--data-dir DIR]",
 		Short: "Print the built-in demo configuration (a starting point for your own)",
-		Args:  cobra.NoArgs,
+		Long: `Print the demo's configuration. While ` + "`linewatch demo`" + ` runs, every CLI
+command accepts it with -c FILE: the NATS credentials are read from data_dir
+(give the demo's --data-dir; relative paths are from where you run the
+commands) and, influxdb.url being empty, the embedded InfluxDB's URL too.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := cmd.OutOrStdout().Write(config.DemoYAML)
+			_, err := cmd.OutOrStdout().Write(demoYAML(dataDir))
 			return err
 		},
 	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", config.DefaultDataDir, "the data dir of the demo (its --data-dir)")
+	return cmd
+}
+
+// demoYAML is the demo configuration with data_dir set to dir.
+func demoYAML(dir string) []byte {
+	const key = "data_dir: " + config.DefaultDataDir
+	if dir == config.DefaultDataDir || !bytes.Contains(config.DemoYAML, []byte(key)) {
+		return config.DemoYAML
+	}
+	q, _ := yaml.Marshal(dir) // quoted as YAML needs
+	return bytes.Replace(config.DemoYAML, []byte(key), []byte("data_dir: "+strings.TrimSpace(string(q))), 1)
 }

@@ -39,6 +39,7 @@ within 5 s; the data stays in the data dir.`,
 	cmd.Flags().StringVar(&o.DataDir, "data-dir", "linewatch-data", "where the demo keeps its data")
 	cmd.Flags().Float64Var(&o.Speed, "speed", 30, "simulated seconds per real second")
 	cmd.Flags().BoolVar(&o.NoFaults, "no-faults", false, "run the plant without the scripted faults")
+	cmd.Flags().BoolVar(&o.Resume, "resume", false, "continue the run kept in the data dir (without it, a data dir with a previous run is refused)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	return cmd
 }

@@ -74,6 +74,15 @@ func TestAnalyzeReplayCSV(t *testing.T) {
 	}
 	if !strings.Contains(out, `"time":"2026-11-23T08:00:30Z","line":"coldroom1","machine":"coldroom","tag":"temp_probe1","detector":"limits","rule":"hi","active":true`) {
 		t.Fatalf("no hi finding at 08:00:30 (20 s + 10 s on-delay):\n%s", out)
+	} // The table writes the tag's unit and decimals and the site zone, and
+	// so does the limit alarm's message (issue 18).
+	code, out, errOut = run(t, "analyze", "replay", "--input", f, "--format", "table")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "2026-11-23 08:00:30 UTC  coldroom1/coldroom/temp_probe1  limits    hi    ACTIVE  9.50 °C  9.5        8.00 °C") ||
+		!strings.Contains(out, "temp_probe1 hi alarm started: 9.50 °C, above the limit (limit 8.00 °C) since 2026-11-23 08:00:20 UTC") {
+		t.Fatalf("table:\n%s", out)
 	}
 }
 

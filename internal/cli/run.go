@@ -3,8 +3,10 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -74,5 +76,24 @@ func newLogger(w interface{ Write([]byte) (int, error) }, level string) (*slog.L
 	if w == nil {
 		w = os.Stderr
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	lg := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	routeStdLog(lg)
+	return lg, nil
+}
+
+// routeStdLog sends the standard library logger's output (gopcua's
+// nodeset import prints "New Node Set …", "doing objects." with package
+// log at every OPC UA server start) through lg at debug level, so that it
+// reaches the terminal only with --log-level debug.
+func routeStdLog(lg *slog.Logger) {
+	log.SetFlags(0)
+	log.SetPrefix("")
+	log.SetOutput(stdLogWriter{lg.With("component", "stdlog")})
+}
+
+type stdLogWriter struct{ lg *slog.Logger }
+
+func (w stdLogWriter) Write(p []byte) (int, error) {
+	w.lg.Debug(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

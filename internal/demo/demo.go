@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/linewatch/linewatch/dashboards"
 	"github.com/linewatch/linewatch/identity"
 	"github.com/linewatch/linewatch/internal/app"
+	"github.com/linewatch/linewatch/internal/display"
 	"github.com/linewatch/linewatch/simulator"
 )
 
@@ -31,6 +33,32 @@ type Options struct {
 	Out      io.Writer // what the user reads: where things are, the live alarm feed
 	Logger   *slog.Logger
 	Color    bool // ANSI colours in the alarm feed
+	// Resume continues the run kept in DataDir; without it a data dir
+	// holding a previous run is refused (runs would mix: old alarms,
+	// reused batch ids, reports combining both).
+	Resume bool
+}
+
+// previousRun names what in dir shows a previous run ("" when none): the
+// embedded NATS store (alarms, audit trail, batches) or InfluxDB data.
+func previousRun(dir string) string {
+	for _, sub := range []string{"nats", "influxdb"} {
+		if es, err := os.ReadDir(filepath.Join(dir, sub)); err == nil && len(es) > 0 {
+			return filepath.Join(dir, sub)
+		}
+	}
+	return ""
+}
+
+// checkFresh refuses a data dir with a previous run unless resume.
+func checkFresh(dir string, resume bool) error {
+	if resume {
+		return nil
+	}
+	if p := previousRun(dir); p != "" {
+		return fmt.Errorf("data dir %s holds a previous demo run (%s): pass --resume to continue it, or --data-dir NEW_DIR (or delete %s) to start a fresh one", dir, p, dir)
+	}
+	return nil
 }
 
 // Scenario is the scripted fault sequence, as offsets from the start of
@@ -61,6 +89,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	cfg.MoveDataDir(o.DataDir)
+	if err := checkFresh(o.DataDir, o.Resume); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 		return err
 	}
@@ -72,11 +103,13 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
-	// Simulated time starts 6 h in the past so that Grafana's "last 12 hours"
-	// shows the whole run while it catches up with the wall clock.
-	start := time.Now().UTC().Add(-6 * time.Hour).Truncate(time.Minute)
+	// Simulated time starts one dashboard time range in the past, runs at
+	// Speed until it reaches the wall clock and then at real time
+	// (BehindWall): the dashboards' default range shows the whole run and,
+	// once caught up, the newest data.
+	start := time.Now().UTC().Add(-dashboards.DefaultTimeRange).Truncate(time.Minute)
 	sim, err := simulator.Start(ctx, simulator.Options{
-		Listen: "127.0.0.1:4840", ControlListen: "127.0.0.1:4841", Speed: o.Speed, Start: start, Seed: 1,
+		Listen: "127.0.0.1:4840", ControlListen: "127.0.0.1:4841", Speed: o.Speed, Start: start, Seed: 1, BehindWall: true,
 		PKIDir: filepath.Join(o.DataDir, "simulator-pki"), AllowAnonymous: true, Logger: o.Logger.With("component", "simulator"),
 	})
 	if err != nil {
@@ -91,12 +124,16 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 
-	feed := newFeed(o.Out, o.Color)
+	feed := newFeed(o.Out, o.Color, display.MustNew(cfg))
+	// A component that fails ends app.Run but not ctx: cancel, so that the
+	// report goroutine ends too and the deferred sim.Close runs at once.
+	ctx, cancel := context.WithCancel(ctx)
 	var reportsWG sync.WaitGroup
 	defer reportsWG.Wait()
+	defer cancel()
 	runErr := app.Run(ctx, app.Options{
 		Config: cfg, Roles: app.AllRoles, Logger: o.Logger,
-		OnTransition: feed.transition,
+		OnTransition: feed.transition, ProcessClock: sim.Now,
 		OnReady: func(i app.Info) {
 			dir := filepath.Join(o.DataDir, "grafana")
 			_, gerr := dashboards.GenerateWith(cfg, dir, dashboards.Options{InfluxURL: i.InfluxURL})
@@ -158,7 +195,14 @@ func ensureUsers(cfg *config.Config) ([]demoUser, error) {
 }
 
 func printBanner(w io.Writer, i app.Info, sim *simulator.Simulator, cfg *config.Config, users []demoUser, grafanaDir string, gerr error, speed float64, start time.Time, noFaults bool) {
-	fmt.Fprintf(w, "\nlinewatch demo — simulated plant %q at %g× real time (simulated clock started at %s)\n\n", cfg.Site, speed, start.Format(time.RFC3339))
+	f := display.MustNew(cfg)
+	if speed > 1 {
+		catchUp := time.Duration(float64(dashboards.DefaultTimeRange) / (speed - 1)).Round(time.Minute)
+		fmt.Fprintf(w, "\nlinewatch demo — simulated plant %q; its clock starts at %s and runs at %g× real time until it reaches the present (in about %s), then at real time\n\n",
+			cfg.Site, f.Time(start), speed, catchUp)
+	} else {
+		fmt.Fprintf(w, "\nlinewatch demo — simulated plant %q at %g× real time (simulated clock started at %s)\n\n", cfg.Site, speed, f.Time(start))
+	}
 	fmt.Fprintf(w, "  OPC UA plant      %s   (fault control: %s)\n", sim.Endpoint(), sim.ControlURL())
 	fmt.Fprintf(w, "  NATS              %s   (no anonymous access; role keys in %s — `linewatch alarms watch --data-dir %s`)\n", i.NATSURL, bus.CredentialsDir(cfg.DataDir), cfg.DataDir)
 	fmt.Fprintf(w, "  InfluxDB          %s   database %s\n", i.InfluxURL, i.Database)
@@ -174,7 +218,7 @@ func printBanner(w io.Writer, i app.Info, sim *simulator.Simulator, cfg *config.
 	if gerr != nil {
 		fmt.Fprintf(w, "  Grafana           provisioning NOT written: %v\n", gerr)
 	} else {
-		fmt.Fprintf(w, "  Grafana           provisioning in %s (docs/grafana.md: point Grafana's provisioning path there; time range: last 12 hours)\n", grafanaDir)
+		fmt.Fprintf(w, "  Grafana           provisioning in %s (docs/grafana.md: point Grafana's provisioning path there; time range: %s)\n", grafanaDir, timeRangeLabel())
 	}
 	fmt.Fprintf(w, "  batch reports     %s (signed; check with `linewatch report verify FILE -c <config>`)\n", cfg.Reports.OutputDir)
 	if !noFaults {
@@ -190,14 +234,22 @@ func printBanner(w io.Writer, i app.Info, sim *simulator.Simulator, cfg *config.
 	fmt.Fprintln(w, "\nLive alarm feed (Ctrl-C stops everything cleanly):")
 }
 
+// timeRangeLabel is the dashboards' default time range in Grafana's words.
+func timeRangeLabel() string {
+	return "last " + strconv.Itoa(int(dashboards.DefaultTimeRange.Hours())) + " hours"
+}
+
 // feed prints alarm transitions as they happen.
 type feed struct {
 	mu    sync.Mutex
 	w     io.Writer
 	color bool
+	f     *display.Formatter
 }
 
-func newFeed(w io.Writer, color bool) *feed { return &feed{w: w, color: color} }
+func newFeed(w io.Writer, color bool, f *display.Formatter) *feed {
+	return &feed{w: w, color: color, f: f}
+}
 
 var priorityColor = map[alerts.Priority]string{alerts.Urgent: "\x1b[1;31m", alerts.High: "\x1b[31m", alerts.Medium: "\x1b[33m", alerts.Low: "\x1b[36m"}
 
@@ -213,6 +265,7 @@ func (f *feed) transition(tr alerts.Transition) {
 	if tr.By != "" {
 		who = " by " + tr.By
 	}
-	fmt.Fprintf(f.w, "%s%s  %-7s %-15s %-26s %s/%s/%s %s%s%s\n", pre, tr.Time.Format("15:04:05"), a.Priority, tr.Event,
+	// The process time (the simulated plant's clock), full date and zone.
+	fmt.Fprintf(f.w, "%s%s  %-7s %-15s %-26s %s/%s/%s %s%s%s\n", pre, f.f.Time(tr.At()), a.Priority, tr.Event,
 		string(tr.From)+"→"+string(tr.To), a.Line, a.Machine, a.Tag, a.Message, who, post)
 }

@@ -1,21 +1,19 @@
 package display
 
 import (
-	"math"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/display/text"
 )
 
 // DefaultDecimals is used for a tag that declares no decimals and for
 // values that belong to no tag.
-const DefaultDecimals = 2
+const DefaultDecimals = text.DefaultDecimals
 
 // TimeLayout is the layout of Formatter.Time: ISO date, 24-hour clock,
 // zone abbreviation.
-const TimeLayout = "2006-01-02 15:04:05 MST"
+const TimeLayout = text.TimeLayout
 
 // TagFormat is how one tag's values are written.
 type TagFormat struct {
@@ -91,30 +89,9 @@ func (f *Formatter) Value(line, machine, tag string, v float64) string {
 }
 
 // Number writes v with decimals digits after the point and, when unit is
-// not empty, a space and the unit (SI style: "5.0 °C", "0.8 %").
-// Non-finite values are written as words a reader cannot take for a
-// measurement: "NaN", "+Inf", "-Inf". Negative zero is written as zero.
-func Number(v float64, decimals int, unit string) string {
-	var s string
-	switch {
-	case math.IsNaN(v):
-		s = "NaN"
-	case math.IsInf(v, 1):
-		s = "+Inf"
-	case math.IsInf(v, -1):
-		s = "-Inf"
-	default:
-		decimals = min(max(decimals, 0), 10)
-		s = strconv.FormatFloat(v, 'f', decimals, 64)
-		if strings.HasPrefix(s, "-") && strings.Trim(s[1:], "0.") == "" {
-			s = s[1:] // -0.00 → 0.00
-		}
-	}
-	if unit == "" {
-		return s
-	}
-	return s + " " + unit
-}
+// not empty, a space and the unit (SI style: "5.0 °C", "0.8 %"); see
+// text.Number.
+func Number(v float64, decimals int, unit string) string { return text.Number(v, decimals, unit) }
 
 // Location is the site time zone.
 func (f *Formatter) Location() *time.Location {
@@ -127,10 +104,7 @@ func (f *Formatter) Location() *time.Location {
 // Time writes t in the site zone, 24-hour, with the zone's abbreviation:
 // "2026-12-05 09:51:28 CET". The zero time is written "—".
 func (f *Formatter) Time(t time.Time) string {
-	if t.IsZero() {
-		return "—"
-	}
-	return t.In(f.Location()).Format(TimeLayout)
+	return text.Time(t, f.Location())
 }
 
 // TimeRFC3339 writes t in the site zone as RFC 3339 with its offset, for
