@@ -200,8 +200,9 @@ func TestChaosIntegration(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"/_system/store/" + health.InfluxWrite + "/system",
-		"/_system/store/" + health.SpoolInUse + "/system",
+		// Roles run as processes here: each names its store conditions.
+		"/_system/store@collector/" + health.InfluxWrite + "/system",
+		"/_system/store@collector/" + health.SpoolInUse + "/system",
 		"/coldroom1/coldroom/" + health.CommLost + "/system",
 		"/filling1/filler/" + health.CommLost + "/system",
 	} {
