@@ -43,13 +43,20 @@ func verifyESignatures(r *Report, keys edkey.Keyring) []error {
 	if err != nil {
 		return []error{err}
 	}
+	return checkESignatures(r.Signatures, digest, Meanings, func(i int) []byte { return esMessage(r.Signatures[i]) }, keys)
+}
+
+// checkESignatures checks sigs against the digest of their report without
+// signatures; message(i) is what the seal of sigs[i] signs in the
+// report's schema.
+func checkESignatures(sigs []ESignature, digest string, meanings []string, message func(i int) []byte, keys edkey.Keyring) []error {
 	var errs []error
-	for i, es := range r.Signatures {
+	for i, es := range sigs {
 		who := es.describe(i)
 		if es.ReportDigest != digest {
 			errs = append(errs, fmt.Errorf("%s is bound to another report (digest %s…, this report %s…): it was copied", who, prefix16(es.ReportDigest), digest[:16]))
 		}
-		if !slices.Contains(Meanings, es.Meaning) {
+		if !slices.Contains(meanings, es.Meaning) {
 			errs = append(errs, fmt.Errorf("%s: unknown meaning", who))
 		}
 		key, ok := keys[es.KeyID]
@@ -57,7 +64,7 @@ func verifyESignatures(r *Report, keys edkey.Keyring) []error {
 		switch {
 		case !ok:
 			errs = append(errs, fmt.Errorf("%s: sealed by key %s, which is not a trusted signing-service key (pass --audit-key or -c CONFIG): it was not made by the signing service", who, es.KeyID))
-		case err != nil || len(seal) != ed25519.SignatureSize || !ed25519.Verify(key, esMessage(es), seal):
+		case err != nil || len(seal) != ed25519.SignatureSize || !ed25519.Verify(key, message(i), seal):
 			errs = append(errs, fmt.Errorf("%s: seal does not verify: the signature was edited or forged", who))
 		}
 	}
@@ -68,13 +75,15 @@ func verifyESignatures(r *Report, keys edkey.Keyring) []error {
 // trail: the report.signed entry the signature names must exist with the
 // same hash, signer, time, meaning and report digest. Verify the entries
 // (audit.VerifyAnchored) first; CrossCheck trusts them.
-func CrossCheck(r *Report, entries []audit.Entry) []error {
+func CrossCheck(r *Report, entries []audit.Entry) []error { return crossCheck(r.Signatures, entries) }
+
+func crossCheck(sigs []ESignature, entries []audit.Entry) []error {
 	bySeq := make(map[uint64]audit.Entry, len(entries))
 	for _, e := range entries {
 		bySeq[e.Seq] = e
 	}
 	var errs []error
-	for i, es := range r.Signatures {
+	for i, es := range sigs {
 		e, ok := bySeq[es.AuditSeq]
 		switch {
 		case !ok:
@@ -99,8 +108,12 @@ func Unrecorded(r *Report, entries []audit.Entry) []audit.Entry {
 	if err != nil {
 		return nil
 	}
+	return unrecorded(digest, r.Signatures, entries)
+}
+
+func unrecorded(digest string, sigs []ESignature, entries []audit.Entry) []audit.Entry {
 	carried := map[uint64]bool{}
-	for _, es := range r.Signatures {
+	for _, es := range sigs {
 		carried[es.AuditSeq] = true
 	}
 	var out []audit.Entry

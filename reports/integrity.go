@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/linewatch/linewatch/audit"
 	"github.com/linewatch/linewatch/internal/edkey"
 )
 
@@ -144,9 +145,35 @@ type Verification struct {
 	Authenticated bool // checked against a trusted public key
 	ContentSHA256 string
 	SignedAt      time.Time
-	Report        *Report
-	// PDF is the standard PDF signature of a PDF rendering.
+	// Schema is the schema version of the embedded report JSON: 2 (the
+	// current one, Report) or 1 (an archived report, checked with the
+	// frozen schema-1 model of v1.go; Report is then nil).
+	Schema int
+	Report *Report
+	// Batch, Line and Signatures are read from the report of either
+	// schema; UnsignedSHA256 is its digest without signatures, what each
+	// electronic signature is bound to.
+	Batch, Line    string
+	Signatures     []ESignature
+	UnsignedSHA256 string
+	// PDF is the standard PDF signature of a PDF rendering (none in a
+	// schema-1 PDF: it came with schema 2).
 	PDF *PDFSignature
+}
+
+// CrossCheck compares the verified report's electronic signatures with the
+// audit trail (see the CrossCheck function).
+func (v *Verification) CrossCheck(entries []audit.Entry) []error {
+	return crossCheck(v.Signatures, entries)
+}
+
+// Unrecorded lists the report.signed entries of the verified report whose
+// signature the file does not carry (see the Unrecorded function).
+func (v *Verification) Unrecorded(entries []audit.Entry) []audit.Entry {
+	if v.UnsignedSHA256 == "" {
+		return nil
+	}
+	return unrecorded(v.UnsignedSHA256, v.Signatures, entries)
 }
 
 // Verify checks a report file with the trusted report key and no trusted
@@ -198,9 +225,11 @@ func VerifyWith(data []byte, o VerifyOptions) (*Verification, error) {
 		default:
 			v.PDF = ps
 		}
-	} else if s.Format == "pdf" {
-		errs = append(errs, errors.New("PDF without its standard PDF signature (the integrity block names no PDF signing certificate)"))
 	}
+	// A schema-1 PDF predates the PDF signature; the Ed25519 seal binds
+	// both the absence of a certificate and the content's schema version,
+	// so a schema-2 PDF cannot pass for one.
+	pdfUnsigned := s.PDFCert == "" && s.Format == "pdf"
 	if got := fileDigest(sealed, start); got != s.FileSHA256 {
 		errs = append(errs, fmt.Errorf("file digest mismatch: the file was changed after signing (SHA-256 %s…, signed %s…)", got[:16], prefix16(s.FileSHA256)))
 	}
@@ -232,15 +261,48 @@ func VerifyWith(data []byte, o VerifyOptions) (*Verification, error) {
 		if got := sha256Hex(canon); got != s.ContentSHA256 {
 			errs = append(errs, fmt.Errorf("content digest mismatch: embedded report JSON hashes to %s…, signed %s…", got[:16], prefix16(s.ContentSHA256)))
 		}
-		r, err := ParseCanonical(canon)
-		if err != nil {
-			errs = append(errs, err)
-		} else {
-			v.Report = r
-			errs = append(errs, verifyESignatures(r, o.SignerKeys)...)
-		}
+		errs = append(errs, v.parseVerify(canon, o.SignerKeys)...)
+	}
+	if pdfUnsigned && v.Schema != schemaV1 {
+		errs = append(errs, errors.New("PDF without its standard PDF signature (the integrity block names no PDF signing certificate)"))
 	}
 	return v, errors.Join(errs...)
+}
+
+// parseVerify decodes the embedded report by its schema version and checks
+// its electronic signatures.
+func (v *Verification) parseVerify(canon []byte, keys edkey.Keyring) []error {
+	var head struct {
+		V int `json:"v"`
+	}
+	if err := json.Unmarshal(canon, &head); err != nil {
+		return []error{fmt.Errorf("embedded report JSON: %w", err)}
+	}
+	switch head.V {
+	case SchemaVersion:
+		r, err := ParseCanonical(canon)
+		if err != nil {
+			return []error{err}
+		}
+		v.Schema, v.Report, v.Batch, v.Line, v.Signatures = SchemaVersion, r, r.Header.Batch, r.Header.Line, r.Signatures
+		if v.UnsignedSHA256, err = r.unsignedDigest(); err != nil {
+			return []error{err}
+		}
+		return verifyESignatures(r, keys)
+	case schemaV1:
+		r, err := parseCanonicalV1(canon)
+		if err != nil {
+			return []error{err}
+		}
+		v.Schema, v.Batch, v.Line = schemaV1, r.Header.Batch, r.Header.Line
+		for _, es := range r.Signatures {
+			v.Signatures = append(v.Signatures, es.current())
+		}
+		digest, errs := verifyESignaturesV1(r, keys)
+		v.UnsignedSHA256 = digest
+		return errs
+	}
+	return []error{fmt.Errorf("embedded report JSON: schema version %d not supported (this linewatch verifies schema 1 and %d)", head.V, SchemaVersion)}
 }
 
 func prefix16(s string) string {
@@ -263,7 +325,9 @@ func ParseCanonical(canon []byte) (*Report, error) {
 		return nil, errors.New("embedded report JSON: trailing data")
 	}
 	if r.V != SchemaVersion {
-		return nil, fmt.Errorf("embedded report JSON: schema version %d not supported (want %d)", r.V, SchemaVersion)
+		// Verify (parseVerify) checks schema-1 reports too; everything
+		// else (signing, re-rendering) needs the current model.
+		return nil, fmt.Errorf("embedded report JSON: schema version %d not supported (want %d; `report verify` checks schema 1 too, but a report is signed only in the current schema)", r.V, SchemaVersion)
 	}
 	again, err := r.Canonical()
 	if err != nil {

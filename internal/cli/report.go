@@ -272,20 +272,20 @@ func newReportVerifyCmd() *cobra.Command {
 			if verr == nil {
 				switch {
 				case offline || (auditFile == "" && target.file == "" && target.url == ""):
-					if len(v.Report.Signatures) > 0 {
+					if len(v.Signatures) > 0 {
 						crossNotes = append(crossNotes, "audit cross-check NOT done (offline): pass --audit EXPORT or -c CONFIG to check each signature against the audit trail")
 					}
 				default:
 					entries, src, err := auditTrail(cmd, target, auditFile, keys)
 					if err != nil {
 						verr = fmt.Errorf("audit cross-check: %w", err)
-					} else if errs := reports.CrossCheck(v.Report, entries); len(errs) > 0 {
+					} else if errs := v.CrossCheck(entries); len(errs) > 0 {
 						verr = errors.Join(errs...)
 					} else {
-						if len(v.Report.Signatures) > 0 {
+						if len(v.Signatures) > 0 {
 							crossNotes = append(crossNotes, "every electronic signature matches its entry in the "+src)
 						}
-						for _, e := range reports.Unrecorded(v.Report, entries) {
+						for _, e := range v.Unrecorded(entries) {
 							crossNotes = append(crossNotes, fmt.Sprintf("note: the %s records a signature this file does not carry: seq %d, %s, %s, %s (an older copy, or a signature removed)",
 								src, e.Seq, e.Actor, e.Reason, e.Time.Format(time.RFC3339)))
 						}
@@ -299,13 +299,15 @@ func newReportVerifyCmd() *cobra.Command {
 				}
 				return withCode(ExitFailure, fmt.Errorf("%s: report verification FAILED", args[0]))
 			}
-			r := v.Report
 			fmt.Fprintf(out, "%s: %s report of batch %s (line %s), content SHA-256 %s, signed %s with key %s\n",
-				args[0], v.Format, r.Header.Batch, r.Header.Line, v.ContentSHA256, v.SignedAt.Format(time.RFC3339), v.KeyID)
+				args[0], v.Format, v.Batch, v.Line, v.ContentSHA256, v.SignedAt.Format(time.RFC3339), v.KeyID)
+			if v.Schema != reports.SchemaVersion {
+				fmt.Fprintf(out, "  report schema %d (made by an earlier linewatch; checked with its frozen schema-%d model)\n", v.Schema, v.Schema)
+			}
 			if v.PDF != nil {
 				fmt.Fprintf(out, "  PDF signature (PAdES B-B, ETSI.CAdES.detached): valid over the whole file, certificate %q (SHA-256 %s…), bound to the integrity block\n", v.PDF.Subject, v.PDF.CertSHA256[:16])
 			}
-			for _, s := range r.Signatures {
+			for _, s := range v.Signatures {
 				fmt.Fprintf(out, "  electronic signature: %s (%s), %s, %s — bound to this report, audit seq %d\n", s.Name, s.User, s.Meaning, s.Time.Format(time.RFC3339), s.AuditSeq)
 			}
 			for _, n := range crossNotes {
