@@ -102,6 +102,13 @@ func FuzzVerify(f *testing.F) {
 		seeds = append(seeds, data)
 		f.Add(data)
 	}
+	// A schema-1 report (verified with the frozen model of v1.go).
+	v1 := sealV1JSON(f, smallV1Canonical(f, false), fuzzKey)
+	if _, err := Verify(v1, fuzzKey.Public().(ed25519.PublicKey)); err != nil {
+		f.Fatalf("schema-1 seed: %v", err)
+	}
+	seeds = append(seeds, v1)
+	f.Add(v1)
 	f.Add([]byte(placeholder()))
 	f.Add([]byte("{" + BlockPrefix + strings.Repeat("A", BlockLen)))
 	f.Add([]byte("%PDF-1.3\n/Type /EmbeddedFile /Length 99999999 stream\n"))
