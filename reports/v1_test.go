@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/linewatch/linewatch/audit"
 	"github.com/linewatch/linewatch/internal/edkey"
 )
 
@@ -228,4 +229,35 @@ func FuzzParseCanonicalV1(f *testing.F) {
 			t.Fatal("signatures accepted without a trusted key")
 		}
 	})
+}
+
+// The audit cross-check of a schema-1 report compares its signatures with
+// their report.signed entries and finds an entry of the same report (its
+// schema-1 digest) whose signature the file does not carry.
+func TestVerifySchemaV1AuditCrossCheck(t *testing.T) {
+	files, o := v1Files(t)
+	v, err := VerifyWith(files["html"], o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []audit.Entry
+	for _, es := range v.Signatures {
+		entries = append(entries, audit.Entry{Seq: es.AuditSeq, Hash: es.AuditHash, Action: audit.ActionReportSigned, Actor: es.User, Time: es.Time,
+			New: auditNew(es.Meaning, es.ReportDigest, es.Role), Reason: es.Meaning})
+	}
+	if errs := v.CrossCheck(entries); len(errs) != 0 {
+		t.Errorf("cross-check with the matching entries: %v", errs)
+	}
+	if got := v.Unrecorded(entries); len(got) != 0 {
+		t.Errorf("unrecorded with every signature carried: %+v", got)
+	}
+	extra := audit.Entry{Seq: 9, Action: audit.ActionReportSigned, Actor: "jane", Time: v.Signatures[1].Time,
+		New: auditNew("responsibility", v.UnsignedSHA256, "qa_approver"), Reason: "responsibility"}
+	if got := v.Unrecorded(append(entries, extra)); len(got) != 1 || got[0].Seq != 9 {
+		t.Errorf("unrecorded: %+v, want seq 9", got)
+	}
+	entries[1].Actor = "mallory"
+	if errs := v.CrossCheck(entries); len(errs) != 1 || !strings.Contains(errs[0].Error(), "electronic signature 2 (Pat Printed-Name, approval") {
+		t.Errorf("cross-check with another actor: %v", errs)
+	}
 }

@@ -303,6 +303,9 @@ func newReportVerifyCmd() *cobra.Command {
 				args[0], v.Format, v.Batch, v.Line, v.ContentSHA256, v.SignedAt.Format(time.RFC3339), v.KeyID)
 			if v.Schema != reports.SchemaVersion {
 				fmt.Fprintf(out, "  report schema %d (made by an earlier linewatch; checked with its frozen schema-%d model)\n", v.Schema, v.Schema)
+				if v.Format == "pdf" {
+					fmt.Fprintln(out, "  no standard PDF signature: PDFs of this schema predate it (the Ed25519 seal covers the whole file)")
+				}
 			}
 			if v.PDF != nil {
 				fmt.Fprintf(out, "  PDF signature (PAdES B-B, ETSI.CAdES.detached): valid over the whole file, certificate %q (SHA-256 %s…), bound to the integrity block\n", v.PDF.Subject, v.PDF.CertSHA256[:16])

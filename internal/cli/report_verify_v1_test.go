@@ -22,6 +22,9 @@ func TestReportVerifySchemaV1(t *testing.T) {
 				t.Errorf("%s: exit %d, no %q in\n%s%s", format, code, want, out, errOut)
 			}
 		}
+		if got := strings.Contains(out, "no standard PDF signature: PDFs of this schema predate it"); got != (format == "pdf") {
+			t.Errorf("%s: PDF signature note %v:\n%s", format, got, out)
+		}
 		data, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
