@@ -5,7 +5,7 @@ GO      ?= go
 BIN     ?= bin/linewatch
 TIMEOUT ?= 30m
 
-.PHONY: all build test test-deps demo vet fmt bench fuzz clean
+.PHONY: all build test test-deps demo cluster-demo vet fmt bench fuzz clean
 
 all: build
 
@@ -28,6 +28,12 @@ test-deps:
 demo: build
 	./$(BIN) demo
 
+# The three-node layout of docs/deployment.md on this machine: three
+# nats-server processes (R3), collector, two analytics and two alerts
+# workers as separate processes, the simulated plant and InfluxDB.
+cluster-demo: build
+	$(GO) run ./internal/cmd/clusterdemo -dir linewatch-cluster
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
@@ -38,4 +44,4 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf bin linewatch-data
+	rm -rf bin linewatch-data linewatch-cluster

@@ -1,0 +1,456 @@
+package cluster_test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/linewatch/linewatch/alerts"
+	"github.com/linewatch/linewatch/bus"
+	"github.com/linewatch/linewatch/internal/cluster"
+	"github.com/linewatch/linewatch/internal/testenv"
+	"github.com/linewatch/linewatch/simulator"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const minute = time.Minute
+
+// scenarioPlant is the simulated plant of every case: the default plant
+// with filling1 in 20-min batches that each start with 5 min of CIP (a
+// machine state that suppresses alarms by design), its fill weight
+// stepped out of its limits from 7 min, and a cold-room door left open
+// from 8 to 20 min: findings on several lines, alarms that activate,
+// clear, are suppressed and unsuppressed.
+func scenarioPlant() (*simulator.Plant, []simulator.Fault) {
+	plant := simulator.DefaultPlant()
+	for i := range plant.Lines {
+		if l := &plant.Lines[i]; l.ID == "filling1" {
+			l.BatchLength = simulator.Duration(20 * minute)
+			l.Params = map[string]float64{"cip_minutes": 5, "stops_per_hour": 0, "faults_per_hour": 0}
+		}
+	}
+	at := func(d time.Duration) time.Time { return cluster.T0.Add(d) }
+	return plant, []simulator.Fault{
+		{Kind: simulator.FaultStep, Target: "filling1.filler.fill_weight", Offset: 0.1, At: at(7 * minute), Duration: simulator.Duration(60 * minute)},
+		{Kind: simulator.FaultDoorOpen, Target: "coldroom1.coldroom.door_open", At: at(8 * minute), Duration: simulator.Duration(12 * minute)},
+	}
+}
+
+// start runs a plant for the test at 60× (100 ms polls: one read per
+// machine every 6 simulated seconds), on a three-node cluster, R3.
+func start(t *testing.T, set map[string]any) *cluster.Plant {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("cluster test: three nats-server processes, InfluxDB, linewatch processes; skipped with -short")
+	}
+	plant, faults := scenarioPlant()
+	dir := t.TempDir()
+	p, err := cluster.Start(t.Context(), cluster.Options{Dir: dir, Speed: 60, Poll: 100 * time.Millisecond, Plant: plant, Faults: faults,
+		Set: set, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("process logs (tails):\n%s", p.Logs(40))
+		}
+		p.Close()
+	})
+	return p
+}
+
+func run(t *testing.T, p *cluster.Plant, name, roles string) *cluster.Proc {
+	t.Helper()
+	pr, err := p.Run(name, roles, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pr
+}
+
+// provisioned waits until the first process has made the streams, so a
+// case that is not about start-up does not race it (that race has its
+// own case).
+func provisioned(t *testing.T, p *cluster.Plant) {
+	t.Helper()
+	if err := cluster.Eventually(t.Context(), "streams made by the first process", 60*time.Second, func() bool {
+		_, err := p.StreamInfo(t.Context(), bus.StreamFindings)
+		return err == nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitSim(t *testing.T, p *cluster.Plant, d time.Duration) {
+	t.Helper()
+	if err := p.WaitSim(t.Context(), cluster.T0.Add(d), 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// judge stops the collectors (no new telemetry), waits for the workers to
+// settle, and compares every finding, machine state and alarm transition
+// with the reference replay of TELEMETRY: 0 lost, 0 duplicated, 0 false.
+func judge(t *testing.T, p *cluster.Plant, refConf string) *cluster.Result {
+	t.Helper()
+	ctx := t.Context()
+	for _, pr := range p.Procs {
+		if strings.Contains(pr.Roles, "collector") {
+			pr.Stop()
+		}
+	}
+	if err := p.Settle(ctx, 8*time.Second, 3*time.Minute); err != nil {
+		t.Error(err)
+	}
+	want, err := cluster.Reference(ctx, p.JS, refConf)
+	if err != nil {
+		t.Fatalf("reference: %v", err)
+	}
+	got, err := cluster.Produced(ctx, p.JS)
+	if err != nil {
+		t.Fatalf("read what the cluster produced: %v", err)
+	}
+	t.Logf("reference: %d TELEMETRY messages → %d findings, %d machine states, %d transitions", want.Telemetry, len(want.Findings), len(want.States), len(want.Transitions))
+	if len(want.Findings) < 20 {
+		t.Errorf("reference has %d findings: the scenario does not exercise the workers", len(want.Findings))
+	}
+	for _, d := range cluster.Compare(want, got) {
+		if d.OK() {
+			t.Logf("%s", d)
+		} else {
+			t.Errorf("%s", d)
+		}
+	}
+	for _, pr := range p.Procs {
+		if exited, code := pr.Exited(); exited {
+			t.Errorf("process %s (%s) exited by itself with code %d", pr.Name, pr.Roles, code)
+		}
+	}
+	return got
+}
+
+// checkReplicas: every stream and bucket linewatch made has nats.replicas (3).
+func checkReplicas(t *testing.T, p *cluster.Plant) {
+	t.Helper()
+	for name := range p.JS.StreamNames(t.Context()).Name() {
+		s, err := p.JS.Stream(t.Context(), name)
+		if err != nil {
+			t.Errorf("stream %s: %v", name, err)
+			continue
+		}
+		if r := s.CachedInfo().Config.Replicas; r != 3 {
+			t.Errorf("stream %s has %d replicas, want 3 (nats.replicas)", name, r)
+		}
+	}
+}
+
+// All roles started at once on a fresh cluster: nothing exits, nothing hangs.
+func TestAllRolesAtOnceFreshClusterIntegration(t *testing.T) {
+	p := start(t, nil)
+	c := run(t, p, "collector", "collector")
+	run(t, p, "analytics", "analytics")
+	run(t, p, "alerts", "alerts")
+	run(t, p, "console", "console")
+	waitSim(t, p, 35*minute)
+	checkReplicas(t, p)
+	judge(t, p, c.Conf)
+}
+
+// kill -9 the TELEMETRY leader while collecting, then the leader of
+// ALARMS (and the alarm bucket) during a finding burst.
+func TestLeaderKillIntegration(t *testing.T) {
+	p := start(t, nil)
+	ctx := t.Context()
+	c := run(t, p, "collector", "collector")
+	provisioned(t, p)
+	run(t, p, "analytics", "analytics")
+	run(t, p, "alerts", "alerts")
+	waitSim(t, p, 4*minute)
+	for _, k := range []struct {
+		stream string
+		at     time.Duration
+	}{{bus.StreamTelemetry, 4 * minute}, {bus.StreamAlarms, 9 * minute}, {"KV_" + bus.BucketAlarms, 22 * minute}} {
+		waitSim(t, p, k.at)
+		leader, err := cluster.WaitLeader(ctx, p.JS, k.stream, "", 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := p.Cluster.Node(leader)
+		killed := time.Now()
+		n.Kill()
+		nl, err := cluster.WaitLeader(ctx, p.JS, k.stream, leader, 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s leader %s killed; new leader %s after %s", k.stream, leader, nl, time.Since(killed).Round(time.Millisecond))
+		time.Sleep(3 * time.Second) // the node stays down a while: real time of an outage, not a wait for an event
+		if err := n.Restart(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSim(t, p, 35*minute)
+	judge(t, p, c.Conf)
+}
+
+// The node holding each bucket down for nodeDown: with R3 every bucket
+// and stream has a copy on the other two, so nothing stops.
+func TestBucketNodeDownIntegration(t *testing.T) {
+	const nodeDown = 90 * time.Second
+	p := start(t, nil)
+	ctx := t.Context()
+	c := run(t, p, "collector", "collector")
+	provisioned(t, p)
+	run(t, p, "analytics", "analytics")
+	run(t, p, "alerts", "alerts")
+	waitSim(t, p, 4*minute)
+	checkReplicas(t, p)
+	// The node that leads the analytics checkpoint bucket (R1 before this
+	// issue: the bucket lived on that node alone).
+	var bucket string
+	for name := range p.JS.StreamNames(ctx).Name() {
+		if strings.HasPrefix(name, "KV_LINEWATCH_ANALYTICS") {
+			bucket = name
+		}
+	}
+	if bucket == "" {
+		t.Fatal("no analytics checkpoint bucket")
+	}
+	leader, err := cluster.WaitLeader(ctx, p.JS, bucket, "", 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := p.Cluster.Node(leader)
+	n.Kill()
+	t.Logf("node %s (leader of %s) down for %s", leader, bucket, nodeDown)
+	before, _ := p.StreamInfo(ctx, bus.StreamFindings)
+	time.Sleep(nodeDown) // the outage itself
+	after, _ := p.StreamInfo(ctx, bus.StreamFindings)
+	if before != nil && after != nil && after.State.LastSeq == before.State.LastSeq {
+		t.Errorf("no findings published while %s was down", leader)
+	}
+	if err := n.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	judge(t, p, c.Conf)
+}
+
+// Two analytics workers share the lines: the findings are those of one.
+func TestTwoAnalyticsWorkersIntegration(t *testing.T) {
+	p := start(t, nil)
+	c := run(t, p, "collector", "collector")
+	provisioned(t, p)
+	run(t, p, "analytics-1", "analytics")
+	run(t, p, "analytics-2", "analytics")
+	run(t, p, "alerts", "alerts")
+	waitSim(t, p, 35*minute)
+	judge(t, p, c.Conf)
+}
+
+var workerRe = regexp.MustCompile(`partition: taken.* worker=(\S+)`)
+
+// leases maps every partition lease key (<group>.lease.<partition>, in
+// any bucket) to its holder (the value: the worker's name).
+func leases(t *testing.T, p *cluster.Plant) map[string]string {
+	ctx := t.Context()
+	out := map[string]string{}
+	for name := range p.JS.KeyValueStoreNames(ctx).Name() {
+		kv, err := p.JS.KeyValue(ctx, name)
+		if err != nil {
+			continue
+		}
+		keys, err := kv.ListKeys(ctx)
+		if err != nil {
+			continue
+		}
+		for k := range keys.Keys() {
+			if !strings.Contains(k, ".lease.") {
+				continue
+			}
+			if e, err := kv.Get(ctx, k); err == nil {
+				out[name+"/"+k] = string(e.Value())
+			}
+		}
+	}
+	return out
+}
+
+// An analytics worker SIGKILLed while it drains a backlog: the other takes
+// its lines over from their checkpoints within 10 s, and the findings are
+// exactly the reference's.
+func TestAnalyticsWorkerKilledDrainingIntegration(t *testing.T) {
+	p := start(t, nil)
+	ctx := t.Context()
+	c := run(t, p, "collector", "collector")
+	provisioned(t, p)
+	run(t, p, "alerts", "alerts")
+	waitSim(t, p, 20*minute) // a backlog of 20 simulated minutes on TELEMETRY
+	a1 := run(t, p, "analytics-1", "analytics")
+	a2 := run(t, p, "analytics-2", "analytics")
+	_ = a2
+	// a1 holds some lines and is draining.
+	var mine []string
+	if err := cluster.Eventually(ctx, "analytics-1 holds a partition", 30*time.Second, func() bool {
+		m := workerRe.FindStringSubmatch(a1.LogText())
+		if m == nil {
+			return false
+		}
+		mine = mine[:0]
+		for k, w := range leases(t, p) {
+			if w == m[1] {
+				mine = append(mine, k)
+			}
+		}
+		return len(mine) > 0
+	}); err != nil {
+		t.Fatalf("%v (no partition lease in any bucket: is analytics partitioned?)", err)
+	}
+	worker := workerRe.FindStringSubmatch(a1.LogText())[1]
+	time.Sleep(2 * time.Second) // let it drain part of the backlog: real time of work, not a wait for an event
+	killed := time.Now()
+	a1.Kill()
+	var took time.Duration
+	if err := cluster.Eventually(ctx, "the killed worker's partitions taken over", 60*time.Second, func() bool {
+		l := leases(t, p)
+		for _, k := range mine {
+			if w, ok := l[k]; !ok || w == worker {
+				return false
+			}
+		}
+		took = time.Since(killed)
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("analytics-1 (worker %s) SIGKILLed holding %v; taken over in %s", worker, mine, took.Round(time.Millisecond))
+	if took > 10*time.Second {
+		t.Errorf("takeover took %s, want ≤ 10 s", took)
+	}
+	waitSim(t, p, 35*minute)
+	judge(t, p, c.Conf)
+}
+
+// Two alerts workers drain a backlog of findings: no transition lost.
+func TestTwoAlertsWorkersDrainingIntegration(t *testing.T) {
+	p := start(t, nil)
+	c := run(t, p, "collector", "collector")
+	provisioned(t, p)
+	run(t, p, "analytics", "analytics")
+	waitSim(t, p, 25*minute) // a backlog on FINDINGS
+	run(t, p, "alerts-1", "alerts")
+	run(t, p, "alerts-2", "alerts")
+	waitSim(t, p, 35*minute)
+	judge(t, p, c.Conf)
+}
+
+// An alerts worker SIGKILLed while two drain a backlog.
+func TestAlertsWorkerKilledDrainingIntegration(t *testing.T) {
+	p := start(t, nil)
+	c := run(t, p, "collector", "collector")
+	provisioned(t, p)
+	run(t, p, "analytics", "analytics")
+	waitSim(t, p, 25*minute)
+	a1 := run(t, p, "alerts-1", "alerts")
+	run(t, p, "alerts-2", "alerts")
+	if err := cluster.Eventually(t.Context(), "alerts-1 applying findings", 30*time.Second, func() bool {
+		info, err := p.StreamInfo(t.Context(), bus.StreamAlarms)
+		return err == nil && info.State.Msgs > 0
+	}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // mid-drain: real time of work
+	a1.Kill()
+	t.Log("alerts-1 SIGKILLed while draining")
+	waitSim(t, p, 35*minute)
+	judge(t, p, c.Conf)
+}
+
+// A flood on one line with two alerts workers: one flood summary and one
+// webhook for it.
+func TestFloodTwoWorkersIntegration(t *testing.T) {
+	var posts atomicList
+	hook := webhookServer(t, &posts)
+	secret := filepath.Join(t.TempDir(), "hook.secret")
+	if err := os.WriteFile(secret, []byte("cluster-test-secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, map[string]any{
+		"alarms.flood.threshold": 2, "alarms.flood.end_below": 1, "alarms.flood.window": "10m",
+		"alarms.routes": []map[string]any{{"name": "hook", "webhook": map[string]any{"url": hook, "secret_file": secret}}},
+	})
+	c := run(t, p, "collector", "collector")
+	provisioned(t, p)
+	run(t, p, "analytics", "analytics")
+	run(t, p, "alerts-1", "alerts")
+	run(t, p, "alerts-2", "alerts")
+	waitSim(t, p, 35*minute)
+	got := judge(t, p, c.Conf)
+	starts := map[string]int{}
+	for _, tr := range got.Transitions {
+		if tr.Event == alerts.EvFloodStart {
+			starts[tr.Alarm.ID]++
+		}
+	}
+	var floods int
+	for id, n := range starts {
+		floods += n
+		t.Logf("flood summary %s: %d flood_start", id, n)
+	}
+	if floods == 0 {
+		t.Fatal("no flood summary: the scenario does not flood")
+	}
+	// One webhook per flood start, not one per worker.
+	var hooked int
+	for _, b := range posts.all() {
+		if strings.Contains(b, string(alerts.EvFloodStart)) {
+			hooked++
+		}
+	}
+	t.Logf("%d flood starts on ALARMS, %d flood webhooks", floods, hooked)
+	if err := cluster.Eventually(t.Context(), "flood webhooks", 20*time.Second, func() bool {
+		hooked = 0
+		for _, b := range posts.all() {
+			if strings.Contains(b, string(alerts.EvFloodStart)) {
+				hooked++
+			}
+		}
+		return hooked >= floods
+	}); err != nil {
+		t.Error(err)
+	}
+	if hooked != floods {
+		t.Errorf("%d flood webhooks for %d flood starts, want one each", hooked, floods)
+	}
+	// The flood summary transitions: one per flood (no second worker's copy).
+	for id, n := range starts {
+		_ = id
+		if n > 1 && floods != len(starts) {
+			t.Errorf("flood summary %s started %d times", id, n)
+		}
+	}
+}
+
+// Suppression by design with analytics and alerts in separate processes
+// (and two alerts workers): the suppress/unsuppress transitions of the
+// reference, which saw the machine states in process.
+func TestSuppressionAcrossProcessesIntegration(t *testing.T) {
+	p := start(t, nil)
+	c := run(t, p, "collector", "collector")
+	provisioned(t, p)
+	run(t, p, "analytics", "analytics")
+	run(t, p, "alerts-1", "alerts")
+	run(t, p, "alerts-2", "alerts")
+	waitSim(t, p, 45*minute)
+	got := judge(t, p, c.Conf)
+	n := map[alerts.Event]int{}
+	for _, tr := range got.Transitions {
+		n[tr.Event]++
+	}
+	t.Logf("suppress %d, unsuppress %d", n[alerts.EvSuppress], n[alerts.EvUnsuppress])
+	if n[alerts.EvSuppress] == 0 || n[alerts.EvUnsuppress] == 0 {
+		t.Errorf("suppress %d, unsuppress %d: want both (filler CIP with the fill weight alarm active)", n[alerts.EvSuppress], n[alerts.EvUnsuppress])
+	}
+}
