@@ -100,7 +100,9 @@ func judge(t *testing.T, p *cluster.Plant, refConf string) *cluster.Result {
 	ctx := t.Context()
 	for _, pr := range p.Procs {
 		if strings.Contains(pr.Roles, "collector") {
-			pr.Stop()
+			if code := pr.Stop(); code != 0 {
+				t.Errorf("collector stopped with exit code %d (SIGTERM: want a clean stop)", code)
+			}
 		}
 	}
 	if err := p.Settle(ctx, 8*time.Second, 3*time.Minute); err != nil {

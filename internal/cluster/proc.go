@@ -75,7 +75,8 @@ func (p *Proc) PID() int {
 	return p.cmd.Process.Pid
 }
 
-// Exited reports whether the process ended by itself, and its exit code.
+// Exited reports whether the process ended by itself (not by Kill or
+// Stop), and its exit code.
 func (p *Proc) Exited() (bool, int) {
 	p.mu.Lock()
 	ch := p.exited
@@ -97,7 +98,7 @@ func (p *Proc) Exited() (bool, int) {
 func (p *Proc) Kill() {
 	p.mu.Lock()
 	cmd, exited := p.cmd, p.exited
-	p.cmd = nil
+	p.cmd, p.exited = nil, nil
 	p.mu.Unlock()
 	if cmd == nil {
 		return
@@ -111,7 +112,7 @@ func (p *Proc) Kill() {
 func (p *Proc) Stop() int {
 	p.mu.Lock()
 	cmd, exited := p.cmd, p.exited
-	p.cmd = nil
+	p.cmd, p.exited = nil, nil
 	p.mu.Unlock()
 	if cmd == nil {
 		return 0
