@@ -43,12 +43,17 @@ type Store struct {
 	policy Policy
 }
 
-// OpenStore creates or opens the bucket.
-func OpenStore(ctx context.Context, js jetstream.JetStream, replicas int, p Policy) (*Store, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+// BucketConfig is the alarm state bucket as provisioned.
+func BucketConfig(replicas int) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
 		Bucket: Bucket, Description: "linewatch alarm state (ISA-18.2), key = alarm id",
 		History: 1, Storage: jetstream.FileStorage, Replicas: max(replicas, 1),
-	})
+	}
+}
+
+// OpenStore creates or opens the bucket.
+func OpenStore(ctx context.Context, js jetstream.JetStream, replicas int, p Policy) (*Store, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, BucketConfig(replicas))
 	if err != nil {
 		return nil, fmt.Errorf("JetStream key-value bucket %s: %w", Bucket, err)
 	}

@@ -18,15 +18,19 @@ import (
 // EnsureCheckpointStream creates or updates the AUDIT_CHECKPOINTS stream:
 // file storage, no age limit, delete and purge denied.
 func EnsureCheckpointStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: CheckpointStream, Subjects: []string{CheckpointSubject}, Storage: jetstream.FileStorage,
-		Replicas: max(replicas, 1), DenyDelete: true, DenyPurge: true,
-		Description: "linewatch audit trail: signed chain heads (checkpoints)",
-	})
-	if err != nil {
+	if _, err := js.CreateOrUpdateStream(ctx, CheckpointStreamConfig(replicas)); err != nil {
 		return fmt.Errorf("JetStream stream %s: %w", CheckpointStream, err)
 	}
 	return nil
+}
+
+// CheckpointStreamConfig is the AUDIT_CHECKPOINTS stream as provisioned.
+func CheckpointStreamConfig(replicas int) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name: CheckpointStream, Subjects: []string{CheckpointSubject}, Storage: jetstream.FileStorage,
+		Replicas: max(replicas, 1), DenyDelete: true, DenyPurge: true,
+		Description: "linewatch audit trail: signed chain heads (checkpoints)",
+	}
 }
 
 // ReadCheckpoints returns every checkpoint in stream order. A message that

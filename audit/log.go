@@ -48,15 +48,19 @@ type Log struct {
 // EnsureStream creates or updates the AUDIT stream: file storage, no age
 // limit, delete and purge denied.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: Stream, Subjects: []string{Subjects}, Storage: jetstream.FileStorage,
-		Replicas: max(replicas, 1), DenyDelete: true, DenyPurge: true, Duplicates: 2 * time.Minute,
-		Description: "linewatch audit trail: hash-chained, append-only (21 CFR 11.10(e), Annex 11 §9)",
-	})
-	if err != nil {
+	if _, err := js.CreateOrUpdateStream(ctx, StreamConfig(replicas)); err != nil {
 		return fmt.Errorf("JetStream stream %s: %w", Stream, err)
 	}
 	return nil
+}
+
+// StreamConfig is the AUDIT stream as provisioned.
+func StreamConfig(replicas int) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name: Stream, Subjects: []string{Subjects}, Storage: jetstream.FileStorage,
+		Replicas: max(replicas, 1), DenyDelete: true, DenyPurge: true, Duplicates: 2 * time.Minute,
+		Description: "linewatch audit trail: hash-chained, append-only (21 CFR 11.10(e), Annex 11 §9)",
+	}
 }
 
 // Open ensures the AUDIT stream and returns its Log.

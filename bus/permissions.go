@@ -18,11 +18,13 @@ const (
 	subjCmdAuditCP  = "linewatch.cmd.audit.checkpoint" // audit.CheckpointRequestSubject
 	streamHealth    = "HEALTH"                         // system conditions (health package)
 	kvAlarms        = "KV_" + BucketAlarms
-	kvNotifyDedupe  = "KV_LINEWATCH_NOTIFY_DEDUPE" // notify.DedupeBucket
-	kvAnalytics     = "KV_LINEWATCH_ANALYTICS"     // engine.StateBucket
+	kvNotifyDedupe  = "KV_LINEWATCH_NOTIFY_DEDUPE"    // notify.DedupeBucket
+	kvAnalytics     = "KV_LINEWATCH_ANALYTICS"        // engine.StateBucket
+	kvLeases        = "KV_LINEWATCH_ANALYTICS_LEASES" // engine.LeaseBucket
 	subjKVAlarms    = "$KV." + BucketAlarms + ".>"
 	subjKVDedupe    = "$KV.LINEWATCH_NOTIFY_DEDUPE.>"
 	subjKVAnalytics = "$KV.LINEWATCH_ANALYTICS.>"
+	subjKVLeases    = "$KV.LINEWATCH_ANALYTICS_LEASES.>"
 	subjAudit       = "linewatch.audit.>"
 	subjHealth      = "linewatch.health.>"
 	// Each role publishes only the system conditions of its own sources
@@ -72,9 +74,12 @@ func Permissions(r Role) *server.Permissions {
 			Subscribe: allow(subjInbox),
 		}
 	case RoleAnalytics:
-		p := []string{FindingsAll, subjHealthAnalytics, subjHealthStore, subjKVAnalytics, "$JS.API.INFO",
+		p := []string{FindingsAll, subjHealthAnalytics, subjHealthStore, subjKVAnalytics, subjKVLeases, "$JS.API.INFO",
 			"$JS.API.STREAM.INFO." + StreamFindings, "$JS.API.STREAM.INFO." + streamHealth}
 		p = append(p, bucketAPI(kvAnalytics)...)
+		// Leases: workers list the membership keys (a consumer on the bucket).
+		p = append(p, bucketAPI(kvLeases)...)
+		p = append(p, consumerAPI(kvLeases)...)
 		p = append(p, consumerAPI(StreamTelemetry)...)
 		p = append(p, consumerAPI(StreamBatches)...)
 		return &server.Permissions{Publish: allow(p...), Subscribe: allow(subjInbox)}

@@ -17,6 +17,17 @@ type StreamOptions struct {
 
 // EnsureStreams creates or updates TELEMETRY, FINDINGS, ALARMS, BATCHES and HEALTH.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
+	for _, sc := range StreamConfigs(o) {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("JetStream stream %s: %w", sc.Name, err)
+		}
+	}
+	return nil
+}
+
+// StreamConfigs are TELEMETRY, FINDINGS, ALARMS, BATCHES and HEALTH as
+// provisioned (one declaration for EnsureStreams and the provisioning step).
+func StreamConfigs(o StreamOptions) []jetstream.StreamConfig {
 	if o.Replicas < 1 {
 		o.Replicas = 1
 	}
@@ -55,10 +66,5 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 			Description: "linewatch system condition changes (comm loss, InfluxDB, spool, NATS, notifier, analytics lag)",
 		},
 	}
-	for _, sc := range streams {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return fmt.Errorf("JetStream stream %s: %w", sc.Name, err)
-		}
-	}
-	return nil
+	return streams
 }

@@ -53,6 +53,10 @@ func TestBadConfigs(t *testing.T) {
 			`17:14 analytics.lag_alarm: must be at least 1s`,
 			`18:36 collector.comm_loss_alarm_delay: must be at least 0s`,
 		},
+		"leases.yaml": {
+			`10:14 analytics.lease_ttl: must be 1s to 1m`,
+			`11:16 analytics.lease_renew: must be more than 0 and at most half of analytics.lease_ttl (500ms)`,
+		},
 		// detectors come from the registry (detect.Rule): strict keys, and
 		// their own checks still name file:line:col, field and value
 		"registry.yaml": {

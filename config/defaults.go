@@ -33,6 +33,7 @@ const (
 	DefaultRequestTimeout     = 5 * time.Second
 	DefaultCommLossAlarmDelay = 10 * time.Second
 	DefaultAnalyticsLagAlarm  = 2 * time.Minute
+	DefaultAnalyticsLeaseTTL  = 5 * time.Second
 	DefaultSecurityPolicy     = "None"
 	DefaultSecurityMode       = "None"
 	DefaultAuthType           = "anonymous"
@@ -133,6 +134,8 @@ func (c *Config) applyDefaults() {
 	a := &c.Analytics
 	setStr(&a.Consumer, DefaultConsumer)
 	setDur(&a.LagAlarm, DefaultAnalyticsLagAlarm)
+	setDur(&a.LeaseTTL, DefaultAnalyticsLeaseTTL)
+	setDur(&a.LeaseRenew, a.LeaseTTL/3)
 	for ri := range a.Rules {
 		for _, d := range a.Rules[ri].Specs() {
 			d.Spec.SetDefaults()

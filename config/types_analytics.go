@@ -16,8 +16,14 @@ type Analytics struct {
 	// LagAlarm raises the system alarm "analytics lagging" when the live
 	// engine is behind telemetry by more than this (default 2m).
 	LagAlarm time.Duration `yaml:"lag_alarm"`
-	Rules    []Rule        `yaml:"rules"`
-	Models   []PCAModel    `yaml:"models"`
+	// LeaseTTL is how long a line's lease stays valid without renewal:
+	// a dead analytics worker's lines are taken over within LeaseTTL +
+	// LeaseRenew (default 5s).
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// LeaseRenew is the lease renewal interval (default LeaseTTL/3).
+	LeaseRenew time.Duration `yaml:"lease_renew"`
+	Rules      []Rule        `yaml:"rules"`
+	Models     []PCAModel    `yaml:"models"`
 }
 
 // Rule applies detectors to the tags it selects. Tags are "line/machine/tag"

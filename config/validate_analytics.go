@@ -12,6 +12,12 @@ func (v *validator) analytics() {
 	a := v.c.Analytics
 	v.id("analytics.consumer", a.Consumer)
 	v.minDur("analytics.lag_alarm", a.LagAlarm, time.Second)
+	if a.LeaseTTL < time.Second || a.LeaseTTL > time.Minute {
+		v.errf("analytics.lease_ttl", a.LeaseTTL.String(), "must be 1s to 1m")
+	}
+	if a.LeaseRenew <= 0 || a.LeaseRenew > a.LeaseTTL/2 {
+		v.errf("analytics.lease_renew", a.LeaseRenew.String(), "must be more than 0 and at most half of analytics.lease_ttl (%s)", a.LeaseTTL)
+	}
 	for ri, r := range a.Rules {
 		rp := fmt.Sprintf("analytics.rules[%d]", ri)
 		if len(r.Tags) == 0 {

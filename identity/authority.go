@@ -67,14 +67,19 @@ func AsAuthError(err error) (*AuthError, bool) {
 
 // OpenAuthBucket creates or opens bus.BucketAuth.
 func OpenAuthBucket(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: bus.BucketAuth, Description: "linewatch used request nonces and revoked tokens (alerts role only)",
-		History: 1, TTL: authBucketTTL, Storage: jetstream.FileStorage, Replicas: max(replicas, 1),
-	})
+	kv, err := js.CreateOrUpdateKeyValue(ctx, AuthBucketConfig(replicas))
 	if err != nil {
 		return nil, fmt.Errorf("JetStream key-value bucket %s: %w", bus.BucketAuth, err)
 	}
 	return kv, nil
+}
+
+// AuthBucketConfig is bus.BucketAuth as provisioned.
+func AuthBucketConfig(replicas int) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket: bus.BucketAuth, Description: "linewatch used request nonces and revoked tokens (alerts role only)",
+		History: 1, TTL: authBucketTTL, Storage: jetstream.FileStorage, Replicas: max(replicas, 1),
+	}
 }
 
 // AuthorityOptions configure an Authority; Users, Signer and KV are required.

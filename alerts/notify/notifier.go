@@ -107,7 +107,7 @@ func New(ctx context.Context, o Options) (*Notifier, error) {
 		o.Subject = bus.AlarmsAll
 	}
 	if o.DedupeWindow <= 0 {
-		o.DedupeWindow = 24 * time.Hour
+		o.DedupeWindow = DefaultDedupeWindow
 	}
 	if o.Retry.Attempts <= 0 {
 		o.Retry.Attempts = 5
@@ -160,10 +160,7 @@ func New(ctx context.Context, o Options) (*Notifier, error) {
 		}
 		n.routes = append(n.routes, r)
 	}
-	kv, err := o.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: DedupeBucket, Description: "linewatch notifications already sent",
-		TTL: o.DedupeWindow, History: 1, Replicas: o.Replicas, Storage: jetstream.FileStorage,
-	})
+	kv, err := o.JS.CreateOrUpdateKeyValue(ctx, DedupeBucketConfig(o.DedupeWindow, o.Replicas))
 	if err != nil {
 		return nil, fmt.Errorf("notify: dedupe bucket %s: %w", DedupeBucket, err)
 	}
@@ -420,4 +417,18 @@ func (n *Notifier) once(ctx context.Context, msg jetstream.Msg, id []string, sen
 	// context.WithoutCancel: the claim must be released even on shutdown.
 	n.dedupe.release(context.WithoutCancel(ctx), key, rev)
 	return fmt.Errorf("%v: %d attempts: %w", id, n.opts.Retry.Attempts, err)
+}
+
+// DefaultDedupeWindow is Options.DedupeWindow's default.
+const DefaultDedupeWindow = 24 * time.Hour
+
+// DedupeBucketConfig is the dedupe bucket as provisioned (window 0: the default).
+func DedupeBucketConfig(window time.Duration, replicas int) jetstream.KeyValueConfig {
+	if window <= 0 {
+		window = DefaultDedupeWindow
+	}
+	return jetstream.KeyValueConfig{
+		Bucket: DedupeBucket, Description: "linewatch notifications already sent",
+		TTL: window, History: 1, Replicas: max(replicas, 1), Storage: jetstream.FileStorage,
+	}
 }

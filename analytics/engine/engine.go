@@ -37,7 +37,10 @@ type Options struct {
 	// MachineState is called when a machine_state tag changes value (alarm
 	// suppression by design), before the findings of the same sample.
 	MachineState func(analytics.MachineState)
-	Logger       *slog.Logger
+	// Line builds the detectors of this line only ("" : every line): the
+	// engine of one analytics partition (Live runs one per held line).
+	Line   string
+	Logger *slog.Logger
 }
 
 // Engine routes samples to detectors. It is not safe for concurrent use:
@@ -106,6 +109,9 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 		machines: map[machineKey]*machineState{},
 	}
 	for _, t := range cfg.AllTags() {
+		if opts.Line != "" && t.Line.ID != opts.Line {
+			continue
+		}
 		if t.Tag.Role == "machine_state" {
 			e.stateTags[t.String()] = true
 		}
@@ -120,6 +126,9 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 			refs = append(refs, cfg.MatchTags(p)...)
 		}
 		for _, t := range refs {
+			if opts.Line != "" && t.Line.ID != opts.Line {
+				continue
+			}
 			dets, err := buildRule(r, cfg.Target(t))
 			if err != nil {
 				return nil, err
@@ -163,7 +172,7 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 		}
 	}
 	var err error
-	if e.pcaRoutes, e.models, err = loadModels(cfg); err != nil {
+	if e.pcaRoutes, e.models, err = loadModels(cfg, opts.Line); err != nil {
 		return nil, err
 	}
 	sort.Slice(e.instances, func(i, j int) bool { return e.instances[i].id < e.instances[j].id })
@@ -373,7 +382,9 @@ func (e *Engine) Restore(data []byte) error {
 		}
 	}
 	for k, v := range st.States {
-		e.states[k] = v
+		if e.ours(k) {
+			e.states[k] = v
+		}
 	}
 	for _, m := range e.models {
 		if b, ok := st.Models[m.id()]; ok {
@@ -383,7 +394,9 @@ func (e *Engine) Restore(data []byte) error {
 		}
 	}
 	for k, t := range st.LastTime {
-		e.lastTime[k] = t
+		if e.ours(k) {
+			e.lastTime[k] = t
+		}
 	}
 	for k, sv := range st.Machines {
 		line, machine, _ := strings.Cut(k, "/")
@@ -395,6 +408,13 @@ func (e *Engine) Restore(data []byte) error {
 		}
 	}
 	return nil
+}
+
+// ours reports whether key (line/machine/tag) is of this engine's lines:
+// a whole-site checkpoint restored into the engine of one line keeps only
+// that line's part.
+func (e *Engine) ours(key string) bool {
+	return e.opts.Line == "" || strings.HasPrefix(key, e.opts.Line+"/")
 }
 
 // dropRule removes findings of rule from dst[from:].

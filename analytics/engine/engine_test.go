@@ -11,10 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/linewatch/linewatch/analytics"
-	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/testenv"
 	"github.com/linewatch/linewatch/sample"
@@ -228,68 +225,6 @@ func (r *recorder) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.fs)
-}
-
-// Live on real JetStream: the engine is stopped half-way and restarted; the
-// findings (with duplicates removed by id, as alerts does) equal a replay.
-func TestLiveRestartNoLossNoDuplicates(t *testing.T) {
-	_, js := testenv.NATSConn(t)
-	ctx := context.Background()
-	ss := scenario()
-	publish := func(part []sample.Sample) {
-		for i := 0; i < len(part); i++ {
-			b := sample.NewBatch(part[i : i+1])
-			data, _ := b.Marshal()
-			if _, err := js.Publish(ctx, bus.TelemetrySubject("demo-plant", b.Line, b.Machine), data); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	want := run(demoEngine(t), ss)
-	rec := &recorder{}
-	live := func() (context.CancelFunc, chan error) {
-		lctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		l := &Live{Engine: demoEngine(t), JS: js, Consumer: "analytics", Notifier: rec, CheckpointEvery: 50 * time.Millisecond}
-		go func() { done <- l.Run(lctx) }()
-		return cancel, done
-	}
-	publish(ss[:1800])
-	cancel, done := live()
-	waitFor(t, func() bool { return consumerPending(t, js) == 0 })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	publish(ss[1800:])
-	cancel, done = live()
-	waitFor(t, func() bool { return consumerPending(t, js) == 0 && rec.count() >= len(want) })
-	cancel()
-	<-done
-
-	seen := map[string]bool{}
-	var got []analytics.Finding
-	for _, f := range rec.fs {
-		if !seen[f.ID] {
-			seen[f.ID] = true
-			got = append(got, f)
-		}
-	}
-	if ids(got) != ids(want) {
-		t.Fatalf("live findings differ from replay:\n got %s\nwant %s", ids(got), ids(want))
-	}
-}
-
-func consumerPending(t *testing.T, js jetstream.JetStream) uint64 {
-	c, err := js.Consumer(context.Background(), bus.StreamTelemetry, "analytics")
-	if err != nil {
-		return 1
-	}
-	info, err := c.Info(context.Background())
-	if err != nil {
-		return 1
-	}
-	return info.NumPending + uint64(info.NumAckPending)
 }
 
 // waitFor polls a condition on real servers with a deadline (no fixed sleeps).

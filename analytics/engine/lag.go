@@ -50,3 +50,12 @@ func (w *lagWatch) check(now time.Time, idle bool) {
 		w.report(health.Condition{Source: health.SourceAnalytics, Name: health.AnalyticsLag, Since: now})
 	}
 }
+
+// clear withdraws the lag when the line stops on this worker (lease lost
+// or released): its new owner reports its own.
+func (w *lagWatch) clear(now time.Time) {
+	if w.report != nil && w.raised {
+		w.raised = false
+		w.report(health.Condition{Source: health.SourceAnalytics, Name: health.AnalyticsLag, Since: now})
+	}
+}

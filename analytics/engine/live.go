@@ -2,19 +2,19 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/linewatch/linewatch/analytics"
-	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/health"
-	"github.com/linewatch/linewatch/sample"
+	"github.com/linewatch/linewatch/internal/clock"
+	"github.com/linewatch/linewatch/internal/partition"
 )
 
 // Notifier receives findings (implemented by alerts.Service).
@@ -34,197 +34,167 @@ type StatsWriter interface {
 	WriteStats(ps []StatPoint)
 }
 
-// StateBucket is the JetStream key-value bucket holding checkpoints.
-const StateBucket = "LINEWATCH_ANALYTICS"
+const (
+	// StateBucket is the JetStream key-value bucket holding checkpoints,
+	// one key per line: <analytics.consumer>.<line>.
+	StateBucket = "LINEWATCH_ANALYTICS"
+	// LeaseBucket holds the leases of the lines (partition package) and
+	// the analytics workers' membership; its MaxAge is analytics.lease_ttl.
+	LeaseBucket = "LINEWATCH_ANALYTICS_LEASES"
+)
 
-// Live runs an Engine on the TELEMETRY stream with a durable consumer.
+// StateBucketConfig is the checkpoint bucket (provisioned at start).
+func StateBucketConfig(replicas int) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{Bucket: StateBucket, History: 1, Replicas: max(replicas, 1),
+		Storage: jetstream.FileStorage, Description: "analytics detector checkpoints, one per line"}
+}
+
+// LeaseBucketConfig is the lease bucket (provisioned at start).
+func LeaseBucketConfig(ttl time.Duration, replicas int) jetstream.KeyValueConfig {
+	return partition.BucketConfig(LeaseBucket, ttl, replicas)
+}
+
+// Live runs the analytics of a site's lines on the TELEMETRY stream, one
+// partition per line shared among any number of workers (processes) by
+// leases (internal/partition): each held line gets its own Engine, its
+// own ordered consumer filtered to the line and its own checkpoint.
 //
-// Exactly-once effect across restarts: detector state is checkpointed to a
-// KV bucket together with the last stream sequence it includes, and only
-// then are the messages acknowledged (AckAll). After a restart the state is
-// restored and the redelivered messages up to the checkpoint are skipped;
-// later ones are processed again from the restored state, so findings are
-// the same as without the restart and carry the same ids (alerts drop the
-// duplicates).
+// Exactly-once effect across restarts and takeovers: a line's detector
+// state is checkpointed with the last stream sequence it includes, and a
+// new owner restores it and consumes from that sequence + 1 (the checkpoint
+// is authoritative; no consumer ack floor is involved). Findings made
+// again after the checkpoint carry the same ids, and alerts drop the
+// duplicates. Every checkpoint write is fenced: a compare-and-set on the
+// checkpoint's revision while the lease is provably held, and the first
+// write of a new owner (its claim, carrying its lease epoch) makes every
+// later write of an earlier owner fail; a fenced-out worker stops the line
+// at once and notifies nothing more.
 type Live struct {
-	Engine          *Engine
-	JS              jetstream.JetStream
-	Consumer        string // durable name
-	Notifier        Notifier
-	Stats           StatsWriter // may be nil
+	JS    jetstream.JetStream
+	Site  string
+	Lines []string
+	// Open builds the engine of one line (Options.Line) and the notifier
+	// its findings go to: each line runs on its own goroutine, so a
+	// notifier that queues (Publisher) must be the line's own.
+	Open     func(line string) (*Engine, Notifier, error)
+	Consumer string // analytics.consumer: names the checkpoints and the lease group
+	// Worker names this worker among the analytics workers (default random).
+	Worker          string
+	Stats           StatsWriter // may be nil; safe for concurrent use
 	CheckpointEvery time.Duration
-	Logger          *slog.Logger
-	// Health receives health.AnalyticsLag when the engine processes
+	// LeaseTTL and LeaseRenew time the line leases (analytics.lease_ttl,
+	// analytics.lease_renew); zero: partition defaults.
+	LeaseTTL, LeaseRenew time.Duration
+	Logger               *slog.Logger
+	// Health receives health.AnalyticsLag when a line's engine processes
 	// telemetry stored more than LagAlarm ago (analytics.lag_alarm); nil: not watched.
 	Health   func(health.Condition)
 	LagAlarm time.Duration
 	// Now is the clock of the lag check (default time.Now).
 	Now func() time.Time
-	// Replicas of the checkpoint bucket (nats.replicas; 0 means 1).
+	// Clock times the leases (default the real clock).
+	Clock clock.Clock
+	// Registerer takes the per-line metrics (linewatch_analytics_partition_*).
+	Registerer prometheus.Registerer
+	// Replicas of the buckets when they must be created here (nats.replicas).
 	Replicas int
 
-	lag lagWatch
-
-	// scratch buffers reused for every message
-	samples  []sample.Sample
-	findings []analytics.Finding
-	stats    []StatPoint
+	mgr *partition.Manager
 }
 
-type checkpoint struct {
-	Seq   uint64 `json:"seq"`
-	State []byte `json:"state"`
+// Held lists the lines this worker analyses now.
+func (l *Live) Held() []string {
+	if l.mgr == nil {
+		return nil
+	}
+	return l.mgr.Held()
 }
 
-// Run consumes until ctx is cancelled, then checkpoints and returns.
+// Run takes line leases and analyses the held lines until ctx is
+// cancelled, then checkpoints them and releases the leases.
 func (l *Live) Run(ctx context.Context) error {
 	if l.Logger == nil {
 		l.Logger = slog.Default()
 	}
-	log := l.Logger
 	if l.Now == nil {
 		l.Now = time.Now
 	}
-	l.lag.limit, l.lag.report = l.LagAlarm, l.Health
-	every := l.CheckpointEvery
-	if every <= 0 {
-		every = time.Second
+	if l.CheckpointEvery <= 0 {
+		l.CheckpointEvery = time.Second
 	}
-	kv, err := l.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket, History: 1,
-		Replicas: max(l.Replicas, 1), Storage: jetstream.FileStorage, Description: "analytics detector checkpoints"})
+	state, err := bindBucket(ctx, l.JS, StateBucketConfig(l.Replicas))
 	if err != nil {
 		return fmt.Errorf("analytics state bucket: %w", err)
 	}
-	var done uint64
-	if e, err := kv.Get(ctx, l.Consumer); err == nil {
-		var cp checkpoint
-		if err := json.Unmarshal(e.Value(), &cp); err != nil {
-			log.Warn("analytics checkpoint unreadable; starting fresh", "err", err)
-		} else if err := l.Engine.Restore(cp.State); err != nil {
-			log.Warn("analytics checkpoint not restored; starting fresh", "err", err)
-		} else {
-			done = cp.Seq
-			log.Info("analytics resumed from checkpoint", "stream_seq", done)
-		}
-	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("analytics checkpoint: %w", err)
-	}
-	cons, err := l.JS.CreateOrUpdateConsumer(ctx, bus.StreamTelemetry, jetstream.ConsumerConfig{
-		Durable: l.Consumer, AckPolicy: jetstream.AckAllPolicy, AckWait: time.Minute,
-		MaxAckPending: 1 << 20, FilterSubject: bus.TelemetryAll, DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
+	leases, err := bindBucket(ctx, l.JS, LeaseBucketConfig(l.LeaseTTL, l.Replicas))
 	if err != nil {
-		return fmt.Errorf("analytics consumer %s: %w", l.Consumer, err)
+		return fmt.Errorf("analytics lease bucket: %w", err)
 	}
-	var (
-		last    jetstream.Msg
-		lastSeq uint64
-		lastCP  = time.Now()
-	)
-	commit := func(ctx context.Context) error {
-		if last == nil {
-			return nil
-		}
-		st, err := l.Engine.Snapshot()
-		if err != nil {
-			return err
-		}
-		b, err := json.Marshal(checkpoint{Seq: lastSeq, State: st})
-		if err != nil {
-			return err
-		}
-		if _, err := kv.Put(ctx, l.Consumer, b); err != nil {
-			return fmt.Errorf("analytics checkpoint: %w", err)
-		}
-		if err := last.Ack(); err != nil {
-			return fmt.Errorf("analytics ack: %w", err)
-		}
-		last, lastCP = nil, time.Now()
-		return nil
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := commit(sctx); err != nil {
-			log.Error("analytics final checkpoint", "err", err)
-		}
-	}()
-	it, err := cons.Messages(jetstream.PullMaxMessages(1024))
+	met, err := newPartitionMetrics(l.Registerer)
 	if err != nil {
-		return fmt.Errorf("analytics consumer %s: %w", l.Consumer, err)
+		return err
 	}
-	defer it.Stop()
-	for ctx.Err() == nil {
-		// A bounded wait so checkpoints happen while the line is idle too.
-		wctx, cancel := context.WithTimeout(ctx, every)
-		msg, err := it.Next(jetstream.NextContext(wctx))
-		cancel()
-		if err == nil {
-			seq, err := l.handle(ctx, msg, done)
-			if err != nil {
-				return nil // ctx cancelled while notifying; the message is redelivered
+	lag := &lagAggregate{report: l.Health, raised: map[string]bool{}}
+	l.mgr, err = partition.New(partition.Options{KV: leases, Group: l.Consumer, Worker: l.Worker, Partitions: l.Lines,
+		TTL: l.LeaseTTL, Renew: l.LeaseRenew, Clock: l.Clock, Logger: l.Logger,
+		Run: func(ctx context.Context, ls *partition.Lease) {
+			p := &linePart{live: l, lease: ls, kv: state, met: met, line: ls.Partition,
+				log: l.Logger.With("line", ls.Partition, "epoch", ls.Epoch)}
+			p.lag.limit, p.lag.report = l.LagAlarm, lag.reporter(ls.Partition)
+			met.held.WithLabelValues(p.line).Set(1)
+			defer met.held.WithLabelValues(p.line).Set(0)
+			if err := p.run(ctx); err != nil {
+				p.log.Error("analytics: line stopped", "err", err)
 			}
-			if seq > 0 {
-				last, lastSeq = msg, seq
-			}
-		} else if !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
-			log.Warn("analytics: next message", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(250 * time.Millisecond):
-			}
-		}
-		l.lag.check(l.Now(), err != nil)
-		if time.Since(lastCP) >= every {
-			if err := commit(ctx); err != nil && ctx.Err() == nil {
-				log.Error("analytics checkpoint", "err", err)
-			}
-		}
+			p.lag.clear(l.Now())
+		}})
+	if err != nil {
+		return fmt.Errorf("analytics partitions: %w", err)
 	}
-	return nil
+	return l.mgr.Run(ctx)
 }
 
-// handle processes one telemetry message and returns its stream sequence
-// (0 when it has no metadata); it returns an error only when ctx ended
-// before the findings were delivered.
-func (l *Live) handle(ctx context.Context, msg jetstream.Msg, done uint64) (uint64, error) {
-	md, err := msg.Metadata()
-	if err != nil {
-		return 0, nil
+// bindBucket opens a bucket the provisioning step created, or creates it
+// (a process started without provisioning: tests, tools).
+func bindBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return js.CreateOrUpdateKeyValue(ctx, cfg)
 	}
-	seq := md.Sequence.Stream
-	l.lag.seen(md.Timestamp, md.NumPending)
-	if seq <= done {
-		return seq, nil // already in the restored state
+	return kv, err
+}
+
+// lagAggregate raises health.AnalyticsLag while any line lags (each
+// line's lagWatch reports here) and clears it when none does.
+type lagAggregate struct {
+	mu     sync.Mutex
+	report func(health.Condition)
+	raised map[string]bool
+	known  bool
+	active bool
+}
+
+func (a *lagAggregate) reporter(line string) func(health.Condition) {
+	if a.report == nil {
+		return nil
 	}
-	b, err := sample.Unmarshal(msg.Data())
-	if err != nil {
-		l.Logger.Warn("analytics: telemetry message skipped", "seq", seq, "err", err)
-		return seq, nil
-	}
-	l.samples = b.Samples(l.samples[:0])
-	l.findings = l.findings[:0]
-	for _, s := range l.samples {
-		l.findings = l.Engine.Process(s, l.findings)
-	}
-	// Findings (and machine-state changes a Publisher queued) must reach
-	// alerts before the ack: retry with a delay.
-	for len(l.findings) > 0 || pending(l.Notifier) {
-		err := l.Notifier.Notify(ctx, l.findings)
-		if err == nil {
-			break
+	return func(c health.Condition) {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.raised[line] = c.Active
+		any := false
+		for _, r := range a.raised {
+			any = any || r
 		}
-		l.Logger.Error("analytics: notify failed; retrying", "err", err)
-		select {
-		case <-ctx.Done():
-			return seq, ctx.Err()
-		case <-time.After(time.Second):
+		if a.known && any == a.active {
+			return
 		}
-	}
-	if l.Stats != nil {
-		if l.stats = l.Engine.DrainStats(l.stats[:0]); len(l.stats) > 0 {
-			l.Stats.WriteStats(l.stats)
+		a.known, a.active = true, any
+		if any && c.Active {
+			c.Reason = "line " + line + ": " + c.Reason
+		} else if any {
+			return // another line still lags: keep the alarm
 		}
+		a.report(c)
 	}
-	return seq, nil
 }

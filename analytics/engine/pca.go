@@ -35,10 +35,14 @@ type pcaRoute struct {
 	idx int
 }
 
-func loadModels(cfg *config.Config) (map[string][]pcaRoute, []*pcaModel, error) {
+// loadModels loads the PCA models of line ("": every line).
+func loadModels(cfg *config.Config, line string) (map[string][]pcaRoute, []*pcaModel, error) {
 	routes := map[string][]pcaRoute{}
 	var models []*pcaModel
 	for _, mc := range cfg.Analytics.Models {
+		if line != "" && mc.Line != line {
+			continue
+		}
 		path := mc.File
 		if !filepath.IsAbs(path) && cfg.File != "" {
 			path = filepath.Join(filepath.Dir(cfg.File), path)

@@ -154,22 +154,33 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
-		var notifier engine.Notifier
-		eopts := engine.Options{Logger: log.With("component", "analytics")}
-		if svc != nil {
-			notifier = svc
-			eopts.MachineState = svc.ApplyMachineState
-		} else {
-			// Alerts run elsewhere: findings and machine states go on FINDINGS.
-			pub := &engine.Publisher{JS: njs, Site: cfg.Site, Health: hreg.Report}
-			notifier, eopts.MachineState = pub, pub.MachineState
+		alog := log.With("component", "analytics")
+		// One engine and notifier per line: lines run concurrently, and a
+		// Publisher's queue of machine states belongs to one line.
+		open := func(line string) (*engine.Engine, engine.Notifier, error) {
+			eopts := engine.Options{Logger: alog, Line: line}
+			var notifier engine.Notifier
+			if svc != nil {
+				notifier = svc
+				eopts.MachineState = svc.ApplyMachineState
+			} else {
+				// Alerts run elsewhere: findings and machine states go on FINDINGS.
+				pub := &engine.Publisher{JS: njs, Site: cfg.Site, Health: hreg.Report}
+				notifier, eopts.MachineState = pub, pub.MachineState
+			}
+			e, err := engine.New(cfg, eopts)
+			return e, notifier, err
 		}
-		e, err := engine.New(cfg, eopts)
-		if err != nil {
-			return err
+		if _, err := engine.New(cfg, engine.Options{Logger: alog}); err != nil {
+			return err // a bad rule or model fails the start, not a line later
 		}
-		live := &engine.Live{Engine: e, JS: njs, Replicas: cfg.NATS.Replicas, Consumer: cfg.Analytics.Consumer, Notifier: notifier, Stats: sinks, Logger: eopts.Logger,
-			Health: hreg.Report, LagAlarm: cfg.Analytics.LagAlarm}
+		var lines []string
+		for _, l := range cfg.Lines {
+			lines = append(lines, l.ID)
+		}
+		live := &engine.Live{JS: njs, Site: cfg.Site, Lines: lines, Open: open, Replicas: cfg.NATS.Replicas, Consumer: cfg.Analytics.Consumer,
+			Stats: sinks, Logger: alog, Health: hreg.Report, LagAlarm: cfg.Analytics.LagAlarm, Registerer: in.reg,
+			LeaseTTL: cfg.Analytics.LeaseTTL, LeaseRenew: cfg.Analytics.LeaseRenew}
 		comps = append(comps, component{"analytics", live.Run})
 	}
 	if r.Collector {

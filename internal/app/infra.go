@@ -65,9 +65,10 @@ func startInfra(ctx context.Context, cfg *config.Config, log *slog.Logger, needI
 	if err != nil {
 		return nil, err
 	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err = bus.EnsureStreams(sctx, js, bus.StreamOptions{Replicas: cfg.NATS.Replicas, TelemetryMaxAge: cfg.NATS.Telemetry.MaxAge, AlarmsMaxAge: cfg.Alarms.Retention}); err != nil {
+	// Every stream and bucket, once, with nats.replicas: waits for a
+	// cluster that is still forming instead of exiting (roles started at
+	// once on a fresh cluster).
+	if err = Provision(ctx, js, Provisioned(cfg), ProvisionOptions{Logger: log}); err != nil {
 		return nil, err
 	}
 	if in.perRole {

@@ -1,0 +1,47 @@
+package engine
+
+import (
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// partitionMetrics are the per-line self-metrics of the live analytics.
+type partitionMetrics struct {
+	pending *prometheus.GaugeVec // line
+	behind  *prometheus.GaugeVec // line
+	held    *prometheus.GaugeVec // line
+}
+
+func newPartitionMetrics(reg prometheus.Registerer) (*partitionMetrics, error) {
+	const ns, sub = "linewatch", "analytics"
+	m := &partitionMetrics{
+		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "partition_pending_messages",
+			Help: "TELEMETRY messages of the line not yet analysed by this worker (0 on lines it does not hold)."}, []string{"line"}),
+		behind: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "partition_lag_seconds",
+			Help: "How long ago the telemetry the line's engine processes was stored (0 when caught up)."}, []string{"line"}),
+		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "partition_held",
+			Help: "1 while this worker holds the line's lease and analyses it."}, []string{"line"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var errs []error
+	for _, c := range []prometheus.Collector{m.pending, m.behind, m.held} {
+		if err := reg.Register(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return m, errors.Join(errs...)
+}
+
+// observe sets the line's lag from its last handled message.
+func (m *partitionMetrics) observe(line string, now time.Time, w *lagWatch, idle bool) {
+	var behind time.Duration
+	if !w.stored.IsZero() && (!idle || w.pending > 0) {
+		behind = now.Sub(w.stored)
+	}
+	m.pending.WithLabelValues(line).Set(float64(w.pending))
+	m.behind.WithLabelValues(line).Set(max(behind, 0).Seconds())
+}
