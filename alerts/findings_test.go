@@ -42,18 +42,22 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// knownState is a machine's state as this worker reads it (FINDINGS'
+// changes are in SharedBucket).
 func (s *Service) knownState(line, machine string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.machines[line+"/"+machine]
+	st, _, err := s.remoteMachineState(context.Background(), line, machine)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return st
 }
 
 // Analytics in another process: findings and machine states travel on
 // FINDINGS (engine.Publisher → Service.RunFindings). A machine in CIP
 // suppresses its alarms by design; back in production the suppression
 // lifts. An unversioned (version 1) finding message is still applied, and
-// a second worker learns every machine state, whichever worker the shared
-// consumer hands a change to.
+// a second worker reads every machine state from the shared bucket,
+// whichever worker the line's consumer hands a change to.
 func TestFindingsStreamCarriesSuppressionIntegration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts NATS")
@@ -117,9 +121,11 @@ func TestFindingsStreamCarriesSuppressionIntegration(t *testing.T) {
 		eventually(t, "both workers know the filler stopped", func() bool { return w.knownState("filling1", "filler") == "stopped" })
 	}
 	eventually(t, "alarm suppressed again", func() bool { return get(id).State == SuppressedByDesign })
-	// An older report (redelivered late) does not undo a newer one.
-	s2.ApplyMachineState(analytics.MachineState{Time: t0.Add(time.Minute), Line: "filling1", Machine: "filler", State: "running"})
+	// A redelivered older change (its sequence already recorded) changes nothing.
+	if err := s2.applyRemoteMachineState(ctx, analytics.MachineState{Time: t0.Add(time.Minute), Line: "filling1", Machine: "filler", State: "running"}, 1); err != nil {
+		t.Fatal(err)
+	}
 	if st := s2.knownState("filling1", "filler"); st != "stopped" {
-		t.Fatalf("an older machine state replaced a newer one: %q", st)
+		t.Fatalf("a redelivered older machine state replaced a newer one: %q", st)
 	}
 }

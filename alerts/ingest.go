@@ -18,40 +18,63 @@ import (
 func (s *Service) Notify(ctx context.Context, fs []analytics.Finding) error {
 	var errs []error
 	for _, f := range fs {
-		if err := s.notifyOne(ctx, f); err != nil {
+		if err := s.notifyOne(ctx, f, 0); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (s *Service) notifyOne(ctx context.Context, f analytics.Finding) error {
+// notifyOne applies f, which is message seq of stream FINDINGS (0: not
+// from FINDINGS). Every outcome is counted; a finding refused as older
+// than the alarm's last one is logged: never dropped silently.
+func (s *Service) notifyOne(ctx context.Context, f analytics.Finding, seq uint64) error {
 	if f.ID == "" {
 		f.ID = analytics.MakeID(f)
 	}
 	f.Time = f.Time.UTC()
 	id := AlarmID(s.cfg.Site, f)
 	init := func() Alarm { return NewAlarm(s.cfg, f) }
-	var pre []Input
-	if sup, known := s.machineSuppressed(f.Line, f.Machine); known {
-		ev := EvUnsuppress
-		if sup {
-			ev = EvSuppress
-		}
-		pre = append(pre, Input{Event: ev, Role: RoleSystem})
-	}
 	delay := s.delayFor(f)
 	for attempt := 1; ; attempt++ {
-		_, rec, err := s.store.applyFinding(ctx, id, init, pre, f, delay, s.clock.Now())
-		switch code := ErrorCode(err); {
-		case err == nil:
-			s.indexRecord(rec)
-			s.publishOutbox(ctx, id, rec.Pending)
+		var pre []Input
+		sup, known, err := s.machineSuppressed(ctx, f.Line, f.Machine)
+		if known {
+			ev := EvUnsuppress
+			if sup {
+				ev = EvSuppress
+			}
+			pre = append(pre, Input{Event: ev, Role: RoleSystem})
+		}
+		if err == nil {
+			var rec record
+			_, rec, err = s.store.applyFinding(ctx, id, init, pre, f, seq, delay, s.clock.Now())
+			if err == nil || (rec.Alarm.ID != "" && len(rec.Pending) > 0) {
+				// Applied, or refused with an outbox still waiting (a
+				// worker that died before publishing what it applied).
+				s.indexRecord(rec)
+				s.publishOutbox(ctx, id, rec.Pending)
+			}
+			if err == nil {
+				s.count(outcomeApplied)
+				return nil
+			}
+		}
+		switch code := ErrorCode(err); code {
+		case CodeRedelivered:
+			s.count(outcomeRedelivered)
+			s.log.Debug("finding already applied (redelivered)", "finding", f.ID, "alarm", id, "seq", seq)
 			return nil
-		case code == CodeDuplicate || code == CodeNoChange:
+		case CodeSuperseded:
+			s.count(outcomeSuperseded)
+			s.log.Warn("alerts: finding superseded: older than the last one applied to its alarm; not applied", "finding", f.ID, "alarm", id, "seq", seq, "time", f.Time, "why", err)
+			return nil
+		case CodeDuplicate, CodeNoChange:
+			s.count(code)
 			s.log.Debug("finding ignored", "finding", f.ID, "alarm", id, "why", err)
 			return nil
-		case code != CodeInternal:
+		case CodeInternal:
+		default:
 			return fmt.Errorf("finding %s for alarm %s: %w", f.ID, id, err)
 		}
 		s.log.Warn("alarm store unavailable, retrying", "alarm", id, "finding", f.ID, "attempt", attempt, "err", err)

@@ -181,6 +181,12 @@ const (
 	// alarm that is not active). Neither creates a transition.
 	CodeDuplicate = "duplicate"
 	CodeNoChange  = "no_change"
+	// CodeRedelivered: a FINDINGS message whose stream sequence the alarm
+	// already recorded (a redelivery); CodeSuperseded: a finding older
+	// than the last one applied to its alarm. Neither creates a
+	// transition; both are counted (linewatch_alerts_findings_total).
+	CodeRedelivered = "redelivered"
+	CodeSuperseded  = "superseded"
 )
 
 // Command verbs: the last token of linewatch.cmd.alarms.<verb>.

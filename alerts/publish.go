@@ -82,49 +82,81 @@ func (s *Service) publishOne(ctx context.Context, tr Transition) error {
 	if err != nil {
 		return fmt.Errorf("publish %s on %s: %w", tr.ID, subj, err)
 	}
-	if ack.Duplicate {
-		return nil // published before; its effects already ran
+	if !ack.Duplicate {
+		s.afterPublish(tr) // else published before; these effects already ran
 	}
-	s.afterPublish(ctx, tr)
+	// Counted even for a duplicate (its publisher may have died before
+	// counting it): the shared count knows each transition once.
+	if tr.Event == EvActivate && tr.To == Unacknowledged {
+		s.countFlood(ctx, tr)
+	}
 	return nil
 }
 
-func (s *Service) afterPublish(ctx context.Context, tr Transition) {
+func (s *Service) afterPublish(tr Transition) {
 	if s.opts.OnTransition != nil {
 		s.opts.OnTransition(tr)
 	}
 	if s.opts.Points != nil {
 		s.opts.Points.WriteAlarm(tr)
 	}
-	if tr.Event == EvActivate && tr.To == Unacknowledged {
-		if ft, start := s.flood.annunciated(tr.Alarm.Site, tr.Alarm.Line, tr.Time); start {
-			s.publishFlood(ctx, ft)
+}
+
+// countFlood adds an annunciated activation to its line's shared flood
+// count and publishes the summary it decides. A failure is logged: the
+// KPI report reconstructs floods from the alarms themselves.
+func (s *Service) countFlood(ctx context.Context, tr Transition) {
+	pending, err := s.flood.annunciated(ctx, tr)
+	if err != nil {
+		s.log.Warn("alerts: flood count not updated", "transition", tr.ID, "err", err)
+		return
+	}
+	s.publishFloods(ctx, tr.Alarm.Site, tr.Alarm.Line, pending)
+}
+
+// publishFloods publishes a line's decided flood summaries (deterministic
+// Nats-Msg-Id: a summary another worker published is a duplicate) and
+// drops them from the shared record; on failure they stay there for
+// the next Tick.
+func (s *Service) publishFloods(ctx context.Context, site, line string, pending []Transition) {
+	if len(pending) == 0 {
+		return
+	}
+	var done []string
+	for _, tr := range pending {
+		if err := s.publishFlood(ctx, tr); err != nil {
+			s.log.Warn("alerts: flood summary not published yet, will retry", "line", tr.Alarm.Line, "event", tr.Event, "err", err)
+			break
+		}
+		done = append(done, tr.ID)
+	}
+	if len(done) > 0 {
+		if err := s.flood.published(context.WithoutCancel(ctx), site, line, done); err != nil {
+			s.log.Warn("alerts: flood summary published but not cleared from the shared count; it is republished as a duplicate", "line", line, "err", err)
 		}
 	}
 }
 
-// publishFlood publishes a flood summary. It is not kept in an outbox: a
-// lost summary is reconstructed by the KPI report from the alarms
-// themselves.
-func (s *Service) publishFlood(ctx context.Context, tr Transition) {
+// publishFlood publishes a flood summary on ALARMS.
+func (s *Service) publishFlood(ctx context.Context, tr Transition) error {
 	data, err := json.Marshal(tr)
 	if err != nil {
-		return
+		return err
 	}
 	subj := bus.AlarmSubject(tr.Alarm.Site, tr.Alarm.Line, string(tr.Alarm.Priority))
 	pctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	if _, err := s.js.Publish(pctx, subj, data, jetstream.WithMsgID(tr.ID), jetstream.WithExpectStream(bus.StreamAlarms)); err != nil {
-		s.log.Warn("alerts: flood summary not published", "line", tr.Alarm.Line, "event", tr.Event, "err", err)
-		return
+	ack, err := s.js.Publish(pctx, subj, data, jetstream.WithMsgID(tr.ID), jetstream.WithExpectStream(bus.StreamAlarms))
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", tr.ID, err)
 	}
+	if ack.Duplicate {
+		return nil
+	}
+	s.metrics.floods.WithLabelValues(string(tr.Event)).Inc()
 	s.log.Warn("alerts: "+tr.Alarm.Message, "line", tr.Alarm.Line)
-	if s.opts.OnTransition != nil {
-		s.opts.OnTransition(tr)
-	}
-	if s.opts.Points != nil {
-		s.opts.Points.WriteAlarm(tr)
-	}
+	s.afterPublish(tr)
+	return nil
 }
 
 // auditEntry records a person-caused transition; Object is the transition

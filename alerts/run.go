@@ -7,8 +7,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/linewatch/linewatch/bus"
 	"github.com/nats-io/nats.go"
+
+	"github.com/linewatch/linewatch/bus"
 )
 
 // Run serves operator commands, watches the bucket and runs the timers

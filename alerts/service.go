@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/linewatch/linewatch/audit"
 	"github.com/linewatch/linewatch/bus"
@@ -43,6 +45,14 @@ type Options struct {
 	// LINEWATCH_AUTH bucket. Without a users file every command is
 	// refused.
 	Authority *identity.Authority
+	// FindingsAckWait is the ack wait of the line consumers of FINDINGS
+	// (default 5s): how long a line waits for a worker that died holding
+	// its message. A live worker keeps it from expiring (InProgress).
+	FindingsAckWait time.Duration
+	// Registerer registers the alerts metrics
+	// (linewatch_alerts_findings_total, linewatch_alerts_flood_summaries_total);
+	// nil: not registered.
+	Registerer prometheus.Registerer
 }
 
 // TokenKeyFile is where the alarm service keeps its token-signing key
@@ -60,9 +70,12 @@ type Service struct {
 	nc    *nats.Conn
 	js    jetstream.JetStream
 	store *Store
-	audit Auditor
-	auth  *identity.Authority
-	opts  Options
+	// shared is SharedBucket: machine states and flood counts.
+	shared  jetstream.KeyValue
+	metrics *metrics
+	audit   Auditor
+	auth    *identity.Authority
+	opts    Options
 
 	authServer *AuthServer
 	log        *slog.Logger
@@ -78,6 +91,10 @@ type Service struct {
 	// ready is closed once Run serves commands and logins (Ready).
 	ready     chan struct{}
 	readyOnce sync.Once
+
+	// remoteStates: RunFindings runs, so machine states from other
+	// processes are in SharedBucket.
+	remoteStates atomic.Bool
 
 	// machineAt: line/machine → time of that state (made on first use);
 	// an older report than the one applied is ignored.
@@ -113,6 +130,13 @@ func New(cfg *config.Config, nc *nats.Conn, opts Options) (*Service, error) {
 	if opts.SetupTimeout <= 0 {
 		opts.SetupTimeout = 15 * time.Second
 	}
+	if opts.FindingsAckWait <= 0 {
+		opts.FindingsAckWait = 5 * time.Second
+	}
+	mx, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), opts.SetupTimeout)
 	defer cancel()
 	js, err := jetstream.New(nc)
@@ -124,6 +148,10 @@ func New(cfg *config.Config, nc *nats.Conn, opts Options) (*Service, error) {
 	}
 	p := PolicyFrom(cfg.Alarms)
 	st, err := OpenStore(ctx, js, cfg.NATS.Replicas, p)
+	if err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	shared, err := OpenSharedBucket(ctx, js, cfg.NATS.Replicas)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
@@ -145,8 +173,8 @@ func New(cfg *config.Config, nc *nats.Conn, opts Options) (*Service, error) {
 		opts.Authority = a
 	}
 	return &Service{
-		cfg: cfg, nc: nc, js: js, store: st, audit: opts.Audit, auth: opts.Authority, opts: opts, log: opts.Logger, clock: opts.Clock,
-		flood:  newFloodTracker(cfg.Alarms.Flood.Threshold, cfg.Alarms.Flood.EndBelow, cfg.Alarms.Flood.Window),
+		cfg: cfg, nc: nc, js: js, store: st, shared: shared, metrics: mx, audit: opts.Audit, auth: opts.Authority, opts: opts, log: opts.Logger, clock: opts.Clock,
+		flood:  newFloodTracker(shared, cfg.Alarms.Flood.Threshold, cfg.Alarms.Flood.EndBelow, cfg.Alarms.Flood.Window),
 		policy: p, machines: map[string]string{}, index: map[string]indexRec{}, audited: map[string]bool{},
 		wake:       make(chan struct{}, 1),
 		ready:      make(chan struct{}),

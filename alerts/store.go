@@ -32,6 +32,9 @@ type record struct {
 	// Delayed is a finding waiting for its on-delay or off-delay (until DelayedDue).
 	Delayed    *analytics.Finding `json:"delayed,omitempty"`
 	DelayedDue time.Time          `json:"delayed_due,omitzero"`
+	// FindingSeq is the stream FINDINGS sequence of the last finding that
+	// changed this record: a redelivered message is recognised exactly.
+	FindingSeq uint64 `json:"finding_seq,omitempty"`
 
 	rev uint64 // bucket revision this record was read or written at
 }
@@ -188,16 +191,29 @@ func (s *Store) applyInputs(r *record, inputs []Input, now time.Time) ([]Transit
 // stored in the record and fired by fireDelayed once due; a finding of the
 // opposite direction before that cancels it (the condition did not last).
 // Delayed findings live in the bucket, so a restart loses none.
-func (s *Store) applyFinding(ctx context.Context, id string, init func() Alarm, pre []Input, f analytics.Finding, delay time.Duration, now time.Time) ([]Transition, record, error) {
+//
+// seq is f's FINDINGS stream sequence (0: not from FINDINGS): a seq not
+// above the record's FindingSeq is a redelivery (CodeRedelivered, nothing
+// changes); a finding older than the last applied is CodeSuperseded.
+func (s *Store) applyFinding(ctx context.Context, id string, init func() Alarm, pre []Input, f analytics.Finding, seq uint64, delay time.Duration, now time.Time) ([]Transition, record, error) {
 	return s.update(ctx, id, init, func(r *record) ([]Transition, bool, error) {
+		if seq != 0 && seq <= r.FindingSeq {
+			return nil, false, refuse(CodeRedelivered, "finding %s (FINDINGS sequence %d) already applied to %s (at sequence %d)", f.ID, seq, id, r.FindingSeq)
+		}
 		trs, _ := s.applyInputs(r, pre, now) // suppression changes refused as no-ops are fine
 		changed := len(trs) > 0
 		a := r.Alarm
+		if seq != 0 {
+			// Recorded whenever the record is written for this finding.
+			defer func() { r.FindingSeq = max(r.FindingSeq, seq) }()
+		}
 		switch {
 		case f.ID == a.LastFinding || (r.Delayed != nil && f.ID == r.Delayed.ID):
 			return trs, changed, orNil(changed, refuse(CodeDuplicate, "finding %s already applied to %s", f.ID, id))
 		case !a.LastFindingAt.IsZero() && f.Time.Before(a.LastFindingAt):
-			return trs, changed, orNil(changed, refuse(CodeDuplicate, "finding %s is older than the last one applied to %s", f.ID, id))
+			// Recorded as superseded (the sequence is written), so a
+			// redelivery of it is counted once.
+			return trs, changed || seq != 0, refuse(CodeSuperseded, "finding %s at %s is older than the last one applied to %s (%s)", f.ID, f.Time.Format(time.RFC3339Nano), id, a.LastFindingAt.Format(time.RFC3339Nano))
 		case r.Delayed != nil && r.Delayed.Active != f.Active:
 			// The condition reversed within the delay: neither is annunciated.
 			r.Delayed, r.DelayedDue = nil, time.Time{}
@@ -253,9 +269,12 @@ func (s *Store) update(ctx context.Context, id string, init func() Alarm, fn fun
 		case err != nil:
 			return nil, record{}, fmt.Errorf("read alarm %s: %w", id, err)
 		}
-		trs, changed, err := fn(&r)
-		if err != nil {
-			return nil, record{}, err
+		// fn may refuse and still change the record (a superseded
+		// finding records its sequence): the record is written and the
+		// refusal returned with it.
+		trs, changed, ferr := fn(&r)
+		if ferr != nil && !changed {
+			return nil, r, ferr // r as read: its outbox may still wait
 		}
 		if !changed {
 			return nil, r, nil
@@ -267,7 +286,7 @@ func (s *Store) update(ctx context.Context, id string, init func() Alarm, fn fun
 		}
 		r.rev, err = s.put(ctx, id, data, rev)
 		if err == nil {
-			return trs, r, nil
+			return trs, r, ferr
 		}
 		if !conflict(err) {
 			return nil, record{}, fmt.Errorf("store alarm %s: %w", id, err)

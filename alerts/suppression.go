@@ -16,10 +16,10 @@ func (s *Service) SetMachineState(line, machine, state string) {
 }
 
 // ApplyMachineState is SetMachineState for a change that says when it
-// happened (the engine's callback, and messages on FINDINGS): a change
-// older than the one already applied is ignored, since the same change
-// may arrive twice, by the shared FINDINGS consumer and by this worker's
-// own machine-state follower. A zero Time always applies.
+// happened (the callback of an analytics engine in this process; changes
+// from other processes arrive on FINDINGS, see RunFindings): a change
+// older than the one already applied is ignored. A zero Time always
+// applies.
 func (s *Service) ApplyMachineState(m analytics.MachineState) {
 	key := m.Line + "/" + m.Machine
 	s.mu.Lock()
@@ -45,11 +45,21 @@ func (s *Service) ApplyMachineState(m analytics.MachineState) {
 	}
 }
 
-func (s *Service) machineSuppressed(line, machine string) (suppressed, known bool) {
+// machineSuppressed says whether a machine's state suppresses its alarms
+// by design: as the engine in this process reported it, else, in a worker
+// that consumes FINDINGS, as FINDINGS carried it (SharedBucket, so every
+// worker reads the same in the line's order). known is false when neither
+// knows the machine.
+func (s *Service) machineSuppressed(ctx context.Context, line, machine string) (suppressed, known bool, err error) {
 	s.mu.Lock()
 	st, ok := s.machines[line+"/"+machine]
 	s.mu.Unlock()
-	return ok && slices.Contains(s.cfg.Alarms.SuppressWhenState, st), ok
+	if !ok && s.remoteStates.Load() {
+		if st, ok, err = s.remoteMachineState(ctx, line, machine); err != nil {
+			return false, false, err
+		}
+	}
+	return ok && slices.Contains(s.cfg.Alarms.SuppressWhenState, st), ok, nil
 }
 
 // reconcileSuppression applies every machine's known state to its alarms.

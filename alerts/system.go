@@ -83,12 +83,16 @@ func systemPriority(s analytics.Severity) Priority {
 
 // RunHealth applies condition changes from stream HEALTH until ctx ends
 // (a durable consumer shared by all workers, so a change published while
-// every worker was down is applied when one is back).
+// every worker was down is applied when one is back; one change in
+// flight at a time, so a condition's raise and clear are applied in the
+// order they were published, whichever workers take them).
 func (s *Service) RunHealth(ctx context.Context) error {
 	return s.consumeDurable(ctx, bus.StreamHealth, jetstream.ConsumerConfig{
-		Durable: HealthConsumer, Description: "system conditions → system alarms",
-		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: -1,
+		Durable: HealthConsumer, Description: "system conditions → system alarms, in order",
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: s.opts.FindingsAckWait, MaxDeliver: -1, MaxAckPending: 1,
 	}, func(msg jetstream.Msg) {
+		stop := s.keepInProgress(ctx, msg)
+		defer stop()
 		c, err := health.Decode(msg.Data())
 		if err != nil {
 			s.log.Error("alerts: undecodable health condition dropped", "subject", msg.Subject(), "err", err)

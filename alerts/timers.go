@@ -53,8 +53,19 @@ func (s *Service) Tick(ctx context.Context) {
 			s.publishOutbox(ctx, j.id, r.Pending)
 		}
 	}
-	for _, tr := range s.flood.expire(now) {
-		s.publishFlood(ctx, tr)
+	if s.flood.enabled() {
+		lines := make([]string, 0, len(s.cfg.Lines))
+		for _, l := range s.cfg.Lines {
+			lines = append(lines, l.ID)
+		}
+		for line, site := range s.flood.known(s.cfg.Site, lines) {
+			pending, err := s.flood.expire(ctx, site, line, now)
+			if err != nil {
+				s.log.Warn("alerts: flood end not checked", "line", line, "err", err)
+				continue
+			}
+			s.publishFloods(ctx, site, line, pending)
+		}
 	}
 }
 

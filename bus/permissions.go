@@ -19,10 +19,12 @@ const (
 	streamHealth    = "HEALTH"                         // system conditions (health package)
 	kvAlarms        = "KV_" + BucketAlarms
 	kvNotifyDedupe  = "KV_LINEWATCH_NOTIFY_DEDUPE"    // notify.DedupeBucket
+	kvAlertsShared  = "KV_LINEWATCH_ALERTS_SHARED"    // alerts.SharedBucket
 	kvAnalytics     = "KV_LINEWATCH_ANALYTICS"        // engine.StateBucket
 	kvLeases        = "KV_LINEWATCH_ANALYTICS_LEASES" // engine.LeaseBucket
 	subjKVAlarms    = "$KV." + BucketAlarms + ".>"
 	subjKVDedupe    = "$KV.LINEWATCH_NOTIFY_DEDUPE.>"
+	subjKVShared    = "$KV.LINEWATCH_ALERTS_SHARED.>"
 	subjKVAnalytics = "$KV.LINEWATCH_ANALYTICS.>"
 	subjKVLeases    = "$KV.LINEWATCH_ANALYTICS_LEASES.>"
 	subjAudit       = "linewatch.audit.>"
@@ -84,7 +86,7 @@ func Permissions(r Role) *server.Permissions {
 		p = append(p, consumerAPI(StreamBatches)...)
 		return &server.Permissions{Publish: allow(p...), Subscribe: allow(subjInbox)}
 	case RoleAlerts:
-		p := []string{AlarmsAll, subjAudit, subjAuditCP, subjHealthNotify, subjHealthStore, subjKVAlarms, subjKVDedupe, "$KV." + BucketAuth + ".>",
+		p := []string{AlarmsAll, subjAudit, subjAuditCP, subjHealthNotify, subjHealthStore, subjKVAlarms, subjKVDedupe, subjKVShared, "$KV." + BucketAuth + ".>",
 			"$JS.API.INFO", "$JS.API.STREAM.INFO.*", "$JS.FC.>"}
 		// alerts.New ensures the streams it serves (and the ones it reads)
 		// exist: create and update, never delete or purge.
@@ -93,10 +95,10 @@ func Permissions(r Role) *server.Permissions {
 		}
 		// KV_LINEWATCH_AUTH (used nonces, revoked tokens) is the alarm
 		// service's alone: no other role may read or write it.
-		for _, s := range []string{streamAudit, streamAuditCP, kvAlarms, kvNotifyDedupe, "KV_" + BucketAuth} {
+		for _, s := range []string{streamAudit, streamAuditCP, kvAlarms, kvNotifyDedupe, kvAlertsShared, "KV_" + BucketAuth} {
 			p = append(p, bucketAPI(s)...)
 		}
-		for _, s := range []string{StreamAlarms, StreamFindings, streamHealth, streamAudit, streamAuditCP, kvAlarms} {
+		for _, s := range []string{StreamAlarms, StreamFindings, streamHealth, streamAudit, streamAuditCP, kvAlarms, kvNotifyDedupe} {
 			p = append(p, consumerAPI(s)...)
 		}
 		// STREAM.INFO.* covers every stream's info.

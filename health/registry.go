@@ -8,9 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/linewatch/linewatch/internal/backoff"
 	"github.com/linewatch/linewatch/internal/clock"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // DefaultQueueMax bounds the changes kept while they cannot be published.
@@ -25,6 +26,13 @@ type Options struct {
 	Registerer prometheus.Registerer
 	Clock      clock.Clock // timestamps and retry/resync timers; default clock.Real
 	Logger     *slog.Logger
+	// Process names this process when the roles run in several processes
+	// that each report the site-wide conditions of source store (each
+	// writes to InfluxDB and has its own spool): a store condition
+	// without a machine gets machine "store@<Process>", so each process's
+	// condition is an alarm of its own instead of one alarm that the
+	// processes raise and clear in turn. Empty: one process reports them.
+	Process string
 	// QueueMax bounds the unpublished changes (default DefaultQueueMax);
 	// past it the oldest change is dropped (the periodic republish still
 	// carries the current state of every active condition).
@@ -86,6 +94,9 @@ func (r *Registry) Report(c Condition) {
 		return
 	}
 	c.V, c.Site, c.Reason = SchemaVersion, r.o.Site, clip(c.Reason)
+	if c.Source == SourceStore && c.Machine == "" && r.o.Process != "" {
+		c.Machine = SourceStore + "@" + r.o.Process
+	}
 	if c.Since.IsZero() {
 		c.Since = r.o.Clock.Now()
 	}

@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/linewatch/linewatch/internal/clock"
 )
 
 var t0 = time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)
@@ -189,4 +190,38 @@ func value(m prometheus.Metric) float64 {
 		return d.Gauge.GetValue()
 	}
 	return d.Counter.GetValue()
+}
+
+// Two processes of a split deployment report InfluxDB writes, one failing
+// and one not: two conditions (two alarms), not one they flap between.
+func TestStoreConditionsArePerProcess(t *testing.T) {
+	var keys, subjects []string
+	for _, proc := range []string{"collector", "analytics+alerts"} {
+		r, err := New(Options{Site: "plant1", Clock: clock.NewFake(t0), Process: proc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Report(Condition{Source: SourceStore, Name: InfluxWrite, Active: proc == "collector"})
+		r.Report(Condition{Source: SourceCollector, Name: CommLost, Line: "L1", Machine: "m1"}) // has a machine: unchanged
+		if n := r.Pending(); n != 2 {
+			t.Fatalf("%s: pending %d, want 2", proc, n)
+		}
+		c := r.queue[0]
+		if c.Machine != "store@"+proc {
+			t.Errorf("%s: store condition machine %q, want %q", proc, c.Machine, "store@"+proc)
+		}
+		if r.queue[1].Machine != "m1" {
+			t.Errorf("%s: collector condition machine %q", proc, r.queue[1].Machine)
+		}
+		keys, subjects = append(keys, c.Key()), append(subjects, Subject(c))
+	}
+	if keys[0] == keys[1] || subjects[0] == subjects[1] {
+		t.Fatalf("the processes' store conditions share an identity: %v %v", keys, subjects)
+	}
+	// One process for every role: the identity of before (alarm id …/_system/store/…).
+	r, _ := newReg(t)
+	r.Report(Condition{Source: SourceStore, Name: InfluxWrite})
+	if m := r.queue[0].Machine; m != "" {
+		t.Fatalf("single process: machine %q, want none", m)
+	}
 }

@@ -18,8 +18,12 @@
 // LINEWATCH_NOTIFY_DEDUPE: a redelivered message whose notification was
 // already sent is acknowledged without sending again.
 //
-// Limits: escalation timers and flood counters live in the worker that
-// received the activation. A worker restart forgets its pending
-// escalations, and with several workers each counts only the activations it
-// received, so a flood is detected later (per worker) than with one worker.
+// State shared by the workers, in the same bucket: each line's flood
+// count (key flood.<site>.<line>, compare-and-set; each activation's
+// decision is kept with it so a redelivery decides the same), so several
+// workers send one flood summary as one worker would; and each pending
+// escalation (key escalation.<hash>: the activation, route and due time),
+// armed by every worker that finds it (at start and every 10 s), sent
+// once through the dedupe claim, deleted once handled — a worker that
+// dies leaves its escalations to the others.
 package notify

@@ -7,12 +7,13 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
-	"github.com/linewatch/linewatch/sample"
 	"net"
 	"net/smtp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/linewatch/linewatch/sample"
 
 	"github.com/linewatch/linewatch/config"
 )

@@ -1,92 +1,147 @@
 package notify
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/linewatch/linewatch/alerts"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/backoff"
+	"github.com/linewatch/linewatch/internal/clock"
 )
 
 // floodTracker counts activations per line in a sliding window of
 // transition time (not wall time, so a redelivered backlog is judged by
-// when the alarms happened).
+// when the alarms happened). The count of a line lives in the dedupe
+// bucket (key flood.<site>.<line>, compare-and-set), so every notifier
+// worker counts one flood together and exactly one decides its start and
+// end; each activation's decision is kept with it, so its redelivery
+// (its worker died before sending) decides the same again and the
+// dedupe claims send it once.
 type floodTracker struct {
-	cfg   config.Flood
-	lines map[string]*lineFlood
+	cfg config.Flood
+	kv  jetstream.KeyValue
 }
 
 type floodEvent struct {
-	at         time.Time
-	transition string
-	alarm      string
+	At         time.Time     `json:"at"`
+	Transition string        `json:"transition"`
+	Alarm      string        `json:"alarm"`
+	Decision   floodDecision `json:"decision"`
 }
 
 type lineFlood struct {
-	events     []floodEvent
-	active     bool
-	since      time.Time
-	suppressed int
+	Events     []floodEvent `json:"events,omitempty"`
+	Active     bool         `json:"active,omitempty"`
+	Since      time.Time    `json:"since,omitzero"`
+	Suppressed int          `json:"suppressed,omitempty"`
 }
 
 // floodDecision says what to do with one activation.
 type floodDecision struct {
-	end      *FloodSummary // a flood on the line ended before this activation
-	start    *FloodSummary // this activation started a flood
-	suppress bool          // do not send the per-alarm notification
+	End      *FloodSummary `json:"end,omitempty"`   // a flood on the line ended before this activation
+	Start    *FloodSummary `json:"start,omitempty"` // this activation started a flood
+	Suppress bool          `json:"suppress,omitempty"`
 }
 
-func newFloodTracker(cfg config.Flood) *floodTracker {
-	return &floodTracker{cfg: cfg, lines: map[string]*lineFlood{}}
+func newFloodTracker(cfg config.Flood, kv jetstream.KeyValue) *floodTracker {
+	return &floodTracker{cfg: cfg, kv: kv}
 }
 
-func (f *floodTracker) observe(tr *alerts.Transition) floodDecision {
+func floodKey(site, line string) string { return "flood." + alerts.Key(site+"/"+line) }
+
+// casRetry spreads compare-and-set retries among workers (real time:
+// the contenders are other processes).
+var casRetry = backoff.Policy{Min: 2 * time.Millisecond, Max: 20 * time.Millisecond, Linear: true, Jitter: true}
+
+func (f *floodTracker) observe(ctx context.Context, tr *alerts.Transition) (floodDecision, error) {
 	if f.cfg.Threshold <= 0 || f.cfg.Window <= 0 {
-		return floodDecision{}
+		return floodDecision{}, nil
 	}
-	key := tr.Alarm.Site + "/" + tr.Alarm.Line
-	lf := f.lines[key]
-	if lf == nil {
-		lf = &lineFlood{}
-		f.lines[key] = lf
+	key := floodKey(tr.Alarm.Site, tr.Alarm.Line)
+	for attempt := 1; ; attempt++ {
+		var lf lineFlood
+		var rev uint64
+		e, err := f.kv.Get(ctx, key)
+		switch {
+		case err == nil:
+			if err := json.Unmarshal(e.Value(), &lf); err != nil {
+				return floodDecision{}, fmt.Errorf("flood count of line %s: %w", tr.Alarm.Line, err)
+			}
+			rev = e.Revision()
+		case !errors.Is(err, jetstream.ErrKeyNotFound):
+			return floodDecision{}, fmt.Errorf("flood count of line %s: %w", tr.Alarm.Line, err)
+		}
+		d, write := f.decide(&lf, tr)
+		if !write {
+			return d, nil
+		}
+		b, err := json.Marshal(lf)
+		if err != nil {
+			return floodDecision{}, err
+		}
+		if rev == 0 {
+			_, err = f.kv.Create(ctx, key, b)
+		} else {
+			_, err = f.kv.Update(ctx, key, b, rev)
+		}
+		if err == nil {
+			return d, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) || attempt >= 50 {
+			return floodDecision{}, fmt.Errorf("flood count of line %s: %w", tr.Alarm.Line, err)
+		}
+		if err := casRetry.Wait(ctx, clock.Real{}, attempt); err != nil {
+			return floodDecision{}, err
+		}
 	}
+}
+
+// decide applies one activation to lf; write is false for a redelivery
+// (whose first decision it returns).
+func (f *floodTracker) decide(lf *lineFlood, tr *alerts.Transition) (d floodDecision, write bool) {
 	cut := tr.Time.Add(-f.cfg.Window)
-	lf.events = slices.DeleteFunc(lf.events, func(e floodEvent) bool { return e.at.Before(cut) })
-	if slices.ContainsFunc(lf.events, func(e floodEvent) bool { return e.transition == tr.ID }) {
-		// A redelivery: decide as before, without counting it twice.
-		return floodDecision{suppress: lf.active}
+	if i := slices.IndexFunc(lf.Events, func(e floodEvent) bool { return e.Transition == tr.ID }); i >= 0 {
+		return lf.Events[i].Decision, false // a redelivery: decide as before, without counting it twice
 	}
-	var d floodDecision
+	lf.Events = slices.DeleteFunc(lf.Events, func(e floodEvent) bool { return e.At.Before(cut) })
 	endBelow := f.cfg.EndBelow
 	if endBelow <= 0 {
 		endBelow = f.cfg.Threshold
 	}
-	if lf.active && len(lf.events) < endBelow {
-		d.end = f.summary(tr, lf)
-		d.end.Suppressed = lf.suppressed
-		lf.active, lf.suppressed = false, 0
+	if lf.Active && len(lf.Events) < endBelow {
+		d.End = f.summary(tr, lf)
+		d.End.Suppressed = lf.Suppressed
+		lf.Active, lf.Suppressed = false, 0
 	}
-	lf.events = append(lf.events, floodEvent{at: tr.Time, transition: tr.ID, alarm: tr.Alarm.ID})
+	lf.Events = append(lf.Events, floodEvent{At: tr.Time, Transition: tr.ID, Alarm: tr.Alarm.ID})
 	switch {
-	case lf.active:
-		lf.suppressed++
-		d.suppress = true
-	case len(lf.events) > f.cfg.Threshold:
-		lf.active, lf.since, lf.suppressed = true, tr.Time, 0
-		d.start = f.summary(tr, lf)
-		d.suppress = true
+	case lf.Active:
+		lf.Suppressed++
+		d.Suppress = true
+	case len(lf.Events) > f.cfg.Threshold:
+		lf.Active, lf.Since, lf.Suppressed = true, tr.Time, 0
+		d.Start = f.summary(tr, lf)
+		d.Suppress = true
 	}
-	return d
+	lf.Events[len(lf.Events)-1].Decision = d
+	return d, true
 }
 
 func (f *floodTracker) summary(tr *alerts.Transition, lf *lineFlood) *FloodSummary {
 	s := &FloodSummary{
 		V: alerts.SchemaVersion, Site: tr.Alarm.Site, Line: tr.Alarm.Line,
-		Count: len(lf.events), Window: f.cfg.Window.String(), Since: lf.since.UTC(),
+		Count: len(lf.Events), Window: f.cfg.Window.String(), Since: lf.Since.UTC(),
 	}
-	for _, e := range lf.events {
-		if !slices.Contains(s.Alarms, e.alarm) {
-			s.Alarms = append(s.Alarms, e.alarm)
+	for _, e := range lf.Events {
+		if !slices.Contains(s.Alarms, e.Alarm) {
+			s.Alarms = append(s.Alarms, e.Alarm)
 		}
 	}
 	return s

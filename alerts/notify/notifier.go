@@ -82,7 +82,7 @@ type Notifier struct {
 
 	mu     sync.Mutex
 	flood  *floodTracker
-	timers map[string]clock.Timer // escalation timers by alarm id + route
+	timers map[string]clock.Timer // escalation timers by escalation record key
 
 	escalations chan escalation
 	done        chan struct{}
@@ -92,6 +92,7 @@ type Notifier struct {
 type escalation struct {
 	tr    alerts.Transition
 	route *route
+	key   string // its record in the dedupe bucket
 }
 
 // New validates the routes and creates the shared durable consumer and the
@@ -126,7 +127,6 @@ func New(ctx context.Context, o Options) (*Notifier, error) {
 	}
 	n := &Notifier{
 		opts: o, log: o.Logger, clk: o.Clock,
-		flood:       newFloodTracker(o.Alarms.Flood),
 		timers:      map[string]clock.Timer{},
 		escalations: make(chan escalation, 64),
 		done:        make(chan struct{}),
@@ -166,6 +166,7 @@ func New(ctx context.Context, o Options) (*Notifier, error) {
 	}
 	// A claim is stale once JetStream would have redelivered the message anyway.
 	n.dedupe = &dedupe{kv: kv, stale: n.ackWait}
+	n.flood = newFloodTracker(o.Alarms.Flood, kv)
 	cons, _, err := n.ensureConsumer(ctx)
 	if err != nil {
 		n.setConsumerHealth(true, err.Error())
@@ -178,14 +179,16 @@ func New(ctx context.Context, o Options) (*Notifier, error) {
 }
 
 // Run consumes transitions until ctx is cancelled; call it once. Pending
-// escalation timers are stopped on return (escalations are not persisted:
-// see the package doc).
+// escalation timers are stopped on return; their records stay in the
+// dedupe bucket for the other workers (and this one's next start).
 func (n *Notifier) Run(ctx context.Context) error {
 	if !n.running.CompareAndSwap(false, true) {
 		return errors.New("notify: Run called twice on one Notifier; create one Notifier per worker")
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { n.runEscalations(ctx) })
+	// Escalations other workers armed (and left, dying) are taken over.
+	wg.Go(func() { n.runScans(ctx) })
 	defer func() {
 		close(n.done)
 		n.mu.Lock()
@@ -321,31 +324,32 @@ func (n *Notifier) handle(ctx context.Context, msg jetstream.Msg) {
 }
 
 func (n *Notifier) notifyActivation(ctx context.Context, msg jetstream.Msg, tr *alerts.Transition) error {
-	n.mu.Lock()
-	fd := n.flood.observe(tr)
-	n.mu.Unlock()
+	fd, err := n.flood.observe(ctx, tr)
+	if err != nil {
+		return err // redelivered later: nothing was sent yet
+	}
 	var errs []error
 	for _, r := range n.routes {
 		if !r.matchesLine(tr.Alarm.Line) {
 			continue
 		}
-		if fd.end != nil {
-			p := Payload{Kind: KindFloodEnd, Route: r.cfg.Name, Flood: fd.end}
-			errs = append(errs, n.deliver(ctx, msg, r, p, r.recipients(false), "flood-end", fd.end.Site, fd.end.Line, fd.end.Since.String()))
+		if fd.End != nil {
+			p := Payload{Kind: KindFloodEnd, Route: r.cfg.Name, Flood: fd.End}
+			errs = append(errs, n.deliver(ctx, msg, r, p, r.recipients(false), "flood-end", fd.End.Site, fd.End.Line, fd.End.Since.String()))
 		}
-		if fd.start != nil {
-			p := Payload{Kind: KindFloodStart, Route: r.cfg.Name, Flood: fd.start}
-			errs = append(errs, n.deliver(ctx, msg, r, p, r.recipients(false), "flood-start", fd.start.Site, fd.start.Line, fd.start.Since.String()))
+		if fd.Start != nil {
+			p := Payload{Kind: KindFloodStart, Route: r.cfg.Name, Flood: fd.Start}
+			errs = append(errs, n.deliver(ctx, msg, r, p, r.recipients(false), "flood-start", fd.Start.Site, fd.Start.Line, fd.Start.Since.String()))
 		}
 		if !r.matchesPriority(tr.Alarm.Priority) {
 			continue
 		}
-		if !fd.suppress {
+		if !fd.Suppress {
 			p := Payload{Transition: tr, Kind: KindTransition, Route: r.cfg.Name}
 			errs = append(errs, n.deliver(ctx, msg, r, p, r.recipients(false), "transition", tr.ID))
 		}
 		if r.cfg.EscalateAfter > 0 && tr.Alarm.Priority == alerts.Urgent {
-			n.armEscalation(*tr, r)
+			n.armEscalation(ctx, *tr, r)
 		}
 	}
 	return errors.Join(errs...)

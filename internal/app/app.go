@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -78,7 +79,7 @@ func Run(ctx context.Context, o Options) error {
 
 	// System conditions of this process's roles, published on stream
 	// HEALTH for the alarm service (which may run in another process).
-	hreg, err := health.New(health.Options{Site: cfg.Site, Registerer: in.reg, Logger: log})
+	hreg, err := health.New(health.Options{Site: cfg.Site, Registerer: in.reg, Logger: log, Process: storeProcess(r)})
 	if err != nil {
 		return err
 	}
@@ -124,7 +125,8 @@ func Run(ctx context.Context, o Options) error {
 		if _, err := auditLog.Append(ctx, audit.ConfigLoaded(operatorName(), cfg.File, cfg.Digest)); err != nil {
 			return err
 		}
-		svc, err = alerts.New(cfg, anc, alerts.Options{Logger: log.With("component", "alerts"), Points: sinks, Audit: auditLog, OnTransition: o.OnTransition})
+		svc, err = alerts.New(cfg, anc, alerts.Options{Logger: log.With("component", "alerts"), Points: sinks, Audit: auditLog, OnTransition: o.OnTransition,
+			Registerer: in.reg})
 		if err != nil {
 			return err
 		}
@@ -297,4 +299,23 @@ func healthPublisher(ctx context.Context, in *infra, r Roles, hreg *health.Regis
 		}
 		return fmt.Errorf("health condition %s: no role of this process may publish source %q", c.Key(), c.Source)
 	}, nil
+}
+
+// storeProcess names this process's store conditions when the roles that
+// write to InfluxDB run in several processes (health.Options.Process):
+// its writing roles joined by "+"; empty when it runs all of them.
+func storeProcess(r Roles) string {
+	var out []string
+	for _, x := range []struct {
+		on   bool
+		name string
+	}{{r.Collector, "collector"}, {r.Analytics, "analytics"}, {r.Alerts, "alerts"}} {
+		if x.on {
+			out = append(out, x.name)
+		}
+	}
+	if len(out) == 3 {
+		return ""
+	}
+	return strings.Join(out, "+")
 }

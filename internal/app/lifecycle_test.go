@@ -195,3 +195,21 @@ func TestComponentNamesInStopOrder(t *testing.T) {
 		t.Errorf("componentNames = %v, want %v", got, want)
 	}
 }
+
+// Store conditions carry the process only when the writing roles are
+// split over processes (health.Options.Process).
+func TestStoreProcessNamesSplitWriters(t *testing.T) {
+	for _, c := range []struct {
+		r    Roles
+		want string
+	}{
+		{AllRoles, ""},
+		{Roles{Collector: true, Analytics: true, Alerts: true}, ""},
+		{Roles{Collector: true}, "collector"},
+		{Roles{Analytics: true, Alerts: true, Console: true}, "analytics+alerts"},
+	} {
+		if got := storeProcess(c.r); got != c.want {
+			t.Errorf("storeProcess(%s) = %q, want %q", c.r, got, c.want)
+		}
+	}
+}
