@@ -89,7 +89,13 @@ func LinewatchBinary(ctx context.Context, dir string) (string, error) {
 			return
 		}
 		lwPath = filepath.Join(dir, "linewatch")
-		lwErr = goBuild(ctx, root, lwPath, "./cmd/linewatch")
+		// Built aside and renamed: another test run may be executing the
+		// previous binary at that path.
+		tmp := fmt.Sprintf("%s.%d.tmp", lwPath, os.Getpid())
+		defer os.Remove(tmp)
+		if lwErr = goBuild(ctx, root, tmp, "./cmd/linewatch"); lwErr == nil {
+			lwErr = os.Rename(tmp, lwPath)
+		}
 	})
 	return lwPath, lwErr
 }

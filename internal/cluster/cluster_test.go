@@ -1,6 +1,9 @@
 package cluster_test
 
 import (
+	"context"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,15 +18,34 @@ import (
 	"github.com/linewatch/linewatch/simulator"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+// TestMain builds linewatch of this tree once for every case, into a
+// directory that outlives each test's temp dir (rebuilt on every run).
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if !testing.Short() {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			base = os.TempDir()
+		}
+		dir := filepath.Join(base, "linewatch", "cluster-test-bin")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			panic(err)
+		}
+		if _, err := cluster.LinewatchBinary(context.Background(), dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	testenv.Main(m)
+}
 
 const minute = time.Minute
 
 // scenarioPlant is the simulated plant of every case: the default plant
 // with filling1 in 20-min batches that each start with 5 min of CIP (a
 // machine state that suppresses alarms by design), its fill weight
-// stepped out of its limits from 7 min, and a cold-room door left open
-// from 8 to 20 min: findings on several lines, alarms that activate,
+// stepped out of its limits from 7 min, a cold-room door left open
+// from 8 to 20 min and both weights 8× noisier from 2 min: findings on several lines, alarms that activate,
 // clear, are suppressed and unsuppressed.
 func scenarioPlant() (*simulator.Plant, []simulator.Fault) {
 	plant := simulator.DefaultPlant()
@@ -37,6 +59,9 @@ func scenarioPlant() (*simulator.Plant, []simulator.Fault) {
 	return plant, []simulator.Fault{
 		{Kind: simulator.FaultStep, Target: "filling1.filler.fill_weight", Offset: 0.1, At: at(7 * minute), Duration: simulator.Duration(60 * minute)},
 		{Kind: simulator.FaultDoorOpen, Target: "coldroom1.coldroom.door_open", At: at(8 * minute), Duration: simulator.Duration(12 * minute)},
+		// Noisy weights: drift charts and limits that activate and clear often.
+		{Kind: simulator.FaultVariance, Target: "tableting1.press.tablet_weight", Factor: 8, At: at(2 * minute), Duration: simulator.Duration(60 * minute)},
+		{Kind: simulator.FaultVariance, Target: "filling1.filler.fill_weight", Factor: 8, At: at(2 * minute), Duration: simulator.Duration(60 * minute)},
 	}
 }
 
@@ -157,7 +182,21 @@ func TestAllRolesAtOnceFreshClusterIntegration(t *testing.T) {
 	run(t, p, "analytics", "analytics")
 	run(t, p, "alerts", "alerts")
 	run(t, p, "console", "console")
-	waitSim(t, p, 35*minute)
+	// Every process provisions (or finds) the streams and buckets and runs:
+	// none exits on a transient error of a cluster that is still forming.
+	started := time.Now()
+	if err := cluster.Eventually(t.Context(), "every process running", 90*time.Second, func() bool {
+		for _, pr := range p.Procs {
+			if !strings.Contains(pr.LogText(), "linewatch running") {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("all four processes running %s after they were started together", time.Since(started).Round(time.Millisecond))
+	waitSim(t, p, p.Sim.Now().Sub(cluster.T0)+30*minute)
 	checkReplicas(t, p)
 	judge(t, p, c.Conf)
 }
