@@ -75,7 +75,7 @@ func start(t *testing.T, set map[string]any) *cluster.Plant {
 	plant, faults := scenarioPlant()
 	dir := t.TempDir()
 	p, err := cluster.Start(t.Context(), cluster.Options{Dir: dir, Speed: 60, Poll: 100 * time.Millisecond, Plant: plant, Faults: faults,
-		Set: set, Logf: t.Logf})
+		Set: set, Logf: t.Logf, DeferSim: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,17 +97,32 @@ func run(t *testing.T, p *cluster.Plant, name, roles string) *cluster.Proc {
 	return pr
 }
 
-// provisioned waits until the first process has made the streams, so a
-// case that is not about start-up does not race it (that race has its
-// own case).
-func provisioned(t *testing.T, p *cluster.Plant) {
+// begin waits until every process started so far runs (has provisioned
+// or found the streams and buckets, and none exited on a transient error
+// of a cluster still forming), then starts the simulated plant, so the
+// scenario's timeline starts with the processes. It returns how long
+// the processes took.
+func begin(t *testing.T, p *cluster.Plant) time.Duration {
 	t.Helper()
-	if err := cluster.Eventually(t.Context(), "streams made by the first process", 60*time.Second, func() bool {
-		_, err := p.StreamInfo(t.Context(), bus.StreamFindings)
-		return err == nil
+	started := time.Now()
+	if err := cluster.Eventually(t.Context(), "every process running", 2*time.Minute, func() bool {
+		for _, pr := range p.Procs {
+			if exited, code := pr.Exited(); exited {
+				t.Fatalf("process %s (%s) exited with code %d while starting", pr.Name, pr.Roles, code)
+			}
+			if !strings.Contains(pr.LogText(), "linewatch running") {
+				return false
+			}
+		}
+		return true
 	}); err != nil {
 		t.Fatal(err)
 	}
+	took := time.Since(started)
+	if err := p.StartSim(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return took
 }
 
 func waitSim(t *testing.T, p *cluster.Plant, d time.Duration) {
@@ -184,19 +199,8 @@ func TestAllRolesAtOnceFreshClusterIntegration(t *testing.T) {
 	run(t, p, "console", "console")
 	// Every process provisions (or finds) the streams and buckets and runs:
 	// none exits on a transient error of a cluster that is still forming.
-	started := time.Now()
-	if err := cluster.Eventually(t.Context(), "every process running", 90*time.Second, func() bool {
-		for _, pr := range p.Procs {
-			if !strings.Contains(pr.LogText(), "linewatch running") {
-				return false
-			}
-		}
-		return true
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("all four processes running %s after they were started together", time.Since(started).Round(time.Millisecond))
-	waitSim(t, p, p.Sim.Now().Sub(cluster.T0)+30*minute)
+	t.Logf("all four processes running %s after they were started together", begin(t, p).Round(time.Millisecond))
+	waitSim(t, p, 35*minute)
 	checkReplicas(t, p)
 	judge(t, p, c.Conf)
 }
@@ -207,9 +211,9 @@ func TestLeaderKillIntegration(t *testing.T) {
 	p := start(t, nil)
 	ctx := t.Context()
 	c := run(t, p, "collector", "collector")
-	provisioned(t, p)
 	run(t, p, "analytics", "analytics")
 	run(t, p, "alerts", "alerts")
+	t.Logf("processes running after %s", begin(t, p).Round(time.Millisecond))
 	waitSim(t, p, 4*minute)
 	for _, k := range []struct {
 		stream string
@@ -244,9 +248,9 @@ func TestBucketNodeDownIntegration(t *testing.T) {
 	p := start(t, nil)
 	ctx := t.Context()
 	c := run(t, p, "collector", "collector")
-	provisioned(t, p)
 	run(t, p, "analytics", "analytics")
 	run(t, p, "alerts", "alerts")
+	t.Logf("processes running after %s", begin(t, p).Round(time.Millisecond))
 	waitSim(t, p, 4*minute)
 	checkReplicas(t, p)
 	// The node that leads the analytics checkpoint bucket (R1 before this
@@ -283,10 +287,10 @@ func TestBucketNodeDownIntegration(t *testing.T) {
 func TestTwoAnalyticsWorkersIntegration(t *testing.T) {
 	p := start(t, nil)
 	c := run(t, p, "collector", "collector")
-	provisioned(t, p)
 	run(t, p, "analytics-1", "analytics")
 	run(t, p, "analytics-2", "analytics")
 	run(t, p, "alerts", "alerts")
+	t.Logf("processes running after %s", begin(t, p).Round(time.Millisecond))
 	waitSim(t, p, 35*minute)
 	judge(t, p, c.Conf)
 }
@@ -326,8 +330,8 @@ func TestAnalyticsWorkerKilledDrainingIntegration(t *testing.T) {
 	p := start(t, nil)
 	ctx := t.Context()
 	c := run(t, p, "collector", "collector")
-	provisioned(t, p)
 	run(t, p, "alerts", "alerts")
+	t.Logf("processes running after %s", begin(t, p).Round(time.Millisecond))
 	waitSim(t, p, 20*minute) // a backlog of 20 simulated minutes on TELEMETRY
 	a1 := run(t, p, "analytics-1", "analytics")
 	a2 := run(t, p, "analytics-2", "analytics")
@@ -378,8 +382,8 @@ func TestAnalyticsWorkerKilledDrainingIntegration(t *testing.T) {
 func TestTwoAlertsWorkersDrainingIntegration(t *testing.T) {
 	p := start(t, nil)
 	c := run(t, p, "collector", "collector")
-	provisioned(t, p)
 	run(t, p, "analytics", "analytics")
+	t.Logf("processes running after %s", begin(t, p).Round(time.Millisecond))
 	waitSim(t, p, 25*minute) // a backlog on FINDINGS
 	run(t, p, "alerts-1", "alerts")
 	run(t, p, "alerts-2", "alerts")
@@ -391,8 +395,8 @@ func TestTwoAlertsWorkersDrainingIntegration(t *testing.T) {
 func TestAlertsWorkerKilledDrainingIntegration(t *testing.T) {
 	p := start(t, nil)
 	c := run(t, p, "collector", "collector")
-	provisioned(t, p)
 	run(t, p, "analytics", "analytics")
+	t.Logf("processes running after %s", begin(t, p).Round(time.Millisecond))
 	waitSim(t, p, 25*minute)
 	a1 := run(t, p, "alerts-1", "alerts")
 	run(t, p, "alerts-2", "alerts")
@@ -423,10 +427,10 @@ func TestFloodTwoWorkersIntegration(t *testing.T) {
 		"alarms.routes": []map[string]any{{"name": "hook", "webhook": map[string]any{"url": hook, "secret_file": secret}}},
 	})
 	c := run(t, p, "collector", "collector")
-	provisioned(t, p)
 	run(t, p, "analytics", "analytics")
 	run(t, p, "alerts-1", "alerts")
 	run(t, p, "alerts-2", "alerts")
+	t.Logf("processes running after %s", begin(t, p).Round(time.Millisecond))
 	waitSim(t, p, 35*minute)
 	got := judge(t, p, c.Conf)
 	starts := map[string]int{}
@@ -480,10 +484,10 @@ func TestFloodTwoWorkersIntegration(t *testing.T) {
 func TestSuppressionAcrossProcessesIntegration(t *testing.T) {
 	p := start(t, nil)
 	c := run(t, p, "collector", "collector")
-	provisioned(t, p)
 	run(t, p, "analytics", "analytics")
 	run(t, p, "alerts-1", "alerts")
 	run(t, p, "alerts-2", "alerts")
+	t.Logf("processes running after %s", begin(t, p).Round(time.Millisecond))
 	waitSim(t, p, 45*minute)
 	got := judge(t, p, c.Conf)
 	n := map[alerts.Event]int{}

@@ -35,6 +35,9 @@ type Options struct {
 	ExtraTags int
 	// SimListen is the OPC UA address (default a free loopback port).
 	SimListen string
+	// DeferSim: the simulator starts at StartSim, not in Start (so its
+	// clock starts once the processes run).
+	DeferSim bool
 	// InfluxAddr is InfluxDB's HTTP address (default a free port).
 	InfluxAddr string
 	// Set: further config settings by dotted path, for every process.
@@ -56,7 +59,8 @@ type Plant struct {
 	JS      jetstream.JetStream // admin
 	Procs   []*Proc
 
-	o Options
+	o        Options
+	endpoint string // the simulator's, known before it starts
 }
 
 // Start builds the binaries (cached), starts InfluxDB, the three nodes
@@ -110,20 +114,39 @@ func Start(ctx context.Context, o Options) (_ *Plant, err error) {
 	}
 	listen := o.SimListen
 	if listen == "" {
-		listen = "127.0.0.1:0"
+		ports, err := FreePorts(1)
+		if err != nil {
+			return nil, err
+		}
+		listen = fmt.Sprintf("127.0.0.1:%d", ports[0])
 	}
-	p.Sim, err = simulator.Start(ctx, simulator.Options{Listen: listen, Speed: o.Speed, Start: T0, Seed: o.Seed,
-		AllowAnonymous: true, ExtraTags: o.ExtraTags, Plant: o.Plant, MaxNodesPerRead: 1000,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range o.Faults {
-		if err := p.Sim.Inject(f); err != nil {
+	p.o.SimListen = listen
+	p.endpoint = "opc.tcp://" + listen
+	if !o.DeferSim {
+		if err := p.StartSim(ctx); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
+}
+
+// StartSim starts the simulated plant (its clock starts at T0 now); the
+// collector, already pointed at its address, connects within its
+// reconnect delay.
+func (p *Plant) StartSim(ctx context.Context) error {
+	sim, err := simulator.Start(ctx, simulator.Options{Listen: p.o.SimListen, Speed: p.o.Speed, Start: T0, Seed: p.o.Seed,
+		AllowAnonymous: true, ExtraTags: p.o.ExtraTags, Plant: p.o.Plant, MaxNodesPerRead: 1000,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return err
+	}
+	p.Sim = sim
+	for _, f := range p.o.Faults {
+		if err := p.Sim.Inject(f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Config renders the config of process name (its own spool and PKI).
@@ -140,7 +163,7 @@ func (p *Plant) Config(name string, set map[string]any) (string, error) {
 		all[k] = v
 	}
 	b, err := RenderConfig(ConfigOptions{DataDir: p.DataDir, ProcDir: dir, InfluxURL: p.Influx.URL(), NATSURLs: p.Cluster.URLs(),
-		Replicas: p.o.Replicas, Endpoint: p.Sim.Endpoint(), Poll: p.o.Poll, Set: all, Base: p.o.Base})
+		Replicas: p.o.Replicas, Endpoint: p.endpoint, Poll: p.o.Poll, Set: all, Base: p.o.Base})
 	if err != nil {
 		return "", err
 	}
@@ -166,6 +189,9 @@ func (p *Plant) Run(name, roles string, set map[string]any) (*Proc, error) {
 // WaitSim blocks until the simulated clock reaches at (with a real-time
 // deadline of d).
 func (p *Plant) WaitSim(ctx context.Context, at time.Time, d time.Duration) error {
+	if p.Sim == nil {
+		return fmt.Errorf("the simulator is not started")
+	}
 	deadline := time.Now().Add(d)
 	for p.Sim.Now().Before(at) {
 		if time.Now().After(deadline) || ctx.Err() != nil {

@@ -115,18 +115,14 @@ func Reference(ctx context.Context, js jetstream.JetStream, cfgFile string) (*Re
 		return nil, err
 	}
 	r := &Result{}
-	type event struct {
-		f *analytics.Finding
-		m *analytics.MachineState
-	}
-	var events []event
+	var events []refEvent
 	e, err := engine.New(cfg, engine.Options{StatsEvery: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MachineState: func(m analytics.MachineState) {
 			if m.Site == "" {
 				m.Site = cfg.Site
 			}
 			r.States = append(r.States, m)
-			events = append(events, event{m: &m})
+			events = append(events, refEvent{m: &m})
 		}})
 	if err != nil {
 		return nil, err
@@ -150,7 +146,7 @@ func Reference(ctx context.Context, js jetstream.JetStream, cfgFile string) (*Re
 					f.ID = analytics.MakeID(f)
 				}
 				r.Findings = append(r.Findings, f)
-				events = append(events, event{f: &r.Findings[len(r.Findings)-1]})
+				events = append(events, refEvent{f: &r.Findings[len(r.Findings)-1]})
 			}
 		}
 		return nil
@@ -166,22 +162,21 @@ func Reference(ctx context.Context, js jetstream.JetStream, cfgFile string) (*Re
 			fi++
 		}
 	}
-	r.Transitions, err = referenceTransitions(ctx, cfg, func(ctx context.Context, svc *alerts.Service) error {
-		for _, ev := range events {
-			if ev.m != nil {
-				svc.ApplyMachineState(*ev.m)
-				continue
-			}
-			if err := svc.Notify(ctx, []analytics.Finding{*ev.f}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	r.Transitions, err = referenceTransitions(ctx, cfg, events)
 	return r, err
 }
 
-func referenceTransitions(ctx context.Context, cfg *config.Config, feed func(context.Context, *alerts.Service) error) ([]alerts.Transition, error) {
+// refEvent is a finding or a machine-state change, in the engine's order.
+type refEvent struct {
+	f *analytics.Finding
+	m *analytics.MachineState
+}
+
+// referenceTransitions publishes the reference findings and machine states
+// on FINDINGS of a server of its own, exactly as an analytics process does
+// (engine.Publisher), and lets one alerts worker (Run, RunFindings) apply
+// them: one alerts worker that never failed, in a process of its own.
+func referenceTransitions(ctx context.Context, cfg *config.Config, events []refEvent) ([]alerts.Transition, error) {
 	dir, err := os.MkdirTemp("", "linewatch-reference-")
 	if err != nil {
 		return nil, err
@@ -191,6 +186,7 @@ func referenceTransitions(ctx context.Context, cfg *config.Config, feed func(con
 	cfg.NATS.Replicas = 1
 	cfg.NATS.URL = ""
 	cfg.Console.UsersFile = ""
+	cfg.Alarms.Routes = nil
 	s, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: dir + "/nats", Anonymous: true})
 	if err != nil {
 		return nil, err
@@ -201,20 +197,64 @@ func referenceTransitions(ctx context.Context, cfg *config.Config, feed func(con
 		return nil, err
 	}
 	defer nc.Close()
-	svc, err := alerts.New(cfg, nc, alerts.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		return nil, fmt.Errorf("reference alerts worker: %w", err)
-	}
-	if err := feed(ctx, svc); err != nil {
-		return nil, fmt.Errorf("reference alerts worker: %w", err)
-	}
-	if err := nc.Flush(); err != nil {
-		return nil, err
-	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, err
 	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := alerts.New(cfg, nc, alerts.Options{Logger: quiet})
+	if err != nil {
+		return nil, fmt.Errorf("reference alerts worker: %w", err)
+	}
+	pub := &engine.Publisher{JS: js, Site: cfg.Site}
+	for _, ev := range events {
+		var fs []analytics.Finding
+		if ev.m != nil {
+			pub.MachineState(*ev.m)
+		} else {
+			fs = []analytics.Finding{*ev.f}
+		}
+		if err := pub.Notify(ctx, fs); err != nil {
+			return nil, fmt.Errorf("reference FINDINGS: %w", err)
+		}
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{}, 2)
+	go func() { svc.Run(rctx); done <- struct{}{} }()
+	go func() { svc.RunFindings(rctx); done <- struct{}{} }()
+	// Settled: every line consumer has nothing pending and ALARMS stopped growing.
+	var last uint64
+	since := time.Now()
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Since(since) < 3*time.Second {
+		if time.Now().After(deadline) {
+			cancel()
+			return nil, fmt.Errorf("reference alerts worker: not settled within 5 min")
+		}
+		time.Sleep(200 * time.Millisecond)
+		var cur uint64
+		if st, err := js.Stream(ctx, bus.StreamAlarms); err == nil {
+			if info, err := st.Info(ctx); err == nil {
+				cur = info.State.LastSeq
+			}
+		}
+		pending := uint64(0)
+		if st, err := js.Stream(ctx, bus.StreamFindings); err == nil {
+			for name := range st.ConsumerNames(ctx).Name() {
+				if c, err := st.Consumer(ctx, name); err == nil {
+					if ci, err := c.Info(ctx); err == nil {
+						pending += ci.NumPending + uint64(ci.NumAckPending)
+					}
+				}
+			}
+		}
+		if cur != last || pending > 0 {
+			last, since = cur, time.Now()
+		}
+	}
+	cancel()
+	<-done
+	<-done
 	var trs []alerts.Transition
 	err = ReadStream(ctx, js, bus.StreamAlarms, func(m jetstream.Msg) error {
 		tr, err := alerts.DecodeTransition(m.Data())
