@@ -37,31 +37,49 @@ func ReadStream(ctx context.Context, js jetstream.JetStream, stream string, fn f
 	if info.State.Msgs == 0 {
 		return nil
 	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+	// A read that stalls (a node of the cluster just restarted) starts
+	// again after the last message read, at most three times.
+	next := info.State.FirstSeq
+	for attempt := 1; ; attempt++ {
+		done, err := readFrom(ctx, s, next, last, fn, &next)
+		if done || err == nil {
+			return err
+		}
+		if attempt == 3 || ctx.Err() != nil {
+			return fmt.Errorf("stream %s: reading up to %d: %w", stream, last, err)
+		}
+	}
+}
+
+// readFrom reads from seq from to last; next is the sequence after the
+// last message handed to fn. done: fn failed (its error is final).
+func readFrom(ctx context.Context, s jetstream.Stream, from, last uint64, fn func(jetstream.Msg) error, next *uint64) (bool, error) {
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from})
 	if err != nil {
-		return fmt.Errorf("stream %s: %w", stream, err)
+		return false, err
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(2048))
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer it.Stop()
 	for {
-		nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		nctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		m, err := it.Next(jetstream.NextContext(nctx))
 		cancel()
 		if err != nil {
-			return fmt.Errorf("stream %s: reading up to %d: %w", stream, last, err)
+			return false, err
 		}
 		md, err := m.Metadata()
 		if err != nil {
-			return err
+			return false, err
 		}
 		if err := fn(m); err != nil {
-			return err
+			return true, err
 		}
+		*next = md.Sequence.Stream + 1
 		if md.Sequence.Stream >= last {
-			return nil
+			return true, nil
 		}
 	}
 }
