@@ -35,6 +35,7 @@ func Provisioned(cfg *config.Config) Provisioning {
 		Streams: bus.StreamConfigs(bus.StreamOptions{Replicas: r, TelemetryMaxAge: cfg.NATS.Telemetry.MaxAge, AlarmsMaxAge: cfg.Alarms.Retention}),
 		Buckets: []jetstream.KeyValueConfig{
 			alerts.BucketConfig(r),
+			alerts.SharedBucketConfig(r),
 			identity.AuthBucketConfig(r),
 			notify.DedupeBucketConfig(0, r),
 			engine.StateBucketConfig(r),
