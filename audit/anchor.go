@@ -10,9 +10,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/linewatch/linewatch/internal/clock"
 )
 
 // EnsureCheckpointStream creates or updates the AUDIT_CHECKPOINTS stream:

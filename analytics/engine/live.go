@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -99,15 +100,15 @@ type Live struct {
 	// Replicas of the buckets when they must be created here (nats.replicas).
 	Replicas int
 
-	mgr *partition.Manager
+	mgr atomic.Pointer[partition.Manager] // set by Run
 }
 
 // Held lists the lines this worker analyses now.
 func (l *Live) Held() []string {
-	if l.mgr == nil {
-		return nil
+	if m := l.mgr.Load(); m != nil {
+		return m.Held()
 	}
-	return l.mgr.Held()
+	return nil
 }
 
 // Run takes line leases and analyses the held lines until ctx is
@@ -135,7 +136,7 @@ func (l *Live) Run(ctx context.Context) error {
 		return err
 	}
 	lag := &lagAggregate{report: l.Health, raised: map[string]bool{}}
-	l.mgr, err = partition.New(partition.Options{KV: leases, Group: l.Consumer, Worker: l.Worker, Partitions: l.Lines,
+	mgr, err := partition.New(partition.Options{KV: leases, Group: l.Consumer, Worker: l.Worker, Partitions: l.Lines,
 		TTL: l.LeaseTTL, Renew: l.LeaseRenew, Clock: l.Clock, Logger: l.Logger,
 		Run: func(ctx context.Context, ls *partition.Lease) {
 			p := &linePart{live: l, lease: ls, kv: state, met: met, line: ls.Partition,
@@ -151,7 +152,8 @@ func (l *Live) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("analytics partitions: %w", err)
 	}
-	return l.mgr.Run(ctx)
+	l.mgr.Store(mgr)
+	return mgr.Run(ctx)
 }
 
 // bindBucket opens a bucket the provisioning step created, or creates it

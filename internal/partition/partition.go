@@ -167,13 +167,15 @@ func (m *Manager) Run(ctx context.Context) error {
 
 // tick renews, forgets finished work, balances and acquires, once.
 func (m *Manager) tick(ctx context.Context) {
+	now := m.clk.Monotonic()
+	// Renewals first, each with its own time budget: on a loaded host
+	// they must not wait behind the membership listing.
+	m.renew(ctx, now)
 	octx, cancel := context.WithTimeout(ctx, m.o.Renew)
 	defer cancel()
-	now := m.clk.Monotonic()
 	if _, err := m.o.KV.Put(octx, m.memberKey(), []byte(m.o.Worker)); err != nil && ctx.Err() == nil {
 		m.log.Warn("partition: membership not renewed", "err", err)
 	}
-	m.renew(octx, ctx, now)
 	m.reap(octx)
 	n, err := m.members(octx)
 	if err != nil {
@@ -199,12 +201,14 @@ func (m *Manager) leases() []*Lease {
 }
 
 // renew writes every held lease on its last revision.
-func (m *Manager) renew(octx, ctx context.Context, now time.Duration) {
+func (m *Manager) renew(ctx context.Context, now time.Duration) {
 	for _, l := range m.leases() {
 		l.mu.Lock()
 		rev := l.rev
 		l.mu.Unlock()
+		octx, cancel := context.WithTimeout(ctx, m.o.Renew)
 		nrev, err := m.o.KV.Update(octx, m.leaseKey(l.Partition), []byte(m.o.Worker), rev)
+		cancel()
 		switch {
 		case err == nil:
 			l.mu.Lock()
