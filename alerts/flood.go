@@ -52,8 +52,14 @@ func (f *floodTracker) enabled() bool { return f.threshold > 0 && f.window > 0 }
 
 func floodKey(site, line string) string { return "flood." + Key(site+"/"+line) }
 
-func (r *floodRecord) trim(now time.Time, window time.Duration) {
+// trim drops the marks outside the window, and all but the newest keep
+// (threshold + 1: enough to decide start and end, since end_below ≤
+// threshold, and the record stays small however long a flood lasts).
+func (r *floodRecord) trim(now time.Time, window time.Duration, keep int) {
 	r.Marks = slices.DeleteFunc(r.Marks, func(m floodMark) bool { return now.Sub(m.At) >= window })
+	if keep > 0 && len(r.Marks) > keep {
+		r.Marks = r.Marks[len(r.Marks)-keep:]
+	}
 }
 
 // update runs fn on the line's record in one compare-and-set and returns
@@ -100,7 +106,7 @@ func (f *floodTracker) annunciated(ctx context.Context, tr Transition) ([]Transi
 			return false // replayed long after: outside the window it would count in
 		}
 		r.Marks = append(r.Marks, floodMark{At: at, ID: tr.ID})
-		r.trim(at, f.window)
+		r.trim(at, f.window, f.threshold+1)
 		if !r.Flooding && len(r.Marks) > f.threshold {
 			r.Flooding, r.Since = true, at
 			r.Pending = append(r.Pending, f.transition(site, line, r, EvFloodStart, at))
@@ -116,7 +122,7 @@ func (f *floodTracker) expire(ctx context.Context, site, line string, now time.T
 		if !r.Flooding {
 			return false
 		}
-		r.trim(now, f.window)
+		r.trim(now, f.window, f.threshold+1)
 		if len(r.Marks) >= f.endBelow {
 			return false
 		}

@@ -376,3 +376,49 @@ func TestSuppressionAcrossRoleConnectionsIntegration(t *testing.T) {
 		t.Fatalf("transitions %v, want %v", evs, want)
 	}
 }
+
+// An upgrade from the shared consumer "alerts": the line consumers start
+// right after its ack floor, so findings the old workers applied are not
+// applied again and none after them is skipped.
+func TestLineConsumersStartAfterLegacyFloorIntegration(t *testing.T) {
+	nc, js := testenv.NATSConn(t)
+	cfg := scaleConfig(t)
+	ctx := context.Background()
+	msgs := drainBacklog(40) // ten per line
+	publishBacklog(t, js, cfg.Site, msgs)
+	legacy, err := js.CreateOrUpdateConsumer(ctx, bus.StreamFindings, jetstream.ConsumerConfig{
+		Durable: LegacyFindingsConsumer, AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := legacy.Fetch(12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for m := range batch.Messages() {
+		if err := m.DoubleAck(ctx); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 12 {
+		t.Fatalf("fetched %d, want 12", n)
+	}
+	s := newService(t, cfg, nc, newClock(), nil)
+	runFindings(t, s)
+	drained(t, js, cfg, s.Store())
+	// The 28 after the floor: per line t3 on, t0 t1 t2 off (no change: in
+	// this fresh bucket the old workers' activations are not there), t3
+	// off, t0 t1 on.
+	if a, same := counted(s, outcomeApplied), counted(s, CodeNoChange); a != 16 || same != 12 {
+		t.Fatalf("after the legacy floor: %d applied, %d no change; want 16 and 12 (the 28 after it)", a, same)
+	}
+	c, err := js.Consumer(ctx, bus.StreamFindings, FindingsConsumer("filling1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := c.CachedInfo().Config.OptStartSeq; st != 13 {
+		t.Fatalf("line consumer starts at %d, want 13", st)
+	}
+}

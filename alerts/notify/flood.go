@@ -37,10 +37,19 @@ type floodEvent struct {
 }
 
 type lineFlood struct {
+	// Events: the newest activations within the window, at most
+	// threshold + 1 (enough to decide; the record stays small).
 	Events     []floodEvent `json:"events,omitempty"`
 	Active     bool         `json:"active,omitempty"`
 	Since      time.Time    `json:"since,omitzero"`
 	Suppressed int          `json:"suppressed,omitempty"`
+	// The activations that decided the last flood start and end, with
+	// their decisions: a redelivery of one sends the summary (once, by
+	// the dedupe claim) however many events came after it.
+	StartedBy string        `json:"started_by,omitempty"`
+	StartedAs floodDecision `json:"started_as,omitzero"`
+	EndedBy   string        `json:"ended_by,omitempty"`
+	EndedAs   floodDecision `json:"ended_as,omitzero"`
 }
 
 // floodDecision says what to do with one activation.
@@ -107,6 +116,12 @@ func (f *floodTracker) observe(ctx context.Context, tr *alerts.Transition) (floo
 // (whose first decision it returns).
 func (f *floodTracker) decide(lf *lineFlood, tr *alerts.Transition) (d floodDecision, write bool) {
 	cut := tr.Time.Add(-f.cfg.Window)
+	switch tr.ID {
+	case lf.StartedBy:
+		return lf.StartedAs, false
+	case lf.EndedBy:
+		return lf.EndedAs, false
+	}
 	if i := slices.IndexFunc(lf.Events, func(e floodEvent) bool { return e.Transition == tr.ID }); i >= 0 {
 		return lf.Events[i].Decision, false // a redelivery: decide as before, without counting it twice
 	}
@@ -131,6 +146,14 @@ func (f *floodTracker) decide(lf *lineFlood, tr *alerts.Transition) (d floodDeci
 		d.Suppress = true
 	}
 	lf.Events[len(lf.Events)-1].Decision = d
+	if d.Start != nil {
+		lf.StartedBy, lf.StartedAs = tr.ID, d
+	} else if d.End != nil {
+		lf.EndedBy, lf.EndedAs = tr.ID, d
+	}
+	if keep := f.cfg.Threshold + 1; len(lf.Events) > keep {
+		lf.Events = lf.Events[len(lf.Events)-keep:]
+	}
 	return d, true
 }
 
