@@ -125,6 +125,22 @@ func begin(t *testing.T, p *cluster.Plant) time.Duration {
 	return took
 }
 
+// first starts the collector alone and waits until it runs: it
+// provisions the streams and buckets, so the cases that are not about
+// start-up do not pay for processes provisioning together (measured:
+// every create-or-update then waits out its 10 s attempt; see
+// TestAllRolesAtOnceFreshClusterIntegration).
+func first(t *testing.T, p *cluster.Plant) *cluster.Proc {
+	t.Helper()
+	c := run(t, p, "collector", "collector")
+	if err := cluster.Eventually(t.Context(), "the collector running", 4*time.Minute, func() bool {
+		return strings.Contains(c.LogText(), "linewatch running")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func waitSim(t *testing.T, p *cluster.Plant, d time.Duration) {
 	t.Helper()
 	if err := p.WaitSim(t.Context(), cluster.T0.Add(d), 3*time.Minute); err != nil {
@@ -210,7 +226,7 @@ func TestAllRolesAtOnceFreshClusterIntegration(t *testing.T) {
 func TestLeaderKillIntegration(t *testing.T) {
 	p := start(t, nil)
 	ctx := t.Context()
-	c := run(t, p, "collector", "collector")
+	c := first(t, p)
 	run(t, p, "analytics", "analytics")
 	run(t, p, "alerts", "alerts")
 	t.Logf("processes running after %s", begin(t, p).Round(time.Millisecond))
@@ -247,7 +263,7 @@ func TestBucketNodeDownIntegration(t *testing.T) {
 	const nodeDown = 90 * time.Second
 	p := start(t, nil)
 	ctx := t.Context()
-	c := run(t, p, "collector", "collector")
+	c := first(t, p)
 	run(t, p, "analytics", "analytics")
 	run(t, p, "alerts", "alerts")
 	t.Logf("processes running after %s", begin(t, p).Round(time.Millisecond))
@@ -286,7 +302,7 @@ func TestBucketNodeDownIntegration(t *testing.T) {
 // Two analytics workers share the lines: the findings are those of one.
 func TestTwoAnalyticsWorkersIntegration(t *testing.T) {
 	p := start(t, nil)
-	c := run(t, p, "collector", "collector")
+	c := first(t, p)
 	run(t, p, "analytics-1", "analytics")
 	run(t, p, "analytics-2", "analytics")
 	run(t, p, "alerts", "alerts")
@@ -329,7 +345,7 @@ func leases(t *testing.T, p *cluster.Plant) map[string]string {
 func TestAnalyticsWorkerKilledDrainingIntegration(t *testing.T) {
 	p := start(t, nil)
 	ctx := t.Context()
-	c := run(t, p, "collector", "collector")
+	c := first(t, p)
 	run(t, p, "alerts", "alerts")
 	t.Logf("processes running after %s", begin(t, p).Round(time.Millisecond))
 	waitSim(t, p, 20*minute) // a backlog of 20 simulated minutes on TELEMETRY
@@ -381,7 +397,7 @@ func TestAnalyticsWorkerKilledDrainingIntegration(t *testing.T) {
 // Two alerts workers drain a backlog of findings: no transition lost.
 func TestTwoAlertsWorkersDrainingIntegration(t *testing.T) {
 	p := start(t, nil)
-	c := run(t, p, "collector", "collector")
+	c := first(t, p)
 	run(t, p, "analytics", "analytics")
 	t.Logf("processes running after %s", begin(t, p).Round(time.Millisecond))
 	waitSim(t, p, 25*minute) // a backlog on FINDINGS
@@ -394,7 +410,7 @@ func TestTwoAlertsWorkersDrainingIntegration(t *testing.T) {
 // An alerts worker SIGKILLed while two drain a backlog.
 func TestAlertsWorkerKilledDrainingIntegration(t *testing.T) {
 	p := start(t, nil)
-	c := run(t, p, "collector", "collector")
+	c := first(t, p)
 	run(t, p, "analytics", "analytics")
 	t.Logf("processes running after %s", begin(t, p).Round(time.Millisecond))
 	waitSim(t, p, 25*minute)
@@ -426,7 +442,7 @@ func TestFloodTwoWorkersIntegration(t *testing.T) {
 		"alarms.flood.threshold": 2, "alarms.flood.end_below": 1, "alarms.flood.window": "10m",
 		"alarms.routes": []map[string]any{{"name": "hook", "webhook": map[string]any{"url": hook, "secret_file": secret}}},
 	})
-	c := run(t, p, "collector", "collector")
+	c := first(t, p)
 	run(t, p, "analytics", "analytics")
 	run(t, p, "alerts-1", "alerts")
 	run(t, p, "alerts-2", "alerts")
@@ -483,7 +499,7 @@ func TestFloodTwoWorkersIntegration(t *testing.T) {
 // reference, which saw the machine states in process.
 func TestSuppressionAcrossProcessesIntegration(t *testing.T) {
 	p := start(t, nil)
-	c := run(t, p, "collector", "collector")
+	c := first(t, p)
 	run(t, p, "analytics", "analytics")
 	run(t, p, "alerts-1", "alerts")
 	run(t, p, "alerts-2", "alerts")
