@@ -6,7 +6,7 @@ GO      ?= go
 BIN     ?= bin/linewatch
 TIMEOUT ?= 30m
 
-.PHONY: all build test test-deps demo vet fmt bench fuzz clean
+.PHONY: all build test test-cluster test-deps demo cluster-demo vet fmt bench fuzz clean
 
 all: build
 
@@ -34,6 +34,17 @@ test-deps:
 demo: build
 	./$(BIN) demo $(DEMO_FLAGS)
 
+# The cluster cases of docs/deployment.md (three nats-server processes,
+# every role a process; ~15 min). Not in `make test` while they fail.
+test-cluster: test-deps
+	LINEWATCH_CLUSTER_TESTS=1 $(GO) test -count=1 -timeout 60m -v ./internal/cluster/
+
+# The three-node layout of docs/deployment.md on this machine: three
+# nats-server processes (R3), collector, two analytics and two alerts
+# workers as separate processes, the simulated plant and InfluxDB.
+cluster-demo: build
+	$(GO) run ./internal/cmd/clusterdemo -dir linewatch-cluster
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
@@ -44,4 +55,4 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf bin linewatch-data
+	rm -rf bin linewatch-data linewatch-cluster
