@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +25,34 @@ func TestMain(m *testing.M) {
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// debugLogger keeps the simulator's debug log (gopcua's server log
+// included) and prints it only if the test fails: the evidence for a
+// failure seen once in CI (a subscription's first notification that never
+// came) that does not reproduce on demand.
+func debugLogger(t *testing.T) *slog.Logger {
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Logf("simulator debug log:\n%s", buf.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
 
 // startSim starts a manual-clock simulator with anonymous access unless
 // opts say otherwise, closed at test end.

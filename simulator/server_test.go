@@ -298,7 +298,7 @@ func TestPersistentCertificate(t *testing.T) {
 
 // Basic256Sha256 SignAndEncrypt with a user: browse, read and subscribe.
 func TestSecureBrowseReadSubscribe(t *testing.T) {
-	s := startSim(t, Options{PKIDir: t.TempDir(), Users: map[string]string{"qa": "Batch-Rel3ase"}})
+	s := startSim(t, Options{PKIDir: t.TempDir(), Users: map[string]string{"qa": "Batch-Rel3ase"}, Logger: debugLogger(t)})
 	c, err := dial(t, s, "Basic256Sha256", ua.MessageSecurityModeSignAndEncrypt, auth{"qa", "Batch-Rel3ase"})
 	if err != nil {
 		t.Fatal(err)
