@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -36,10 +37,30 @@ func validName(s string) bool {
 	return len(s) <= 128
 }
 
+// historyTimeLayouts: what the time-range fields accept. A time without
+// a zone (the browser's datetime-local field) is read in the site zone,
+// the zone every time on the page is shown in.
+var historyTimeLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02 15:04:05", "2006-01-02"}
+
+// parseHistoryTime reads a time-range field: RFC 3339 (any zone) or a
+// layout of historyTimeLayouts in loc.
+func parseHistoryTime(field, v string, loc *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	for _, layout := range historyTimeLayouts {
+		if t, err := time.ParseInLocation(layout, v, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%s %q is not a time: use YYYY-MM-DDTHH:MM (site time) or RFC 3339.", field, v)
+}
+
 // parseHistory reads the parameters of GET /api/history into a query of
-// site's history: ?before=<cursor>&limit=&line=&tag=&priority=&q=<text>.
+// site's history: ?before=<cursor>&limit=&line=&tag=&priority=&q=<text>
+// &from=&to= (the event's time in [from, to), site zone unless given).
 // Its error is the message for the user.
-func parseHistory(p url.Values, site string) (alerts.HistoryQuery, error) {
+func parseHistory(p url.Values, site string, loc *time.Location) (alerts.HistoryQuery, error) {
 	q := alerts.HistoryQuery{Site: site, Limit: 50}
 	if v := p.Get("before"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
@@ -66,10 +87,30 @@ func parseHistory(p url.Values, site string) (alerts.HistoryQuery, error) {
 	if len(text) > maxSearch {
 		return q, fmt.Errorf("Search text longer than %d bytes.", maxSearch)
 	}
+	var from, to time.Time
+	for _, f := range []struct {
+		name, v string
+		t       *time.Time
+	}{{"From", p.Get("from"), &from}, {"To", p.Get("to"), &to}} {
+		if f.v == "" {
+			continue
+		}
+		t, err := parseHistoryTime(f.name, strings.TrimSpace(f.v), loc)
+		if err != nil {
+			return q, err
+		}
+		*f.t = t
+	}
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		return q, errors.New("From must be before To.")
+	}
 	q.Line = line
 	q.Match = func(t alerts.Transition) bool {
 		a := t.Alarm
 		if (tag != "" && a.Tag != tag) || (prio != "" && a.Priority != prio) {
+			return false
+		}
+		if (!from.IsZero() && t.Time.Before(from)) || (!to.IsZero() && !t.Time.Before(to)) {
 			return false
 		}
 		return text == "" || matchText(text, a.ID, a.Message, a.Machine, a.Tag, string(t.Event), t.By, t.Reason)
@@ -79,7 +120,7 @@ func parseHistory(p url.Values, site string) (alerts.HistoryQuery, error) {
 
 // handleHistory pages back through stream ALARMS, newest first.
 func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, _ session, _ string) {
-	q, err := parseHistory(r.URL.Query(), s.opts.Site)
+	q, err := parseHistory(r.URL.Query(), s.opts.Site, s.fmt.Location())
 	if err != nil {
 		fail(w, http.StatusBadRequest, alerts.CodeInvalid, err.Error())
 		return

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/linewatch/linewatch/alerts"
 )
@@ -13,7 +14,7 @@ import (
 // NATS wildcard or separator reaches the consumer's filter subject).
 func FuzzParseHistory(f *testing.F) {
 	for _, s := range []string{"", "before=12&limit=3", "line=L1&tag=weight&priority=urgent&q=door", "line=L1.*", "line=>", "limit=-1",
-		"q=%00%ff", "before=18446744073709551616", "priority=URGENT", "line=" + strings.Repeat("a", 200)} {
+		"q=%00%ff", "before=18446744073709551616", "priority=URGENT", "line=" + strings.Repeat("a", 200), "from=2026-03-02T07:03&to=2026-03-02T07:05", "from=2026-03-02T07:05Z&to=2026-03-02", "to=yesterday"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
@@ -21,7 +22,7 @@ func FuzzParseHistory(f *testing.F) {
 		if err != nil {
 			return
 		}
-		q, err := parseHistory(v, "plant1")
+		q, err := parseHistory(v, "plant1", time.UTC)
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatal("refusal without a message")

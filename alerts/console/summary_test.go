@@ -210,7 +210,17 @@ func TestHistoryEndpoint(t *testing.T) {
 	if got := items(m); len(got) != 0 {
 		t.Errorf("tag+priority filter: %v", got)
 	}
-	for _, bad := range []string{"before=abc", "limit=0", "limit=1000", "line=L1.*", "line=" + url.QueryEscape("L1 >"), "priority=critical", "q=" + strings.Repeat("x", 201)} {
+	// A time range in the site zone (the browser's datetime-local fields),
+	// or RFC 3339 in any zone: events at 07:03 and 07:04 CET.
+	for _, q := range []string{"from=2026-03-02T07:03&to=2026-03-02T07:05", "from=2026-03-02T06:03:00Z&to=" + url.QueryEscape("2026-03-02T07:05:00+01:00")} {
+		_, m = get(q)
+		got := items(m)
+		if len(got) != 2 || got[0]["message"] != "event number 3" || got[1]["message"] != "event number 2" {
+			t.Errorf("%s: %v", q, got)
+		}
+	}
+	for _, bad := range []string{"before=abc", "limit=0", "limit=1000", "line=L1.*", "line=" + url.QueryEscape("L1 >"), "priority=critical", "q=" + strings.Repeat("x", 201),
+		"from=yesterday", "to=2026-13-01T00:00", "from=2026-03-02T07:05&to=2026-03-02T07:05"} {
 		if code, m := get(bad); code != 400 || m["message"] == "" {
 			t.Errorf("%s: %d %v, want 400 with a message", bad, code, m)
 		}

@@ -463,7 +463,7 @@ function openComment(r) {
 async function loadHistory(more) {
   const p = new URLSearchParams();
   if (more && historyNext) p.set("before", historyNext);
-  for (const [k, id] of [["line", "h-line"], ["tag", "h-tag"], ["priority", "h-priority"], ["q", "h-text"]]) {
+  for (const [k, id] of [["line", "h-line"], ["tag", "h-tag"], ["priority", "h-priority"], ["q", "h-text"], ["from", "h-from"], ["to", "h-to"]]) {
     const v = $(id).value.trim();
     if (v) p.set(k, v);
   }
