@@ -135,6 +135,9 @@ func (l *Live) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, line := range l.Lines { // every line has its series from the start (0: not held)
+		met.release(line)
+	}
 	lag := &lagAggregate{report: l.Health, raised: map[string]bool{}}
 	mgr, err := partition.New(partition.Options{KV: leases, Group: l.Consumer, Worker: l.Worker, Partitions: l.Lines,
 		TTL: l.LeaseTTL, Renew: l.LeaseRenew, Clock: l.Clock, Logger: l.Logger,
@@ -143,7 +146,7 @@ func (l *Live) Run(ctx context.Context) error {
 				log: l.Logger.With("line", ls.Partition, "epoch", ls.Epoch)}
 			p.lag.limit, p.lag.report = l.LagAlarm, lag.reporter(ls.Partition)
 			met.held.WithLabelValues(p.line).Set(1)
-			defer met.held.WithLabelValues(p.line).Set(0)
+			defer met.release(p.line)
 			if err := p.run(ctx); err != nil {
 				p.log.Error("analytics: line stopped", "err", err)
 			}

@@ -49,3 +49,11 @@ func (m *partitionMetrics) observe(line string, now time.Time, w *lagWatch, idle
 	m.pending.WithLabelValues(line).Set(float64(w.pending))
 	m.behind.WithLabelValues(line).Set(max(behind, 0).Seconds())
 }
+
+// release zeroes the line's series: the worker does not hold it (yet, or
+// any more), so it has nothing pending and no lag of its own.
+func (m *partitionMetrics) release(line string) {
+	m.held.WithLabelValues(line).Set(0)
+	m.pending.WithLabelValues(line).Set(0)
+	m.behind.WithLabelValues(line).Set(0)
+}
