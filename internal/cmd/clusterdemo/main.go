@@ -11,6 +11,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"log"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,6 +27,9 @@ func main() {
 	dir := flag.String("dir", "linewatch-cluster", "where the cluster keeps its data (made fresh on each run)")
 	speed := flag.Float64("speed", 30, "simulated seconds per real second")
 	flag.Parse()
+	// gopcua's nodeset import prints "New Node Set …" with package log at
+	// every simulator start: noise here (linewatch routes it to debug).
+	log.SetOutput(io.Discard)
 	if err := run(*dir, *speed); err != nil {
 		fmt.Fprintln(os.Stderr, "clusterdemo:", err)
 		os.Exit(1)
