@@ -116,7 +116,8 @@ func newAuditVerifyCmd() *cobra.Command {
 				if err != nil {
 					return withCode(ExitFailure, fmt.Errorf("%s: %w", file, err))
 				}
-				return printAnchoring(cmd.OutOrStdout(), formatterOf(cfg), file, entries, audit.VerifyAnchored(entries, cps, keys), true)
+				fm := formatterOf(cfg)
+				return printAnchoring(cmd.OutOrStdout(), fm, file, entries, audit.VerifyAnchoredIn(entries, cps, keys, fm.Location()), true)
 			}
 			ctx := cmd.Context()
 			nc, js, cfg, err := target.connect(ctx)
@@ -142,7 +143,8 @@ func newAuditVerifyCmd() *cobra.Command {
 					return withCode(ExitFailure, err)
 				}
 			}
-			return printAnchoring(cmd.OutOrStdout(), formatterOf(cfg), "stream "+audit.Stream, entries, audit.VerifyAnchored(entries, cps, keys), false)
+			f := formatterOf(cfg)
+			return printAnchoring(cmd.OutOrStdout(), f, "stream "+audit.Stream, entries, audit.VerifyAnchoredIn(entries, cps, keys, f.Location()), false)
 		},
 	}
 	target.flags(cmd)
