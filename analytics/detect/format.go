@@ -34,12 +34,9 @@ func (m msgFormat) t(x time.Time) string {
 	return m.time(x)
 }
 
-// formatFor is the message format of a detector built for t.
-func formatFor(t Target) msgFormat { return msgFormat{value: t.Value, time: t.Time} }
-
 // setFormat makes a detector's messages write the Target's unit, decimals
 // and zone; Build calls it.
-func (c *core[P, S]) setFormat(t Target) { c.fm = formatFor(t) }
+func (c *core[P, S]) setFormat(t Target) { c.fm = msgFormat{value: t.Value, time: t.Time} }
 
 // formatted finishes a Build: the new detector writes its messages with
 // t's formats.
