@@ -70,7 +70,7 @@ func (d *Flatline) Update(s sample.Sample, dst []analytics.Finding) []analytics.
 	if !st.Active && flat >= d.p.Duration {
 		st.Active = true
 		msg := fmt.Sprintf("%s looks stuck: value %s (±%s) unchanged for %v since %s",
-			s.Tag, d.fm.v(st.Ref), d.fm.v(d.p.Tolerance), flat, d.fm.t(st.Since))
+			s.Tag, d.fm.v(st.Ref), d.fm.v(d.p.Tolerance), flat.Round(time.Second), d.fm.t(st.Since))
 		return append(dst, finding(s, NameFlatline, "stuck", true, flat.Seconds(), d.p.Duration.Seconds(), analytics.Warning, msg, nil))
 	}
 	return dst

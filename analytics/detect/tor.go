@@ -197,17 +197,17 @@ func (d *TOR) torFinding(s sample.Sample, i int, active bool, sev analytics.Seve
 	switch {
 	case !active:
 		msg = fmt.Sprintf("%s time-out-of-refrigeration %s cleared: batch %s ended with %v of %v used (%s)",
-			s.Tag, rule, s.Batch, st.Used, d.p.Budget, usedPct(used))
+			s.Tag, rule, s.Batch, st.Used.Round(time.Second), d.p.Budget, usedPct(used))
 	case rule == "freeze":
 		msg = fmt.Sprintf("%s freeze-sensitive product at or below %s: %s, %v frozen (allowed %v)",
-			s.Tag, d.fm.v(*d.p.FreezeLimit), d.fm.v(s.Value), st.Frozen, d.p.FreezeBudget)
+			s.Tag, d.fm.v(*d.p.FreezeLimit), d.fm.v(s.Value), st.Frozen.Round(time.Second), d.p.FreezeBudget)
 		return finding(s, NameTOR, rule, active, st.Frozen.Seconds(), d.p.FreezeBudget.Seconds(), sev, msg, ev)
 	case rule == "budget":
 		msg = fmt.Sprintf("%s time-out-of-refrigeration budget used up: %v outside %s – %s of %v allowed (%s)",
-			s.Tag, st.Used, d.fm.v(d.p.Low), d.fm.v(d.p.High), d.p.Budget, usedPct(used))
+			s.Tag, st.Used.Round(time.Second), d.fm.v(d.p.Low), d.fm.v(d.p.High), d.p.Budget, usedPct(used))
 	default:
 		msg = fmt.Sprintf("%s time-out-of-refrigeration at %s of budget: %v outside %s – %s of %v allowed",
-			s.Tag, usedPct(used), st.Used, d.fm.v(d.p.Low), d.fm.v(d.p.High), d.p.Budget)
+			s.Tag, usedPct(used), st.Used.Round(time.Second), d.fm.v(d.p.Low), d.fm.v(d.p.High), d.p.Budget)
 	}
 	limit := 100.0
 	if i < len(d.p.Warn) {
