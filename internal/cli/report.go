@@ -195,8 +195,9 @@ func signerKeys(cfg *config.Config, files []string) (edkey.Keyring, error) {
 }
 
 // auditTrail reads the audit entries for the cross-check: an export file
-// (verified, anchored by a trusted checkpoint) or the live stream.
-func auditTrail(cmd *cobra.Command, target natsTarget, file string, keys edkey.Keyring) ([]audit.Entry, string, error) {
+// (verified, anchored by a trusted checkpoint) or the live stream; loc is
+// the zone of the times in its problems.
+func auditTrail(cmd *cobra.Command, target natsTarget, file string, keys edkey.Keyring, loc *time.Location) ([]audit.Entry, string, error) {
 	if file != "" {
 		f, err := os.Open(file)
 		if err != nil {
@@ -207,7 +208,7 @@ func auditTrail(cmd *cobra.Command, target natsTarget, file string, keys edkey.K
 		if err != nil {
 			return nil, "", fmt.Errorf("%s: %w", file, err)
 		}
-		a := audit.VerifyAnchored(entries, cps, keys)
+		a := audit.VerifyAnchoredIn(entries, cps, keys, loc)
 		if !a.OK() {
 			return nil, "", fmt.Errorf("audit export %s does not verify: %w", file, &a.Problems[0])
 		}
@@ -231,7 +232,7 @@ func auditTrail(cmd *cobra.Command, target natsTarget, file string, keys edkey.K
 	if err != nil {
 		return nil, "", err
 	}
-	if a := audit.VerifyAnchored(entries, cps, keys); !a.OK() {
+	if a := audit.VerifyAnchoredIn(entries, cps, keys, loc); !a.OK() {
 		return nil, "", fmt.Errorf("audit stream %s does not verify: %w", audit.Stream, &a.Problems[0])
 	}
 	return entries, "audit stream " + audit.Stream, nil
@@ -278,7 +279,7 @@ func newReportVerifyCmd() *cobra.Command {
 						crossNotes = append(crossNotes, "audit cross-check NOT done (offline): pass --audit EXPORT or -c CONFIG to check each signature against the audit trail")
 					}
 				default:
-					entries, src, err := auditTrail(cmd, target, auditFile, keys)
+					entries, src, err := auditTrail(cmd, target, auditFile, keys, vf.Location())
 					if err != nil {
 						verr = fmt.Errorf("audit cross-check: %w", err)
 					} else if errs := v.CrossCheck(entries); len(errs) > 0 {
