@@ -184,6 +184,7 @@ type RollingMKT struct {
 	core[MKTParams, mktState]
 	width  int64   // bucket width, ns
 	limitW float64 // weight of the limit temperature
+	zero   float64 // absolute zero in the tag's scale: readings at or below it are not temperatures
 	wcache [256]weightEntry
 	// cached bucket of the newest reading (not state: derived)
 	curAbs, curStart int64
@@ -197,7 +198,8 @@ func NewRollingMKT(p MKTParams) (*RollingMKT, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &RollingMKT{core: core[MKTParams, mktState]{name: NameMKT, p: p}, width: int64(p.Window) / int64(p.Buckets), limitW: mktWeight(p.Activation, toCelsius(p.Scale, p.Limit))}
+	d := &RollingMKT{core: core[MKTParams, mktState]{name: NameMKT, p: p}, width: int64(p.Window) / int64(p.Buckets), limitW: mktWeight(p.Activation, toCelsius(p.Scale, p.Limit)),
+		zero: fromCelsius(p.Scale, -kelvin)}
 	d.st.Slot = make([]int64, p.Buckets)
 	d.st.W = make([]float64, p.Buckets)
 	d.st.D = make([]float64, p.Buckets)
@@ -277,7 +279,7 @@ func (d *RollingMKT) bucketOf(ns int64) (int64, int) {
 func (d *RollingMKT) Update(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
 	st := &d.st
 	now := s.Time.UnixNano()
-	if !usable(s) || toCelsius(d.p.Scale, s.Value) <= -kelvin || (st.Have && now < st.LastNs) {
+	if !usable(s) || s.Value <= d.zero || (st.Have && now < st.LastNs) {
 		return dst
 	}
 	head, slot := d.bucketOf(now)
