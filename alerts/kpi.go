@@ -6,6 +6,8 @@ import (
 	"io"
 	"slices"
 	"time"
+
+	"github.com/linewatch/linewatch/internal/display"
 )
 
 // KPIOptions sets the period and thresholds of the alarm-system KPIs.
@@ -148,15 +150,16 @@ func chatters(ts []time.Time, count int, window time.Duration) bool {
 	return false
 }
 
-// WriteKPI prints the KPIs with the EEMUA 191 / ISA-18.2 reference values.
-func WriteKPI(w io.Writer, k KPI) error {
+// WriteKPI prints the KPIs with the EEMUA 191 / ISA-18.2 reference
+// values, times in the site zone of f (nil: UTC).
+func WriteKPI(w io.Writer, k KPI, f *display.Formatter) error {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
-	p("Alarm KPIs %s … %s\n", k.Since.UTC().Format(time.RFC3339), k.Until.UTC().Format(time.RFC3339))
+	p("Alarm KPIs %s … %s\n", f.Time(k.Since), f.Time(k.Until))
 	p("  annunciated alarms        %d\n", k.Annunciated)
 	p("  per 10 minutes, average   %.2f   (ISA-18.2: ~1 acceptable, ~2 manageable)\n", k.PerTenMinutesAvg)
 	peak := ""
 	if !k.PeakAt.IsZero() {
-		peak = " at " + k.PeakAt.UTC().Format(time.RFC3339)
+		peak = " at " + f.Time(k.PeakAt)
 	}
 	p("  per 10 minutes, peak      %d%s   (target ≤ 10)\n", k.PerTenMinutesPeak, peak)
 	p("  time in flood             %.1f %%   (target < 1 %%)\n", k.FloodPercent)
@@ -176,7 +179,7 @@ func WriteKPI(w io.Writer, k KPI) error {
 	}
 	p("  stale alarms (active > 24 h): %d\n", len(k.Stale))
 	for _, s := range k.Stale {
-		p("    %-60s active since %s (%s, %s)\n", s.ID, s.ActiveSince.UTC().Format(time.RFC3339), s.ActiveFor.Round(time.Minute), s.State)
+		p("    %-60s active since %s (%s, %s)\n", s.ID, f.Time(s.ActiveSince), s.ActiveFor.Round(time.Minute), s.State)
 	}
 	return nil
 }

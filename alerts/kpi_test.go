@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/display"
 )
 
 func activation(id string, p Priority, at time.Time, to State) Transition {
@@ -56,8 +59,12 @@ func TestComputeKPI(t *testing.T) {
 		t.Fatalf("priorities %+v", k.PriorityCounts)
 	}
 	var buf bytes.Buffer
-	WriteKPI(&buf, k)
+	WriteKPI(&buf, k, display.MustNew(&config.Config{TimeZone: "America/New_York"}))
 	if !strings.Contains(buf.String(), "time in flood             16.7 %") {
+		t.Fatalf("report:\n%s", buf.String())
+	}
+	// Times in the site zone, 24-hour, labelled (EST in March before DST).
+	if !strings.HasPrefix(buf.String(), "Alarm KPIs 2026-03-01 03:00:00 EST … 2026-03-01 04:00:00 EST\n") {
 		t.Fatalf("report:\n%s", buf.String())
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/identity"
 	"github.com/linewatch/linewatch/internal/clock"
+	"github.com/linewatch/linewatch/internal/display"
 )
 
 // Options of a Service; every field is optional.
@@ -157,6 +158,7 @@ func New(cfg *config.Config, nc *nats.Conn, opts Options) (*Service, error) {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
 	p := PolicyFrom(cfg.Alarms)
+	p.Time = display.MustNew(cfg).Time
 	st, err := OpenStore(ctx, js, cfg.NATS.Replicas, p)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)

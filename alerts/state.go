@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/analytics"
+	"github.com/linewatch/linewatch/internal/display/text"
 )
 
 // Role says who causes an input; person-caused events need an operator or
@@ -55,6 +56,17 @@ type Policy struct {
 	// Chatter: ChatterCount or more activations within ChatterWindow.
 	ChatterCount  int
 	ChatterWindow time.Duration
+	// Time writes the times of refusal messages for people (the site zone,
+	// display.Formatter.Time); nil: UTC, 24-hour, labelled.
+	Time func(time.Time) string
+}
+
+// time writes t for a refusal message.
+func (p Policy) time(t time.Time) string {
+	if p.Time == nil {
+		return text.Time(t, time.UTC)
+	}
+	return p.Time(t)
 }
 
 // Error is a refused input: Code is one of the Code… constants, Message
@@ -115,7 +127,7 @@ func Apply(a Alarm, in Input, now time.Time, p Policy) (Alarm, Transition, error
 	case EvActivate, EvClear:
 		err = applyFinding(&b, a, in, p)
 	case EvAck:
-		err = applyAck(&b, a, in, now)
+		err = applyAck(&b, a, in, now, p)
 	case EvReset:
 		if a.State != Latched {
 			return a, Transition{}, refuse(CodeNotLatched, "alarm %s is %s, only a latched alarm can be reset", a.ID, a.State)
@@ -133,7 +145,7 @@ func Apply(a Alarm, in Input, now time.Time, p Policy) (Alarm, Transition, error
 			return a, Transition{}, refuse(CodeNotShelved, "alarm %s is %s, not shelved", a.ID, a.State)
 		}
 		if now.Before(a.ShelvedUntil) {
-			return a, Transition{}, refuse(CodeIllegal, "shelve of %s runs until %s", a.ID, a.ShelvedUntil.Format(time.RFC3339))
+			return a, Transition{}, refuse(CodeIllegal, "shelve of %s runs until %s", a.ID, p.time(a.ShelvedUntil))
 		}
 		unshelve(&b)
 	case EvSuppress:
@@ -290,7 +302,7 @@ func chatter(prev []time.Time, t time.Time, p Policy) ([]time.Time, bool) {
 	return out, len(out) >= p.ChatterCount
 }
 
-func applyAck(b *Alarm, a Alarm, in Input, now time.Time) error {
+func applyAck(b *Alarm, a Alarm, in Input, now time.Time, p Policy) error {
 	switch a.State {
 	case Unacknowledged:
 		b.State = Acknowledged
@@ -300,7 +312,7 @@ func applyAck(b *Alarm, a Alarm, in Input, now time.Time) error {
 			b.State = Latched
 		}
 	case Acknowledged, Latched:
-		return refuse(CodeAlreadyAcknowledged, "alarm %s was already acknowledged by %s at %s", a.ID, a.AckedBy, a.AckedAt.Format(time.RFC3339))
+		return refuse(CodeAlreadyAcknowledged, "alarm %s was already acknowledged by %s at %s", a.ID, a.AckedBy, p.time(a.AckedAt))
 	default:
 		return refuse(CodeIllegal, "alarm %s is %s: nothing to acknowledge", a.ID, a.State)
 	}
@@ -321,7 +333,7 @@ func applyShelve(b *Alarm, a Alarm, in Input, now time.Time, p Policy) error {
 	}
 	switch a.State {
 	case Shelved:
-		return refuse(CodeAlreadyShelved, "alarm %s is already shelved by %s until %s", a.ID, a.ShelvedBy, a.ShelvedUntil.Format(time.RFC3339))
+		return refuse(CodeAlreadyShelved, "alarm %s is already shelved by %s until %s", a.ID, a.ShelvedBy, p.time(a.ShelvedUntil))
 	case SuppressedByDesign, OutOfService:
 		return refuse(CodeIllegal, "alarm %s is %s and cannot be shelved", a.ID, a.State)
 	}

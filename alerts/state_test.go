@@ -273,3 +273,34 @@ func TestChattering(t *testing.T) {
 		t.Fatalf("chattering should end: %+v", a)
 	}
 }
+
+// TestRefusalTimesInSiteZone: a refusal that names a time (already
+// acknowledged at, shelved until) writes it with Policy.Time, the site
+// zone 24-hour and labelled; without it, UTC.
+func TestRefusalTimesInSiteZone(t *testing.T) {
+	dublin, err := time.LoadLocation("Europe/Dublin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zoned := policy
+	zoned.Time = func(x time.Time) string { return x.In(dublin).Format("2006-01-02 15:04:05 MST") }
+	for _, c := range []struct {
+		p    Policy
+		s    State
+		in   Input
+		want string
+	}{
+		{zoned, Acknowledged, Input{Event: EvAck, Role: RoleOperator, By: "alice"},
+			"alarm site1/l1/m1/temp/limits/hi was already acknowledged by bob at 2026-03-01 08:00:00 GMT"},
+		{zoned, Shelved, Input{Event: EvShelve, Role: RoleOperator, By: "alice", Reason: "x", Duration: time.Minute},
+			"alarm site1/l1/m1/temp/limits/hi is already shelved by bob until 2026-03-01 09:00:00 GMT"},
+		{policy, Shelved, Input{Event: EvShelveExpire, Role: RoleSystem},
+			"shelve of site1/l1/m1/temp/limits/hi runs until 2026-03-01 09:00:00 UTC"},
+	} {
+		_, _, err := Apply(base(c.s), c.in, t0, c.p)
+		var e *Error
+		if !asError(err, &e) || e.Message != c.want {
+			t.Errorf("%s on %s: %v, want message %q", c.in.Event, c.s, err, c.want)
+		}
+	}
+}

@@ -204,3 +204,21 @@ func TestCheckpointerIntegration(t *testing.T) {
 		t.Fatal("a forged checkpoint on the subject was accepted")
 	}
 }
+
+// TestVerifyAnchoredInZone: the checkpoint times in problems are written
+// for people in the given zone, 24-hour and labelled.
+func TestVerifyAnchoredInZone(t *testing.T) {
+	key, trusted := newKey(t)
+	e := chain(8)
+	signedAt := time.Date(2026, 7, 2, 13, 0, 0, 0, time.UTC)
+	cps := []Checkpoint{SignCheckpoint(key, 8, e[7].Hash, signedAt)}
+	e[1].Actor = "mallory" // rewritten, every later hash recomputed
+	reseal(e, 1)
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := VerifyAnchoredIn(e, cps, trusted, ny)
+	wantProblem(t, a, 8, "does not match the checkpoint signed at 2026-07-02 09:00:00 EDT (")
+	wantProblem(t, VerifyAnchored(e, cps, trusted), 8, "does not match the checkpoint signed at 2026-07-02 13:00:00 UTC (")
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/linewatch/linewatch/internal/display/text"
 	"github.com/linewatch/linewatch/internal/edkey"
 )
 
@@ -48,14 +49,17 @@ func SignCheckpoint(key ed25519.PrivateKey, seq uint64, hash string, now time.Ti
 }
 
 // Verify checks the signature with a trusted key.
-func (c Checkpoint) Verify(trusted edkey.Keyring) error {
+func (c Checkpoint) Verify(trusted edkey.Keyring) error { return c.verify(trusted, time.UTC) }
+
+// verify is Verify with the checkpoint's time written in loc.
+func (c Checkpoint) verify(trusted edkey.Keyring, loc *time.Location) error {
 	pub, ok := trusted[c.KeyID]
 	if !ok {
-		return fmt.Errorf("checkpoint of seq %d (%s) is signed by key %s, which is not trusted (audit.trusted_keys)", c.Seq, c.Time.Format(time.RFC3339), c.KeyID)
+		return fmt.Errorf("checkpoint of seq %d (%s) is signed by key %s, which is not trusted (audit.trusted_keys)", c.Seq, text.Time(c.Time, loc), c.KeyID)
 	}
 	sig, err := base64.StdEncoding.Strict().DecodeString(c.Sig)
 	if err != nil || len(sig) != ed25519.SignatureSize || c.V != SchemaVersion || !ed25519.Verify(pub, c.message(), sig) {
-		return fmt.Errorf("checkpoint of seq %d (%s): signature does not verify with key %s: it was edited or forged", c.Seq, c.Time.Format(time.RFC3339), c.KeyID)
+		return fmt.Errorf("checkpoint of seq %d (%s): signature does not verify with key %s: it was edited or forged", c.Seq, text.Time(c.Time, loc), c.KeyID)
 	}
 	return nil
 }
@@ -81,8 +85,14 @@ func (a Anchoring) OK() bool { return len(a.Problems) == 0 }
 // every later hash recomputed, changes the hash at the head), and no
 // trusted checkpoint may lie beyond the last entry (a truncated trail).
 // Checkpoints before the first entry are ignored (an export that starts
-// later).
+// later). Times in the problems are UTC; see VerifyAnchoredIn.
 func VerifyAnchored(entries []Entry, cps []Checkpoint, trusted edkey.Keyring) Anchoring {
+	return VerifyAnchoredIn(entries, cps, trusted, time.UTC)
+}
+
+// VerifyAnchoredIn is VerifyAnchored with the checkpoint times of its
+// problems written for people in loc (the site zone, 24-hour, labelled).
+func VerifyAnchoredIn(entries []Entry, cps []Checkpoint, trusted edkey.Keyring, loc *time.Location) Anchoring {
 	var a Anchoring
 	a.Problems = Problems(entries)
 	bySeq := make(map[uint64]int, len(entries))
@@ -95,7 +105,7 @@ func VerifyAnchored(entries []Entry, cps []Checkpoint, trusted edkey.Keyring) An
 	}
 	truncatedAt := uint64(0)
 	for _, c := range cps {
-		if err := c.Verify(trusted); err != nil {
+		if err := c.verify(trusted, loc); err != nil {
 			a.Problems = append(a.Problems, ChainError{Index: -1, Seq: c.Seq, Problem: err.Error()})
 			continue
 		}
@@ -106,10 +116,10 @@ func VerifyAnchored(entries []Entry, cps []Checkpoint, trusted edkey.Keyring) An
 			}
 		case c.Seq < first:
 		case !ok:
-			a.Problems = append(a.Problems, ChainError{Index: -1, Seq: c.Seq, Problem: fmt.Sprintf("entry seq %d, signed in the checkpoint of %s, is missing", c.Seq, c.Time.Format(time.RFC3339))})
+			a.Problems = append(a.Problems, ChainError{Index: -1, Seq: c.Seq, Problem: fmt.Sprintf("entry seq %d, signed in the checkpoint of %s, is missing", c.Seq, text.Time(c.Time, loc))})
 		case entries[i].Hash != c.Hash:
 			a.Problems = append(a.Problems, ChainError{Index: i, Seq: c.Seq, Problem: fmt.Sprintf("hash %s does not match the checkpoint signed at %s (%s): this entry or one before it was rewritten, inserted or removed",
-				short(entries[i].Hash), c.Time.Format(time.RFC3339), short(c.Hash))})
+				short(entries[i].Hash), text.Time(c.Time, loc), short(c.Hash))})
 		default:
 			if a.Head == nil || c.Seq > a.Head.Seq || (c.Seq == a.Head.Seq && c.Time.After(a.Head.Time)) {
 				cp := c

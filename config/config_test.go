@@ -50,8 +50,9 @@ func TestBadConfigs(t *testing.T) {
 			`16:7 analytics.rules[1].cpk: tag filling1/filler/fill_weight has no spec limits`,
 			`16:22 analytics.rules[1].cpk.min_cpk: must be ≥ 0`,
 			`16:39 analytics.rules[1].cpk.min_samples: must be ≥ 2`,
-			`17:14 analytics.lag_alarm: must be at least 1s`,
-			`18:36 collector.comm_loss_alarm_delay: must be at least 0s`,
+			`19:7 analytics.rules[2].mkt: tag filling1/filler/fill_weight: unit "g" is not a temperature (°C, °F or K)`,
+			`20:14 analytics.lag_alarm: must be at least 1s`,
+			`21:36 collector.comm_loss_alarm_delay: must be at least 0s`,
 		},
 		"leases.yaml": {
 			`10:14 analytics.lease_ttl: must be 1s to 1m`,

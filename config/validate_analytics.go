@@ -147,7 +147,7 @@ func (c *Config) Target(t TagRef) detect.Target {
 		loc = time.UTC // refused by Validate; messages still read
 	}
 	return detect.Target{
-		Tag: t.String(), Machine: t.Line.ID + "/" + t.Machine.ID, Role: t.Tag.Role,
+		Tag: t.String(), Machine: t.Line.ID + "/" + t.Machine.ID, Role: t.Tag.Role, Unit: t.Tag.Unit,
 		Lo: l.Lo, Hi: l.Hi, LoLo: l.LoLo, HiHi: l.HiHi, LSL: sp.LSL, USL: sp.USL,
 		HasTag: func(name string) bool { return line.findTag(t.Machine.ID, name) != nil },
 		Value:  func(v float64) string { return text.Number(v, dec, t.Tag.Unit) },

@@ -8,6 +8,7 @@ import (
 
 	"github.com/linewatch/linewatch/analytics/detect"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/display"
 	"github.com/linewatch/linewatch/store"
 )
 
@@ -59,9 +60,13 @@ func (d *dash) coldChainPanels(tags []config.TagRef, band detect.TORParams) []co
 	low, high := band.Low, band.High
 	var temps, hums []config.TagRef
 	decimals := 1.0
+	unit := "°C" // a temperature tag without a unit is taken as °C (as MKT does)
 	for _, t := range tags {
 		switch t.Tag.Role {
 		case "temperature":
+			if len(temps) == 0 && t.Tag.Unit != "" {
+				unit = t.Tag.Unit
+			}
 			temps = append(temps, t)
 			if band.High == 0 && t.Tag.Spec.LSL != nil && t.Tag.Spec.USL != nil {
 				low, high = *t.Tag.Spec.LSL, *t.Tag.Spec.USL
@@ -77,10 +82,11 @@ func (d *dash) coldChainPanels(tags []config.TagRef, band detect.TORParams) []co
 		c := append([]string{fSite, fLine, fMachine}, tagFilter(t)...)
 		return where(append(c, extra...)...)
 	}
+	temp := func(v float64) string { return display.Number(v, int(decimals), unit) }
 	if len(temps) > 0 {
-		p := d.timeSeries("Temperature", fmt.Sprintf("Storage temperature against the %g–%g °C band (blue: too cold, red: too warm).", low, high)).
+		p := d.timeSeries("Temperature", fmt.Sprintf("Storage temperature against the %s – %s band (blue: too cold, red: too warm).", temp(low), temp(high))).
 			Span(24).
-			Unit("celsius").Decimals(decimals).
+			Unit(unitFor(unit)).Decimals(decimals).
 			Thresholds(thresholds(bandSteps(low, high))).
 			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeLineAndArea)).
 			AxisSoftMin(low - 2).AxisSoftMax(high + 2)
@@ -99,8 +105,8 @@ func (d *dash) coldChainPanels(tags []config.TagRef, band detect.TORParams) []co
 		}
 		if r, ok := det["mkt"]; ok {
 			p := d.timeSeries("Rolling MKT: "+t.Tag.Name,
-				fmt.Sprintf("Mean kinetic temperature over the last %s (ΔH/R %g K) against the label storage limit %g °C.", r.MKT.Window, orDefault(r.MKT.Activation, 10000), r.MKT.Limit)).
-				Unit("celsius").Decimals(decimals).
+				fmt.Sprintf("Mean kinetic temperature over the last %s (ΔH/R %g K) against the label storage limit %s.", r.MKT.Window, orDefault(r.MKT.Activation, 10000), temp(r.MKT.Limit))).
+				Unit(unitFor(unit)).Decimals(decimals).
 				WithTarget(d.series("A", "",
 					fmt.Sprintf(`SELECT last("mkt") AS "MKT", last("mkt_limit") AS "limit" FROM %s %s %s fill(none)`, g.m(store.MeasurementSPC), spcWhere("mkt"), byTime),
 					"time", "MKT", "limit")).
@@ -114,7 +120,7 @@ func (d *dash) coldChainPanels(tags []config.TagRef, band detect.TORParams) []co
 		}
 		if r, ok := det["tor"]; ok {
 			out = append(out, d.gauge("TOR budget used: "+t.Tag.Name,
-				fmt.Sprintf("Share of the %s time-out-of-refrigeration budget (outside %g–%g °C) used.", r.TOR.Budget, r.TOR.Low, r.TOR.High)).
+				fmt.Sprintf("Share of the %s time-out-of-refrigeration budget (outside %s – %s) used.", r.TOR.Budget, temp(r.TOR.Low), temp(r.TOR.High))).
 				// tor_used_pct is written in percent (0–100), not as a fraction.
 				Unit("percent").Decimals(0).Min(0).Max(100).
 				Thresholds(thresholds(rising(colGood, 50.0, colWarn, 80.0, colOOS, 100.0, colBad))).

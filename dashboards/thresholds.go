@@ -1,13 +1,13 @@
 package dashboards
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/display"
 )
 
 // Grafana colours used consistently: the worse the condition, the redder.
@@ -79,12 +79,20 @@ func thresholds(steps []dashboard.Threshold) *dashboard.ThresholdsConfigBuilder 
 func limitsText(t *config.Tag) string {
 	var parts []string
 	for _, l := range t.NamedLimits() {
-		parts = append(parts, fmt.Sprintf("%s %g", l.Name, l.Value))
+		parts = append(parts, l.Name+" "+display.Number(l.Value, decimalsOf(t), ""))
 	}
 	if len(parts) == 0 {
 		return "no limits configured"
 	}
-	return strings.Join(parts, ", ") + " " + t.Unit
+	return strings.TrimSpace(strings.Join(parts, ", ") + " " + t.Unit)
+}
+
+// decimalsOf is the tag's decimals (display.DefaultDecimals if unset).
+func decimalsOf(t *config.Tag) int {
+	if t.Decimals != nil {
+		return *t.Decimals
+	}
+	return display.DefaultDecimals
 }
 
 func uniq(v []float64) []float64 {

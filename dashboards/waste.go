@@ -7,6 +7,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/display"
 	"github.com/linewatch/linewatch/store"
 )
 
@@ -49,7 +50,8 @@ func (g *gen) waste() (*dash, error) {
 			// analytics writes no capability statistics, so they are computed
 			// from the stored values: overall σ per batch, i.e. Pp-style indices.
 			d.b.WithPanel(d.tablePanel("Capability per batch: "+t.String(),
-				fmt.Sprintf("Good-quality values of %s per batch in the dashboard range: mean, overall σ and the one-sided indices Ppl = (mean − LSL)/3σ and Ppu = (USL − mean)/3σ against LSL %g / USL %g. Ppk = (half the tolerance − |mean − its centre|)/3σ, the smaller of the two: below 1.0 makes out-of-specification product, 1.33 is the usual minimum.", t, lsl, usl)).
+				fmt.Sprintf("Good-quality values of %s per batch in the dashboard range: mean, overall σ and the one-sided indices Ppl = (mean − LSL)/3σ and Ppu = (USL − mean)/3σ against LSL %s / USL %s. Ppk = (half the tolerance − |mean − its centre|)/3σ, the smaller of the two: below 1.0 makes out-of-specification product, 1.33 is the usual minimum.", t,
+					display.Number(lsl, decimalsOf(t.Tag), t.Tag.Unit), display.Number(usl, decimalsOf(t.Tag), t.Tag.Unit))).
 				Span(12).
 				OverrideByRegexp("Pp[luk]", []dashboard.DynamicConfigValue{
 					{Id: "decimals", Value: 2},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/audit"
+	"github.com/linewatch/linewatch/internal/display"
 	"github.com/linewatch/linewatch/internal/edkey"
 )
 
@@ -24,8 +25,10 @@ func esMessage(es ESignature) []byte {
 		es.Time.UTC().Format(time.RFC3339Nano), es.KeyID, strconv.FormatUint(es.AuditSeq, 10), es.AuditHash}, "\x00"))
 }
 
-func (es ESignature) describe(i int) string {
-	return fmt.Sprintf("electronic signature %d (%s, %s, %s)", i+1, es.Name, es.Meaning, es.Time.UTC().Format(time.RFC3339))
+// describe names the i-th signature for a verification message, its time
+// in the report's zone (f; nil: UTC).
+func (es ESignature) describe(i int, f *display.Formatter) string {
+	return fmt.Sprintf("electronic signature %d (%s, %s, %s)", i+1, es.Name, es.Meaning, f.Time(es.Time))
 }
 
 // auditNew is the New field of the report.signed entry of es.
@@ -43,16 +46,16 @@ func verifyESignatures(r *Report, keys edkey.Keyring) []error {
 	if err != nil {
 		return []error{err}
 	}
-	return checkESignatures(r.Signatures, digest, Meanings, func(i int) []byte { return esMessage(r.Signatures[i]) }, keys)
+	return checkESignatures(r.Signatures, digest, Meanings, func(i int) []byte { return esMessage(r.Signatures[i]) }, keys, formatter(r))
 }
 
 // checkESignatures checks sigs against the digest of their report without
 // signatures; message(i) is what the seal of sigs[i] signs in the
 // report's schema.
-func checkESignatures(sigs []ESignature, digest string, meanings []string, message func(i int) []byte, keys edkey.Keyring) []error {
+func checkESignatures(sigs []ESignature, digest string, meanings []string, message func(i int) []byte, keys edkey.Keyring, f *display.Formatter) []error {
 	var errs []error
 	for i, es := range sigs {
-		who := es.describe(i)
+		who := es.describe(i, f)
 		if es.ReportDigest != digest {
 			errs = append(errs, fmt.Errorf("%s is bound to another report (digest %s…, this report %s…): it was copied", who, prefix16(es.ReportDigest), digest[:16]))
 		}
@@ -75,9 +78,12 @@ func checkESignatures(sigs []ESignature, digest string, meanings []string, messa
 // trail: the report.signed entry the signature names must exist with the
 // same hash, signer, time, meaning and report digest. Verify the entries
 // (audit.VerifyAnchored) first; CrossCheck trusts them.
-func CrossCheck(r *Report, entries []audit.Entry) []error { return crossCheck(r.Signatures, entries) }
+func CrossCheck(r *Report, entries []audit.Entry) []error {
+	return crossCheck(r.Signatures, entries, formatter(r))
+}
 
-func crossCheck(sigs []ESignature, entries []audit.Entry) []error {
+// crossCheck is CrossCheck of sigs, times written with f (nil: UTC).
+func crossCheck(sigs []ESignature, entries []audit.Entry, f *display.Formatter) []error {
 	bySeq := make(map[uint64]audit.Entry, len(entries))
 	for _, e := range entries {
 		bySeq[e.Seq] = e
@@ -87,11 +93,11 @@ func crossCheck(sigs []ESignature, entries []audit.Entry) []error {
 		e, ok := bySeq[es.AuditSeq]
 		switch {
 		case !ok:
-			errs = append(errs, fmt.Errorf("%s has no matching audit entry (it names seq %d, which is not in the audit trail read)", es.describe(i), es.AuditSeq))
+			errs = append(errs, fmt.Errorf("%s has no matching audit entry (it names seq %d, which is not in the audit trail read)", es.describe(i, f), es.AuditSeq))
 		case e.Hash != es.AuditHash || e.Action != audit.ActionReportSigned || e.Actor != es.User || !e.Time.Equal(es.Time) ||
 			e.New != auditNew(es.Meaning, es.ReportDigest, es.Role):
-			errs = append(errs, fmt.Errorf("%s has no matching audit entry (seq %d is %s by %s at %s: %s)", es.describe(i), es.AuditSeq,
-				e.Action, e.Actor, e.Time.Format(time.RFC3339), e.New))
+			errs = append(errs, fmt.Errorf("%s has no matching audit entry (seq %d is %s by %s at %s: %s)", es.describe(i, f), es.AuditSeq,
+				e.Action, e.Actor, f.Time(e.Time), e.New))
 		}
 	}
 	return errs

@@ -441,3 +441,17 @@ func TestSigningPasswordGuessesLimitedIntegration(t *testing.T) {
 		t.Fatalf("another signer after jane's guesses: %+v", rep)
 	}
 }
+
+// TestCrossCheckTimesInReportZone: verification messages name a
+// signature's time, and the audit entry's, in the report's zone.
+func TestCrossCheckTimesInReportZone(t *testing.T) {
+	at := time.Date(2026, 7, 2, 9, 30, 0, 0, time.UTC)
+	es := ESignature{Name: "Quinn", User: "quinn", Meaning: "review", Time: at, AuditSeq: 1}
+	entries := []audit.Entry{{Seq: 1, Actor: "rita", Action: audit.ActionReportSigned, Time: at.Add(time.Minute), New: "x"}}
+	r := &Report{Header: Header{TimeZone: "Europe/Dublin"}, Signatures: []ESignature{es}}
+	errs := CrossCheck(r, entries)
+	want := "electronic signature 1 (Quinn, review, 2026-07-02 10:30:00 IST) has no matching audit entry (seq 1 is report.signed by rita at 2026-07-02 10:31:00 IST: x)"
+	if len(errs) != 1 || errs[0].Error() != want {
+		t.Errorf("cross-check: %v\nwant %s", errs, want)
+	}
+}

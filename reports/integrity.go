@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/audit"
+	"github.com/linewatch/linewatch/internal/display"
 	"github.com/linewatch/linewatch/internal/edkey"
 )
 
@@ -164,7 +165,11 @@ type Verification struct {
 // CrossCheck compares the verified report's electronic signatures with the
 // audit trail (see the CrossCheck function).
 func (v *Verification) CrossCheck(entries []audit.Entry) []error {
-	return crossCheck(v.Signatures, entries)
+	var f *display.Formatter // schema 1 names no zone: UTC
+	if v.Report != nil {
+		f = formatter(v.Report)
+	}
+	return crossCheck(v.Signatures, entries, f)
 }
 
 // Unrecorded lists the report.signed entries of the verified report whose

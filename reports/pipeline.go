@@ -9,6 +9,7 @@ import (
 	"github.com/linewatch/linewatch/analytics"
 	"github.com/linewatch/linewatch/analytics/engine"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/display"
 	"github.com/linewatch/linewatch/sample"
 )
 
@@ -196,7 +197,7 @@ func (p *pipeline) fill(r *Report) {
 				cc.TORUsed = a.tor.Used()
 				cc.TOROK = cc.TORUsed < cc.TORBudget
 			}
-			cc.Description = coldChainText(cc)
+			cc.Description = coldChainText(cc, func(v float64) string { return display.Number(v, a.stats.Decimals, a.stats.Unit) })
 			r.ColdChain = append(r.ColdChain, cc)
 		}
 		if a.chart != nil {

@@ -50,12 +50,14 @@ func (p *pipeline) attachSPC(a *tagAcc, t config.TagRef) {
 			c := newChartAcc(p.b.Start, p.b.End, p.o.ChartBuckets)
 			a.spc = append(a.spc, &spcAcc{detector: name, det: d, series: spcSeries[name], start: c.start, width: c.width, vals: make([][]float64, len(c.n))})
 		}
+		// Built as the engine builds them (the configured baseline
+		// resolved, the tag's formats), so the chart is the live one.
 		if rule.EWMA != nil {
-			d, err := detect.NewEWMA(*rule.EWMA)
+			d, err := rule.EWMA.Build(p.cfg.Target(t))
 			add(detect.NameEWMA, d, err)
 		}
 		if rule.CUSUM != nil {
-			d, err := detect.NewCUSUM(*rule.CUSUM)
+			d, err := rule.CUSUM.Build(p.cfg.Target(t))
 			add(detect.NameCUSUM, d, err)
 		}
 	}

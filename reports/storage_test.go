@@ -225,6 +225,11 @@ func TestSPCChartsWhenSignalled(t *testing.T) {
 	if len(ew.Points) < 50 || ew.Decimals != 3 || !(last[0] > last[1]) {
 		t.Errorf("EWMA chart: %d points, last %v (ewma above ucl expected)", len(ew.Points), last)
 	}
+	// The chart is the engine's: the configured baseline (mean 2.0), from
+	// the first reading on, not one re-estimated from the first 25.
+	if p0 := ew.Points[0]; !p0.Time.Equal(t0) || len(p0.V) != 4 || p0.V[3] != 2.0 {
+		t.Errorf("first EWMA point %+v, want the bucket at %s with centre line 2.0", p0, t0)
+	}
 	cu := got["cusum"].Points
 	if hi, h := cu[len(cu)-1].V[0], cu[len(cu)-1].V[2]; !(hi > h) {
 		t.Errorf("CUSUM C+ %v not above H %v", hi, h)

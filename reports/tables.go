@@ -90,6 +90,15 @@ func val(f *display.Formatter, line, machine, tag string, n Num) string {
 	return f.Value(line, machine, tag, float64(n))
 }
 
+// findingNum is a signal's value or limit as what it measures (the tag's
+// unit, a duration, a percentage: display.Formatter.FindingValue/Limit).
+func findingNum(f *display.Formatter, line string, s Signal, n Num, write func(line, machine, tag, detector, rule string, v float64) string) string {
+	if !n.Defined() {
+		return "—"
+	}
+	return write(line, s.Machine, s.Tag, s.Detector, s.Rule, float64(n))
+}
+
 // num is a value in the tag's decimals without its unit (table cells
 // under a Unit column).
 func num(n Num, decimals int) string {
@@ -149,7 +158,7 @@ func sections(r *Report, f *display.Formatter) []section {
 		Cols: []string{"Start", "End", "Machine/tag", "Detector/rule", "Value", "Limit", "Severity"}, Widths: []float64{2.6, 2.6, 3, 2, 1.2, 1.2, 1}}
 	for _, s := range r.Signals {
 		sig.Rows = append(sig.Rows, []string{f.Time(s.Time), f.Time(s.End), s.Machine + "/" + s.Tag, s.Detector + "/" + s.Rule,
-			val(f, line, s.Machine, s.Tag, s.Value), val(f, line, s.Machine, s.Tag, s.Limit), s.Severity})
+			findingNum(f, line, s, s.Value, f.FindingValue), findingNum(f, line, s, s.Limit, f.FindingLimit), s.Severity})
 	}
 	out = append(out, sig)
 

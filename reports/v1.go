@@ -285,5 +285,5 @@ func verifyESignaturesV1(r *reportV1, keys edkey.Keyring) (string, []error) {
 	for i, es := range r.Signatures {
 		sigs[i] = es.current()
 	}
-	return digest, checkESignatures(sigs, digest, meaningsV1, func(i int) []byte { return esMessageV1(r.Signatures[i]) }, keys)
+	return digest, checkESignatures(sigs, digest, meaningsV1, func(i int) []byte { return esMessageV1(r.Signatures[i]) }, keys, nil)
 }

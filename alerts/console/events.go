@@ -34,7 +34,7 @@ func newEventView(t alerts.Transition, seq uint64, f *display.Formatter) *eventV
 		Alarm: a.ID, Key: conditionKey(a), Line: a.Line, Machine: a.Machine, Tag: a.Tag, Rule: a.Rule, Priority: a.Priority,
 		Message: a.Message, By: t.By, Reason: t.Reason}
 	if a.Detector != alerts.SystemDetector && (t.Event == alerts.EvActivate || t.Event == alerts.EvClear) {
-		v.Value = f.Value(a.Line, a.Machine, a.Tag, a.Value)
+		v.Value = f.FindingValue(a.Line, a.Machine, a.Tag, a.Detector, a.Rule, a.Value)
 	}
 	return v
 }

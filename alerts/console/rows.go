@@ -121,11 +121,17 @@ func buildRow(key string, as []alerts.Alarm, f *display.Formatter) *row {
 		if x.Detector == alerts.SystemDetector {
 			return ""
 		}
-		return f.Value(x.Line, x.Machine, x.Tag, v)
+		return f.FindingValue(x.Line, x.Machine, x.Tag, x.Detector, x.Rule, v)
+	}
+	limit := func(x alerts.Alarm, v float64) string {
+		if x.Detector == alerts.SystemDetector {
+			return ""
+		}
+		return f.FindingLimit(x.Line, x.Machine, x.Tag, x.Detector, x.Rule, v)
 	}
 	r := &row{Key: key, ID: a.ID, Site: a.Site, Line: a.Line, Machine: a.Machine, Tag: a.Tag, Detector: a.Detector, Rule: a.Rule,
 		Priority: a.Priority, State: a.State, Active: a.Active, Message: a.Message,
-		Value: value(a, a.Value), Limit: value(a, a.Limit),
+		Value: value(a, a.Value), Limit: limit(a, a.Limit),
 		Activated: f.Time(a.ActivatedAt), ActivatedMS: a.ActivatedAt.UnixMilli(), AckedBy: a.AckedBy,
 		ShelvedBy: a.ShelvedBy, ShelveReason: a.ShelveReason, OOSBy: a.OutOfServiceBy, OOSReason: a.OutOfServiceReason,
 		Chattering: a.Chattering, alarms: as}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/alerts"
+	"github.com/linewatch/linewatch/analytics/detect"
 	"github.com/linewatch/linewatch/store"
 )
 
@@ -117,7 +118,9 @@ func (s *Server) handleTrend(w http.ResponseWriter, r *http.Request, _ session, 
 			}
 		}
 	}
-	if len(v.Limits) == 0 && a.Limit != 0 && !math.IsNaN(a.Limit) && !math.IsInf(a.Limit, 0) {
+	// The alarm's own limit is drawn only when it is a value of the tag
+	// (not a flatline's seconds or a Nelson rule's sigmas).
+	if _, _, q := detect.Quantities(a.Detector, a.Rule); len(v.Limits) == 0 && q == detect.InTagUnit && a.Limit != 0 && !math.IsNaN(a.Limit) && !math.IsInf(a.Limit, 0) {
 		v.Limits = append(v.Limits, trendLimit{Name: "Limit", Value: a.Limit, Text: s.fmt.Value(a.Line, a.Machine, a.Tag, a.Limit)})
 	}
 	mark := func(name string, t time.Time) {

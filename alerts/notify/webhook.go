@@ -51,8 +51,9 @@ type Text struct {
 // textOf writes t's value, limit and times with fm (nil: UTC, no units).
 func textOf(t alerts.Transition, fm *display.Formatter) Text {
 	a := t.Alarm
-	return Text{Value: fm.Value(a.Line, a.Machine, a.Tag, a.Value), Limit: fm.Value(a.Line, a.Machine, a.Tag, a.Limit),
-		Time: fm.Time(t.At()), Recorded: fm.Time(t.RecordedAt())}
+	return Text{Value: fm.FindingValue(a.Line, a.Machine, a.Tag, a.Detector, a.Rule, a.Value),
+		Limit: fm.FindingLimit(a.Line, a.Machine, a.Tag, a.Detector, a.Rule, a.Limit),
+		Time:  fm.Time(t.At()), Recorded: fm.Time(t.RecordedAt())}
 }
 
 // withText sets p.Text for a transition payload.

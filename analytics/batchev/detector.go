@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/analytics"
+	"github.com/linewatch/linewatch/internal/display/text"
 )
 
 // DetectorName is the Detector of every finding of this package.
@@ -27,6 +28,10 @@ const (
 type DetectorConfig struct {
 	Site     string
 	Severity analytics.Severity
+	// Value writes a value of a model variable ("machine/tag") in its
+	// tag's unit and decimals for finding messages; nil: DefaultDecimals,
+	// no unit.
+	Value func(variable string, v float64) string
 }
 
 // Detector watches a running batch against a Model. It is not safe for
@@ -229,15 +234,17 @@ func (d *Detector) slice(ev Event, dst []analytics.Finding) []analytics.Finding 
 		case out && !c.Active:
 			if c.Run++; c.Run >= n {
 				c.Active, c.Back = true, 0
-				msg := fmt.Sprintf("%s %.4g %s the golden-batch envelope %.4g (mean %.4g ± %g σ) for %d slices at %s (model %s)",
-					d.m.Variables[j], x, side, limit, p.Mean[j], d.m.Sigma, c.Run, at, d.m.Name)
+				v := d.value(j)
+				msg := fmt.Sprintf("%s %s %s the golden-batch envelope %s (mean %s ± %g σ) for %d slices at %s (model %s)",
+					d.m.Variables[j], v(x), side, v(limit), v(p.Mean[j]), d.m.Sigma, c.Run, at, d.m.Name)
 				dst = append(dst, d.finding(ev.Time, machine, tag, RuleEnvelope, true, x, z[j], limit, msg, ev2))
 			}
 		case !out && c.Active:
 			if c.Back++; c.Back >= n {
 				c.Active, c.Run = false, 0
-				msg := fmt.Sprintf("%s %.4g back inside the golden-batch envelope [%.4g, %.4g] for %d slices at %s (model %s)",
-					d.m.Variables[j], x, lo, hi, c.Back, at, d.m.Name)
+				v := d.value(j)
+				msg := fmt.Sprintf("%s %s back inside the golden-batch envelope [%s, %s] for %d slices at %s (model %s)",
+					d.m.Variables[j], v(x), v(lo), v(hi), c.Back, at, d.m.Name)
 				dst = append(dst, d.finding(ev.Time, machine, tag, RuleEnvelope, false, x, z[j], limit, msg, ev2))
 			}
 		case out:
@@ -271,15 +278,15 @@ func (d *Detector) stat(c *cond, rule, name string, v, limit float64, contrib []
 		if c.Run++; c.Run >= n {
 			c.Active, c.Back = true, 0
 			evd := top(d.m.Variables, contrib, 3)
-			msg := fmt.Sprintf("%s %.4g above its limit %.4g for %d slices at %s (model %s); largest contributions: %s",
-				name, v, limit, c.Run, at, d.m.Name, describe(evd))
+			msg := fmt.Sprintf("%s %s above its limit %s for %d slices at %s (model %s); largest contributions: %s",
+				name, ratio(v), ratio(limit), c.Run, at, d.m.Name, describe(evd))
 			evd["maturity_h"] = maturity / 3600
 			dst = append(dst, d.finding(ev.Time, "", d.m.Name, rule, true, v, v, limit, msg, evd))
 		}
 	case !out && c.Active:
 		if c.Back++; c.Back >= n {
 			c.Active, c.Run = false, 0
-			msg := fmt.Sprintf("%s %.4g back below its limit %.4g at %s (model %s)", name, v, limit, at, d.m.Name)
+			msg := fmt.Sprintf("%s %s back below its limit %s at %s (model %s)", name, ratio(v), ratio(limit), at, d.m.Name)
 			dst = append(dst, d.finding(ev.Time, "", d.m.Name, rule, false, v, v, limit, msg, nil))
 		}
 	case out:
@@ -289,6 +296,20 @@ func (d *Detector) stat(c *cond, rule, name string, v, limit float64, contrib []
 	}
 	return dst
 }
+
+// value writes a value of variable j for messages (DetectorConfig.Value).
+func (d *Detector) value(j int) func(float64) string {
+	name := d.m.Variables[j]
+	return func(x float64) string {
+		if d.cfg.Value == nil {
+			return text.Number(x, text.DefaultDecimals, "")
+		}
+		return d.cfg.Value(name, x)
+	}
+}
+
+// ratio writes T², SPE and their limits (no unit) for messages.
+func ratio(x float64) string { return text.Number(x, 2, "") }
 
 func (d *Detector) variable(j int) (machine, tag string) {
 	machine, tag, _ = strings.Cut(d.m.Variables[j], "/")

@@ -2,10 +2,12 @@ package batchev
 
 import (
 	"fmt"
+	"regexp"
 	"testing"
 	"time"
 
 	"github.com/linewatch/linewatch/analytics"
+	"github.com/linewatch/linewatch/internal/display/text"
 	"github.com/linewatch/linewatch/simulator"
 )
 
@@ -85,4 +87,38 @@ func messages(fs []analytics.Finding, at time.Time) string {
 		}
 	}
 	return s
+}
+
+// TestMessagesUseVariableFormat: an envelope finding writes the variable's
+// values with DetectorConfig.Value (the engine passes the tag's unit and
+// decimals); T² and SPE, which have no unit, two decimals.
+func TestMessagesUseVariableFormat(t *testing.T) {
+	m := goldenModel(t)
+	tc := deviatingCases(simStart.Add(cycle))[2] // chamber pressure rise
+	cfg := DetectorConfig{Site: "site", Severity: analytics.Warning, Value: func(variable string, v float64) string {
+		if variable != "freezedryer/chamber_pressure" {
+			t.Errorf("Value asked for %q", variable)
+		}
+		return text.Number(v, 1, "µbar")
+	}}
+	fs := detectAllWith(t, m, simulate(t, 12, 2, tc.fault), cfg)
+	envelope := regexp.MustCompile(`^freezedryer/chamber_pressure -?\d+\.\d µbar above the golden-batch envelope -?\d+\.\d µbar \(mean -?\d+\.\d µbar ± 3 σ\) for \d+ slices at primary_drying maturity \d+h\d\dm \(model \S+\)$`)
+	stat := regexp.MustCompile(`^(T²|SPE) \d+\.\d\d (above its limit|back below its limit) \d+\.\d\d `)
+	var sawEnvelope bool
+	for _, f := range fs {
+		switch {
+		case f.Rule == RuleEnvelope && f.Active:
+			sawEnvelope = true
+			if !envelope.MatchString(f.Message) {
+				t.Errorf("envelope message %q", f.Message)
+			}
+		case (f.Rule == RuleT2 || f.Rule == RuleSPE) && f.Statistic != 0:
+			if !stat.MatchString(f.Message) {
+				t.Errorf("%s message %q", f.Rule, f.Message)
+			}
+		}
+	}
+	if !sawEnvelope {
+		t.Fatalf("no envelope finding in %v", fs)
+	}
 }

@@ -107,7 +107,13 @@ func trainOn(t testing.TB, ss []sample.Sample) *Model {
 // detectAll runs a stream through a detector as the engine routes it.
 func detectAll(t testing.TB, m *Model, ss []sample.Sample) []analytics.Finding {
 	t.Helper()
-	d, err := NewDetector(m, DetectorConfig{Site: "site", Severity: analytics.Warning})
+	return detectAllWith(t, m, ss, DetectorConfig{Site: "site", Severity: analytics.Warning})
+}
+
+// detectAllWith is detectAll with a detector configuration.
+func detectAllWith(t testing.TB, m *Model, ss []sample.Sample, cfg DetectorConfig) []analytics.Finding {
+	t.Helper()
+	d, err := NewDetector(m, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

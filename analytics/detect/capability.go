@@ -216,8 +216,9 @@ func (d *CpkMonitor) Flush(s sample.Sample, dst []analytics.Finding) []analytics
 		return dst
 	}
 	st.Active = low
-	msg := fmt.Sprintf("%s batch %s capability %s: Cpk %.3g (Cp %.3g, Ppk %.3g; mean %.4g, sigma %.4g, n %d) vs minimum %g",
-		s.Tag, s.Batch, map[bool]string{true: "too low", false: "back to target"}[low], c.Cpk, c.Cp, c.Ppk, c.Mean, c.SigmaWithin, c.N, d.p.MinCpk)
+	msg := fmt.Sprintf("%s batch %s capability %s: Cpk %s (Cp %s, Ppk %s; mean %s, sigma %s, n %d) vs minimum %s",
+		s.Tag, s.Batch, map[bool]string{true: "too low", false: "back to target"}[low], ratio(c.Cpk), ratio(c.Cp), ratio(c.Ppk),
+		d.fm.v(c.Mean), d.fm.v(c.SigmaWithin), c.N, ratio(d.p.MinCpk))
 	ev := map[string]float64{"cp": c.Cp, "ppk": c.Ppk, "mean": c.Mean, "sigma": c.SigmaWithin, "n": float64(c.N)}
 	for k, v := range ev {
 		if !finite(v) {
@@ -268,5 +269,6 @@ func (p *CpkParams) CheckTarget(t Target) []Problem {
 
 // Build implements [Builder]: the tag's spec limits.
 func (p *CpkParams) Build(t Target) (Detector, error) {
-	return NewCpkMonitor(CpkParams{LSL: t.LSL, USL: t.USL, MinCpk: p.MinCpk, MinSamples: p.MinSamples})
+	d, err := NewCpkMonitor(CpkParams{LSL: t.LSL, USL: t.USL, MinCpk: p.MinCpk, MinSamples: p.MinSamples})
+	return formatted(d, err, t)
 }

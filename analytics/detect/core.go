@@ -9,6 +9,7 @@ type core[P, S any] struct {
 	name string
 	p    P
 	st   S
+	fm   msgFormat // how messages write values and times (not state)
 }
 
 // Snapshot implements [Detector].

@@ -116,11 +116,11 @@ func (d *CUSUM) cusumFinding(s sample.Sample, rule string, active bool, c, h, ne
 	var msg string
 	var ev map[string]float64
 	if active {
-		msg = fmt.Sprintf("%s CUSUM %s signal: C = %.4g > H = %.4g (target %g, sigma %g, k %g, h %g); estimated new mean %.4g, shift began about %d points ago",
-			s.Tag, rule, c, h, b.Mean, b.Sigma, d.p.K, d.p.H, newMean, n)
+		msg = fmt.Sprintf("%s CUSUM %s signal: C = %s > H = %s (target %s, sigma %s, k %g, h %g); estimated new mean %s, shift began about %d points ago",
+			s.Tag, rule, d.fm.v(c), d.fm.v(h), d.fm.v(b.Mean), d.fm.v(b.Sigma), d.p.K, d.p.H, d.fm.v(newMean), n)
 		ev = map[string]float64{"new_mean": newMean, "periods": float64(n), "cl": b.Mean, "sigma": b.Sigma}
 	} else {
-		msg = fmt.Sprintf("%s CUSUM %s signal ended: C = %.4g <= H = %.4g", s.Tag, rule, c, h)
+		msg = fmt.Sprintf("%s CUSUM %s signal ended: C = %s <= H = %s", s.Tag, rule, d.fm.v(c), d.fm.v(h))
 	}
 	return finding(s, NameCUSUM, rule, active, c, h, analytics.Warning, msg, ev)
 }
@@ -157,8 +157,9 @@ func (p *CUSUMParams) Check() []Problem {
 }
 
 // Build implements [Builder].
-func (p *CUSUMParams) Build(Target) (Detector, error) {
+func (p *CUSUMParams) Build(t Target) (Detector, error) {
 	q := *p
 	q.SPCParams = p.resolved()
-	return NewCUSUM(q)
+	d, err := NewCUSUM(q)
+	return formatted(d, err, t)
 }

@@ -204,10 +204,10 @@ func (d *EWMA) ewmaFinding(s sample.Sample, rule string, active bool, limit, cle
 	st := d.st
 	back := ""
 	if !active && clear != limit {
-		back = fmt.Sprintf(", back past %.4g", clear)
+		back = ", back past " + d.fm.v(clear)
 	}
-	msg := fmt.Sprintf("%s EWMA shift %s (%s limit): EWMA %.4g vs limit %.4g%s (target %g, sigma %g, lambda %g, L %g, point %d)",
-		s.Tag, verb(active), rule, st.Z, limit, back, st.B.Mean, st.B.Sigma, d.p.Lambda, d.p.L, st.N)
+	msg := fmt.Sprintf("%s EWMA shift %s (%s limit): EWMA %s vs limit %s%s (target %s, sigma %s, lambda %g, L %g, point %d)",
+		s.Tag, verb(active), rule, d.fm.v(st.Z), d.fm.v(limit), back, d.fm.v(st.B.Mean), d.fm.v(st.B.Sigma), d.p.Lambda, d.p.L, st.N)
 	ev := map[string]float64{"cl": st.B.Mean, "sigma": st.B.Sigma, "point": float64(st.N)}
 	return finding(s, NameEWMA, rule, active, st.Z, limit, analytics.Warning, msg, ev)
 }
@@ -262,8 +262,9 @@ func (p *EWMAParams) Check() []Problem {
 }
 
 // Build implements [Builder].
-func (p *EWMAParams) Build(Target) (Detector, error) {
+func (p *EWMAParams) Build(t Target) (Detector, error) {
 	q := *p
 	q.SPCParams = p.resolved()
-	return NewEWMA(q)
+	d, err := NewEWMA(q)
+	return formatted(d, err, t)
 }

@@ -61,7 +61,7 @@ func (d *Flatline) Update(s sample.Sample, dst []analytics.Finding) []analytics.
 		st.Have, st.Ref, st.Since = true, s.Value, s.Time.UTC()
 		if st.Active {
 			st.Active = false
-			msg := fmt.Sprintf("%s no longer stuck: value changed to %g", s.Tag, s.Value)
+			msg := fmt.Sprintf("%s no longer stuck: value changed to %s", s.Tag, d.fm.v(s.Value))
 			return append(dst, finding(s, NameFlatline, "stuck", false, 0, d.p.Duration.Seconds(), analytics.Warning, msg, nil))
 		}
 		return dst
@@ -69,8 +69,8 @@ func (d *Flatline) Update(s sample.Sample, dst []analytics.Finding) []analytics.
 	flat := s.Time.Sub(st.Since)
 	if !st.Active && flat >= d.p.Duration {
 		st.Active = true
-		msg := fmt.Sprintf("%s looks stuck: value %g (±%g) unchanged for %v since %s",
-			s.Tag, st.Ref, d.p.Tolerance, flat, st.Since.Format(time.RFC3339))
+		msg := fmt.Sprintf("%s looks stuck: value %s (±%s) unchanged for %v since %s",
+			s.Tag, d.fm.v(st.Ref), d.fm.v(d.p.Tolerance), flat.Round(time.Second), d.fm.t(st.Since))
 		return append(dst, finding(s, NameFlatline, "stuck", true, flat.Seconds(), d.p.Duration.Seconds(), analytics.Warning, msg, nil))
 	}
 	return dst
@@ -166,7 +166,7 @@ func (d *RateOfChange) edge(active *bool, cond bool, rule string, rate, limit fl
 		return dst
 	}
 	*active = cond
-	msg := fmt.Sprintf("%s rate of %s %s: %.4g per minute (limit %g per minute)", s.Tag, rule, verb(cond), rate, limit)
+	msg := fmt.Sprintf("%s rate of %s %s: %s per minute (limit %s per minute)", s.Tag, rule, verb(cond), d.fm.v(rate), d.fm.v(limit))
 	return append(dst, finding(s, NameROC, rule, cond, rate, limit, analytics.Warning, msg, nil))
 }
 
@@ -182,7 +182,10 @@ func (p *FlatlineParams) SetDefaults() {}
 func (p *FlatlineParams) Check() []Problem { return atLeast("window", p.Duration, time.Second) }
 
 // Build implements [Builder].
-func (p *FlatlineParams) Build(Target) (Detector, error) { return NewFlatline(*p) }
+func (p *FlatlineParams) Build(t Target) (Detector, error) {
+	d, err := NewFlatline(*p)
+	return formatted(d, err, t)
+}
 
 // SetDefaults implements [Spec]: none.
 func (p *ROCParams) SetDefaults() {}
@@ -196,6 +199,7 @@ func (p *ROCParams) Check() []Problem {
 }
 
 // Build implements [Builder].
-func (p *ROCParams) Build(Target) (Detector, error) {
-	return NewROC(ROCParams{MaxRise: p.MaxPerMinute, MaxFall: p.MaxPerMinute})
+func (p *ROCParams) Build(t Target) (Detector, error) {
+	d, err := NewROC(ROCParams{MaxRise: p.MaxPerMinute, MaxFall: p.MaxPerMinute})
+	return formatted(d, err, t)
 }

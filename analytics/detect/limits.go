@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/linewatch/linewatch/analytics"
@@ -152,10 +151,6 @@ type Limits struct {
 	// quiet range: a value in [innerLo, innerHi] with no level in any
 	// state changes nothing but the last reading (the fast path).
 	innerLo, innerHi float64
-	// fmtV, fmtT write values and times in finding messages (the tag's
-	// unit and decimals, the site zone); set by Build from the Target.
-	fmtV func(float64) string
-	fmtT func(time.Time) string
 }
 
 // NewLimits validates p and returns the detector.
@@ -301,7 +296,7 @@ func (d *Limits) limitFinding(lv int, ls *levelState, s sample.Sample, active bo
 	}
 	var msg string
 	var ev map[string]float64
-	v, at := d.formatters()
+	v, at := d.fm.v, d.fm.t
 	if active {
 		msg = fmt.Sprintf("%s %s alarm started: %s, %s the limit (limit %s) since %s",
 			s.Tag, rule, v(s.Value), side, v(lim), at(ls.PendingSince))
@@ -312,18 +307,6 @@ func (d *Limits) limitFinding(lv int, ls *levelState, s sample.Sample, active bo
 		ev = map[string]float64{"peak": ls.Peak}
 	}
 	return finding(s, d.p.Detector, rule, active, s.Value, lim, sev, msg, ev)
-}
-
-// formatters are the message formats: the Target's, else %g and RFC 3339.
-func (d *Limits) formatters() (func(float64) string, func(time.Time) string) {
-	v, t := d.fmtV, d.fmtT
-	if v == nil {
-		v = func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
-	}
-	if t == nil {
-		t = func(x time.Time) string { return x.UTC().Format(time.RFC3339) }
-	}
-	return v, t
 }
 
 // Excursions returns the closed excursions (at most MaxExcursions, oldest
@@ -392,9 +375,5 @@ func (p *LimitsParams) Build(t Target) (Detector, error) {
 		q.Detector = NameHumidity
 	}
 	d, err := NewLimits(q)
-	if err != nil {
-		return nil, err
-	}
-	d.fmtV, d.fmtT = t.Value, t.Time
-	return d, nil
+	return formatted(d, err, t)
 }

@@ -93,8 +93,13 @@ type MKTParams struct {
 	// Window of the rolling MKT: 24 h for 2–8 °C storage, 30 days for
 	// controlled room temperature (see MKTColdChain, MKTRoomTemperature).
 	Window time.Duration `json:"window" yaml:"window"`
-	// Limit is the label storage limit in °C: MKT above it alarms.
+	// Limit is the label storage limit in the tag's unit (°C, °F or K, see
+	// Scale): MKT above it alarms.
 	Limit float64 `json:"limit" yaml:"limit"`
+	// Scale is the temperature scale of the readings and of Limit
+	// (ScaleCelsius, ScaleFahrenheit, ScaleKelvin); Build sets it from the
+	// tag's unit. The formula works in kelvin; MKT is reported in Scale.
+	Scale string `json:"scale,omitempty" yaml:"-"`
 	// Activation is ΔH/R in kelvin (default 10 000 K, USP <1079>).
 	Activation float64 `json:"activation,omitempty" yaml:"delta_h_over_r"`
 	// Buckets is the time resolution of the window (default 1440: one
@@ -133,8 +138,10 @@ func (p MKTParams) Validate() error {
 	if p.Window <= 0 {
 		errs = append(errs, fmt.Errorf("mkt: window = %v must be > 0 (24h for 2-8 °C, 720h for room temperature)", p.Window))
 	}
-	if !finite(p.Limit) || p.Limit <= -kelvin {
-		errs = append(errs, fmt.Errorf("mkt: limit = %g °C is not a temperature", p.Limit))
+	if err := checkScale(p.Scale); err != nil {
+		errs = append(errs, fmt.Errorf("mkt: %w", err))
+	} else if !finite(p.Limit) || toCelsius(p.Scale, p.Limit) <= -kelvin {
+		errs = append(errs, fmt.Errorf("mkt: limit = %g is not a temperature (below absolute zero)", p.Limit))
 	}
 	if p.Activation < 0 || !finite(p.Activation) {
 		errs = append(errs, fmt.Errorf("mkt: activation (ΔH/R) = %g K must be > 0", p.Activation))
@@ -177,6 +184,7 @@ type RollingMKT struct {
 	core[MKTParams, mktState]
 	width  int64   // bucket width, ns
 	limitW float64 // weight of the limit temperature
+	zero   float64 // absolute zero in the tag's scale: readings at or below it are not temperatures
 	wcache [256]weightEntry
 	// cached bucket of the newest reading (not state: derived)
 	curAbs, curStart int64
@@ -190,7 +198,8 @@ func NewRollingMKT(p MKTParams) (*RollingMKT, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &RollingMKT{core: core[MKTParams, mktState]{name: NameMKT, p: p}, width: int64(p.Window) / int64(p.Buckets), limitW: mktWeight(p.Activation, p.Limit)}
+	d := &RollingMKT{core: core[MKTParams, mktState]{name: NameMKT, p: p}, width: int64(p.Window) / int64(p.Buckets), limitW: mktWeight(p.Activation, toCelsius(p.Scale, p.Limit)),
+		zero: fromCelsius(p.Scale, -kelvin)}
 	d.st.Slot = make([]int64, p.Buckets)
 	d.st.W = make([]float64, p.Buckets)
 	d.st.D = make([]float64, p.Buckets)
@@ -244,7 +253,7 @@ func (d *RollingMKT) weight(c float64) float64 {
 	k := math.Float64bits(c)
 	e := &d.wcache[(k*0x9E3779B97F4A7C15)>>56]
 	if !e.ok || e.k != k {
-		e.k, e.w, e.ok = k, mktWeight(d.p.Activation, c), true
+		e.k, e.w, e.ok = k, mktWeight(d.p.Activation, toCelsius(d.p.Scale, c)), true
 	}
 	return e.w
 }
@@ -270,7 +279,7 @@ func (d *RollingMKT) bucketOf(ns int64) (int64, int) {
 func (d *RollingMKT) Update(s sample.Sample, dst []analytics.Finding) []analytics.Finding {
 	st := &d.st
 	now := s.Time.UnixNano()
-	if !usable(s) || s.Value <= -kelvin || (st.Have && now < st.LastNs) {
+	if !usable(s) || s.Value <= d.zero || (st.Have && now < st.LastNs) {
 		return dst
 	}
 	head, slot := d.bucketOf(now)
@@ -304,19 +313,20 @@ func (d *RollingMKT) Update(s sample.Sample, dst []analytics.Finding) []analytic
 		return dst
 	}
 	st.Active = over
-	st.MKT = mktFromMean(d.p.Activation, st.SumW/st.SumD)
-	msg := fmt.Sprintf("%s mean kinetic temperature over %v %s: %.2f °C vs label limit %g °C (%.1f h of readings, ΔH/R %g K)",
-		s.Tag, d.p.Window, map[bool]string{true: "above limit", false: "back within limit"}[over], st.MKT, d.p.Limit, covered.Hours(), d.p.Activation)
+	st.MKT = d.Value()
+	msg := fmt.Sprintf("%s mean kinetic temperature over %v %s: %s vs label limit %s (%.1f h of readings, ΔH/R %g K)",
+		s.Tag, d.p.Window, map[bool]string{true: "above limit", false: "back within limit"}[over], d.fm.v(st.MKT), d.fm.v(d.p.Limit), covered.Hours(), d.p.Activation)
 	ev := map[string]float64{"window_h": d.p.Window.Hours(), "covered_h": covered.Hours()}
 	return append(dst, finding(s, NameMKT, "limit", over, st.MKT, d.p.Limit, analytics.Critical, msg, ev))
 }
 
-// Value is the current rolling MKT in °C (NaN before any reading covers time).
+// Value is the current rolling MKT in the tag's scale (NaN before any
+// reading covers time).
 func (d *RollingMKT) Value() float64 {
 	if d.st.SumD <= 0 {
 		return math.NaN()
 	}
-	return mktFromMean(d.p.Activation, d.st.SumW/d.st.SumD)
+	return fromCelsius(d.p.Scale, mktFromMean(d.p.Activation, d.st.SumW/d.st.SumD))
 }
 
 // AppendStats implements [Detector]: mkt, mkt_limit, mkt_covered_h.
@@ -362,12 +372,20 @@ func (p *MKTParams) Check() []Problem {
 		out = append(out, bad("delta_h_over_r", p.Activation, "must be > 0 (USP <1079>: 10000 K)"))
 	}
 	if p.Limit == 0 {
-		out = append(out, Problem{Field: "limit", Allowed: "required: the label storage limit in °C, e.g. 8 for 2–8 °C product, 25 for CRT"})
+		out = append(out, Problem{Field: "limit", Allowed: "required: the label storage limit in the tag's unit, e.g. 8 for 2–8 °C product, 25 for CRT"})
 	}
 	return out
 }
 
-// Build implements [Builder].
-func (p *MKTParams) Build(Target) (Detector, error) {
-	return NewRollingMKT(MKTParams{Window: p.Window, Limit: p.Limit, Activation: p.Activation})
+// CheckTarget implements [TargetChecker]: the tag is a temperature.
+func (p *MKTParams) CheckTarget(t Target) []Problem { return temperatureTarget(t) }
+
+// Build implements [Builder]: the limit and readings in the tag's unit.
+func (p *MKTParams) Build(t Target) (Detector, error) {
+	scale, err := TemperatureScale(t.Unit)
+	if err != nil {
+		return nil, err
+	}
+	d, err := NewRollingMKT(MKTParams{Window: p.Window, Limit: p.Limit, Activation: p.Activation, Scale: scale})
+	return formatted(d, err, t)
 }

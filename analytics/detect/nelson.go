@@ -258,8 +258,9 @@ func (d *Nelson) nelsonFinding(s sample.Sample, r int, active bool, z, mrLimit f
 	case ruleMR:
 		stat, limit = d.st.LastMR, mrLimit
 	}
-	msg := fmt.Sprintf("%s SPC %s (%s) %s: value %g, z = %.2f (centre %g, sigma %g, limits %g…%g)",
-		s.Tag, nelsonRule[r], nelsonText[r], verb(active), s.Value, z, b.Mean, b.Sigma, b.Mean-3*b.Sigma, b.Mean+3*b.Sigma)
+	v := d.fm.v
+	msg := fmt.Sprintf("%s SPC %s (%s) %s: value %s, z = %s (centre %s, sigma %s, limits %s … %s)",
+		s.Tag, nelsonRule[r], nelsonText[r], verb(active), v(s.Value), ratio(z), v(b.Mean), v(b.Sigma), v(b.Mean-3*b.Sigma), v(b.Mean+3*b.Sigma))
 	sev := analytics.Warning
 	if r == 1 {
 		sev = analytics.Critical
@@ -325,8 +326,9 @@ func (p *NelsonParams) Check() []Problem {
 }
 
 // Build implements [Builder].
-func (p *NelsonParams) Build(Target) (Detector, error) {
+func (p *NelsonParams) Build(t Target) (Detector, error) {
 	q := *p
 	q.SPCParams = p.resolved()
-	return NewNelson(q)
+	d, err := NewNelson(q)
+	return formatted(d, err, t)
 }

@@ -127,11 +127,11 @@ func (d *PageHinkley) phFinding(s sample.Sample, rule string, active bool, ph fl
 	var msg string
 	var ev map[string]float64
 	if active {
-		msg = fmt.Sprintf("%s drift %s detected (Page-Hinkley): PH = %.4g > lambda %g after %d readings with mean %.4g (delta %g, alpha %g)",
-			s.Tag, rule, ph, d.p.Lambda, d.st.N, d.st.Mean, d.p.Delta, d.p.Alpha)
+		msg = fmt.Sprintf("%s drift %s detected (Page-Hinkley): PH = %s > lambda %s after %d readings with mean %s (delta %s, alpha %g)",
+			s.Tag, rule, d.fm.v(ph), d.fm.v(d.p.Lambda), d.st.N, d.fm.v(d.st.Mean), d.fm.v(d.p.Delta), d.p.Alpha)
 		ev = map[string]float64{"mean_before": d.st.Mean, "readings": float64(d.st.N)}
 	} else {
-		msg = fmt.Sprintf("%s drift %s: new level learned, mean %.4g over %d readings", s.Tag, rule, d.st.Mean, d.st.N)
+		msg = fmt.Sprintf("%s drift %s: new level learned, mean %s over %d readings", s.Tag, rule, d.fm.v(d.st.Mean), d.st.N)
 	}
 	return finding(s, NamePageHinkley, rule, active, ph, d.p.Lambda, analytics.Warning, msg, ev)
 }
@@ -160,4 +160,7 @@ func (p *PageHinkleyParams) Check() []Problem {
 }
 
 // Build implements [Builder].
-func (p *PageHinkleyParams) Build(Target) (Detector, error) { return NewPageHinkley(*p) }
+func (p *PageHinkleyParams) Build(t Target) (Detector, error) {
+	d, err := NewPageHinkley(*p)
+	return formatted(d, err, t)
+}

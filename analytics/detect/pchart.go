@@ -283,8 +283,9 @@ func (d *PChart) pFinding(g sample.Sample, rule string, active bool, limit float
 	if d.p.Laney {
 		kind = "Laney p'-chart"
 	}
-	msg := fmt.Sprintf("%s/%s reject fraction %s %s limit: %.4g (%g of %g parts) vs %.4g (p-bar %.4g, sigma_z %.3g, %s)",
-		g.Machine, d.p.RejectTag, map[bool]string{true: "beyond", false: "back within"}[active], rule, g.Value, st.R, st.N, limit, st.PBar, st.SigmaZ, kind)
+	msg := fmt.Sprintf("%s/%s reject fraction %s %s limit: %s (%s of %s parts) vs %s (p-bar %s, sigma_z %s, %s)",
+		g.Machine, d.p.RejectTag, map[bool]string{true: "beyond", false: "back within"}[active], rule, percent(g.Value),
+		count(st.R), count(st.N), percent(limit), percent(st.PBar), ratio(st.SigmaZ), kind)
 	ev := map[string]float64{"n": st.N, "rejects": st.R, "p_bar": st.PBar, "sigma_z": st.SigmaZ}
 	return finding(g, NamePChart, rule, active, g.Value, limit, sev, msg, ev)
 }
@@ -331,9 +332,10 @@ func (p *PChartParams) Check() []Problem {
 func (p *PChartParams) CheckTarget(t Target) []Problem { return hasCounters(t, p.GoodTag, p.RejectTag) }
 
 // Build implements [Builder].
-func (p *PChartParams) Build(Target) (Detector, error) {
-	return NewPChart(PChartParams{GoodTag: p.GoodTag, RejectTag: p.RejectTag, SubgroupSpan: p.SubgroupSpan,
+func (p *PChartParams) Build(t Target) (Detector, error) {
+	d, err := NewPChart(PChartParams{GoodTag: p.GoodTag, RejectTag: p.RejectTag, SubgroupSpan: p.SubgroupSpan,
 		PBar: p.PBar, BaselineSubgroups: p.BaselineSubgroups, Laney: p.Laney})
+	return formatted(d, err, t)
 }
 
 // counterTags checks that a counter-based detector names both counters.

@@ -77,6 +77,10 @@ func TestPChartDetectorMontgomery(t *testing.T) {
 	if f.Tag != "reject_count" || f.Machine != "filler" || f.Value != 0.44 || f.Evidence["n"] != 50 {
 		t.Errorf("finding %+v", f)
 	}
+	// Fractions are written as percentages, counts as whole numbers.
+	if want := "filler/reject_count reject fraction beyond upper limit: 44.00 % (22 of 50 parts) vs 41.02 % (p-bar 23.13 %, sigma_z 1.00, p-chart)"; f.Message != want {
+		t.Errorf("message\n got %q\nwant %q", f.Message, want)
+	}
 }
 
 func TestPChartLaney(t *testing.T) {

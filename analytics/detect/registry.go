@@ -68,8 +68,12 @@ type Target struct {
 	LSL, USL           *float64
 	// HasTag reports whether the tag's machine has a tag of that name.
 	HasTag func(name string) bool
+	// Unit is the tag's engineering unit (MKT converts a °F or K tag to
+	// kelvin itself).
+	Unit string
 	// Value and Time write a value of the tag (its unit and decimals) and
-	// a time (site zone) for finding messages; nil: %g and RFC 3339 UTC.
+	// a time (site zone) for finding messages; nil: DefaultDecimals, no
+	// unit, UTC.
 	Value func(v float64) string
 	Time  func(t time.Time) string
 }

@@ -63,7 +63,7 @@ func (d *Stale) Update(s sample.Sample, dst []analytics.Finding) []analytics.Fin
 	d.st.Have, d.st.Last, d.st.Age = true, s, 0
 	if d.st.Active {
 		d.st.Active = false
-		msg := fmt.Sprintf("%s reports new values again (%g)", s.Tag, s.Value)
+		msg := fmt.Sprintf("%s reports new values again (%s)", s.Tag, d.fm.v(s.Value))
 		return append(dst, finding(s, NameStale, "stale", false, 0, d.p.After.Seconds(), analytics.Warning, msg, nil))
 	}
 	return dst
@@ -90,8 +90,8 @@ func (d *Stale) Observe(prev, now time.Time, dst []analytics.Finding) []analytic
 	st.Active = true
 	s := st.Last
 	s.Time = now
-	msg := fmt.Sprintf("%s is stale: no new value for %v of %s reporting (last %g at %s)",
-		s.Tag, age.Round(time.Second), s.Machine, s.Value, st.Last.Time.Format(time.RFC3339))
+	msg := fmt.Sprintf("%s is stale: no new value for %v of %s reporting (last %s at %s)",
+		s.Tag, age.Round(time.Second), s.Machine, d.fm.v(s.Value), d.fm.t(st.Last.Time))
 	return append(dst, finding(s, NameStale, "stale", true, age.Seconds(), d.p.After.Seconds(), analytics.Warning, msg, nil))
 }
 
@@ -106,4 +106,7 @@ func (p *StaleParams) SetDefaults() {}
 func (p *StaleParams) Check() []Problem { return atLeast("after", p.After, time.Second) }
 
 // Build implements [Builder].
-func (p *StaleParams) Build(Target) (Detector, error) { return NewStale(*p) }
+func (p *StaleParams) Build(t Target) (Detector, error) {
+	d, err := NewStale(*p)
+	return formatted(d, err, t)
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/analytics"
+	"github.com/linewatch/linewatch/internal/display/text"
 	"github.com/linewatch/linewatch/sample"
 )
 
@@ -14,13 +15,13 @@ import (
 // (per batch): time above High or below Low is counted against Budget, with
 // warnings at the Warn fractions and an alarm ("budget") at 100 %.
 type TORParams struct {
-	High   float64       `json:"high" yaml:"high"`     // °C, default 8
-	Low    float64       `json:"low" yaml:"low"`       // °C, default 2
+	High   float64       `json:"high" yaml:"high"`     // tag's unit, default 8 (°C)
+	Low    float64       `json:"low" yaml:"low"`       // tag's unit, default 2 (°C)
 	Budget time.Duration `json:"budget" yaml:"budget"` // allowed time out of 2–8 °C per batch, required
 	// Warn fractions of the budget (default 0.5 and 0.8 → rules warn50, warn80).
 	Warn []float64 `json:"warn,omitempty" yaml:"-"`
 	// FreezeSensitive products also count time at or below FreezeLimit
-	// (default 0 °C); when it exceeds FreezeBudget (default 0: the first
+	// (default 0 °C in Scale); when it exceeds FreezeBudget (default 0: the first
 	// reading at or below the limit) the "freeze" alarm starts.
 	FreezeSensitive bool          `json:"freeze_sensitive,omitempty" yaml:"freeze_sensitive"`
 	FreezeLimit     *float64      `json:"freeze_limit,omitempty" yaml:"-"`
@@ -30,6 +31,9 @@ type TORParams struct {
 	KeepAcrossBatches bool `json:"keep_across_batches,omitempty" yaml:"-"`
 	// MaxGap caps the span one reading covers (default 15 min).
 	MaxGap time.Duration `json:"max_gap,omitempty" yaml:"-"`
+	// Scale is the temperature scale of the readings (see MKTParams.Scale):
+	// it places the default freeze limit; Build sets it from the tag's unit.
+	Scale string `json:"scale,omitempty" yaml:"-"`
 }
 
 // TORColdChain is the 2–8 °C preset with the given budget.
@@ -45,7 +49,7 @@ func (p TORParams) withDefaults() TORParams {
 		p.Warn = []float64{0.5, 0.8}
 	}
 	if p.FreezeLimit == nil {
-		p.FreezeLimit = F(0)
+		p.FreezeLimit = F(fromCelsius(p.Scale, 0))
 	}
 	if p.MaxGap == 0 {
 		p.MaxGap = 15 * time.Minute
@@ -58,7 +62,10 @@ func (p TORParams) Validate() error {
 	p = p.withDefaults()
 	var errs []error
 	if !finite(p.High) || !finite(p.Low) || p.Low >= p.High {
-		errs = append(errs, fmt.Errorf("tor: low = %g °C must be below high = %g °C", p.Low, p.High))
+		errs = append(errs, fmt.Errorf("tor: low = %g must be below high = %g", p.Low, p.High))
+	}
+	if err := checkScale(p.Scale); err != nil {
+		errs = append(errs, fmt.Errorf("tor: %w", err))
 	}
 	if p.Budget <= 0 {
 		errs = append(errs, fmt.Errorf("tor: budget = %v must be > 0 (the allowed time out of refrigeration, e.g. 72h)", p.Budget))
@@ -184,29 +191,29 @@ func (d *TOR) resetBatch(s sample.Sample, dst []analytics.Finding) []analytics.F
 func (d *TOR) torFinding(s sample.Sample, i int, active bool, sev analytics.Severity) analytics.Finding {
 	st := &d.st
 	rule := d.rules[i]
-	pct := 100 * float64(st.Used) / float64(d.p.Budget)
+	used := 100 * float64(st.Used) / float64(d.p.Budget)
 	ev := map[string]float64{"used_s": st.Used.Seconds(), "budget_s": d.p.Budget.Seconds(), "frozen_s": st.Frozen.Seconds()}
 	var msg string
 	switch {
 	case !active:
-		msg = fmt.Sprintf("%s time-out-of-refrigeration %s cleared: batch %s ended with %v of %v used (%.1f %%)",
-			s.Tag, rule, s.Batch, st.Used, d.p.Budget, pct)
+		msg = fmt.Sprintf("%s time-out-of-refrigeration %s cleared: batch %s ended with %v of %v used (%s)",
+			s.Tag, rule, s.Batch, st.Used.Round(time.Second), d.p.Budget, usedPct(used))
 	case rule == "freeze":
-		msg = fmt.Sprintf("%s freeze-sensitive product at or below %g °C: %g °C, %v frozen (allowed %v)",
-			s.Tag, *d.p.FreezeLimit, s.Value, st.Frozen, d.p.FreezeBudget)
+		msg = fmt.Sprintf("%s freeze-sensitive product at or below %s: %s, %v frozen (allowed %v)",
+			s.Tag, d.fm.v(*d.p.FreezeLimit), d.fm.v(s.Value), st.Frozen.Round(time.Second), d.p.FreezeBudget)
 		return finding(s, NameTOR, rule, active, st.Frozen.Seconds(), d.p.FreezeBudget.Seconds(), sev, msg, ev)
 	case rule == "budget":
-		msg = fmt.Sprintf("%s time-out-of-refrigeration budget used up: %v outside %g–%g °C of %v allowed (%.1f %%)",
-			s.Tag, st.Used, d.p.Low, d.p.High, d.p.Budget, pct)
+		msg = fmt.Sprintf("%s time-out-of-refrigeration budget used up: %v outside %s – %s of %v allowed (%s)",
+			s.Tag, st.Used.Round(time.Second), d.fm.v(d.p.Low), d.fm.v(d.p.High), d.p.Budget, usedPct(used))
 	default:
-		msg = fmt.Sprintf("%s time-out-of-refrigeration at %.1f %% of budget: %v outside %g–%g °C of %v allowed",
-			s.Tag, pct, st.Used, d.p.Low, d.p.High, d.p.Budget)
+		msg = fmt.Sprintf("%s time-out-of-refrigeration at %s of budget: %v outside %s – %s of %v allowed",
+			s.Tag, usedPct(used), st.Used.Round(time.Second), d.fm.v(d.p.Low), d.fm.v(d.p.High), d.p.Budget)
 	}
 	limit := 100.0
 	if i < len(d.p.Warn) {
 		limit = 100 * d.p.Warn[i]
 	}
-	return finding(s, NameTOR, rule, active, pct, limit, sev, msg, ev)
+	return finding(s, NameTOR, rule, active, used, limit, sev, msg, ev)
 }
 
 // Used is the time out of refrigeration counted for the current batch.
@@ -249,7 +256,18 @@ func (p *TORParams) Check() []Problem {
 	return append(out, atLeast("budget", p.Budget, time.Minute)...)
 }
 
-// Build implements [Builder].
-func (p *TORParams) Build(Target) (Detector, error) {
-	return NewTOR(TORParams{Low: p.Low, High: p.High, Budget: p.Budget, FreezeSensitive: p.FreezeSensitive})
+// CheckTarget implements [TargetChecker]: the tag is a temperature.
+func (p *TORParams) CheckTarget(t Target) []Problem { return temperatureTarget(t) }
+
+// Build implements [Builder]: the range in the tag's unit.
+func (p *TORParams) Build(t Target) (Detector, error) {
+	scale, err := TemperatureScale(t.Unit)
+	if err != nil {
+		return nil, err
+	}
+	d, err := NewTOR(TORParams{Low: p.Low, High: p.High, Budget: p.Budget, FreezeSensitive: p.FreezeSensitive, Scale: scale})
+	return formatted(d, err, t)
 }
+
+// usedPct writes the used share of a budget: "62.5 %".
+func usedPct(x float64) string { return text.Number(x, 1, "%") }

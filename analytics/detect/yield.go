@@ -72,11 +72,11 @@ func Reconcile(c BatchCounts, p YieldParams, id sample.Sample) (Reconciliation, 
 	id.Value = r.Yield
 	if p.YieldMin > 0 && r.Yield < p.YieldMin {
 		out = append(out, finding(id, NameYield, "yield_low", true, r.Yield, p.YieldMin, analytics.Warning,
-			fmt.Sprintf("batch %s yield %.2f %% below minimum %g %% (%g good of %g theoretical)", id.Batch, r.Yield, p.YieldMin, c.Good, c.Theoretical), ev))
+			fmt.Sprintf("batch %s yield %s below minimum %s (%s good of %s theoretical)", id.Batch, pct(r.Yield), pct(p.YieldMin), count(c.Good), count(c.Theoretical)), ev))
 	}
 	if p.YieldMax > 0 && r.Yield > p.YieldMax {
 		out = append(out, finding(id, NameYield, "yield_high", true, r.Yield, p.YieldMax, analytics.Warning,
-			fmt.Sprintf("batch %s yield %.2f %% above maximum %g %% (%g good of %g theoretical): check counts", id.Batch, r.Yield, p.YieldMax, c.Good, c.Theoretical), ev))
+			fmt.Sprintf("batch %s yield %s above maximum %s (%s good of %s theoretical): check counts", id.Batch, pct(r.Yield), pct(p.YieldMax), count(c.Good), count(c.Theoretical)), ev))
 	}
 	lo, hi := p.ReconciliationMin, p.ReconciliationMax
 	if (lo > 0 && r.Reconciliation < lo) || (hi > 0 && r.Reconciliation > hi) {
@@ -86,9 +86,20 @@ func Reconcile(c BatchCounts, p YieldParams, id sample.Sample) (Reconciliation, 
 		}
 		id.Value = r.Reconciliation
 		out = append(out, finding(id, NameYield, "reconciliation", true, r.Reconciliation, lim, analytics.Critical,
-			fmt.Sprintf("batch %s reconciliation %.2f %% outside %g–%g %%: %g units unaccounted of %g theoretical", id.Batch, r.Reconciliation, lo, hi, r.Unaccounted, c.Theoretical), ev))
+			fmt.Sprintf("batch %s reconciliation %s outside %s: %s units unaccounted of %s theoretical", id.Batch, pct(r.Reconciliation), pctRange(lo, hi), count(r.Unaccounted), count(c.Theoretical)), ev))
 	}
 	return r, out, nil
+}
+
+// pctRange writes an acceptance range whose 0 ends are not checked.
+func pctRange(lo, hi float64) string {
+	switch {
+	case hi == 0:
+		return "minimum " + pct(lo)
+	case lo == 0:
+		return "maximum " + pct(hi)
+	}
+	return pct(lo) + " – " + pct(hi)
 }
 
 // YieldRule is a configured per-batch yield check, good/(good+reject) of

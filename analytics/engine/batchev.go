@@ -11,6 +11,7 @@ import (
 	"github.com/linewatch/linewatch/analytics/batchev"
 	"github.com/linewatch/linewatch/analytics/detect"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/display"
 	"github.com/linewatch/linewatch/sample"
 )
 
@@ -34,6 +35,7 @@ const phaseIdx = -1
 func loadBatchModels(cfg *config.Config, line string) (map[string][]batchRoute, []*batchModel, error) {
 	routes := map[string][]batchRoute{}
 	var models []*batchModel
+	fm := display.MustNew(cfg)
 	for _, mc := range cfg.Analytics.BatchModels {
 		if line != "" && mc.Line != line {
 			continue // another partition's model
@@ -49,7 +51,7 @@ func loadBatchModels(cfg *config.Config, line string) (map[string][]batchRoute, 
 		if err := Matches(m, mc); err != nil {
 			return nil, nil, fmt.Errorf("analytics batch model %s: %w", mc.Name, err)
 		}
-		det, err := batchev.NewDetector(m, batchev.DetectorConfig{Site: cfg.Site, Severity: analytics.Warning})
+		det, err := batchev.NewDetector(m, batchev.DetectorConfig{Site: cfg.Site, Severity: analytics.Warning, Value: variableFormat(fm, mc.Line)})
 		if err != nil {
 			return nil, nil, fmt.Errorf("analytics batch model %s: %w", mc.Name, err)
 		}
@@ -63,6 +65,15 @@ func loadBatchModels(cfg *config.Config, line string) (map[string][]batchRoute, 
 		models = append(models, bm)
 	}
 	return routes, models, nil
+}
+
+// variableFormat writes a value of a model variable ("machine/tag" of
+// line) in its tag's unit and decimals, for the detector's messages.
+func variableFormat(fm *display.Formatter, line string) func(string, float64) string {
+	return func(variable string, v float64) string {
+		machine, tag, _ := strings.Cut(variable, "/")
+		return fm.Value(line, machine, tag, v)
+	}
 }
 
 // Matches reports whether a batch model file was trained for what the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -150,6 +151,11 @@ func TestEngineBatchModelFindsDeviatingCycle(t *testing.T) {
 	}
 	if !strings.Contains(on.Message, "chamber_pressure") {
 		t.Errorf("finding does not name the chamber pressure: %s", on.Message)
+	}
+	// The demo config gives chamber_pressure µbar and 0 decimals: the
+	// message writes its values so (issue 18).
+	if !regexp.MustCompile(`^freezedryer/chamber_pressure -?\d+ µbar above the golden-batch envelope -?\d+ µbar \(mean -?\d+ µbar`).MatchString(on.Message) {
+		t.Errorf("finding message not in the tag's unit and decimals: %s", on.Message)
 	}
 	// cleared when the rise ends (or at the next batch)
 	if off, ok := first(fs, batchev.DetectorName, false); !ok || !off.Time.After(on.Time) {

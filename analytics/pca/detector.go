@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/linewatch/linewatch/analytics"
+	"github.com/linewatch/linewatch/internal/display/text"
 )
 
 // DetectorName is the Detector field of every finding this package emits.
@@ -237,14 +238,18 @@ func (d *Detector) finding(t time.Time, rule int, active bool) analytics.Finding
 			c = qc
 		}
 		f.Evidence = topContributions(d.m.Variables, c, d.cfg.TopN)
-		f.Message = fmt.Sprintf("%s %.4g above limit %.4g (model %s); largest contributions: %s",
-			name, f.Statistic, f.Limit, d.m.Name, describe(f.Evidence))
+		f.Message = fmt.Sprintf("%s %s above limit %s (model %s); largest contributions: %s",
+			name, ratio(f.Statistic), ratio(f.Limit), d.m.Name, describe(f.Evidence))
 	} else {
-		f.Message = fmt.Sprintf("%s %.4g back below limit %.4g (model %s)", name, f.Statistic, f.Limit, d.m.Name)
+		f.Message = fmt.Sprintf("%s %s back below limit %s (model %s)", name, ratio(f.Statistic), ratio(f.Limit), d.m.Name)
 	}
 	f.ID = analytics.MakeID(f)
 	return f
 }
+
+// ratio writes T², Q and their limits (no unit) for messages, as the
+// other detectors write a statistic without a unit (two decimals).
+func ratio(x float64) string { return text.Number(x, 2, "") }
 
 // topContributions keeps the n variables with the largest contributions
 // (by value: a negative T² contribution never drives an alarm).

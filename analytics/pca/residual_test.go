@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -151,6 +152,11 @@ func TestDetectorResidualT2CatchesBrokenRelation(t *testing.T) {
 	}
 	if !strings.Contains(start.Message, "residual T²") || !strings.Contains(start.Message, "largest contributions: x9 ") {
 		t.Fatalf("finding message %q, want x9 named first", start.Message)
+	}
+	// T² and its limit have no unit: two decimals, as every statistic
+	// without a unit in finding messages.
+	if !regexp.MustCompile(`^residual T² \d+\.\d\d above limit \d+\.\d\d \(model `).MatchString(start.Message) {
+		t.Errorf("finding message %q", start.Message)
 	}
 }
 

@@ -214,7 +214,7 @@ func writeAlarmTable(w io.Writer, out []alerts.Alarm, f *display.Formatter) erro
 			s = f.Time(since)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.State, a.Priority, a.Active,
-			f.Value(a.Line, a.Machine, a.Tag, a.Value), f.Value(a.Line, a.Machine, a.Tag, a.Limit), s, by, a.Message)
+			f.FindingValue(a.Line, a.Machine, a.Tag, a.Detector, a.Rule, a.Value), f.FindingLimit(a.Line, a.Machine, a.Tag, a.Detector, a.Rule, a.Limit), s, by, a.Message)
 	}
 	return tw.Flush()
 }
@@ -238,7 +238,8 @@ func formatTransition(t alerts.Transition, colour bool, f *display.Formatter) st
 	a := t.Alarm
 	s := fmt.Sprintf("%s %-7s %-16s %s → %s  %s", f.Time(t.At()), p, t.Event, t.From, t.To, a.ID)
 	if t.Event == alerts.EvActivate || t.Event == alerts.EvClear {
-		s += fmt.Sprintf("  %s (limit %s)", f.Value(a.Line, a.Machine, a.Tag, a.Value), f.Value(a.Line, a.Machine, a.Tag, a.Limit))
+		s += fmt.Sprintf("  %s (limit %s)", f.FindingValue(a.Line, a.Machine, a.Tag, a.Detector, a.Rule, a.Value),
+			f.FindingLimit(a.Line, a.Machine, a.Tag, a.Detector, a.Rule, a.Limit))
 	}
 	if t.By != "" {
 		s += "  by " + t.By
@@ -488,7 +489,7 @@ func newAlarmsKPICmd() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(k)
 			}
-			return alerts.WriteKPI(cmd.OutOrStdout(), k)
+			return alerts.WriteKPI(cmd.OutOrStdout(), k, formatterOf(cfg))
 		},
 	}
 	target.flags(cmd)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/linewatch/linewatch/analytics/batchev"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/display"
 	"github.com/linewatch/linewatch/sample"
 	"github.com/linewatch/linewatch/store"
 )
@@ -93,6 +94,7 @@ durations, with the ids of the source batches and a SHA-256 of its content
 			if step == 0 {
 				step = batchev.DefaultStep
 			}
+			fm := display.MustNew(cfg)
 			var train []batchev.Batch
 			for _, b := range bs {
 				evs, n, err := alignStoredBatch(cmd.Context(), c, cfg.Site, mc, b, step)
@@ -107,9 +109,9 @@ durations, with the ids of the source batches and a SHA-256 of its content
 				}
 				if slicesN == 0 {
 					return withCode(ExitFailure, fmt.Errorf("batch %s (%s – %s): %d samples but no maturity slice: no value of the phase tag %s? check the tags of analytics.batch_models",
-						sample.Escape(b.ID), b.Start.Format(time.RFC3339), b.End.Format(time.RFC3339), n, mc.PhaseTag))
+						sample.Escape(b.ID), fm.Time(b.Start), fm.Time(b.End), n, mc.PhaseTag))
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "batch %s: %s – %s, %d samples, %d slices\n", sample.Escape(b.ID), b.Start.Format(time.RFC3339), b.End.Format(time.RFC3339), n, slicesN)
+				fmt.Fprintf(cmd.ErrOrStderr(), "batch %s: %s – %s, %d samples, %d slices\n", sample.Escape(b.ID), fm.Time(b.Start), fm.Time(b.End), n, slicesN)
 				train = append(train, batchev.Batch{ID: b.ID, Events: evs})
 			}
 			m, err := batchev.Train(train, opts)

@@ -125,7 +125,7 @@ func TestAnalyticsTrainBatchIntegration(t *testing.T) {
 	if !strings.Contains(stdout, "model lyo1-golden: line lyo1, 3 variables, 10 good batches, maturity step 5m0s; phases: freezing 48 points, primary_drying 240 points, secondary_drying 96 points") {
 		t.Errorf("summary %q", stdout)
 	}
-	if !strings.Contains(stderr, fmt.Sprintf("batch %s: 2026-11-23T06:00:00Z – 2026-11-24T13:59:59Z, 5763 samples, 384 slices", ids[0])) {
+	if !strings.Contains(stderr, fmt.Sprintf("batch %s: 2026-11-23 06:00:00 UTC – 2026-11-24 13:59:59 UTC, 5763 samples, 384 slices", ids[0])) {
 		t.Errorf("per-batch report %q", stderr)
 	}
 

@@ -170,11 +170,12 @@ func (p *findingPrinter) print(f analytics.Finding) {
 	if f.Active {
 		state = "ACTIVE"
 	}
-	// The statistic is the detector's (EWMA, C, T²…), not always in the
-	// tag's unit: written as a plain number.
-	fmt.Fprintf(p.tw, "%s\t%s/%s/%s\t%s\t%s\t%s\t%s\t%.4g\t%s\t%s\t%s\n", p.f.Time(f.Time),
-		f.Line, f.Machine, f.Tag, f.Detector, f.Rule, state, p.f.Value(f.Line, f.Machine, f.Tag, f.Value), f.Statistic,
-		p.f.Value(f.Line, f.Machine, f.Tag, f.Limit), f.Severity, f.Message)
+	// Value, statistic and limit as what they measure (the tag's unit, a
+	// duration, a percentage, a z-score: detect.Quantities).
+	fmt.Fprintf(p.tw, "%s\t%s/%s/%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.f.Time(f.Time),
+		f.Line, f.Machine, f.Tag, f.Detector, f.Rule, state, p.f.FindingValue(f.Line, f.Machine, f.Tag, f.Detector, f.Rule, f.Value),
+		p.f.FindingStatistic(f.Line, f.Machine, f.Tag, f.Detector, f.Rule, f.Statistic),
+		p.f.FindingLimit(f.Line, f.Machine, f.Tag, f.Detector, f.Rule, f.Limit), f.Severity, f.Message)
 }
 
 func (p *findingPrinter) flush() {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/linewatch/linewatch/audit"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/display"
 	"github.com/linewatch/linewatch/internal/edkey"
 )
 
@@ -52,9 +53,10 @@ func auditKeyring(cfg *config.Config, extra []string) (edkey.Keyring, error) {
 	return k, nil
 }
 
-// printAnchoring prints what VerifyAnchored found; requireAnchor makes
-// entries after the last signed head (or no signed head) a failure.
-func printAnchoring(out io.Writer, source string, entries []audit.Entry, a audit.Anchoring, requireAnchor bool) error {
+// printAnchoring prints what VerifyAnchored found, times in the site zone
+// of f (nil: UTC); requireAnchor makes entries after the last signed head
+// (or no signed head) a failure.
+func printAnchoring(out io.Writer, f *display.Formatter, source string, entries []audit.Entry, a audit.Anchoring, requireAnchor bool) error {
 	for _, p := range a.Problems {
 		fmt.Fprintln(out, p.Error())
 	}
@@ -69,7 +71,7 @@ func printAnchoring(out io.Writer, source string, entries []audit.Entry, a audit
 		}
 	}
 	if a.Head != nil {
-		fmt.Fprintf(out, "anchored: seq %d…%d match the checkpoint signed by key %s at %s\n", first, a.Head.Seq, a.Head.KeyID, a.Head.Time.Format(time.RFC3339))
+		fmt.Fprintf(out, "anchored: seq %d…%d match the checkpoint signed by key %s at %s\n", first, a.Head.Seq, a.Head.KeyID, f.Time(a.Head.Time))
 	}
 	if a.Unanchored > 0 && len(entries) > 0 {
 		fmt.Fprintf(out, "not yet anchored (%d entries): seq %d…%d come after the last signed checkpoint\n", a.Unanchored, last-uint64(a.Unanchored)+1, last)
@@ -114,7 +116,8 @@ func newAuditVerifyCmd() *cobra.Command {
 				if err != nil {
 					return withCode(ExitFailure, fmt.Errorf("%s: %w", file, err))
 				}
-				return printAnchoring(cmd.OutOrStdout(), file, entries, audit.VerifyAnchored(entries, cps, keys), true)
+				fm := formatterOf(cfg)
+				return printAnchoring(cmd.OutOrStdout(), fm, file, entries, audit.VerifyAnchoredIn(entries, cps, keys, fm.Location()), true)
 			}
 			ctx := cmd.Context()
 			nc, js, cfg, err := target.connect(ctx)
@@ -140,7 +143,8 @@ func newAuditVerifyCmd() *cobra.Command {
 					return withCode(ExitFailure, err)
 				}
 			}
-			return printAnchoring(cmd.OutOrStdout(), "stream "+audit.Stream, entries, audit.VerifyAnchored(entries, cps, keys), false)
+			f := formatterOf(cfg)
+			return printAnchoring(cmd.OutOrStdout(), f, "stream "+audit.Stream, entries, audit.VerifyAnchoredIn(entries, cps, keys, f.Location()), false)
 		},
 	}
 	target.flags(cmd)

@@ -164,7 +164,7 @@ The user: --operator, else $LINEWATCH_OPERATOR, else your OS user.`,
 				return err
 			}
 			ctx := cmd.Context()
-			nc, _, _, err := target.connect(ctx)
+			nc, _, cfg, err := target.connect(ctx)
 			if err != nil {
 				return err
 			}
@@ -173,7 +173,7 @@ The user: --operator, else $LINEWATCH_OPERATOR, else your OS user.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "logged in as %s (%s) until %s\n", cs.User, cs.Role, cs.Expires.UTC().Format(time.RFC3339))
+			fmt.Fprintf(cmd.OutOrStdout(), "logged in as %s (%s) until %s\n", cs.User, cs.Role, formatterOf(cfg).Time(cs.Expires))
 			return nil
 		},
 	}

@@ -80,7 +80,7 @@ func TestAnalyzeReplayCSV(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.Contains(out, "2026-11-23 08:00:30 UTC  coldroom1/coldroom/temp_probe1  limits    hi    ACTIVE  9.50 °C  9.5        8.00 °C") ||
+	if !strings.Contains(out, "2026-11-23 08:00:30 UTC  coldroom1/coldroom/temp_probe1  limits    hi    ACTIVE  9.50 °C  9.50 °C    8.00 °C") ||
 		!strings.Contains(out, "temp_probe1 hi alarm started: 9.50 °C, above the limit (limit 8.00 °C) since 2026-11-23 08:00:20 UTC") {
 		t.Fatalf("table:\n%s", out)
 	}

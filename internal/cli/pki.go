@@ -5,18 +5,21 @@ import (
 	"fmt"
 	"path/filepath"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/linewatch/linewatch/collector/pki"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/display"
 )
 
 // pkiFlags locate the collector's PKI directory: --pki-dir, else the
 // config's collector.pki_dir, else the default under data_dir.
 type pkiFlags struct {
 	file, dir string
+	// format writes times in the config's site zone (nil: UTC); set by
+	// resolve.
+	format *display.Formatter
 }
 
 func (f *pkiFlags) register(cmd *cobra.Command) {
@@ -36,6 +39,7 @@ func (f *pkiFlags) resolve() (*pki.Store, []string, error) {
 		if dir == "" {
 			dir = cfg.Collector.PKIDir
 		}
+		f.format = display.MustNew(cfg)
 		for _, l := range cfg.Lines {
 			for _, m := range l.Machines {
 				trust = append(trust, m.TrustedCertsDir)
@@ -81,7 +85,7 @@ func newPKIListCmd() *cobra.Command {
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "KIND\tTHUMBPRINT (SHA-1)\tSUBJECT\tVALID UNTIL\tFILE")
 			for _, c := range certs {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Kind, c.Thumbprint, c.Subject, c.NotAfter.Format(time.RFC3339), c.File)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Kind, c.Thumbprint, c.Subject, f.format.Time(c.NotAfter), c.File)
 			}
 			if len(certs) == 0 {
 				fmt.Fprintf(w, "(none in %s)\n", store.Dir)

@@ -19,6 +19,7 @@ import (
 	"github.com/linewatch/linewatch/audit"
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/display"
 	"github.com/linewatch/linewatch/internal/edkey"
 	"github.com/linewatch/linewatch/reports"
 )
@@ -146,7 +147,7 @@ func newReportBatchCmd() *cobra.Command {
 				return withCode(ExitFailure, fmt.Errorf("write report: %w", err))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: batch %s (%s, %s → %s), %d samples, %d excursions, %d signals, %d alarms; content SHA-256 %s; signed with key %s\n",
-				output, b.ID, b.Line, b.Start.Format(time.RFC3339), b.End.Format(time.RFC3339), r.Header.SamplesRead, len(r.Excursions), len(r.Signals), len(r.Alarms), digest, reports.KeyID(key.Public().(ed25519.PublicKey)))
+				output, b.ID, b.Line, display.MustNew(cfg).Time(b.Start), display.MustNew(cfg).Time(b.End), r.Header.SamplesRead, len(r.Excursions), len(r.Signals), len(r.Alarms), digest, reports.KeyID(key.Public().(ed25519.PublicKey)))
 			return nil
 		},
 	}
@@ -194,8 +195,9 @@ func signerKeys(cfg *config.Config, files []string) (edkey.Keyring, error) {
 }
 
 // auditTrail reads the audit entries for the cross-check: an export file
-// (verified, anchored by a trusted checkpoint) or the live stream.
-func auditTrail(cmd *cobra.Command, target natsTarget, file string, keys edkey.Keyring) ([]audit.Entry, string, error) {
+// (verified, anchored by a trusted checkpoint) or the live stream; loc is
+// the zone of the times in its problems.
+func auditTrail(cmd *cobra.Command, target natsTarget, file string, keys edkey.Keyring, loc *time.Location) ([]audit.Entry, string, error) {
 	if file != "" {
 		f, err := os.Open(file)
 		if err != nil {
@@ -206,7 +208,7 @@ func auditTrail(cmd *cobra.Command, target natsTarget, file string, keys edkey.K
 		if err != nil {
 			return nil, "", fmt.Errorf("%s: %w", file, err)
 		}
-		a := audit.VerifyAnchored(entries, cps, keys)
+		a := audit.VerifyAnchoredIn(entries, cps, keys, loc)
 		if !a.OK() {
 			return nil, "", fmt.Errorf("audit export %s does not verify: %w", file, &a.Problems[0])
 		}
@@ -230,7 +232,7 @@ func auditTrail(cmd *cobra.Command, target natsTarget, file string, keys edkey.K
 	if err != nil {
 		return nil, "", err
 	}
-	if a := audit.VerifyAnchored(entries, cps, keys); !a.OK() {
+	if a := audit.VerifyAnchoredIn(entries, cps, keys, loc); !a.OK() {
 		return nil, "", fmt.Errorf("audit stream %s does not verify: %w", audit.Stream, &a.Problems[0])
 	}
 	return entries, "audit stream " + audit.Stream, nil
@@ -268,6 +270,7 @@ func newReportVerifyCmd() *cobra.Command {
 			}
 			v, verr := reports.VerifyWith(data, reports.VerifyOptions{ReportKey: key, SignerKeys: keys})
 			out := cmd.OutOrStdout()
+			vf := verifyFormatter(v, cfg)
 			var crossNotes []string
 			if verr == nil {
 				switch {
@@ -276,7 +279,7 @@ func newReportVerifyCmd() *cobra.Command {
 						crossNotes = append(crossNotes, "audit cross-check NOT done (offline): pass --audit EXPORT or -c CONFIG to check each signature against the audit trail")
 					}
 				default:
-					entries, src, err := auditTrail(cmd, target, auditFile, keys)
+					entries, src, err := auditTrail(cmd, target, auditFile, keys, vf.Location())
 					if err != nil {
 						verr = fmt.Errorf("audit cross-check: %w", err)
 					} else if errs := v.CrossCheck(entries); len(errs) > 0 {
@@ -287,7 +290,7 @@ func newReportVerifyCmd() *cobra.Command {
 						}
 						for _, e := range v.Unrecorded(entries) {
 							crossNotes = append(crossNotes, fmt.Sprintf("note: the %s records a signature this file does not carry: seq %d, %s, %s, %s (an older copy, or a signature removed)",
-								src, e.Seq, e.Actor, e.Reason, e.Time.Format(time.RFC3339)))
+								src, e.Seq, e.Actor, e.Reason, vf.Time(e.Time)))
 						}
 					}
 				}
@@ -300,7 +303,7 @@ func newReportVerifyCmd() *cobra.Command {
 				return withCode(ExitFailure, fmt.Errorf("%s: report verification FAILED", args[0]))
 			}
 			fmt.Fprintf(out, "%s: %s report of batch %s (line %s), content SHA-256 %s, signed %s with key %s\n",
-				args[0], v.Format, v.Batch, v.Line, v.ContentSHA256, v.SignedAt.Format(time.RFC3339), v.KeyID)
+				args[0], v.Format, v.Batch, v.Line, v.ContentSHA256, vf.Time(v.SignedAt), v.KeyID)
 			if v.Schema != reports.SchemaVersion {
 				fmt.Fprintf(out, "  report schema %d (made by an earlier linewatch; checked with its frozen schema-%d model)\n", v.Schema, v.Schema)
 				if v.Format == "pdf" {
@@ -311,7 +314,7 @@ func newReportVerifyCmd() *cobra.Command {
 				fmt.Fprintf(out, "  PDF signature (PAdES B-B, ETSI.CAdES.detached): valid over the whole file, certificate %q (SHA-256 %s…), bound to the integrity block\n", v.PDF.Subject, v.PDF.CertSHA256[:16])
 			}
 			for _, s := range v.Signatures {
-				fmt.Fprintf(out, "  electronic signature: %s (%s), %s, %s — bound to this report, audit seq %d\n", s.Name, s.User, s.Meaning, s.Time.Format(time.RFC3339), s.AuditSeq)
+				fmt.Fprintf(out, "  electronic signature: %s (%s), %s, %s — bound to this report, audit seq %d\n", s.Name, s.User, s.Meaning, vf.Time(s.Time), s.AuditSeq)
 			}
 			for _, n := range crossNotes {
 				fmt.Fprintf(out, "  %s\n", n)
@@ -445,7 +448,7 @@ func newReportSignCmd() *cobra.Command {
 			}
 			es := rep.Signature
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: signed by %s (%s) for %s at %s, bound to report digest %s, audit seq %d\n",
-				output, es.Name, es.User, es.Meaning, es.Time.Format(time.RFC3339), es.ReportDigest, es.AuditSeq)
+				output, es.Name, es.User, es.Meaning, formatterOf(cfg).Time(es.Time), es.ReportDigest, es.AuditSeq)
 			return nil
 		},
 	}
@@ -460,3 +463,13 @@ func newReportSignCmd() *cobra.Command {
 }
 
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// verifyFormatter writes the times of `report verify`: in the zone the
+// report was written in (its header), else the config's site zone, else
+// UTC.
+func verifyFormatter(v *reports.Verification, cfg *config.Config) *display.Formatter {
+	if v != nil && v.Report != nil {
+		return display.MustNew(&config.Config{TimeZone: v.Report.Header.TimeZone})
+	}
+	return formatterOf(cfg)
+}

@@ -16,7 +16,7 @@ func TestReportVerifySchemaV1(t *testing.T) {
 		file := filepath.Join(dir, "report."+format)
 		code, out, errOut := run(t, append([]string{"report", "verify", file}, keys...)...)
 		for _, want := range []string{format + " report of batch B-2026-0042 (line fill1)", "report schema 1 (made by an earlier linewatch",
-			"electronic signature: rita (rita), review, 2026-03-03T10:00:00Z — bound to this report, audit seq 1",
+			"electronic signature: rita (rita), review, 2026-03-03 10:00:00 UTC — bound to this report, audit seq 1",
 			"electronic signature: Pat Printed-Name (pat), approval", ": VALID (trusted key "} {
 			if code != 0 || !strings.Contains(out, want) {
 				t.Errorf("%s: exit %d, no %q in\n%s%s", format, code, want, out, errOut)

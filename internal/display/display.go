@@ -1,8 +1,10 @@
 package display
 
 import (
+	"math"
 	"time"
 
+	"github.com/linewatch/linewatch/analytics/detect"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/display/text"
 )
@@ -125,4 +127,50 @@ func (f *Formatter) ZoneLabel(at time.Time) string {
 		return "UTC"
 	}
 	return loc.String() + " (UTC" + at.In(loc).Format("-07:00") + ")"
+}
+
+// Quantity writes v as what q measures for the tag: "251.4 mg" (the tag's
+// unit and decimals), "2.8 mg/min", "30m0s", "44.00 %", "3.46".
+func (f *Formatter) Quantity(line, machine, tag string, q detect.Quantity, v float64) string {
+	switch q {
+	case detect.Plain:
+		return Number(v, 2, "")
+	case detect.Seconds:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return Number(v, 0, "s")
+		}
+		return time.Duration(math.Round(v) * float64(time.Second)).String()
+	case detect.Percent:
+		return Number(v, 2, "%")
+	case detect.Fraction:
+		return Number(100*v, 2, "%")
+	case detect.PerMinute:
+		tf, _ := f.Tag(line, machine, tag)
+		if tf.Unit == "" {
+			return Number(v, tf.Decimals, "per min")
+		}
+		return Number(v, tf.Decimals, tf.Unit+"/min")
+	}
+	return f.Value(line, machine, tag, v)
+}
+
+// FindingValue writes the Value of a finding or alarm of detector/rule
+// (detect.Quantities): the reading in the tag's unit, or the detector's
+// own quantity (a p-chart's fraction, a yield).
+func (f *Formatter) FindingValue(line, machine, tag, detector, rule string, v float64) string {
+	q, _, _ := detect.Quantities(detector, rule)
+	return f.Quantity(line, machine, tag, q, v)
+}
+
+// FindingStatistic writes the Statistic of a finding of detector/rule.
+func (f *Formatter) FindingStatistic(line, machine, tag, detector, rule string, v float64) string {
+	_, q, _ := detect.Quantities(detector, rule)
+	return f.Quantity(line, machine, tag, q, v)
+}
+
+// FindingLimit writes the Limit of a finding or alarm of detector/rule:
+// a flatline's is a duration, a Nelson rule's a number of sigmas.
+func (f *Formatter) FindingLimit(line, machine, tag, detector, rule string, v float64) string {
+	_, _, q := detect.Quantities(detector, rule)
+	return f.Quantity(line, machine, tag, q, v)
 }
