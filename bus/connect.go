@@ -4,19 +4,27 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/linewatch/linewatch/config"
+	"github.com/linewatch/linewatch/internal/backoff"
+	"github.com/linewatch/linewatch/internal/clock"
 )
 
 // Connect opens a NATS connection with the config's authentication and TLS.
 // url overrides cfg.URL (the embedded server's URL). The connection
 // reconnects forever with a delay, so a NATS restart heals by itself.
+// While no server answers yet (a cluster starting with the roles, a host
+// booting), the first connect is retried with backoff until ctx ends;
+// an error a retry cannot mend (authentication, TLS) is returned at once.
 func Connect(ctx context.Context, cfg config.NATS, url, name string, log *slog.Logger) (*nats.Conn, error) {
 	if url == "" {
 		url = cfg.URL
@@ -68,11 +76,26 @@ func Connect(ctx context.Context, cfg config.NATS, url, name string, log *slog.L
 		}
 		opts = append(opts, nats.Secure(tc))
 	}
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+	policy := backoff.Policy{Min: 250 * time.Millisecond, Max: 5 * time.Second, Jitter: true}
+	for n := 1; ; n++ {
+		nc, err := nats.Connect(url, opts...)
+		if err == nil {
+			if err := ctx.Err(); err != nil {
+				nc.Close()
+				return nil, err
+			}
+			return nc, nil
+		}
+		if !unreachable(err) {
+			return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+		}
+		if n == 1 || n%10 == 0 {
+			log.Warn("no NATS server answers yet; retrying", "url", url, "attempt", n, "err", err)
+		}
+		if werr := policy.Wait(ctx, clock.Real{}, n); werr != nil {
+			return nil, fmt.Errorf("connect to NATS at %s: %w (gave up: %w)", url, err, werr)
+		}
 	}
-	return nc, ctx.Err()
 }
 
 // ClientTLS builds a client TLS config from file references.
@@ -97,4 +120,14 @@ func ClientTLS(t config.TLS) (*tls.Config, error) {
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	return tc, nil
+}
+
+// unreachable: no server answered (refused, timed out, name not
+// resolved yet), as opposed to one that answered with a refusal
+// (authentication, a TLS handshake it rejected), which waiting does not mend.
+func unreachable(err error) bool {
+	var netErr net.Error
+	var dnsErr *net.DNSError
+	return errors.Is(err, nats.ErrNoServers) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.As(err, &dnsErr) || (errors.As(err, &netErr) && netErr.Timeout())
 }

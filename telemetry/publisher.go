@@ -55,6 +55,7 @@ type Publisher struct {
 	health     pubHealth
 
 	unencodable atomic.Int64 // values not carried whole, for the log's rate limit
+	retried     atomic.Int64 // publishes retried, for the log's rate limit
 
 	done chan struct{}
 }
@@ -63,7 +64,21 @@ type pending struct {
 	msg   *nats.Msg
 	fut   jetstream.PubAckFuture
 	err   error
+	sent  time.Time // its ack is given up ackWait after this
 	tries int
+}
+
+// AckWait is how long a telemetry message waits for its acknowledgement
+// before it is published again. The JetStream context given to New must
+// drop its own record of an unanswered publish after it as well
+// (jetstream.WithPublishAsyncTimeout(AckWait), see JetStreamOptions):
+// otherwise every publish lost in a leader change stays pending in
+// nats.go until its pending limit stalls every publish.
+const AckWait = 5 * time.Second
+
+// JetStreamOptions are the options the publisher's JetStream context needs.
+func JetStreamOptions() []jetstream.JetStreamOpt {
+	return []jetstream.JetStreamOpt{jetstream.WithPublishAsyncTimeout(AckWait)}
 }
 
 // New prepares a publisher on js and registers its metrics; Run starts it.
@@ -87,7 +102,9 @@ func New(js jetstream.JetStream, o Options) (*Publisher, error) {
 		inflight: make(chan *pending, o.MaxInflight),
 		// Retries ride out a NATS restart or failover (tens of seconds) so that
 		// analytics sees every sample; the window bounds memory meanwhile.
-		ackWait: 5 * time.Second, maxBlock: time.Second, retries: 30, retryGap: 200 * time.Millisecond, drainBound: 5 * time.Second,
+		// drainBound leaves the collector, stopped first, its share of the
+		// 5 s shutdown budget (app.DefaultShutdownTimeout).
+		ackWait: AckWait, maxBlock: time.Second, retries: 30, retryGap: 200 * time.Millisecond, drainBound: 3 * time.Second,
 		health: pubHealth{report: o.Health, gauge: m.publishFailing, now: o.Clock.Now},
 		done:   make(chan struct{}),
 	}, nil
@@ -177,7 +194,7 @@ func (p *Publisher) enqueue(ctx context.Context, msg *nats.Msg) {
 			return
 		}
 	}
-	pd := &pending{msg: msg}
+	pd := &pending{msg: msg, sent: p.clk.Now()}
 	pd.fut, pd.err = p.js.PublishMsgAsync(msg)
 	if pd.err != nil {
 		p.m.errors.Inc()
@@ -187,7 +204,7 @@ func (p *Publisher) enqueue(ctx context.Context, msg *nats.Msg) {
 
 // Run waits for acknowledgements in publish order and retries failures
 // until ctx is cancelled; then it settles what is still in flight, giving up
-// drainBound (5 s) after the cancel. Cancel it after the collector stopped,
+// drainBound (3 s) after the cancel. Cancel it after the collector stopped,
 // so the last reads are drained. Call it once.
 func (p *Publisher) Run(ctx context.Context) error {
 	defer close(p.done)
@@ -216,8 +233,13 @@ func (p *Publisher) settle(ctx context.Context, pd *pending) {
 	defer func() { <-p.slots }()
 	for {
 		err := pd.err
+		failed := pd.sent // when it failed, at the latest
 		if err == nil {
-			timer, stop := p.clk.After(p.ackWait)
+			// The ack wait counts from the publish, not from this message's
+			// turn here: when a leader change loses the acks of a whole
+			// window, they all time out together and are published again
+			// together, instead of one ackWait after the other (256 × 5 s).
+			timer, stop := p.clk.After(max(0, p.ackWait-p.clk.Now().Sub(pd.sent)))
 			select {
 			case <-pd.fut.Ok():
 				stop()
@@ -233,6 +255,7 @@ func (p *Publisher) settle(ctx context.Context, pd *pending) {
 			}
 			stop()
 			p.m.errors.Inc()
+			failed = minTime(p.clk.Now(), pd.sent.Add(p.ackWait))
 		}
 		pd.tries++
 		p.health.failed(pd.tries, err)
@@ -241,8 +264,15 @@ func (p *Publisher) settle(ctx context.Context, pd *pending) {
 			p.log.Error("NATS publish failed; giving up", "subject", pd.msg.Subject, "tries", pd.tries, "err", err)
 			return
 		}
-		p.log.Warn("NATS publish failed; retrying", "subject", pd.msg.Subject, "try", pd.tries, "err", err)
-		timer, stop := p.clk.After(min(time.Duration(pd.tries)*p.retryGap, 2*time.Second))
+		// A leader change fails a whole window at once: log the 1st, 2nd,
+		// 4th… failure, not one line per message.
+		if n := p.retried.Add(1); bits.OnesCount64(uint64(n)) == 1 {
+			p.log.Warn("NATS publish failed; retrying", "subject", pd.msg.Subject, "try", pd.tries, "err", err, "failures", n)
+		}
+		// The gap too counts from the failure: the messages of a window that
+		// failed together are published again together.
+		gap := min(time.Duration(pd.tries)*p.retryGap, 2*time.Second)
+		timer, stop := p.clk.After(max(0, gap-p.clk.Now().Sub(failed)))
 		select {
 		case <-timer:
 		case <-ctx.Done():
@@ -251,9 +281,17 @@ func (p *Publisher) settle(ctx context.Context, pd *pending) {
 			return
 		}
 		stop()
+		pd.sent = p.clk.Now()
 		pd.fut, pd.err = p.js.PublishMsgAsync(pd.msg)
 		if pd.err != nil {
 			p.m.errors.Inc()
 		}
 	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

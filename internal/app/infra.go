@@ -22,6 +22,7 @@ import (
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/config"
 	"github.com/linewatch/linewatch/internal/influxd"
+	"github.com/linewatch/linewatch/telemetry"
 )
 
 // infra is what every role needs: NATS (embedded or external), InfluxDB
@@ -165,7 +166,9 @@ func (in *infra) conn(ctx context.Context, r bus.Role) (*nats.Conn, jetstream.Je
 	if c.nc, err = bus.Connect(ctx, ncfg, in.natsURL, name, in.log); err != nil {
 		return nil, nil, err
 	}
-	if c.js, err = jetstream.New(c.nc); err != nil {
+	// The telemetry publisher's options: a publish whose ack never comes
+	// is forgotten by nats.go too (no other role publishes asynchronously).
+	if c.js, err = jetstream.New(c.nc, telemetry.JetStreamOptions()...); err != nil {
 		c.nc.Close()
 		return nil, nil, fmt.Errorf("JetStream: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -48,8 +49,15 @@ func Provisioned(cfg *config.Config) Provisioning {
 
 // ProvisionOptions tune Provision.
 type ProvisionOptions struct {
-	// Attempt bounds one create-or-update call (default 10 s).
+	// Attempt caps one create-or-update call (default 10 s). The first
+	// attempt has FirstAttempt; each one after a timeout doubles it up to
+	// Attempt.
 	Attempt time.Duration
+	// FirstAttempt bounds the first create-or-update call (default 1 s):
+	// a fresh cluster may never answer a create that raced another
+	// process's create of the same stream (see Provision), so waiting
+	// long for that answer only delays the start.
+	FirstAttempt time.Duration
 	// PeerWait is how long "no suitable peers" / insufficient resources
 	// count as a cluster still forming before they are reported as
 	// nats.replicas larger than the cluster (default 2 min).
@@ -62,10 +70,23 @@ type ProvisionOptions struct {
 // and patient while the cluster forms — no responders, timeouts,
 // JetStream not yet enabled or without a leader are retried with backoff
 // until ctx ends. Only a permanent error fails it, with what to do.
+//
+// Processes that start together create the same streams together. On a
+// clustered server (nats-server 2.15) the meta leader then proposes the
+// equal assignments one after the other and none of the racing creates
+// may get an answer, although the stream is made. So an attempt is short
+// and a timed-out one is followed at once by another create-or-update,
+// which finds the stream and updates it (an update is answered); the
+// streams and buckets are provisioned side by side, so a start costs one
+// such attempt, not one per stream.
 func Provision(ctx context.Context, js jetstream.JetStream, p Provisioning, o ProvisionOptions) error {
 	if o.Attempt <= 0 {
 		o.Attempt = 10 * time.Second
 	}
+	if o.FirstAttempt <= 0 {
+		o.FirstAttempt = time.Second
+	}
+	o.FirstAttempt = min(o.FirstAttempt, o.Attempt)
 	if o.PeerWait <= 0 {
 		o.PeerWait = 2 * time.Minute
 	}
@@ -75,43 +96,75 @@ func Provision(ctx context.Context, js jetstream.JetStream, p Provisioning, o Pr
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	// stop ends the retries (not the attempts in flight, so each of those
+	// still reports its own permanent error) once one has failed for good.
+	stop, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	// errs in declaration order; cut marks those ended by another's error.
+	errs := make([]error, len(p.Streams)+len(p.Buckets))
+	cut := make([]bool, len(errs))
+	i := 0
+	do := func(what string, replicas int, f func(context.Context) error) {
+		k := i
+		i++
+		wg.Go(func() {
+			if err := retry(ctx, stop, o, what, replicas, f); err != nil {
+				errs[k], cut[k] = err, errors.Is(err, errCut)
+				cancel() // a permanent error: the others need not go on
+			}
+		})
+	}
 	for _, sc := range p.Streams {
-		err := retry(ctx, o, "stream "+sc.Name, sc.Replicas, func(ctx context.Context) error {
+		do("stream "+sc.Name, sc.Replicas, func(ctx context.Context) error {
 			_, err := js.CreateOrUpdateStream(ctx, sc)
 			return err
 		})
-		if err != nil {
-			return err
-		}
 	}
 	for _, kc := range p.Buckets {
-		err := retry(ctx, o, "key-value bucket "+kc.Bucket, kc.Replicas, func(ctx context.Context) error {
+		do("key-value bucket "+kc.Bucket, kc.Replicas, func(ctx context.Context) error {
 			_, err := js.CreateOrUpdateKeyValue(ctx, kc)
 			return err
 		})
-		if err != nil {
+	}
+	wg.Wait()
+	// The first permanent error in declaration order, not one cut short by it.
+	var first error
+	for k, err := range errs {
+		if err != nil && !cut[k] {
 			return err
 		}
+		if first == nil {
+			first = err
+		}
 	}
-	return nil
+	return first
 }
 
-func retry(ctx context.Context, o ProvisionOptions, what string, replicas int, f func(context.Context) error) error {
+// errCut: a retry ended because another stream or bucket failed for good.
+var errCut = errors.New("stopped: another stream or bucket failed")
+
+func retry(ctx, stop context.Context, o ProvisionOptions, what string, replicas int, f func(context.Context) error) error {
 	policy := backoff.Policy{Min: 100 * time.Millisecond, Max: 5 * time.Second, Jitter: true}
+	attempt := backoff.Policy{Min: o.FirstAttempt, Max: o.Attempt}
 	start := o.Clock.Monotonic()
+	timeouts := 0
 	for n := 1; ; n++ {
-		actx, cancel := context.WithTimeout(ctx, o.Attempt)
+		actx, cancel := context.WithTimeout(ctx, attempt.Delay(timeouts+1))
 		err := f(actx)
+		timedOut := actx.Err() != nil
 		cancel()
 		if err == nil {
 			return nil
 		}
+		k := transience(err)
+		if k == permanent {
+			return fmt.Errorf("JetStream %s: %w", what, err)
+		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("JetStream %s not provisioned before shutdown: %w", what, err)
 		}
-		switch transience(err) {
-		case permanent:
-			return fmt.Errorf("JetStream %s: %w", what, err)
+		switch k {
 		case placement:
 			if o.Clock.Monotonic()-start > o.PeerWait {
 				return fmt.Errorf("JetStream %s with %d replicas: %w (for %s: is nats.replicas larger than the number of JetStream servers in the cluster?)",
@@ -120,9 +173,22 @@ func retry(ctx context.Context, o ProvisionOptions, what string, replicas int, f
 		}
 		if n == 1 || n%10 == 0 {
 			o.Logger.Warn("JetStream not ready; retrying", "what", what, "attempt", n, "err", err)
+		} else {
+			o.Logger.Debug("JetStream not ready; retrying", "what", what, "attempt", n, "err", err)
 		}
-		if err := policy.Wait(ctx, o.Clock, n); err != nil {
-			return fmt.Errorf("JetStream %s not provisioned before shutdown: %w", what, ctx.Err())
+		if stop.Err() != nil && ctx.Err() == nil {
+			return fmt.Errorf("JetStream %s not provisioned: %w (%w)", what, err, errCut)
+		}
+		if timedOut {
+			// The attempt has waited already; the next one is longer.
+			timeouts++
+			continue
+		}
+		if werr := policy.Wait(stop, o.Clock, n); werr != nil {
+			if ctx.Err() == nil {
+				return fmt.Errorf("JetStream %s not provisioned: %w (%w)", what, err, errCut)
+			}
+			return fmt.Errorf("JetStream %s not provisioned before shutdown: %w", what, err)
 		}
 	}
 }
@@ -151,7 +217,7 @@ func transience(err error) kind {
 		return permanent
 	}
 	switch {
-	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded),
+	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
 		errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount),
 		errors.Is(err, nats.ErrNoServers), errors.Is(err, nats.ErrDisconnected):
 		return transient

@@ -166,38 +166,7 @@ func TestProvisionReplicasOnClusterIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.NATS.Replicas = 3
-	ports := []int{freePort(t), freePort(t), freePort(t)}
-	var routes []string
-	for _, p := range ports {
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
-	}
-	var srvs []*server.Server
-	for i, p := range ports {
-		o := &server.Options{ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1, JetStream: true,
-			StoreDir: filepath.Join(t.TempDir(), fmt.Sprint(i)), NoSigs: true, NoLog: true,
-			Cluster: server.ClusterOpts{Name: "lw", Host: "127.0.0.1", Port: p}, Routes: server.RoutesFromStr(strings.Join(routes, ","))}
-		s, err := server.NewServer(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go s.Start()
-		srvs = append(srvs, s)
-	}
-	defer func() {
-		for _, s := range srvs {
-			s.Shutdown()
-			s.WaitForShutdown()
-		}
-	}()
-	for _, s := range srvs {
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatal("cluster node not ready")
-		}
-	}
-	var urls []string
-	for _, s := range srvs {
-		urls = append(urls, s.ClientURL())
-	}
+	urls := natsCluster(t)
 	nc, err := nats.Connect(strings.Join(urls, ","))
 	if err != nil {
 		t.Fatal(err)
@@ -229,4 +198,109 @@ func TestProvisionReplicasOnClusterIntegration(t *testing.T) {
 		}
 	}
 	t.Logf("%d streams and buckets with 3 replicas: %v", len(want), want)
+}
+
+// natsCluster starts three embedded nats-servers with JetStream, routed
+// into one cluster, and returns their client URLs. It does not wait for
+// the meta leader: callers start on a cluster still forming.
+func natsCluster(t *testing.T) []string {
+	t.Helper()
+	ports := []int{freePort(t), freePort(t), freePort(t)}
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+	}
+	var srvs []*server.Server
+	for i, p := range ports {
+		o := &server.Options{ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1, JetStream: true,
+			StoreDir: filepath.Join(t.TempDir(), fmt.Sprint(i)), NoSigs: true, NoLog: true,
+			Cluster: server.ClusterOpts{Name: "lw", Host: "127.0.0.1", Port: p}, Routes: server.RoutesFromStr(strings.Join(routes, ","))}
+		s, err := server.NewServer(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Start()
+		srvs = append(srvs, s)
+	}
+	t.Cleanup(func() {
+		for _, s := range srvs {
+			s.Shutdown()
+			s.WaitForShutdown()
+		}
+	})
+	for _, s := range srvs {
+		if !s.ReadyForConnections(10 * time.Second) {
+			t.Fatal("cluster node not ready")
+		}
+	}
+	var urls []string
+	for _, s := range srvs {
+		urls = append(urls, s.ClientURL())
+	}
+	return urls
+}
+
+// Four processes provisioning together on a fresh three-node cluster
+// (every role started at once): all succeed, each stream and bucket
+// exists with its replicas. Racing creates of one stream may never be
+// answered (see Provision); before attempts were short and retried at
+// once, each process waited out a 10 s attempt per stream — over 2 min
+// for the 13 — so the 30 s deadline on the real servers catches it.
+func TestProvisionConcurrentOnFreshClusterIntegration(t *testing.T) {
+	testenv.SkipShort(t, "NATS cluster")
+	cfg, err := config.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.NATS.Replicas = 3
+	urls := natsCluster(t)
+	p := Provisioned(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const procs = 4
+	errs := make(chan error, procs)
+	var took [procs]time.Duration
+	var wg sync.WaitGroup
+	for i := range procs {
+		// Each process lists the nodes in its own order, as the roles of
+		// separate hosts do.
+		order := slices.Clone(urls)
+		for range i {
+			order = append(order[1:], order[0])
+		}
+		nc, err := nats.Connect(strings.Join(order, ","), nats.DontRandomize())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		wg.Go(func() {
+			start := time.Now()
+			errs <- Provision(ctx, js, p, ProvisionOptions{})
+			took[i] = time.Since(start)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	t.Logf("provisioned by %d processes together in %v", procs, took)
+	nc, err := nats.Connect(urls[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	got, err := names(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range wantNames(p) {
+		if r := got[n]; r != 3 {
+			t.Errorf("%s has %d replicas, want 3", n, r)
+		}
+	}
 }

@@ -44,8 +44,8 @@ const minute = time.Minute
 // optInEnv opts in to the cluster cases. They are not part of `make test`
 // (CI) while they fail: they are the acceptance test of issue 17, whose
 // note lists what each one still finds (lost alarm transitions after an
-// alerts worker is killed, suppression order, slow provisioning together,
-// the collector after a leader kill). `make test-cluster` runs them.
+// alerts worker is killed, suppression order, machine states after a
+// leader kill). `make test-cluster` runs them.
 const optInEnv = "LINEWATCH_CLUSTER_TESTS"
 
 func enabled() bool { return !testing.Short() && os.Getenv(optInEnv) != "" }
@@ -136,9 +136,8 @@ func begin(t *testing.T, p *cluster.Plant) time.Duration {
 
 // first starts the collector alone and waits until it runs: it
 // provisions the streams and buckets, so the cases that are not about
-// start-up do not pay for processes provisioning together (measured:
-// every create-or-update then waits out its 10 s attempt; see
-// TestAllRolesAtOnceFreshClusterIntegration).
+// start-up start the same way each time (processes provisioning
+// together: TestAllRolesAtOnceFreshClusterIntegration).
 func first(t *testing.T, p *cluster.Plant) *cluster.Proc {
 	t.Helper()
 	c := run(t, p, "collector", "collector")

@@ -124,7 +124,7 @@ func runWorker(ctx context.Context, f flags) error {
 			return err
 		}
 		defer nc.Close()
-		js, err := jetstream.New(nc)
+		js, err := jetstream.New(nc, telemetry.JetStreamOptions()...)
 		if err != nil {
 			return err
 		}
