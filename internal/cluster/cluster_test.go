@@ -190,6 +190,9 @@ func judge(t *testing.T, p *cluster.Plant, refConf string) *cluster.Result {
 			t.Logf("%s", d)
 		} else {
 			t.Errorf("%s", d)
+			if d.What == "alarm transitions" {
+				t.Logf("in order:\n%s", strings.Join(cluster.Explain(want, got, d), "\n"))
+			}
 		}
 	}
 	for _, pr := range p.Procs {

@@ -90,6 +90,9 @@ type Result struct {
 	States      []analytics.MachineState
 	Transitions []alerts.Transition
 	Telemetry   int // TELEMETRY messages replayed (reference only)
+	// Order is FINDINGS as alerts consume it: findings and machine
+	// states in stream order (for Explain).
+	Order []analytics.Message
 }
 
 // Produced reads FINDINGS and ALARMS as the cluster wrote them (raw, so a
@@ -106,6 +109,7 @@ func Produced(ctx context.Context, js jetstream.JetStream) (*Result, error) {
 		} else if msg.MachineState != nil {
 			r.States = append(r.States, *msg.MachineState)
 		}
+		r.Order = append(r.Order, msg)
 		return nil
 	})
 	if err != nil {
@@ -133,14 +137,17 @@ func Reference(ctx context.Context, js jetstream.JetStream, cfgFile string) (*Re
 		return nil, err
 	}
 	r := &Result{}
-	var events []refEvent
+	var (
+		events    []refEvent
+		msgStates []analytics.MachineState // of the telemetry message being replayed
+		msgFinds  []analytics.Finding
+	)
 	e, err := engine.New(cfg, engine.Options{StatsEvery: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MachineState: func(m analytics.MachineState) {
 			if m.Site == "" {
 				m.Site = cfg.Site
 			}
-			r.States = append(r.States, m)
-			events = append(events, refEvent{m: &m})
+			msgStates = append(msgStates, m)
 		}})
 	if err != nil {
 		return nil, err
@@ -153,6 +160,7 @@ func Reference(ctx context.Context, js jetstream.JetStream, cfgFile string) (*Re
 		if err != nil {
 			return nil // the live engine skips it too
 		}
+		msgStates, msgFinds = msgStates[:0], msgFinds[:0]
 		samples = b.Samples(samples[:0])
 		for _, s := range samples {
 			fs = e.Process(s, fs[:0])
@@ -163,8 +171,15 @@ func Reference(ctx context.Context, js jetstream.JetStream, cfgFile string) (*Re
 				if f.ID == "" {
 					f.ID = analytics.MakeID(f)
 				}
-				r.Findings = append(r.Findings, f)
-				events = append(events, refEvent{f: &r.Findings[len(r.Findings)-1]})
+				msgFinds = append(msgFinds, f)
+			}
+		}
+		for _, ev := range processOrder(msgStates, msgFinds) {
+			events = append(events, ev)
+			if ev.m != nil {
+				r.States = append(r.States, *ev.m)
+			} else {
+				r.Findings = append(r.Findings, *ev.f)
 			}
 		}
 		return nil
@@ -172,22 +187,38 @@ func Reference(ctx context.Context, js jetstream.JetStream, cfgFile string) (*Re
 	if err != nil {
 		return nil, err
 	}
-	// Findings slice may have moved while appending: re-point the events.
-	fi := 0
-	for i := range events {
-		if events[i].f != nil {
-			events[i].f = &r.Findings[fi]
-			fi++
-		}
+	for _, ev := range events {
+		r.Order = append(r.Order, analytics.Message{Finding: ev.f, MachineState: ev.m})
 	}
 	r.Transitions, err = referenceTransitions(ctx, cfg, events)
 	return r, err
 }
 
-// refEvent is a finding or a machine-state change, in the engine's order.
+// refEvent is a finding or a machine-state change, in process order.
 type refEvent struct {
 	f *analytics.Finding
 	m *analytics.MachineState
+}
+
+// processOrder is what alerts must apply, in order, of one telemetry
+// message: the machine-state changes and findings the engine made of it
+// by process time (a state holds from its sample's time on: it goes
+// before a finding of that same time, after an older one such as a
+// batch-end finding made when the next batch's first poll arrives).
+// Findings keep the engine's order among themselves, states too. This is
+// the reference's statement of the rule; engine.Publisher implements it.
+func processOrder(states []analytics.MachineState, fs []analytics.Finding) []refEvent {
+	var out []refEvent
+	for len(states) > 0 || len(fs) > 0 {
+		if len(states) > 0 && (len(fs) == 0 || !fs[0].Time.Before(states[0].Time)) {
+			m := states[0]
+			out, states = append(out, refEvent{m: &m}), states[1:]
+		} else {
+			f := fs[0]
+			out, fs = append(out, refEvent{f: &f}), fs[1:]
+		}
+	}
+	return out
 }
 
 // referenceTransitions publishes the reference findings and machine states
@@ -383,6 +414,59 @@ func diff(what string, want, got []string) Diff {
 	}
 	d.Examples = ex
 	return d
+}
+
+// Explain lists, for each alarm a transition Diff names, the transitions
+// of want and got in order (event, states, finding, process time), and
+// the findings and machine states of its machine as each carried them on
+// FINDINGS: what a failure message needs to tell an order problem from a
+// lost message.
+func Explain(want, got *Result, d Diff) []string {
+	ids := map[string]bool{}
+	for _, ex := range d.Examples {
+		_, rest, ok := strings.Cut(ex, ": ")
+		if !ok {
+			continue
+		}
+		id, _, _ := strings.Cut(rest, " ")
+		ids[id] = true
+	}
+	var out []string
+	for _, id := range sortedKeys(ids) {
+		for _, side := range []struct {
+			name string
+			r    *Result
+		}{{"reference", want}, {"cluster", got}} {
+			out = append(out, fmt.Sprintf("%s, alarm %s:", side.name, id))
+			var line, machine string
+			for _, tr := range side.r.Transitions {
+				if tr.Alarm.ID != id {
+					continue
+				}
+				line, machine = tr.Alarm.Line, tr.Alarm.Machine
+				out = append(out, fmt.Sprintf("  #%d %s %s→%s finding %s at %s", tr.Seq, tr.Event, tr.From, tr.To, tr.Alarm.LastFinding, tr.At().Format(time.RFC3339Nano)))
+			}
+			out = append(out, fmt.Sprintf("  FINDINGS of %s/%s:", line, machine))
+			for _, m := range side.r.Order {
+				switch {
+				case m.MachineState != nil && m.MachineState.Line == line && m.MachineState.Machine == machine:
+					out = append(out, fmt.Sprintf("    state %s at %s", m.MachineState.State, m.MachineState.Time.Format(time.RFC3339Nano)))
+				case m.Finding != nil && m.Finding.Line == line && m.Finding.Machine == machine && strings.HasPrefix(id, m.Finding.Site+"/"+line+"/"+machine+"/"+m.Finding.Tag+"/"+m.Finding.Detector):
+					out = append(out, fmt.Sprintf("    finding %s active=%t at %s", m.Finding.ID, m.Finding.Active, m.Finding.Time.Format(time.RFC3339Nano)))
+				}
+			}
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // ErrNotSettled: the cluster still produced findings or transitions.
