@@ -101,11 +101,11 @@ func TestProcessOrder(t *testing.T) {
 		{"none", nil, nil, ""},
 		{"same time: state first", []analytics.MachineState{st("run", 0)}, []analytics.Finding{f("a", 0)}, "run a "},
 		{"older finding first", []analytics.MachineState{st("cip", time.Second)}, []analytics.Finding{f("cpk", 0)}, "cpk cip "},
-		{"interleaved", []analytics.MachineState{st("cip", time.Second), st("run", 3 * time.Second)},
-			[]analytics.Finding{f("a", 0), f("b", 2 * time.Second), f("c", 4 * time.Second)}, "a cip b run c "},
+		{"interleaved", []analytics.MachineState{st("cip", time.Second), st("run", 3*time.Second)},
+			[]analytics.Finding{f("a", 0), f("b", 2*time.Second), f("c", 4*time.Second)}, "a cip b run c "},
 		// Findings out of time order keep the engine's order between them.
 		{"findings never reordered", []analytics.MachineState{st("cip", time.Second)},
-			[]analytics.Finding{f("late", 2 * time.Second), f("early", 0)}, "cip late early "},
+			[]analytics.Finding{f("late", 2*time.Second), f("early", 0)}, "cip late early "},
 	} {
 		var got string
 		for _, m := range ProcessOrder(c.states, c.fs) {
