@@ -21,7 +21,7 @@ import (
 // Nats-Msg-Id, so a republished message after a restart is dropped by the
 // stream. Set Options.MachineState to its MachineState method: changes are
 // kept until the next Notify, which publishes them with the findings in
-// process-time order (ProcessOrder).
+// process-time order (analytics.ProcessOrder).
 type Publisher struct {
 	JS   jetstream.JetStream
 	Site string
@@ -53,7 +53,7 @@ func (p *Publisher) Pending() bool {
 }
 
 // Notify publishes the queued machine-state changes and fs, each waiting
-// for the stream's ack, in process-time order (ProcessOrder): alerts
+// for the stream's ack, in process-time order (analytics.ProcessOrder): alerts
 // apply a line's messages in stream order, so a finding of the sample
 // before a machine went into CIP is not suppressed by it, and one of the
 // poll that reported the change is. On error the unpublished states stay
@@ -63,7 +63,7 @@ func (p *Publisher) Notify(ctx context.Context, fs []analytics.Finding) error {
 	p.mu.Lock()
 	states := slices.Clone(p.pending)
 	p.mu.Unlock()
-	for _, m := range ProcessOrder(states, fs) {
+	for _, m := range analytics.ProcessOrder(states, fs) {
 		if m.MachineState != nil {
 			data, err := analytics.EncodeMachineState(*m.MachineState)
 			if err != nil {
@@ -94,28 +94,6 @@ func (p *Publisher) Notify(ctx context.Context, fs []analytics.Finding) error {
 	}
 	p.report(nil)
 	return nil
-}
-
-// ProcessOrder merges the machine-state changes and the findings of one
-// telemetry message, each in the engine's order, into process-time
-// order: a state goes before every finding not older than it (a state
-// holds from its sample's time on, so a finding of that same poll is one
-// of the new state), a finding before a later state (a batch-end finding
-// carries the last sample of the batch, before the CIP that starts the
-// next). Neither list is reordered within itself.
-func ProcessOrder(states []analytics.MachineState, fs []analytics.Finding) []analytics.Message {
-	out := make([]analytics.Message, 0, len(states)+len(fs))
-	i, j := 0, 0
-	for i < len(states) || j < len(fs) {
-		if i < len(states) && (j == len(fs) || !states[i].Time.After(fs[j].Time)) {
-			out = append(out, analytics.Message{MachineState: &states[i]})
-			i++
-			continue
-		}
-		out = append(out, analytics.Message{Finding: &fs[j]})
-		j++
-	}
-	return out
 }
 
 func (p *Publisher) publish(ctx context.Context, subject, id string, data []byte) error {

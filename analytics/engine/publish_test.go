@@ -84,43 +84,6 @@ func TestPublisherRetryKeepsOrderIntegration(t *testing.T) {
 	}
 }
 
-func TestProcessOrder(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	st := func(s string, d time.Duration) analytics.MachineState {
-		return analytics.MachineState{Time: t0.Add(d), State: s}
-	}
-	f := func(det string, d time.Duration) analytics.Finding {
-		return analytics.Finding{Time: t0.Add(d), Detector: det}
-	}
-	for _, c := range []struct {
-		name   string
-		states []analytics.MachineState
-		fs     []analytics.Finding
-		want   string
-	}{
-		{"none", nil, nil, ""},
-		{"same time: state first", []analytics.MachineState{st("run", 0)}, []analytics.Finding{f("a", 0)}, "run a "},
-		{"older finding first", []analytics.MachineState{st("cip", time.Second)}, []analytics.Finding{f("cpk", 0)}, "cpk cip "},
-		{"interleaved", []analytics.MachineState{st("cip", time.Second), st("run", 3*time.Second)},
-			[]analytics.Finding{f("a", 0), f("b", 2*time.Second), f("c", 4*time.Second)}, "a cip b run c "},
-		// Findings out of time order keep the engine's order between them.
-		{"findings never reordered", []analytics.MachineState{st("cip", time.Second)},
-			[]analytics.Finding{f("late", 2*time.Second), f("early", 0)}, "cip late early "},
-	} {
-		var got string
-		for _, m := range ProcessOrder(c.states, c.fs) {
-			if m.MachineState != nil {
-				got += m.MachineState.State + " "
-			} else {
-				got += m.Finding.Detector + " "
-			}
-		}
-		if got != c.want {
-			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
-		}
-	}
-}
-
 // readFindings reads the first n messages of FINDINGS as "finding
 // <detector>" or "state <state>".
 func readFindings(t *testing.T, js jetstream.JetStream, n int) []string {
