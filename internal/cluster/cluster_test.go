@@ -190,7 +190,11 @@ func judge(t *testing.T, p *cluster.Plant, refConf string) *cluster.Result {
 			t.Logf("%s", d)
 		} else {
 			t.Errorf("%s", d)
+			if d.What == "findings" || d.What == "machine states" {
+				t.Logf("per line (FINDINGS):\n%s", strings.Join(cluster.ExplainFindings(want, got), "\n"))
+			}
 			if d.What == "alarm transitions" {
+				logConsumers(t, p)
 				t.Logf("in order:\n%s", strings.Join(cluster.Explain(want, got, d), "\n"))
 			}
 		}
@@ -201,6 +205,21 @@ func judge(t *testing.T, p *cluster.Plant, refConf string) *cluster.Result {
 		}
 	}
 	return got
+}
+
+// logConsumers logs every FINDINGS consumer's position: a line whose
+// consumer waits on a message shows it here.
+func logConsumers(t *testing.T, p *cluster.Plant) {
+	t.Helper()
+	st, err := p.JS.Stream(t.Context(), bus.StreamFindings)
+	if err != nil {
+		t.Logf("FINDINGS consumers: %v", err)
+		return
+	}
+	for info := range st.ListConsumers(t.Context()).Info() {
+		t.Logf("FINDINGS consumer %s: delivered stream seq %d, ack floor %d, ack pending %d, redelivered %d, pending %d, waiting pulls %d",
+			info.Name, info.Delivered.Stream, info.AckFloor.Stream, info.NumAckPending, info.NumRedelivered, info.NumPending, info.NumWaiting)
+	}
 }
 
 // checkReplicas: every stream and bucket linewatch made has nats.replicas (3).

@@ -460,6 +460,70 @@ func Explain(want, got *Result, d Diff) []string {
 	return out
 }
 
+// ExplainFindings says per line how many findings and machine states
+// each side has, the cluster's last one and the first the cluster lacks:
+// a line whose analytics stopped shows as one missing tail.
+func ExplainFindings(want, got *Result) []string {
+	type side struct {
+		n    int
+		last time.Time
+		ids  map[string]bool
+	}
+	count := func(r *Result) map[string]*side {
+		out := map[string]*side{}
+		for _, m := range r.Order {
+			line, id, at := "", "", time.Time{}
+			if m.Finding != nil {
+				line, id, at = m.Finding.Line, m.Finding.ID, m.Finding.Time
+			} else {
+				line, id, at = m.MachineState.Line, m.MachineState.ID(), m.MachineState.Time
+			}
+			sd := out[line]
+			if sd == nil {
+				sd = &side{ids: map[string]bool{}}
+				out[line] = sd
+			}
+			sd.n++
+			sd.ids[id] = true
+			if at.After(sd.last) {
+				sd.last = at
+			}
+		}
+		return out
+	}
+	w, g := count(want), count(got)
+	lines := map[string]bool{}
+	for l := range w {
+		lines[l] = true
+	}
+	for l := range g {
+		lines[l] = true
+	}
+	var out []string
+	for _, l := range sortedKeys(lines) {
+		ws, gs := w[l], g[l]
+		if ws == nil {
+			ws = &side{ids: map[string]bool{}}
+		}
+		if gs == nil {
+			gs = &side{ids: map[string]bool{}}
+		}
+		s := fmt.Sprintf("line %s: reference %d (last at %s), cluster %d (last at %s)", l, ws.n, ws.last.Format(time.RFC3339), gs.n, gs.last.Format(time.RFC3339))
+		for _, m := range want.Order {
+			if m.Finding != nil && m.Finding.Line == l && !gs.ids[m.Finding.ID] {
+				s += fmt.Sprintf("; first missing: finding %s at %s", m.Finding.ID, m.Finding.Time.Format(time.RFC3339))
+				break
+			}
+			if m.MachineState != nil && m.MachineState.Line == l && !gs.ids[m.MachineState.ID()] {
+				s += fmt.Sprintf("; first missing: state %s at %s", m.MachineState.State, m.MachineState.Time.Format(time.RFC3339))
+				break
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 func sortedKeys(m map[string]bool) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
