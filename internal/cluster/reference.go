@@ -141,6 +141,7 @@ func Reference(ctx context.Context, js jetstream.JetStream, cfgFile string) (*Re
 		events    []refEvent
 		msgStates []analytics.MachineState // of the telemetry message being replayed
 		msgFinds  []analytics.Finding
+		seen      = map[string]bool{} // FINDINGS message ids
 	)
 	e, err := engine.New(cfg, engine.Options{StatsEvery: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MachineState: func(m analytics.MachineState) {
@@ -175,6 +176,19 @@ func Reference(ctx context.Context, js jetstream.JetStream, cfgFile string) (*Re
 			}
 		}
 		for _, ev := range processOrder(msgStates, msgFinds) {
+			// FINDINGS drops a message whose Nats-Msg-Id it has (its
+			// duplicate window outlasts a case): a sample the collector
+			// published twice gives its state change or finding once.
+			id := ""
+			if ev.m != nil {
+				id = ev.m.ID()
+			} else {
+				id = ev.f.ID
+			}
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
 			events = append(events, ev)
 			if ev.m != nil {
 				r.States = append(r.States, *ev.m)
