@@ -9,6 +9,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// pullExpiry bounds how long a pull request that got no answer holds up
+// a consumer: nats.go (v1.55) passes over a 503 status on a pull (e.g.
+// a consumer whose cluster leader is not elected yet) without asking
+// again, so the consumer waits for two missed heartbeats (half the
+// expiry each) before it pulls anew — 30 s by default, during which a
+// line's findings are silently not applied. 5 s: the heartbeats also
+// show a dead connection sooner; a handler that runs longer than this
+// (the store failing over) costs one resume.
+const pullExpiry = 5 * time.Second
+
 // consumeDurable passes each message of the durable consumer cfg on
 // stream to handle (which acks, naks or terminates it) until ctx ends. A
 // consumer interrupted (NATS restarted, the consumer deleted) is made
@@ -28,7 +38,7 @@ func (s *Service) consumeDurable(ctx context.Context, stream string, cfg jetstre
 		}
 	}
 	for ctx.Err() == nil {
-		it, err := cons.Messages(jetstream.WithMessagesErrOnMissingHeartbeat(true))
+		it, err := cons.Messages(jetstream.WithMessagesErrOnMissingHeartbeat(true), jetstream.PullExpiry(pullExpiry))
 		if err != nil {
 			return fmt.Errorf("alerts: consume %s: %w", cfg.Durable, err)
 		}

@@ -32,6 +32,9 @@
 //   - findings.go: RunFindings, the consumer of stream FINDINGS (findings
 //     and machine states from analytics in other processes; the wire
 //     format is analytics.DecodeMessage's).
+//   - linefeed.go: LineFeed, the notifier of an analytics engine in this
+//     process: machine states and findings applied in process-time order
+//     (analytics.ProcessOrder), as they are on FINDINGS.
 //   - reader.go: Reader, what clients (console, notifier, CLI, reports)
 //     read with: Get, List and Watch of the bucket, Transitions and Follow
 //     of ALARMS, through the one decoder of each message that checks its

@@ -157,7 +157,9 @@ func (s *Service) applyFindingsMsg(ctx context.Context, msg jetstream.Msg) {
 }
 
 // keepInProgress tells JetStream every third of the ack wait that msg is
-// still being worked on, until the returned stop is called.
+// still being worked on, until the returned stop is called. From the
+// second time on it logs that the line is held up (the line's later
+// messages wait for this one).
 func (s *Service) keepInProgress(ctx context.Context, msg jetstream.Msg) (stop func()) {
 	every := s.opts.FindingsAckWait / 3
 	done := make(chan struct{})
@@ -165,7 +167,8 @@ func (s *Service) keepInProgress(ctx context.Context, msg jetstream.Msg) (stop f
 	wg.Go(func() {
 		t := time.NewTicker(every) // real time: it races the server's ack wait
 		defer t.Stop()
-		for {
+		start := time.Now()
+		for n := 1; ; n++ {
 			select {
 			case <-done:
 				return
@@ -173,6 +176,13 @@ func (s *Service) keepInProgress(ctx context.Context, msg jetstream.Msg) (stop f
 				return
 			case <-t.C:
 				_ = msg.InProgress()
+				if n >= 2 {
+					var seq uint64
+					if md, err := msg.Metadata(); err == nil {
+						seq = md.Sequence.Stream
+					}
+					s.log.Warn("alerts: findings message still being applied; its line waits", "subject", msg.Subject(), "seq", seq, "for", time.Since(start).Round(time.Millisecond))
+				}
 			}
 		}
 	})

@@ -118,6 +118,16 @@ func (s *Service) applyRemoteMachineState(ctx context.Context, m analytics.Machi
 	if err != nil {
 		return fmt.Errorf("machine state of %s/%s: %w", m.Line, m.Machine, err)
 	}
+	if err := s.applyStateToAlarms(ctx, site, m); err != nil {
+		return err
+	}
+	s.log.Debug("alerts: machine state applied", "line", m.Line, "machine", m.Machine, "state", m.State, "seq", seq)
+	return nil
+}
+
+// applyStateToAlarms suppresses (or lifts the suppression of) every
+// alarm of m's machine as its state m.State says, at process time m.Time.
+func (s *Service) applyStateToAlarms(ctx context.Context, site string, m analytics.MachineState) error {
 	ev := EvUnsuppress
 	if slices.Contains(s.cfg.Alarms.SuppressWhenState, m.State) {
 		ev = EvSuppress
@@ -137,7 +147,6 @@ func (s *Service) applyRemoteMachineState(ctx context.Context, m analytics.Machi
 			return fmt.Errorf("%s of alarm %s: %w", ev, id, err)
 		}
 	}
-	s.log.Debug("alerts: machine state applied", "line", m.Line, "machine", m.Machine, "state", m.State, "alarms", len(ids), "seq", seq)
 	return nil
 }
 

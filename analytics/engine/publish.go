@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -19,8 +20,8 @@ import (
 // analytics.EncodeMachineState). Each message's id is its JetStream
 // Nats-Msg-Id, so a republished message after a restart is dropped by the
 // stream. Set Options.MachineState to its MachineState method: changes are
-// kept until the next Notify, which publishes them before the findings,
-// in the order the engine saw them.
+// kept until the next Notify, which publishes them with the findings in
+// process-time order (analytics.ProcessOrder).
 type Publisher struct {
 	JS   jetstream.JetStream
 	Site string
@@ -51,30 +52,32 @@ func (p *Publisher) Pending() bool {
 	return len(p.pending) > 0
 }
 
-// Notify publishes the queued machine-state changes, then fs, each
-// waiting for the stream's ack. On error the unpublished rest stays
-// queued; the caller retries fs.
+// Notify publishes the queued machine-state changes and fs, each waiting
+// for the stream's ack, in process-time order (analytics.ProcessOrder): alerts
+// apply a line's messages in stream order, so a finding of the sample
+// before a machine went into CIP is not suppressed by it, and one of the
+// poll that reported the change is. On error the unpublished states stay
+// queued; the caller retries fs (a finding published before is dropped
+// by the stream as a duplicate).
 func (p *Publisher) Notify(ctx context.Context, fs []analytics.Finding) error {
-	for {
-		p.mu.Lock()
-		if len(p.pending) == 0 {
+	p.mu.Lock()
+	states := slices.Clone(p.pending)
+	p.mu.Unlock()
+	for _, m := range analytics.ProcessOrder(states, fs) {
+		if m.MachineState != nil {
+			data, err := analytics.EncodeMachineState(*m.MachineState)
+			if err != nil {
+				return fmt.Errorf("encode machine state of %s/%s: %w", m.MachineState.Line, m.MachineState.Machine, err)
+			}
+			if err := p.publish(ctx, bus.MachineStateSubject(m.MachineState.Site, m.MachineState.Line, m.MachineState.Machine), m.MachineState.ID(), data); err != nil {
+				return err
+			}
+			p.mu.Lock()
+			p.pending = p.pending[1:]
 			p.mu.Unlock()
-			break
+			continue
 		}
-		m := p.pending[0]
-		p.mu.Unlock()
-		data, err := analytics.EncodeMachineState(m)
-		if err != nil {
-			return fmt.Errorf("encode machine state of %s/%s: %w", m.Line, m.Machine, err)
-		}
-		if err := p.publish(ctx, bus.MachineStateSubject(m.Site, m.Line, m.Machine), m.ID(), data); err != nil {
-			return err
-		}
-		p.mu.Lock()
-		p.pending = p.pending[1:]
-		p.mu.Unlock()
-	}
-	for _, f := range fs {
+		f := *m.Finding
 		if f.Site == "" {
 			f.Site = p.Site
 		}

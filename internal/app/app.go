@@ -171,8 +171,9 @@ func Run(ctx context.Context, o Options) error {
 			eopts := engine.Options{Logger: alog, Line: line}
 			var notifier engine.Notifier
 			if svc != nil {
-				notifier = svc
-				eopts.MachineState = svc.ApplyMachineState
+				// Machine states applied with the findings, in process-time order.
+				feed := svc.LineFeed()
+				notifier, eopts.MachineState = feed, feed.MachineState
 			} else {
 				// Alerts run elsewhere: findings and machine states go on FINDINGS.
 				pub := &engine.Publisher{JS: njs, Site: cfg.Site, Health: hreg.Report}

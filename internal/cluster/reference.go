@@ -90,6 +90,9 @@ type Result struct {
 	States      []analytics.MachineState
 	Transitions []alerts.Transition
 	Telemetry   int // TELEMETRY messages replayed (reference only)
+	// Order is FINDINGS as alerts consume it: findings and machine
+	// states in stream order (for Explain).
+	Order []analytics.Message
 }
 
 // Produced reads FINDINGS and ALARMS as the cluster wrote them (raw, so a
@@ -106,6 +109,7 @@ func Produced(ctx context.Context, js jetstream.JetStream) (*Result, error) {
 		} else if msg.MachineState != nil {
 			r.States = append(r.States, *msg.MachineState)
 		}
+		r.Order = append(r.Order, msg)
 		return nil
 	})
 	if err != nil {
@@ -133,14 +137,18 @@ func Reference(ctx context.Context, js jetstream.JetStream, cfgFile string) (*Re
 		return nil, err
 	}
 	r := &Result{}
-	var events []refEvent
+	var (
+		events    []refEvent
+		msgStates []analytics.MachineState // of the telemetry message being replayed
+		msgFinds  []analytics.Finding
+		seen      = map[string]bool{} // FINDINGS message ids
+	)
 	e, err := engine.New(cfg, engine.Options{StatsEvery: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MachineState: func(m analytics.MachineState) {
 			if m.Site == "" {
 				m.Site = cfg.Site
 			}
-			r.States = append(r.States, m)
-			events = append(events, refEvent{m: &m})
+			msgStates = append(msgStates, m)
 		}})
 	if err != nil {
 		return nil, err
@@ -153,6 +161,7 @@ func Reference(ctx context.Context, js jetstream.JetStream, cfgFile string) (*Re
 		if err != nil {
 			return nil // the live engine skips it too
 		}
+		msgStates, msgFinds = msgStates[:0], msgFinds[:0]
 		samples = b.Samples(samples[:0])
 		for _, s := range samples {
 			fs = e.Process(s, fs[:0])
@@ -163,8 +172,28 @@ func Reference(ctx context.Context, js jetstream.JetStream, cfgFile string) (*Re
 				if f.ID == "" {
 					f.ID = analytics.MakeID(f)
 				}
-				r.Findings = append(r.Findings, f)
-				events = append(events, refEvent{f: &r.Findings[len(r.Findings)-1]})
+				msgFinds = append(msgFinds, f)
+			}
+		}
+		for _, ev := range processOrder(msgStates, msgFinds) {
+			// FINDINGS drops a message whose Nats-Msg-Id it has (its
+			// duplicate window outlasts a case): a sample the collector
+			// published twice gives its state change or finding once.
+			id := ""
+			if ev.m != nil {
+				id = ev.m.ID()
+			} else {
+				id = ev.f.ID
+			}
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			events = append(events, ev)
+			if ev.m != nil {
+				r.States = append(r.States, *ev.m)
+			} else {
+				r.Findings = append(r.Findings, *ev.f)
 			}
 		}
 		return nil
@@ -172,22 +201,38 @@ func Reference(ctx context.Context, js jetstream.JetStream, cfgFile string) (*Re
 	if err != nil {
 		return nil, err
 	}
-	// Findings slice may have moved while appending: re-point the events.
-	fi := 0
-	for i := range events {
-		if events[i].f != nil {
-			events[i].f = &r.Findings[fi]
-			fi++
-		}
+	for _, ev := range events {
+		r.Order = append(r.Order, analytics.Message{Finding: ev.f, MachineState: ev.m})
 	}
 	r.Transitions, err = referenceTransitions(ctx, cfg, events)
 	return r, err
 }
 
-// refEvent is a finding or a machine-state change, in the engine's order.
+// refEvent is a finding or a machine-state change, in process order.
 type refEvent struct {
 	f *analytics.Finding
 	m *analytics.MachineState
+}
+
+// processOrder is what alerts must apply, in order, of one telemetry
+// message: the machine-state changes and findings the engine made of it
+// by process time (a state holds from its sample's time on: it goes
+// before a finding of that same time, after an older one such as a
+// batch-end finding made when the next batch's first poll arrives).
+// Findings keep the engine's order among themselves, states too. This is
+// the reference's statement of the rule; engine.Publisher implements it.
+func processOrder(states []analytics.MachineState, fs []analytics.Finding) []refEvent {
+	var out []refEvent
+	for len(states) > 0 || len(fs) > 0 {
+		if len(states) > 0 && (len(fs) == 0 || !fs[0].Time.Before(states[0].Time)) {
+			m := states[0]
+			out, states = append(out, refEvent{m: &m}), states[1:]
+		} else {
+			f := fs[0]
+			out, fs = append(out, refEvent{f: &f}), fs[1:]
+		}
+	}
+	return out
 }
 
 // referenceTransitions publishes the reference findings and machine states
@@ -383,6 +428,123 @@ func diff(what string, want, got []string) Diff {
 	}
 	d.Examples = ex
 	return d
+}
+
+// Explain lists, for each alarm a transition Diff names, the transitions
+// of want and got in order (event, states, finding, process time), and
+// the findings and machine states of its machine as each carried them on
+// FINDINGS: what a failure message needs to tell an order problem from a
+// lost message.
+func Explain(want, got *Result, d Diff) []string {
+	ids := map[string]bool{}
+	for _, ex := range d.Examples {
+		_, rest, ok := strings.Cut(ex, ": ")
+		if !ok {
+			continue
+		}
+		id, _, _ := strings.Cut(rest, " ")
+		ids[id] = true
+	}
+	var out []string
+	for _, id := range sortedKeys(ids) {
+		for _, side := range []struct {
+			name string
+			r    *Result
+		}{{"reference", want}, {"cluster", got}} {
+			out = append(out, fmt.Sprintf("%s, alarm %s:", side.name, id))
+			var line, machine string
+			for _, tr := range side.r.Transitions {
+				if tr.Alarm.ID != id {
+					continue
+				}
+				line, machine = tr.Alarm.Line, tr.Alarm.Machine
+				out = append(out, fmt.Sprintf("  #%d %s %s→%s finding %s at %s", tr.Seq, tr.Event, tr.From, tr.To, tr.Alarm.LastFinding, tr.At().Format(time.RFC3339Nano)))
+			}
+			out = append(out, fmt.Sprintf("  FINDINGS of %s/%s:", line, machine))
+			for _, m := range side.r.Order {
+				switch {
+				case m.MachineState != nil && m.MachineState.Line == line && m.MachineState.Machine == machine:
+					out = append(out, fmt.Sprintf("    state %s at %s", m.MachineState.State, m.MachineState.Time.Format(time.RFC3339Nano)))
+				case m.Finding != nil && m.Finding.Line == line && m.Finding.Machine == machine && strings.HasPrefix(id, m.Finding.Site+"/"+line+"/"+machine+"/"+m.Finding.Tag+"/"+m.Finding.Detector):
+					out = append(out, fmt.Sprintf("    finding %s active=%t at %s", m.Finding.ID, m.Finding.Active, m.Finding.Time.Format(time.RFC3339Nano)))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// ExplainFindings says per line how many findings and machine states
+// each side has, the cluster's last one and the first the cluster lacks:
+// a line whose analytics stopped shows as one missing tail.
+func ExplainFindings(want, got *Result) []string {
+	type side struct {
+		n    int
+		last time.Time
+		ids  map[string]bool
+	}
+	count := func(r *Result) map[string]*side {
+		out := map[string]*side{}
+		for _, m := range r.Order {
+			line, id, at := "", "", time.Time{}
+			if m.Finding != nil {
+				line, id, at = m.Finding.Line, m.Finding.ID, m.Finding.Time
+			} else {
+				line, id, at = m.MachineState.Line, m.MachineState.ID(), m.MachineState.Time
+			}
+			sd := out[line]
+			if sd == nil {
+				sd = &side{ids: map[string]bool{}}
+				out[line] = sd
+			}
+			sd.n++
+			sd.ids[id] = true
+			if at.After(sd.last) {
+				sd.last = at
+			}
+		}
+		return out
+	}
+	w, g := count(want), count(got)
+	lines := map[string]bool{}
+	for l := range w {
+		lines[l] = true
+	}
+	for l := range g {
+		lines[l] = true
+	}
+	var out []string
+	for _, l := range sortedKeys(lines) {
+		ws, gs := w[l], g[l]
+		if ws == nil {
+			ws = &side{ids: map[string]bool{}}
+		}
+		if gs == nil {
+			gs = &side{ids: map[string]bool{}}
+		}
+		s := fmt.Sprintf("line %s: reference %d (last at %s), cluster %d (last at %s)", l, ws.n, ws.last.Format(time.RFC3339), gs.n, gs.last.Format(time.RFC3339))
+		for _, m := range want.Order {
+			if m.Finding != nil && m.Finding.Line == l && !gs.ids[m.Finding.ID] {
+				s += fmt.Sprintf("; first missing: finding %s at %s", m.Finding.ID, m.Finding.Time.Format(time.RFC3339))
+				break
+			}
+			if m.MachineState != nil && m.MachineState.Line == l && !gs.ids[m.MachineState.ID()] {
+				s += fmt.Sprintf("; first missing: state %s at %s", m.MachineState.State, m.MachineState.Time.Format(time.RFC3339))
+				break
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // ErrNotSettled: the cluster still produced findings or transitions.
