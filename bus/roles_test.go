@@ -458,9 +458,18 @@ func TestOperatorPushConsumerCannotFeedStreamsIntegration(t *testing.T) {
 		}
 	}
 	for _, c := range cons {
-		ci, err := c.Info(t.Context())
-		if err != nil {
-			t.Fatal(err)
+		// The server counts a consumer's pending messages after the
+		// stream's ack, not with it: poll (a real server) until the three
+		// are counted, then nothing may have been delivered.
+		var ci *jetstream.ConsumerInfo
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			var err error
+			if ci, err = c.Info(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if ci.NumPending == 3 || time.Now().After(deadline) {
+				break
+			}
 		}
 		if ci.PushBound || ci.Delivered.Consumer != 0 || ci.NumPending != 3 {
 			t.Errorf("consumer delivering to %s: bound %v, delivered %d, pending %d", ci.Config.DeliverSubject, ci.PushBound, ci.Delivered.Consumer, ci.NumPending)
