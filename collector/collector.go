@@ -59,8 +59,12 @@ type endpointConn struct {
 	machines []*machineRun
 	up       bool
 	reason   string
-	downAt   time.Time     // when the session last went down
-	changed  chan struct{} // closed and replaced at each change of up/reason
+	downAt   time.Time // when the session last went down
+	upAt     time.Time // when it last came up
+	// flaps is counted here, where every change is seen, not by the
+	// watcher, which may see two changes as one.
+	flaps   flapCount
+	changed chan struct{} // closed and replaced at each change of up/reason
 }
 
 // New prepares the collector: loads (or creates once) the application
@@ -220,6 +224,12 @@ func (c *Collector) setStatus(ec *endpointConn, at time.Time, up bool, reason st
 	changed := ec.up != up || ec.reason != reason
 	if !up && (ec.up || ec.downAt.IsZero()) {
 		ec.downAt = at
+	}
+	if !up && ec.up {
+		ec.flaps.lost(ec.upAt, at, c.cfg.Collector.CommLossAlarmDelay)
+	}
+	if up && !ec.up {
+		ec.upAt = at
 	}
 	ec.up, ec.reason = up, reason
 	if changed {
