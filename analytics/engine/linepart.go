@@ -58,6 +58,7 @@ type linePart struct {
 	// the engine is ahead of last, so no final checkpoint may be taken.
 	aborted bool
 	// scratch buffers reused for every message
+	dec      sample.Decoder // one per partition: not safe for concurrent use
 	samples  []sample.Sample
 	findings []analytics.Finding
 	stats    []StatPoint
@@ -277,7 +278,7 @@ func (p *linePart) handle(ctx context.Context, msg jetstream.Msg, done uint64) (
 		return seq, nil // already in the restored state
 	}
 	p.met.handled.WithLabelValues(p.line).Inc()
-	b, err := sample.Unmarshal(msg.Data())
+	b, err := p.dec.Decode(msg.Data())
 	if err != nil {
 		p.log.Warn("analytics: telemetry message skipped", "seq", seq, "err", err)
 		return seq, nil
