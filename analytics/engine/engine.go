@@ -349,8 +349,10 @@ type state struct {
 	States    map[string]string          `json:"states,omitempty"`
 	Machines  map[string]machineSaved    `json:"machines,omitempty"`
 	Models    map[string]json.RawMessage `json:"models,omitempty"`
-	// LastTime keeps re-reads made just after a restart (same source
-	// timestamp) from counting as new measurements.
+	// LastSeen keeps re-reads made just after a restart (same source
+	// timestamp) from counting as new measurements. LastTime is its
+	// earlier, larger form: read, no longer written.
+	LastSeen []lastSeenGroup      `json:"last_seen,omitempty"`
 	LastTime map[string]time.Time `json:"last_time,omitempty"`
 }
 
@@ -362,7 +364,7 @@ type machineSaved struct {
 // Snapshot saves every detector's state.
 func (e *Engine) Snapshot() ([]byte, error) {
 	st := state{V: 1, Detectors: map[string]json.RawMessage{}, Yields: map[string]yieldTracker{}, States: e.states,
-		Models: map[string]json.RawMessage{}, Machines: map[string]machineSaved{}, LastTime: e.lastTime}
+		Models: map[string]json.RawMessage{}, Machines: map[string]machineSaved{}, LastSeen: groupLastSeen(e.lastTime)}
 	for _, in := range e.instances {
 		b, err := in.det.Snapshot()
 		if err != nil {
@@ -442,6 +444,13 @@ func (e *Engine) Restore(data []byte) error {
 	for k, t := range st.LastTime {
 		if e.ours(k) {
 			e.lastTime[k] = t
+		}
+	}
+	for _, g := range st.LastSeen {
+		for _, rest := range g.Keys {
+			if k := g.Prefix + rest; e.ours(k) {
+				e.lastTime[k] = g.Time
+			}
 		}
 	}
 	for k, sv := range st.Machines {
