@@ -310,3 +310,21 @@ func restartLines(log string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+func TestStallReason(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ci   jetstream.ConsumerInfo
+		last uint64
+		want string
+	}{
+		{"idle line", jetstream.ConsumerInfo{Delivered: jetstream.SequenceInfo{Stream: 10}}, 10, ""},
+		{"paused", jetstream.ConsumerInfo{Paused: true, Delivered: jetstream.SequenceInfo{Stream: 10}}, 10, "consumer paused"},
+		{"pending", jetstream.ConsumerInfo{NumPending: 7, Delivered: jetstream.SequenceInfo{Stream: 10}}, 10, "7 messages pending, none delivered for 3s"},
+		{"lost in flight", jetstream.ConsumerInfo{Delivered: jetstream.SequenceInfo{Stream: 12}}, 10, "delivered up to stream sequence 12, received up to 10"},
+	} {
+		if got := stallReason(&c.ci, c.last, 3*time.Second); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
