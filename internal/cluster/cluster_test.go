@@ -49,8 +49,7 @@ const minute = time.Minute
 // optInEnv opts in to the cluster cases. They are not part of `make test`
 // (CI) while they fail: they are the acceptance test of issue 17, whose
 // note lists what each one still finds (docs/deployment.md, Known
-// limits: an analytics line that stalls now and then, machine states
-// after a leader kill). `make test-cluster` runs them.
+// limits). `make test-cluster` runs them.
 const optInEnv = "LINEWATCH_CLUSTER_TESTS"
 
 func enabled() bool { return !testing.Short() && os.Getenv(optInEnv) != "" }
