@@ -8,11 +8,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/linewatch/linewatch/analytics"
-	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/internal/backoff"
 	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/partition"
@@ -207,29 +205,23 @@ func (p *linePart) write(ctx context.Context, seq uint64, state []byte) error {
 
 // consume analyses the line's telemetry from the checkpoint on.
 func (p *linePart) consume(ctx context.Context) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{bus.TelemetrySubject(p.live.Site, p.line, ">")},
-		DeliverPolicy: jetstream.DeliverAllPolicy}
-	if p.cpSeq > 0 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, p.cpSeq+1
+	c := &lineConsumer{p: p}
+	if err := c.open(ctx); err != nil {
+		return nil // ctx ended
 	}
-	cons, err := p.live.JS.OrderedConsumer(ctx, bus.StreamTelemetry, cfg)
-	if err != nil {
-		return fmt.Errorf("analytics consumer of line %s: %w", p.line, err)
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(1024))
-	if err != nil {
-		return fmt.Errorf("analytics consumer of line %s: %w", p.line, err)
-	}
-	defer it.Stop()
+	defer c.close(ctx)
 	every := p.live.CheckpointEvery
 	lastCP := time.Now()
 	for ctx.Err() == nil {
 		// A bounded wait so checkpoints happen while the line is idle too.
 		wctx, cancel := context.WithTimeout(ctx, every)
-		msg, err := it.Next(jetstream.NextContext(wctx))
+		msg, err := c.next(ctx, wctx)
 		cancel()
+		if errors.Is(err, errFenced) {
+			return err
+		}
 		if err == nil {
-			seq, err := p.handle(ctx, msg, p.cpSeq)
+			seq, err := p.handle(ctx, msg, p.last)
 			if errors.Is(err, errFenced) {
 				return err
 			}
@@ -238,11 +230,9 @@ func (p *linePart) consume(ctx context.Context) error {
 				return nil
 			}
 			p.last = max(p.last, seq)
-		} else if !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
-			p.log.Warn("analytics: next message", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(250 * time.Millisecond):
+		} else if reason := c.stalled(ctx); reason != "" {
+			if err := c.restart(ctx, reason); errors.Is(err, errFenced) {
+				return err
 			}
 		}
 		now := p.live.Now()
@@ -275,9 +265,12 @@ func (p *linePart) handle(ctx context.Context, msg jetstream.Msg, done uint64) (
 	seq := md.Sequence.Stream
 	p.lag.seen(md.Timestamp, md.NumPending)
 	if seq <= done {
-		return seq, nil // already in the restored state
+		return seq, nil // already in the engine's state
 	}
 	p.met.handled.WithLabelValues(p.line).Inc()
+	if p.live.onHandled != nil {
+		p.live.onHandled(p.line, seq)
+	}
 	b, err := p.dec.Decode(msg.Data())
 	if err != nil {
 		p.log.Warn("analytics: telemetry message skipped", "seq", seq, "err", err)

@@ -58,7 +58,7 @@ func LeaseBucketConfig(ttl time.Duration, replicas int) jetstream.KeyValueConfig
 // Live runs the analytics of a site's lines on the TELEMETRY stream, one
 // partition per line shared among any number of workers (processes) by
 // leases (internal/partition): each held line gets its own Engine, its
-// own ordered consumer filtered to the line and its own checkpoint.
+// own consumer filtered to the line (made again when it stalls: consumer.go) and its own checkpoint.
 //
 // Exactly-once effect across restarts and takeovers: a line's detector
 // state is checkpointed with the last stream sequence it includes, and a
@@ -93,14 +93,21 @@ type Live struct {
 	LagAlarm time.Duration
 	// Now is the clock of the lag check (default time.Now).
 	Now func() time.Time
-	// Clock times the leases (default the real clock).
+	// Clock times the leases and the stall check (default the real clock).
 	Clock clock.Clock
+	// StallAfter: a line that received nothing for this long asks the
+	// server about its consumer, and makes it again from the checkpoint
+	// + 1 when it is gone, paused, unreachable or holds messages it does
+	// not deliver (default DefaultStallAfter).
+	StallAfter time.Duration
 	// Registerer takes the per-line metrics (linewatch_analytics_partition_*).
 	Registerer prometheus.Registerer
 	// Replicas of the buckets when they must be created here (nats.replicas).
 	Replicas int
 
 	mgr atomic.Pointer[partition.Manager] // set by Run
+	// onHandled sees each stream sequence a line's engine processes (tests).
+	onHandled func(line string, seq uint64)
 }
 
 // Held lists the lines this worker analyses now.
@@ -123,6 +130,12 @@ func (l *Live) Run(ctx context.Context) error {
 	if l.CheckpointEvery <= 0 {
 		l.CheckpointEvery = time.Second
 	}
+	if l.Clock == nil {
+		l.Clock = clock.Real{}
+	}
+	if l.StallAfter <= 0 {
+		l.StallAfter = DefaultStallAfter
+	}
 	state, err := bindBucket(ctx, l.JS, StateBucketConfig(l.Replicas))
 	if err != nil {
 		return fmt.Errorf("analytics state bucket: %w", err)
@@ -137,6 +150,7 @@ func (l *Live) Run(ctx context.Context) error {
 	}
 	for _, line := range l.Lines { // every line has its series from the start (0: not held)
 		met.release(line)
+		met.restarts.WithLabelValues(line)
 	}
 	lag := &lagAggregate{report: l.Health, raised: map[string]bool{}}
 	mgr, err := partition.New(partition.Options{KV: leases, Group: l.Consumer, Worker: l.Worker, Partitions: l.Lines,

@@ -14,6 +14,8 @@ type partitionMetrics struct {
 	held    *prometheus.GaugeVec // line
 	// handled counts the messages analysed: its rate is the throughput.
 	handled *prometheus.CounterVec // line
+	// restarts counts the line consumers made again (lost, paused, stuck).
+	restarts *prometheus.CounterVec // line
 }
 
 func newPartitionMetrics(reg prometheus.Registerer) (*partitionMetrics, error) {
@@ -27,12 +29,14 @@ func newPartitionMetrics(reg prometheus.Registerer) (*partitionMetrics, error) {
 			Help: "1 while this worker holds the line's lease and analyses it."}, []string{"line"}),
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "messages_total",
 			Help: "TELEMETRY messages this worker analysed, by line (rate() is the throughput)."}, []string{"line"}),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "consumer_restarts_total",
+			Help: "Line consumers this worker made again from the checkpoint + 1 (gone, paused, unreachable or not delivering), by line."}, []string{"line"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.pending, m.behind, m.held, m.handled} {
+	for _, c := range []prometheus.Collector{m.pending, m.behind, m.held, m.handled, m.restarts} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}
