@@ -191,6 +191,17 @@ func (p *Publisher) work(s *subject) {
 			p.mu.Unlock()
 			return
 		}
+		if nc := p.js.Conn(); nc != nil && !nc.IsConnected() {
+			// Neither into nats.go's reconnect buffer (each retry would add
+			// a copy there, all sent at once when the server is back) nor
+			// busy: while disconnected, the spool may drop this message.
+			wait, fails := p.settleLocked(s, e, failed, 0, nats.ErrDisconnected), s.fails
+			p.mu.Unlock()
+			if wait {
+				_ = p.backoff.Wait(ctx, p.clk, fails) // ctx's end is seen on the next turn
+			}
+			continue
+		}
 		e.busy = true
 		resolve, known, seq := s.resolve, s.known, s.lastSeq
 		p.mu.Unlock()
@@ -220,10 +231,12 @@ func (p *Publisher) work(s *subject) {
 		if ctx.Err() != nil {
 			o = stopped
 		}
-		if p.settle(s, e, o, seq, err) {
-			if err := p.backoff.Wait(ctx, p.clk, s.fails); err != nil {
-				continue // the loop ends on the next turn
-			}
+		p.mu.Lock()
+		wait := p.settleLocked(s, e, o, seq, err)
+		fails := s.fails
+		p.mu.Unlock()
+		if wait {
+			_ = p.backoff.Wait(ctx, p.clk, fails) // ctx's end is seen on the next turn
 		}
 	}
 }
@@ -232,12 +245,6 @@ func (p *Publisher) work(s *subject) {
 // when known) and waits for its acknowledgement, at most p.ackWait. It
 // holds one of the MaxInflight slots meanwhile.
 func (p *Publisher) publishOnce(ctx context.Context, e *entry, known bool, seq uint64) (outcome, uint64, error) {
-	nc := p.js.Conn()
-	if nc != nil && !nc.IsConnected() {
-		// Not into nats.go's reconnect buffer: each retry would add a
-		// copy there, all sent at once when the server is back.
-		return failed, 0, nats.ErrDisconnected
-	}
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -285,11 +292,10 @@ func (p *Publisher) publishOnce(ctx context.Context, e *entry, known bool, seq u
 	}
 }
 
-// settle records the outcome of an attempt on e: done and removed, given
-// up, or kept for a retry. It reports whether the worker backs off first.
-func (p *Publisher) settle(s *subject, e *entry, o outcome, seq uint64, err error) (backoff bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// settleLocked records the outcome of an attempt on e: done and
+// removed, given up, or kept for a retry. It reports whether the worker
+// backs off first. Called with p.mu.
+func (p *Publisher) settleLocked(s *subject, e *entry, o outcome, seq uint64, err error) (backoff bool) {
 	e.busy = false
 	switch o {
 	case stored:
