@@ -45,9 +45,10 @@ type Options struct {
 // streams must exist: bus.EnsureStreams). A read never waits for NATS:
 // its messages go to a bounded in-memory spool, from which each subject's
 // messages are published in order, one in flight per subject (at most
-// MaxInflight in all), each expecting the subject's last stream sequence
-// (Nats-Expected-Last-Subject-Sequence) besides its Nats-Msg-Id, so a
-// retry after a lost answer can neither duplicate nor reorder. A message
+// MaxInflight in all), with a deterministic Nats-Msg-Id; a retry also
+// expects the subject's last stream sequence
+// (Nats-Expected-Last-Subject-Sequence), so a retry after a lost answer
+// can neither duplicate nor reorder, even past the duplicate window. A message
 // is retried with backoff until JetStream stores it; a permanent refusal
 // (4xx, no stream) is given up after about 30 attempts; a full spool drops
 // its oldest messages. Run drains the spool at shutdown.
