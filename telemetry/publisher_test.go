@@ -37,6 +37,9 @@ func TestNATSPublisherDedupesAndRetries(t *testing.T) {
 	p := newTestPublisher(t, js, 4)
 	m := p.m
 	p.backoff, p.refusals = backoff.Policy{Min: time.Millisecond, Max: time.Millisecond}, 3 // keep this test short
+	// The refused message's 4 attempts (~0.5 s each: nats.go retries "no
+	// responders" twice itself) end within the drain, however loaded the machine.
+	p.drainBound = 30 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())
 	go p.Run(ctx)
 

@@ -229,7 +229,7 @@ func (p *Publisher) work(s *subject) {
 		if err == nil && !already {
 			o, seq, err = p.publishOnce(ctx, e, known, seq)
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && o != stored {
 			o = stopped
 		}
 		p.mu.Lock()
