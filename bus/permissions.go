@@ -70,9 +70,13 @@ func Permissions(r Role) *server.Permissions {
 	switch r {
 	case RoleCollector:
 		return &server.Permissions{
+			// MSG.GET: the telemetry publisher reads a subject's last
+			// message to tell whether a publish whose answer was lost (or
+			// refused as not expecting the last sequence) is stored.
 			Publish: allow(TelemetryAll, BatchesAll, subjHealthCollector, subjHealthStore,
 				"$JS.API.INFO", "$JS.API.STREAM.INFO."+StreamTelemetry, "$JS.API.STREAM.INFO."+StreamBatches,
-				"$JS.API.STREAM.INFO."+streamHealth),
+				"$JS.API.STREAM.INFO."+streamHealth,
+				"$JS.API.STREAM.MSG.GET."+StreamTelemetry, "$JS.API.STREAM.MSG.GET."+StreamBatches),
 			Subscribe: allow(subjInbox),
 		}
 	case RoleAnalytics:

@@ -272,7 +272,8 @@ func TestRoleBoundariesIntegration(t *testing.T) {
 		}
 	}
 	denied := map[bus.Role][]string{
-		bus.RoleCollector: {"linewatch.alarms.plant1.L1.urgent", "linewatch.audit.entries", "$KV.LINEWATCH_ALARMS.x", "linewatch.cmd.alarms.ack", "$JS.API.STREAM.DELETE.TELEMETRY"},
+		bus.RoleCollector: {"linewatch.alarms.plant1.L1.urgent", "linewatch.audit.entries", "$KV.LINEWATCH_ALARMS.x", "linewatch.cmd.alarms.ack", "$JS.API.STREAM.DELETE.TELEMETRY",
+			"$JS.API.STREAM.MSG.GET.ALARMS", "$JS.API.STREAM.MSG.GET.KV_LINEWATCH_ALARMS", "$JS.API.STREAM.MSG.DELETE.TELEMETRY"},
 		bus.RoleAnalytics: {"linewatch.alarms.plant1.L1.urgent", "linewatch.audit.entries", "$KV.LINEWATCH_ALARMS.x", "linewatch.telemetry.plant1.L1.press", "linewatch.cmd.alarms.ack"},
 		bus.RoleAlerts:    {"linewatch.telemetry.plant1.L1.press", "$JS.API.STREAM.DELETE.AUDIT", "$JS.API.STREAM.PURGE.ALARMS"},
 	}

@@ -85,6 +85,10 @@ func TestBadConfigs(t *testing.T) {
 		"nats-listen-any-ipv6.yaml": {`4:13 nats.embedded.listen: not a loopback address`},
 		"nats-listen-lan-ip.yaml":   {`4:13 nats.embedded.listen: not a loopback address`},
 		"nats-listen-hostname.yaml": {`4:13 nats.embedded.listen: not a loopback address`},
+		"nats-spool.yaml": {
+			`3:17 nats.max_inflight: must be 1–65536 (telemetry publishes awaiting their acknowledgement) (got "70000")`,
+			`4:20 nats.spool_memory_mb: must be 1–1048576 (MB of telemetry held in memory while JetStream does not take it) (got "-5")`,
+		},
 		"signatures.yaml": {
 			`11:27 reports.signatures.review[1]: a role is 1 to 32`,
 			`12:5 reports.signatures.approval: list at least one role`,
@@ -174,6 +178,8 @@ lines:
 		{"influx database", c.InfluxDB.Database, DefaultInfluxDatabase},
 		{"spool dir", c.InfluxDB.Spool.Dir, filepath.Join(DefaultDataDir, "spool")},
 		{"memory limit", c.InfluxDB.MemoryLimitMB, int64(DefaultMemoryLimitMB)},
+		{"NATS spool", c.NATS.SpoolMemoryMB, DefaultNATSSpoolMemoryMB},
+		{"NATS in flight", c.NATS.MaxInflight, DefaultMaxInflight},
 		{"security policy", m.SecurityPolicy, "None"},
 		{"auth", m.Auth.Type, "anonymous"},
 		{"implicit poll group interval", m.PollGroups[0].Interval, time.Second},

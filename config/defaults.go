@@ -29,6 +29,7 @@ const (
 	DefaultNATSReplicas       = 1
 	DefaultTelemetryMaxAge    = 7 * 24 * time.Hour
 	DefaultMaxInflight        = 256
+	DefaultNATSSpoolMemoryMB  = 64
 	DefaultMetricsListen      = "127.0.0.1:9464"
 	DefaultReconnectMin       = 500 * time.Millisecond
 	DefaultReconnectMax       = 30 * time.Second
@@ -95,6 +96,7 @@ func (c *Config) applyDefaults() {
 	setInt(&n.Replicas, DefaultNATSReplicas)
 	setDur(&n.Telemetry.MaxAge, DefaultTelemetryMaxAge)
 	setInt(&n.MaxInflight, DefaultMaxInflight)
+	setInt(&n.SpoolMemoryMB, DefaultNATSSpoolMemoryMB)
 
 	co := &c.Collector
 	setStr(&co.MetricsListen, DefaultMetricsListen)

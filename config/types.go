@@ -100,6 +100,9 @@ type NATS struct {
 	Replicas     int            `yaml:"replicas"`
 	Telemetry    StreamSettings `yaml:"telemetry"`
 	MaxInflight  int            `yaml:"max_inflight"`
+	// SpoolMemoryMB bounds the collector's telemetry messages held in
+	// memory while JetStream does not take them (oldest dropped beyond).
+	SpoolMemoryMB int `yaml:"spool_memory_mb"`
 }
 
 // Password returns the password reference.

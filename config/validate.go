@@ -254,6 +254,12 @@ func (v *validator) nats() {
 		v.errf("nats.replicas", strconv.Itoa(n.Replicas), "must be 1–5 (JetStream stream replicas)")
 	}
 	v.minDur("nats.telemetry.max_age", n.Telemetry.MaxAge, time.Minute)
+	if n.MaxInflight < 1 || n.MaxInflight > 65536 {
+		v.errf("nats.max_inflight", strconv.Itoa(n.MaxInflight), "must be 1–65536 (telemetry publishes awaiting their acknowledgement)")
+	}
+	if n.SpoolMemoryMB < 1 || n.SpoolMemoryMB > 1<<20 {
+		v.errf("nats.spool_memory_mb", strconv.Itoa(n.SpoolMemoryMB), "must be 1–1048576 (MB of telemetry held in memory while JetStream does not take it)")
+	}
 }
 
 func (v *validator) collector() {

@@ -19,6 +19,7 @@ const (
 	SpoolInUse      = "spool_in_use"              // store: batches wait in the spool
 	SpoolHigh       = "spool_above_80pct"         // store: spool above 80 % of influxdb.spool.max_size_mb
 	NATSPublish     = "nats_publish_failing"      // collector (telemetry) or analytics (findings)
+	NATSSpoolDrop   = "nats_spool_dropping"       // collector: telemetry spool full, oldest messages dropped from NATS
 	NotifierNoCons  = "notifier_consumer_missing" // notify: ALARMS consumer gone and not recreated
 	AnalyticsLag    = "analytics_lagging"         // analytics: behind telemetry by more than analytics.lag_alarm
 	maxReasonLength = 500

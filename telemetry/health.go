@@ -1,6 +1,8 @@
 package telemetry
 
 import (
+	"fmt"
+	"math/bits"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,6 +55,45 @@ func (h *pubHealth) set(active bool, reason string) {
 	}
 	if h.report != nil {
 		h.report(health.Condition{Source: health.SourceCollector, Name: health.NATSPublish,
+			Active: active, Priority: health.High, Reason: reason, Since: h.now()})
+	}
+}
+
+// dropHealth is the health.NATSSpoolDrop condition: raised when the full
+// spool drops its oldest messages, its reason naming how many (updated at
+// the 1st, 2nd, 4th… drop, so a long outage does not report per message);
+// cleared once the spool is back under half its bound. Used with the
+// publisher's mutex held.
+type dropHealth struct {
+	report func(health.Condition)
+	now    func() time.Time
+	limit  int
+	raised bool
+	count  uint64 // dropped since raised
+}
+
+func (h *dropHealth) dropped(n int) {
+	was := h.count
+	h.count += uint64(n)
+	if h.raised && bits.Len64(was) == bits.Len64(h.count) {
+		return
+	}
+	h.raised = true
+	h.set(true, fmt.Sprintf("telemetry spool full (nats.spool_memory_mb, %d MiB): %d oldest messages dropped from NATS since %s (InfluxDB has them)",
+		h.limit>>20, h.count, h.now().Format(time.RFC3339)))
+}
+
+func (h *dropHealth) clear() {
+	if !h.raised {
+		return
+	}
+	h.raised, h.count = false, 0
+	h.set(false, "")
+}
+
+func (h *dropHealth) set(active bool, reason string) {
+	if h.report != nil {
+		h.report(health.Condition{Source: health.SourceCollector, Name: health.NATSSpoolDrop,
 			Active: active, Priority: health.High, Reason: reason, Since: h.now()})
 	}
 }

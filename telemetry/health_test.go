@@ -12,6 +12,7 @@ import (
 
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/health"
+	"github.com/linewatch/linewatch/internal/backoff"
 	"github.com/linewatch/linewatch/internal/testenv"
 	"github.com/linewatch/linewatch/sample"
 )
@@ -40,7 +41,7 @@ func TestNATSPublishFailingRaisedAndClearedIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.retryGap, p.ackWait, p.retries = 20*time.Millisecond, 300*time.Millisecond, 1000
+	p.backoff, p.ackWait = backoff.Policy{Min: 20 * time.Millisecond, Max: 20 * time.Millisecond}, 300*time.Millisecond
 	pctx, stop := context.WithCancel(ctx)
 	go p.Run(pctx)
 	defer func() { stop(); <-p.done }()

@@ -16,6 +16,10 @@ type metrics struct {
 	errors         prometheus.Counter
 	publishFailing prometheus.Gauge
 	dropped        prometheus.Counter
+	spoolMessages  prometheus.Gauge
+	spoolBytes     prometheus.Gauge
+	spooled        prometheus.Counter
+	spoolDropped   prometheus.Counter
 	unencodable    *prometheus.CounterVec // sink=nats, reason (shared with the store)
 }
 
@@ -27,13 +31,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "nats_publish_errors_total", Help: "JetStream publishes that failed or timed out (each is retried)."}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "nats_dropped_total", Help: "Telemetry messages given up on NATS after retries or a full in-flight window (InfluxDB still has them)."}),
+			Name: "nats_dropped_total", Help: "Telemetry messages left out of NATS: dropped from a full spool, refused by JetStream ~30 times, or still spooled at shutdown (InfluxDB still has them)."}),
+		spoolMessages: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "nats_spool_messages", Help: "Telemetry messages held in memory until JetStream stores them (in flight included)."}),
+		spoolBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "nats_spool_bytes", Help: "Approximate bytes of those messages (bounded by nats.spool_memory_mb)."}),
+		spooled: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "nats_spooled_total", Help: "Telemetry messages that could not be published at once (a failed attempt, or queued behind their subject's earlier messages)."}),
+		spoolDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "nats_spool_dropped_total", Help: "Oldest telemetry messages dropped from the full spool (also in nats_dropped_total)."}),
 	}
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.publishFailing, m.errors, m.dropped} {
+	for _, c := range []prometheus.Collector{m.publishFailing, m.errors, m.dropped, m.spoolMessages, m.spoolBytes, m.spooled, m.spoolDropped} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/bits"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/linewatch/linewatch/bus"
 	"github.com/linewatch/linewatch/health"
+	"github.com/linewatch/linewatch/internal/backoff"
 	"github.com/linewatch/linewatch/internal/clock"
 	"github.com/linewatch/linewatch/internal/unencodable"
 	"github.com/linewatch/linewatch/sample"
@@ -24,48 +26,57 @@ type Options struct {
 	// MaxInflight bounds the messages waiting for their acknowledgement
 	// (nats.max_inflight; 0: 256).
 	MaxInflight int
-	Logger      *slog.Logger
+	// SpoolBytes bounds the messages held while JetStream does not take
+	// them (nats.spool_memory_mb; 0: 64 MiB). Beyond it the oldest go.
+	SpoolBytes int
+	Logger     *slog.Logger
 	// Registerer takes the publisher's metrics (linewatch_collector_nats_*,
 	// names kept from when the collector published itself).
 	Registerer prometheus.Registerer
 	Clock      clock.Clock
-	// Health receives "NATS publish failing" (source collector: the
-	// collector role's connection publishes it). It must not block.
+	// Health receives "NATS publish failing" and "NATS spool dropping"
+	// (source collector: the collector role's connection publishes them).
+	// It must not block.
 	Health func(health.Condition)
 }
 
 // Publisher is the collector's JetStream output: it publishes each read's
 // samples on stream TELEMETRY and its batch events on stream BATCHES (the
-// streams must exist: bus.EnsureStreams) with asynchronous
-// acknowledgements. At most MaxInflight messages wait for their ack; a
-// failed or timed-out publish is retried with the same Nats-Msg-Id, so the
-// stream's duplicate window drops any double. Run settles the acks.
+// streams must exist: bus.EnsureStreams). A read never waits for NATS:
+// its messages go to a bounded in-memory spool, from which each subject's
+// messages are published in order, one in flight per subject (at most
+// MaxInflight in all), with a deterministic Nats-Msg-Id; a retry also
+// expects the subject's last stream sequence
+// (Nats-Expected-Last-Subject-Sequence), so a retry after a lost answer
+// can neither duplicate nor reorder, even past the duplicate window. A message
+// is retried with backoff until JetStream stores it; a permanent refusal
+// (4xx, no stream) is given up after about 30 attempts; a full spool drops
+// its oldest messages. Run drains the spool at shutdown.
 type Publisher struct {
 	js         jetstream.JetStream
 	log        *slog.Logger
 	m          *metrics
 	clk        clock.Clock
 	slots      chan struct{} // one per message waiting for its ack
-	inflight   chan *pending // those messages, in publish order
 	ackWait    time.Duration
-	maxBlock   time.Duration // longest a read waits for an in-flight slot
-	retries    int
-	retryGap   time.Duration // first retry delay, growing linearly
+	backoff    backoff.Policy
+	refusals   int // permanent refusals of a message before it is given up
 	drainBound time.Duration
 	health     pubHealth
 
 	unencodable atomic.Int64 // values not carried whole, for the log's rate limit
 	retried     atomic.Int64 // publishes retried, for the log's rate limit
 
-	done chan struct{}
-}
+	mu      sync.Mutex // guards sp, the subjects, health, drops, closed
+	sp      *spool
+	drops   dropHealth
+	closed  bool
+	emptied chan struct{} // a token when the spool becomes empty
+	wg      sync.WaitGroup
+	wctx    context.Context // the workers'; ended drainBound after Run's
+	wstop   context.CancelFunc
 
-type pending struct {
-	msg   *nats.Msg
-	fut   jetstream.PubAckFuture
-	err   error
-	sent  time.Time // its ack is given up ackWait after this
-	tries int
+	done chan struct{}
 }
 
 // AckWait is how long a telemetry message waits for its acknowledgement
@@ -86,6 +97,9 @@ func New(js jetstream.JetStream, o Options) (*Publisher, error) {
 	if o.MaxInflight <= 0 {
 		o.MaxInflight = 256
 	}
+	if o.SpoolBytes <= 0 {
+		o.SpoolBytes = 64 << 20
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -96,24 +110,27 @@ func New(js jetstream.JetStream, o Options) (*Publisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("telemetry publisher metrics: %w", err)
 	}
+	wctx, wstop := context.WithCancel(context.Background())
 	return &Publisher{
 		js: js, log: o.Logger.With("component", "telemetry"), m: m, clk: o.Clock,
-		slots:    make(chan struct{}, o.MaxInflight),
-		inflight: make(chan *pending, o.MaxInflight),
-		// Retries ride out a NATS restart or failover (tens of seconds) so that
-		// analytics sees every sample; the window bounds memory meanwhile.
-		// drainBound leaves the collector, stopped first, its share of the
-		// 5 s shutdown budget (app.DefaultShutdownTimeout).
-		ackWait: AckWait, maxBlock: time.Second, retries: 30, retryGap: 200 * time.Millisecond, drainBound: 3 * time.Second,
-		health: pubHealth{report: o.Health, gauge: m.publishFailing, now: o.Clock.Now},
-		done:   make(chan struct{}),
+		slots: make(chan struct{}, o.MaxInflight),
+		// Retries ride out a NATS restart or failover for as long as the
+		// spool holds; the backoff stays short so the spool drains soon
+		// after. drainBound leaves the collector, stopped first, its share
+		// of the 5 s shutdown budget (app.DefaultShutdownTimeout).
+		ackWait: AckWait, backoff: backoff.Policy{Min: 200 * time.Millisecond, Max: 2 * time.Second, Linear: true, Jitter: true},
+		refusals: 30, drainBound: 3 * time.Second,
+		health:  pubHealth{report: o.Health, gauge: m.publishFailing, now: o.Clock.Now},
+		sp:      newSpool(o.SpoolBytes),
+		drops:   dropHealth{report: o.Health, now: o.Clock.Now, limit: o.SpoolBytes},
+		emptied: make(chan struct{}, 1), wctx: wctx, wstop: wstop,
+		done: make(chan struct{}),
 	}, nil
 }
 
 // Read publishes the read's batch events, then its samples as one
-// telemetry message. It blocks at most about a second, when the in-flight
-// window stays full (the message is then dropped from NATS and counted;
-// InfluxDB remains the record). It keeps nothing of r.
+// telemetry message. It does not wait for NATS (the messages wait in the
+// spool). It keeps nothing of r.
 func (p *Publisher) Read(ctx context.Context, r *sample.Read) {
 	for _, ev := range r.Batches {
 		p.publishBatchEvent(ctx, ev)
@@ -150,7 +167,7 @@ func (p *Publisher) publishSamples(ctx context.Context, r *sample.Read) {
 	msg := nats.NewMsg(bus.TelemetrySubject(r.Site, r.Line, r.Machine))
 	msg.Data = data
 	msg.Header.Set(jetstream.MsgIDHeader, telemetryMsgID(r.Line, r.Machine, r.Group, r.Tick))
-	p.enqueue(ctx, msg)
+	p.enqueue(msg, bus.StreamTelemetry)
 }
 
 // batchMsgID is deterministic per line, batch, event and time: a restarted
@@ -170,128 +187,89 @@ func (p *Publisher) publishBatchEvent(ctx context.Context, ev sample.BatchEvent)
 	msg := nats.NewMsg(bus.BatchSubject(ev.Site, ev.Line))
 	msg.Data = data
 	msg.Header.Set(jetstream.MsgIDHeader, batchMsgID(ev))
-	p.enqueue(ctx, msg)
+	p.enqueue(msg, bus.StreamBatches)
 }
 
-func (p *Publisher) enqueue(ctx context.Context, msg *nats.Msg) {
-	// Take an in-flight slot before publishing; when the window stays full,
-	// give up on this message rather than stall polling (InfluxDB remains
-	// the record).
-	select {
-	case p.slots <- struct{}{}:
-	default:
-		timer, stop := p.clk.After(p.maxBlock)
-		select {
-		case p.slots <- struct{}{}:
-			stop()
-		case <-ctx.Done():
-			stop()
-			p.m.dropped.Inc()
-			return
-		case <-timer:
-			p.m.dropped.Inc()
-			p.log.Warn("NATS in-flight window full; telemetry message dropped from NATS", "subject", msg.Subject)
-			return
+// enqueue puts msg (for stream) in the spool and starts its subject's
+// worker when the subject was idle: the normal path, one message in
+// flight per subject, costs no wait.
+func (p *Publisher) enqueue(msg *nats.Msg, stream string) {
+	e := &entry{msg: msg, stream: stream, size: len(msg.Subject) + len(msg.Data) + entryOverhead}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		p.m.dropped.Inc()
+		p.log.Warn("telemetry publisher stopped; message dropped from NATS", "subject", msg.Subject)
+		return
+	}
+	dropped, ok := p.sp.add(e)
+	n := 0
+	for d := dropped; d != nil; d = d.next {
+		d.subj = nil // take() ignores it if its worker settles it
+		n++
+	}
+	if !ok {
+		n++
+	}
+	if n > 0 {
+		p.m.dropped.Add(float64(n))
+		p.m.spoolDropped.Add(float64(n))
+		p.drops.dropped(n)
+	}
+	var start *subject
+	if ok {
+		if s := e.subj; !s.active {
+			s.active = true
+			start = s
+			p.wg.Add(1)
+		} else {
+			e.spooled = true // waits behind its subject's earlier messages
+			p.m.spooled.Inc()
 		}
 	}
-	pd := &pending{msg: msg, sent: p.clk.Now()}
-	pd.fut, pd.err = p.js.PublishMsgAsync(msg)
-	if pd.err != nil {
-		p.m.errors.Inc()
+	p.spoolChanged()
+	p.mu.Unlock()
+	if start != nil {
+		go p.work(start)
 	}
-	p.inflight <- pd // never blocks: it has room for every slot
 }
 
-// Run waits for acknowledgements in publish order and retries failures
-// until ctx is cancelled; then it settles what is still in flight, giving up
-// drainBound (3 s) after the cancel. Cancel it after the collector stopped,
-// so the last reads are drained. Call it once.
+// Run drains the spool once ctx is cancelled, giving up drainBound (3 s)
+// after the cancel: what is still spooled then is dropped from NATS,
+// counted and logged. Cancel it after the collector stopped, so the last
+// reads are drained. Call it once.
 func (p *Publisher) Run(ctx context.Context) error {
 	defer close(p.done)
-	sctx, give := context.WithCancel(context.WithoutCancel(ctx))
-	defer give()
-	stopAfter := context.AfterFunc(ctx, func() { time.AfterFunc(p.drainBound, give) })
-	defer stopAfter()
+	<-ctx.Done()
+	bound := time.NewTimer(p.drainBound) // real time: shutdown is bounded whatever the clock
+	defer bound.Stop()
+drain:
 	for {
+		p.mu.Lock()
+		n := p.sp.msgs
+		p.mu.Unlock()
+		if n == 0 {
+			break
+		}
 		select {
-		case pd := <-p.inflight:
-			p.settle(sctx, pd)
-		case <-ctx.Done():
-			for {
-				select {
-				case pd := <-p.inflight:
-					p.settle(sctx, pd)
-				default:
-					return nil
-				}
-			}
+		case <-p.emptied:
+		case <-bound.C:
+			break drain
 		}
 	}
-}
-
-func (p *Publisher) settle(ctx context.Context, pd *pending) {
-	defer func() { <-p.slots }()
-	for {
-		err := pd.err
-		failed := pd.sent // when it failed, at the latest
-		if err == nil {
-			// The ack wait counts from the publish, not from this message's
-			// turn here: when a leader change loses the acks of a whole
-			// window, they all time out together and are published again
-			// together, instead of one ackWait after the other (256 × 5 s).
-			timer, stop := p.clk.After(max(0, p.ackWait-p.clk.Now().Sub(pd.sent)))
-			select {
-			case <-pd.fut.Ok():
-				stop()
-				p.health.ok()
-				return
-			case err = <-pd.fut.Err():
-			case <-timer:
-				err = fmt.Errorf("no acknowledgement within %s", p.ackWait)
-			case <-ctx.Done():
-				stop()
-				p.m.dropped.Inc()
-				return
-			}
-			stop()
-			p.m.errors.Inc()
-			failed = minTime(p.clk.Now(), pd.sent.Add(p.ackWait))
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.wstop()
+	p.wg.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if left := p.sp.msgs; left > 0 {
+		for e := p.sp.oldest; e != nil; e = p.sp.oldest {
+			p.take(e)
 		}
-		pd.tries++
-		p.health.failed(pd.tries, err)
-		if pd.tries > p.retries {
-			p.m.dropped.Inc()
-			p.log.Error("NATS publish failed; giving up", "subject", pd.msg.Subject, "tries", pd.tries, "err", err)
-			return
-		}
-		// A leader change fails a whole window at once: log the 1st, 2nd,
-		// 4th… failure, not one line per message.
-		if n := p.retried.Add(1); bits.OnesCount64(uint64(n)) == 1 {
-			p.log.Warn("NATS publish failed; retrying", "subject", pd.msg.Subject, "try", pd.tries, "err", err, "failures", n)
-		}
-		// The gap too counts from the failure: the messages of a window that
-		// failed together are published again together.
-		gap := min(time.Duration(pd.tries)*p.retryGap, 2*time.Second)
-		timer, stop := p.clk.After(max(0, gap-p.clk.Now().Sub(failed)))
-		select {
-		case <-timer:
-		case <-ctx.Done():
-			stop()
-			p.m.dropped.Inc()
-			return
-		}
-		stop()
-		pd.sent = p.clk.Now()
-		pd.fut, pd.err = p.js.PublishMsgAsync(pd.msg)
-		if pd.err != nil {
-			p.m.errors.Inc()
-		}
+		p.m.dropped.Add(float64(left))
+		p.log.Error("telemetry publisher stopped with messages NATS did not take; dropped from NATS (InfluxDB has them)", "messages", left)
 	}
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
+	return nil
 }

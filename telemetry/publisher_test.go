@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/linewatch/linewatch/bus"
+	"github.com/linewatch/linewatch/internal/backoff"
 	"github.com/linewatch/linewatch/internal/testenv"
 	"github.com/linewatch/linewatch/sample"
 )
@@ -35,7 +36,10 @@ func TestNATSPublisherDedupesAndRetries(t *testing.T) {
 	_, js := testenv.NATSConn(t)
 	p := newTestPublisher(t, js, 4)
 	m := p.m
-	p.retryGap, p.retries = time.Millisecond, 3 // the default rides out a NATS restart; keep this test short
+	p.backoff, p.refusals = backoff.Policy{Min: time.Millisecond, Max: time.Millisecond}, 3 // keep this test short
+	// The refused message's 4 attempts (~0.5 s each: nats.go retries "no
+	// responders" twice itself) end within the drain, however loaded the machine.
+	p.drainBound = 30 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())
 	go p.Run(ctx)
 
@@ -45,9 +49,9 @@ func TestNATSPublisherDedupesAndRetries(t *testing.T) {
 		return &sample.Read{Site: "s1", Line: "l1", Machine: "m1", Group: "g", Tick: tick, Samples: ss}
 	}
 	p.Read(ctx, read(tick))
-	p.Read(ctx, read(tick))                          // same tick: deduped by Nats-Msg-Id
-	p.Read(ctx, read(tick.Add(time.Second)))         // next tick: a new message
-	p.enqueue(ctx, nats.NewMsg("not.in.any.stream")) // no stream: fails, is retried, then dropped
+	p.Read(ctx, read(tick))                                          // same tick: deduped by Nats-Msg-Id
+	p.Read(ctx, read(tick.Add(time.Second)))                         // next tick: a new message
+	p.enqueue(nats.NewMsg("not.in.any.stream"), bus.StreamTelemetry) // no stream: refused, retried, then dropped
 	cancel()
 	<-p.done
 
@@ -63,7 +67,7 @@ func TestNATSPublisherDedupesAndRetries(t *testing.T) {
 		t.Errorf("TELEMETRY holds %d messages, want 2 (the duplicate dropped)", si.State.Msgs)
 	}
 	if e, d := testutil.ToFloat64(m.errors), testutil.ToFloat64(m.dropped); e != 4 || d != 1 {
-		t.Errorf("publish errors %v (want 4: first try and 3 retries), dropped %v (want 1)", e, d)
+		t.Errorf("publish errors %v (want 4: first try and 3 retries of the refused message), dropped %v (want 1)", e, d)
 	}
 }
 

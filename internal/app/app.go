@@ -199,7 +199,7 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
-		pub, err := telemetry.New(cjs, telemetry.Options{MaxInflight: cfg.NATS.MaxInflight, Logger: log,
+		pub, err := telemetry.New(cjs, telemetry.Options{MaxInflight: cfg.NATS.MaxInflight, SpoolBytes: cfg.NATS.SpoolMemoryMB << 20, Logger: log,
 			Registerer: in.reg, Clock: o.CollectorClock, Health: hreg.Report})
 		if err != nil {
 			return err
