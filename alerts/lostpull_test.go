@@ -1,0 +1,72 @@
+package alerts
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/linewatch/linewatch/bus"
+	"github.com/linewatch/linewatch/internal/testenv"
+)
+
+// A worker whose line pull request is lost on its way to the server (a
+// leader change, a route that dropped it; the connection stays up), and
+// later one of whose acks is lost: the line's findings are still all
+// applied, in order, once — the pull expires and is issued again (in
+// seconds: nats.go's default pull noticed only after 30 s), and the
+// message whose ack was lost comes back after the ack wait and is
+// recognised as applied.
+func TestLostPullLineStillDrainedIntegration(t *testing.T) {
+	cfg := scaleConfig(t)
+	msgs := backlog(120)
+	want := reference(t, cfg, msgs)
+
+	srv := testenv.NATS(t)
+	js, err := jetstream.New(connect(t, srv.ClientURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.EnsureStreams(context.Background(), js, bus.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	proxy := testenv.NewDropProxy(t, srv.Addr().String())
+	wnc, err := nats.Connect(proxy.URL(), nats.Name("alerts worker"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(wnc.Close)
+	line := FindingsConsumer("filling1")
+	proxy.Drop(testenv.ToServer, "$JS.API.CONSUMER.MSG.NEXT."+bus.StreamFindings+"."+line, 1)
+	s := newService(t, cfg, wnc, newClock(), nil)
+	run(t, s)
+	runFindings(t, s)
+	eventually(t, "the line's first pull request lost", func() bool { return proxy.Dropped(testenv.ToServer) == 1 })
+
+	half := len(msgs) / 2
+	publishBacklog(t, js, cfg.Site, msgs[:half])
+	published := time.Now()
+	drained(t, js, cfg, s.Store()) // 20 s
+	t.Logf("first half drained %s after the publish", time.Since(published).Round(time.Millisecond))
+
+	// Now an acknowledgement of the line is lost.
+	proxy.Drop(testenv.ToServer, "$JS.ACK."+bus.StreamFindings+"."+line+".", 1)
+	publishBacklog(t, js, cfg.Site, msgs[half:])
+	drained(t, js, cfg, s.Store())
+	if d := proxy.Dropped(testenv.ToServer); d != 2 {
+		t.Fatalf("%d messages lost, want 2 (a pull request and an ack)", d)
+	}
+
+	got := sequences(t, js)
+	checkContiguous(t, got)
+	compareSequences(t, want, got)
+	if n := counted(s, outcomeApplied); n != len(msgs)-2 {
+		t.Errorf("applied %d findings, want %d", n, len(msgs)-2)
+	}
+	if n := counted(s, outcomeSuperseded); n != 0 {
+		t.Errorf("%d findings superseded", n)
+	}
+	t.Logf("recognised %d redelivered", counted(s, outcomeRedelivered))
+}
