@@ -13,16 +13,17 @@ import (
 )
 
 // A worker whose line pull request is lost on its way to the server (a
-// leader change, a route that dropped it; the connection stays up), and
-// later one of whose acks is lost: the line's findings are still all
-// applied, in order, once — the pull expires and is issued again (in
-// seconds: nats.go's default pull noticed only after 30 s), and the
-// message whose ack was lost comes back after the ack wait and is
-// recognised as applied.
+// leader change, a route that dropped it; the connection stays up),
+// later one of whose acks is lost, and then whose connection drops: the
+// line's findings are still all applied, in order, once — the pull
+// expires and is issued again (in seconds: nats.go's default pull
+// noticed only after 30 s), the message whose ack was lost comes back
+// after the ack wait and is recognised as applied, and the worker
+// reconnects and pulls again.
 func TestLostPullLineStillDrainedIntegration(t *testing.T) {
 	cfg := scaleConfig(t)
 	msgs := backlog(120)
-	want := reference(t, cfg, msgs)
+	want := reference(t, cfg, append(msgs, backlogAfter(msgs, 60)...))
 
 	srv := testenv.NATS(t)
 	js, err := jetstream.New(connect(t, srv.ClientURL()))
@@ -58,6 +59,16 @@ func TestLostPullLineStillDrainedIntegration(t *testing.T) {
 	if d := proxy.Dropped(testenv.ToServer); d != 2 {
 		t.Fatalf("%d messages lost, want 2 (a pull request and an ack)", d)
 	}
+	// Then the worker's connection drops, right after more findings were
+	// published: it reconnects and pulls again.
+	more := backlogAfter(msgs, 60)
+	publishBacklog(t, js, cfg.Site, more)
+	proxy.Disconnect()
+	drained(t, js, cfg, s.Store())
+	if wnc.Stats().Reconnects == 0 {
+		t.Fatal("the worker did not reconnect")
+	}
+	msgs = append(msgs, more...)
 
 	got := sequences(t, js)
 	checkContiguous(t, got)
@@ -69,4 +80,22 @@ func TestLostPullLineStillDrainedIntegration(t *testing.T) {
 		t.Errorf("%d findings superseded", n)
 	}
 	t.Logf("recognised %d redelivered", counted(s, outcomeRedelivered))
+}
+
+// backlogAfter is n more findings that continue msgs: the next seconds,
+// each toggling its alarm as backlog's findings do.
+func backlogAfter(msgs []backlogMsg, n int) []backlogMsg {
+	var last time.Time
+	for _, m := range msgs {
+		if m.f != nil && m.f.Time.After(last) {
+			last = m.f.Time
+		}
+	}
+	var out []backlogMsg
+	for _, m := range backlog(len(msgs) + n) {
+		if m.f != nil && m.f.Time.After(last) && len(out) < n {
+			out = append(out, m)
+		}
+	}
+	return out
 }

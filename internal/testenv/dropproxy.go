@@ -98,6 +98,16 @@ func (p *DropProxy) Dropped(d Direction) int {
 	return p.dropped[d]
 }
 
+// Disconnect closes every connection through the proxy (the client sees
+// its connection drop and reconnects through the proxy).
+func (p *DropProxy) Disconnect() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
 // Close stops listening, closes every connection and waits for the
 // forwarding goroutines.
 func (p *DropProxy) Close() {
