@@ -131,8 +131,12 @@ func TestLoadOrGenerateConcurrent(t *testing.T) {
 		if len(names) != 2 {
 			t.Fatalf("round %d: key directory holds %s, want the key and its .pub", round, strings.Join(names, ", "))
 		}
-		if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
-			t.Fatalf("round %d: key mode %v (%v), want 0600", round, st.Mode().Perm(), err)
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Fatalf("round %d: key mode %v, want 0600", round, st.Mode().Perm())
 		}
 	}
 }
