@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -178,22 +179,65 @@ func New(ctx context.Context, o Options) (*Notifier, error) {
 		}
 		n.routes = append(n.routes, r)
 	}
-	kv, err := o.JS.CreateOrUpdateKeyValue(ctx, DedupeBucketConfig(o.DedupeWindow, o.Replicas))
+	// All roles started at once on a cluster still forming: a request
+	// that gets no answer (no responders, a timeout, no leader yet) is
+	// retried until ctx ends, never a reason to exit.
+	for attempt := 1; ; attempt++ {
+		err := n.start(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("notify: not started before shutdown: %w", err)
+		}
+		if !unanswered(err) {
+			n.setConsumerHealth(true, err.Error())
+			return nil, err
+		}
+		n.log.Warn("notify: JetStream did not answer at start; retrying", "attempt", attempt, "err", err)
+		if werr := startRetry.Wait(ctx, n.clk, attempt); werr != nil {
+			return nil, fmt.Errorf("notify: not started before shutdown: %w", err)
+		}
+	}
+	n.setConsumerHealth(false, "")  // clears an alarm a previous process left
+	n.trackFloor(ctx, n.cons, true) // a deletion before the first message must not lose it
+	return n, nil
+}
+
+// startRetry spaces the attempts of New.
+var startRetry = backoff.Policy{Min: 250 * time.Millisecond, Max: 5 * time.Second, Jitter: true}
+
+// start opens the dedupe bucket and the shared consumer.
+func (n *Notifier) start(ctx context.Context) error {
+	kv, err := n.opts.JS.CreateOrUpdateKeyValue(ctx, DedupeBucketConfig(n.opts.DedupeWindow, n.opts.Replicas))
 	if err != nil {
-		return nil, fmt.Errorf("notify: dedupe bucket %s: %w", DedupeBucket, err)
+		return fmt.Errorf("notify: dedupe bucket %s: %w", DedupeBucket, err)
 	}
 	// A claim is stale once JetStream would have redelivered the message anyway.
 	n.dedupe = &dedupe{kv: kv, stale: n.ackWait}
-	n.flood = newFloodTracker(o.Alarms.Flood, kv)
+	n.flood = newFloodTracker(n.opts.Alarms.Flood, kv)
 	cons, _, err := n.ensureConsumer(ctx)
 	if err != nil {
-		n.setConsumerHealth(true, err.Error())
-		return nil, err
+		return err
 	}
-	n.setConsumerHealth(false, "") // clears an alarm a previous process left
 	n.cons = cons
-	n.trackFloor(ctx, cons, true) // a deletion before the first message must not lose it
-	return n, nil
+	return nil
+}
+
+// unanswered: a JetStream request got no answer, or an answer that the
+// service is not ready yet (a cluster forming, a leader election).
+func unanswered(err error) bool {
+	var api *jetstream.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode {
+		case 10008, 10009, jetstream.JSErrCodeJetStreamNotEnabled, jetstream.JSErrCodeJetStreamNotEnabledForAccount:
+			return true // cluster unavailable, no leader, JetStream not started yet
+		}
+		return api.Code == 503 || api.Code == 408
+	}
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) ||
+		errors.Is(err, nats.ErrNoServers) || errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrConnectionReconnecting)
 }
 
 // Run consumes transitions until ctx is cancelled; call it once. Pending
@@ -247,15 +291,34 @@ func (n *Notifier) Run(ctx context.Context) error {
 // inbox, to be redelivered only after AckWait.
 func stopAndWait(it jetstream.MessagesContext) {
 	it.Stop()
-	if c, ok := it.(interface{ Closed() <-chan struct{} }); ok {
-		t := time.NewTimer(2 * time.Second)
-		defer t.Stop()
+	c, ok := it.(interface{ Closed() <-chan struct{} })
+	if !ok {
+		return
+	}
+	// nats.go (v1.55) closes a Messages iterator's Closed channel only in
+	// a Closed call made once the inbox is gone, so one call would always
+	// wait the full bound: ask again until it is (real time, bounded).
+	deadline := time.Now().Add(2 * time.Second)
+	for {
 		select {
 		case <-c.Closed():
-		case <-t.C:
+			return
+		default:
 		}
+		if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// pullExpiry bounds how long a pull request that got no answer holds up
+// notifications. A pull lost on its way (a leader change, a route or
+// connection that dropped it) gets no heartbeat; nats.go's default pull
+// (30 s, heartbeats every 15 s) notices after two missed heartbeats, so
+// an alarm waited 30 s for its notification. With 5 s the loss shows
+// after 5 s and the pull is issued again.
+const pullExpiry = 5 * time.Second
 
 // errConsumerGone: the consumer was found missing while idle.
 var errConsumerGone = errors.New("consumer not found")
@@ -263,7 +326,7 @@ var errConsumerGone = errors.New("consumer not found")
 // consume pulls and handles messages until the pull ends (consumer
 // deleted, NATS trouble, or ctx).
 func (n *Notifier) consume(ctx context.Context) error {
-	it, err := n.cons.Messages(jetstream.PullMaxMessages(16), jetstream.WithMessagesErrOnMissingHeartbeat(true))
+	it, err := n.cons.Messages(jetstream.PullMaxMessages(16), jetstream.PullExpiry(pullExpiry), jetstream.WithMessagesErrOnMissingHeartbeat(true))
 	if err != nil {
 		return fmt.Errorf("notify: consume %s: %w", n.opts.Durable, err)
 	}

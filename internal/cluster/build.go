@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -80,7 +82,11 @@ var (
 )
 
 // LinewatchBinary builds ./cmd/linewatch of the working tree once per
-// process into dir (the first caller's) and returns its path.
+// process and returns its path: <dir>/<module root's base name>-<hash of
+// its path>/linewatch (dir is the first caller's). The directory per
+// module root keeps two checkouts (worktrees) that test at once from
+// running each other's build: with one shared path, the last to build
+// replaced the binary the other's processes started from.
 func LinewatchBinary(ctx context.Context, dir string) (string, error) {
 	lwOnce.Do(func() {
 		root, err := ModuleRoot(ctx)
@@ -88,9 +94,13 @@ func LinewatchBinary(ctx context.Context, dir string) (string, error) {
 			lwErr = err
 			return
 		}
-		lwPath = filepath.Join(dir, "linewatch")
-		// Built aside and renamed: another test run may be executing the
-		// previous binary at that path.
+		sub := binDir(dir, root)
+		if lwErr = os.MkdirAll(sub, 0o755); lwErr != nil {
+			return
+		}
+		lwPath = filepath.Join(sub, "linewatch")
+		// Built aside and renamed: another test run of this checkout may
+		// be executing the previous binary at that path.
 		tmp := fmt.Sprintf("%s.%d.tmp", lwPath, os.Getpid())
 		defer os.Remove(tmp)
 		if lwErr = goBuild(ctx, root, tmp, "./cmd/linewatch"); lwErr == nil {
@@ -98,6 +108,16 @@ func LinewatchBinary(ctx context.Context, dir string) (string, error) {
 		}
 	})
 	return lwPath, lwErr
+}
+
+// binDir is the build directory of module root under dir: readable (the
+// root's base name) and unique (a hash of its absolute path).
+func binDir(dir, root string) string {
+	if abs, err := filepath.Abs(root); err == nil {
+		root = abs
+	}
+	h := sha256.Sum256([]byte(filepath.Clean(root)))
+	return filepath.Join(dir, filepath.Base(root)+"-"+hex.EncodeToString(h[:6]))
 }
 
 func goBuild(ctx context.Context, root, out, pkg string) error {

@@ -550,8 +550,13 @@ func sortedKeys(m map[string]bool) []string {
 // ErrNotSettled: the cluster still produced findings or transitions.
 var ErrNotSettled = errors.New("not settled")
 
-// Settle waits until FINDINGS and ALARMS have not grown for quiet (the
-// workers have caught up), at most d.
+// Settle waits until FINDINGS and ALARMS have not grown for quiet and
+// every alerts line consumer (alerts.FindingsConsumer) has nothing
+// pending and nothing waiting for an ack, at most d: the workers have
+// caught up. Streams that stopped growing are not enough: a line whose
+// message waits for its ack wait (a worker killed holding it) or for a
+// re-issued pull still has findings in flight, and a comparison then
+// would count them as lost.
 func (p *Plant) Settle(ctx context.Context, quiet, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	var last [2]uint64
@@ -563,14 +568,42 @@ func (p *Plant) Settle(ctx context.Context, quiet, d time.Duration) error {
 				cur[i] = info.State.LastSeq
 			}
 		}
-		if cur != last {
+		inFlight, err := p.linesInFlight(ctx)
+		switch {
+		case cur != last || inFlight > 0 || err != nil:
 			last, since = cur, time.Now()
-		} else if time.Since(since) >= quiet {
+		case time.Since(since) >= quiet:
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("FINDINGS/ALARMS still growing after %s: %w", d, ErrNotSettled)
+			why := "FINDINGS/ALARMS still growing"
+			switch {
+			case err != nil:
+				why = "alerts line consumers unreadable: " + err.Error()
+			case inFlight > 0:
+				why = fmt.Sprintf("%d findings messages pending or unacknowledged on the alerts line consumers", inFlight)
+			}
+			return fmt.Errorf("not settled after %s: %s: %w", d, why, ErrNotSettled)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// linesInFlight is the number of FINDINGS messages the alerts line
+// consumers have not handed out (num pending) or not seen acknowledged
+// (ack pending).
+func (p *Plant) linesInFlight(ctx context.Context) (uint64, error) {
+	st, err := p.JS.Stream(ctx, bus.StreamFindings)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	prefix := alerts.FindingsConsumer("")
+	lister := st.ListConsumers(ctx)
+	for info := range lister.Info() {
+		if strings.HasPrefix(info.Name, prefix) {
+			n += info.NumPending + uint64(info.NumAckPending)
+		}
+	}
+	return n, lister.Err()
 }

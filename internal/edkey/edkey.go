@@ -25,7 +25,10 @@ func PublicFile(privPath string) string { return privPath + ".pub" }
 
 // Generate creates a key pair: the private key at privPath (mode 0600,
 // never overwritten; the directory is created with mode 0700) and the
-// public key at PublicFile(privPath).
+// public key at PublicFile(privPath). Each file appears whole or not at
+// all: it is written and synced aside in the same directory, then
+// published under its name. When privPath exists (another process made
+// it first), the error wraps fs.ErrExist.
 func Generate(privPath string) (ed25519.PrivateKey, error) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -35,32 +38,83 @@ func Generate(privPath string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode private key: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(privPath), 0o700); err != nil {
+	dir := filepath.Dir(privPath)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("key directory: %w", err)
 	}
-	f, err := os.OpenFile(privPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("key %s already exists: keep it (what it signed verifies only with its public key) or move it away first: %w", privPath, err)
-	}
+	tmp, err := writeTemp(dir, filepath.Base(privPath), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("create key: %w", err)
-	}
-	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		f.Close()
-		os.Remove(privPath)
 		return nil, fmt.Errorf("write key %s: %w", privPath, err)
 	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("write key %s: %w", privPath, err)
+	defer os.Remove(tmp)
+	// A hard link publishes the complete file and, unlike rename, fails
+	// when the name exists: of processes generating at once, one key wins
+	// and no process keeps using a key another one replaced.
+	if err := os.Link(tmp, privPath); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("key %s already exists: keep it (what it signed verifies only with its public key) or move it away first: %w", privPath, err)
+		}
+		return nil, fmt.Errorf("create key %s: %w", privPath, err)
 	}
-	pder, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil, fmt.Errorf("encode public key: %w", err)
-	}
-	if err := os.WriteFile(PublicFile(privPath), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pder}), 0o644); err != nil {
-		return nil, fmt.Errorf("write public key: %w", err)
+	syncDir(dir)
+	if err := writePublic(privPath, pub); err != nil {
+		return nil, err
 	}
 	return priv, nil
+}
+
+// writePublic writes the public key file of privPath whole (written
+// aside and renamed: its content follows from the private key, so the
+// last of several writers changes nothing).
+func writePublic(privPath string, pub ed25519.PublicKey) error {
+	pder, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return fmt.Errorf("encode public key: %w", err)
+	}
+	path := PublicFile(privPath)
+	tmp, err := writeTemp(filepath.Dir(path), filepath.Base(path), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pder}), 0o644)
+	if err != nil {
+		return fmt.Errorf("write public key: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write public key: %w", err)
+	}
+	syncDir(filepath.Dir(path))
+	return nil
+}
+
+// writeTemp writes data to a new file in dir (named after name, hidden)
+// with mode perm, synced to disk, and returns its path.
+func writeTemp(dir, name string, data []byte, perm fs.FileMode) (string, error) {
+	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// syncDir makes a new name in dir durable (best effort: not every
+// file system can sync a directory).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
 }
 
 // LoadPrivate reads a private key, refusing one that group or others can
@@ -84,13 +138,29 @@ func LoadPrivate(path string) (ed25519.PrivateKey, error) {
 	return k, nil
 }
 
-// LoadOrGenerate reads the key at path, creating it when it does not exist.
+// LoadOrGenerate reads the key at path, creating it when it does not
+// exist. Processes (and goroutines) that call it at once on a fresh
+// path all get the same key: one creates it, the others load it. A
+// missing public key file (its writer died before writing it) is
+// written again.
 func LoadOrGenerate(path string) (ed25519.PrivateKey, error) {
 	k, err := LoadPrivate(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Generate(path)
+		k, err = Generate(path)
+		if !errors.Is(err, fs.ErrExist) {
+			return k, err
+		}
+		k, err = LoadPrivate(path) // another process created it first
 	}
-	return k, err
+	if err != nil {
+		return nil, err
+	}
+	if _, perr := os.Stat(PublicFile(path)); errors.Is(perr, fs.ErrNotExist) {
+		if err := writePublic(path, k.Public().(ed25519.PublicKey)); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
 }
 
 // ParsePrivate decodes a PKCS#8 PEM Ed25519 private key.
