@@ -46,13 +46,9 @@ func TestMain(m *testing.M) {
 
 const minute = time.Minute
 
-// optInEnv opts in to the cluster cases. They are not part of `make test`
-// (CI) while they fail: they are the acceptance test of issue 17, whose
-// note lists what each one still finds (docs/deployment.md, Known
-// limits). `make test-cluster` runs them.
-const optInEnv = "LINEWATCH_CLUSTER_TESTS"
-
-func enabled() bool { return !testing.Short() && os.Getenv(optInEnv) != "" }
+// enabled: the cluster cases run in `make test` (~10 min on 2 cores);
+// -short skips them. `make test-cluster` runs only them.
+func enabled() bool { return !testing.Short() }
 
 // scenarioPlant is the simulated plant of every case: the default plant
 // with filling1 in 20-min batches that each start with 5 min of CIP (a
@@ -83,7 +79,7 @@ func scenarioPlant() (*simulator.Plant, []simulator.Fault) {
 func start(t *testing.T, set map[string]any) *cluster.Plant {
 	t.Helper()
 	if !enabled() {
-		t.Skipf("cluster test (three nats-server processes, InfluxDB, linewatch processes): run with %s=1 and without -short (make test-cluster)", optInEnv)
+		t.Skip("cluster test (three nats-server processes, InfluxDB, linewatch processes): run without -short (make test-cluster)")
 	}
 	plant, faults := scenarioPlant()
 	dir := t.TempDir()
