@@ -30,6 +30,7 @@ var systemText = map[string]string{
 	health.SpoolInUse:     "InfluxDB spool in use (data waits on disk)",
 	health.SpoolHigh:      "InfluxDB spool above 80 % of its limit",
 	health.NATSPublish:    "NATS publish failing",
+	health.NATSSpoolDrop:  "NATS telemetry spool full: oldest telemetry dropped from NATS (InfluxDB still has it)",
 	health.NotifierNoCons: "notifier without its ALARMS consumer: no notification is sent",
 	health.AnalyticsLag:   "analytics lagging behind telemetry",
 }

@@ -150,3 +150,13 @@ func TestSystemConditionsBecomeAlarmsIntegration(t *testing.T) {
 		t.Errorf("stream %s: %v", bus.StreamHealth, err)
 	}
 }
+
+// Every condition a reporter can raise has the operator's text, not just
+// its name (nats_spool_dropping had none when it was added).
+func TestEverySystemConditionHasText(t *testing.T) {
+	for _, name := range health.Names {
+		if systemText[name] == "" {
+			t.Errorf("condition %s has no alarm text in systemText", name)
+		}
+	}
+}

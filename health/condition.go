@@ -25,6 +25,10 @@ const (
 	maxReasonLength = 500
 )
 
+// Names lists every condition name above: a consumer that needs something
+// per name (the alarm text) tests that it has it for each.
+var Names = []string{CommLost, InfluxWrite, SpoolInUse, SpoolHigh, NATSPublish, NATSSpoolDrop, NotifierNoCons, AnalyticsLag}
+
 // Sources: the role that reports a condition.
 const (
 	SourceCollector = "collector"
