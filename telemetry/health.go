@@ -16,7 +16,7 @@ import (
 const failingAfterTries = 3
 
 // pubHealth turns publish outcomes into the health.NATSPublish condition.
-// It is used by the publisher's settle loop only (one goroutine).
+// Used with the publisher's mutex held (the subjects' workers share it).
 type pubHealth struct {
 	report  func(health.Condition)
 	gauge   prometheus.Gauge

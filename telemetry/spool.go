@@ -377,6 +377,9 @@ func (p *Publisher) spoolChanged() {
 // lastStored looks up the subject's last message in stream (the stream
 // leader's answer, $JS.API.STREAM.MSG.GET): its sequence and Nats-Msg-Id,
 // 0 and "" when the subject has none.
+// Not jetstream.Stream.GetLastMsgForSubject: it needs a STREAM.INFO
+// first, and on a stream that allows direct gets it asks any replica,
+// which may not have the message whose answer was lost yet.
 func (p *Publisher) lastStored(ctx context.Context, stream, subj string) (uint64, string, error) {
 	req, err := json.Marshal(struct {
 		LastBySubject string `json:"last_by_subj"`

@@ -435,12 +435,12 @@ func TestPublisherKeepsSubjectOrderOnRetryIntegration(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	link := newLossyLink(t, s.Addr().String())
+	link := testenv.NewDropProxy(t, s.Addr().String())
 	key, err := nats.NkeyOptionFromSeed(bus.SeedFile(bus.CredentialsDir(dir), bus.RoleCollector))
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(link.url(), key, nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond), nats.Name("collector-test"))
+	nc, err := nats.Connect(link.URL(), key, nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond), nats.Name("collector-test"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,14 +474,14 @@ func TestPublisherKeepsSubjectOrderOnRetryIntegration(t *testing.T) {
 			ack, err := admin.PublishMsg(ctx, probe)
 			return err == nil && !ack.Duplicate
 		})
-		link.toCli.Store(true)
-		link.toSrv.Store(true)
-		link.refuse.Store(false)
+		link.Pass(testenv.ToClient)
+		link.Pass(testenv.ToServer)
+		link.Refuse(false)
 	}
 	disconnect := func() {
 		t.Helper()
-		link.refuse.Store(true)
-		link.cut()
+		link.Refuse(true)
+		link.Disconnect()
 		waitFor(t, "the client to see the link cut", func() bool { return !nc.IsConnected() })
 	}
 	for i := range 5 {
@@ -490,7 +490,7 @@ func TestPublisherKeepsSubjectOrderOnRetryIntegration(t *testing.T) {
 	waitFor(t, "messages 0–4 stored", drained)
 
 	// 1. Stored, acknowledgement lost.
-	link.toCli.Store(false)
+	link.Drop(testenv.ToClient, "", 0)
 	p.Read(ctx, readOf("m1", 5))
 	waitFor(t, "message 5 stored", stored(5+1))
 	disconnect()
@@ -498,7 +498,7 @@ func TestPublisherKeepsSubjectOrderOnRetryIntegration(t *testing.T) {
 	waitFor(t, "message 5 settled", drained)
 
 	// 2. Lost on the way; another writer appends meanwhile.
-	link.toSrv.Store(false)
+	link.Drop(testenv.ToServer, "", 0)
 	out := nc.Stats().OutMsgs
 	p.Read(ctx, readOf("m1", 6))
 	waitFor(t, "message 6 sent", func() bool { return nc.Stats().OutMsgs > out })

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -190,7 +189,7 @@ func New(ctx context.Context, o Options) (*Notifier, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("notify: not started before shutdown: %w", err)
 		}
-		if !unanswered(err) {
+		if !bus.Unanswered(err) {
 			n.setConsumerHealth(true, err.Error())
 			return nil, err
 		}
@@ -222,22 +221,6 @@ func (n *Notifier) start(ctx context.Context) error {
 	}
 	n.cons = cons
 	return nil
-}
-
-// unanswered: a JetStream request got no answer, or an answer that the
-// service is not ready yet (a cluster forming, a leader election).
-func unanswered(err error) bool {
-	var api *jetstream.APIError
-	if errors.As(err, &api) {
-		switch api.ErrorCode {
-		case 10008, 10009, jetstream.JSErrCodeJetStreamNotEnabled, jetstream.JSErrCodeJetStreamNotEnabledForAccount:
-			return true // cluster unavailable, no leader, JetStream not started yet
-		}
-		return api.Code == 503 || api.Code == 408
-	}
-	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) ||
-		errors.Is(err, nats.ErrNoServers) || errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrConnectionReconnecting)
 }
 
 // Run consumes transitions until ctx is cancelled; call it once. Pending

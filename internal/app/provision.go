@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/linewatch/linewatch/alerts"
@@ -204,22 +203,10 @@ const (
 // transience classifies a create-or-update error.
 func transience(err error) kind {
 	var api *jetstream.APIError
-	if errors.As(err, &api) {
-		switch api.ErrorCode {
-		case 10005, 10023: // no suitable peers; insufficient resources
-			return placement
-		case 10008, 10009, jetstream.JSErrCodeJetStreamNotEnabled, jetstream.JSErrCodeJetStreamNotEnabledForAccount:
-			return transient // cluster unavailable, no leader, JetStream not started yet
-		}
-		if api.Code == 503 || api.Code == 408 {
-			return transient
-		}
-		return permanent
+	if errors.As(err, &api) && (api.ErrorCode == 10005 || api.ErrorCode == 10023) {
+		return placement // no suitable peers; insufficient resources
 	}
-	switch {
-	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
-		errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount),
-		errors.Is(err, nats.ErrNoServers), errors.Is(err, nats.ErrDisconnected):
+	if bus.Unanswered(err) || errors.Is(err, context.Canceled) {
 		return transient
 	}
 	return permanent

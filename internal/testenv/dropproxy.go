@@ -43,6 +43,7 @@ type DropProxy struct {
 	rules   [2]dropRule
 	dropped [2]int
 	conns   map[net.Conn]struct{}
+	refuse  bool // close new connections at once
 	closed  bool
 	wg      sync.WaitGroup
 }
@@ -108,6 +109,14 @@ func (p *DropProxy) Disconnect() {
 	}
 }
 
+// Refuse makes the proxy close new connections at once while on (a
+// server that cannot be reached), or accept them again.
+func (p *DropProxy) Refuse(on bool) {
+	p.mu.Lock()
+	p.refuse = on
+	p.mu.Unlock()
+}
+
 // Close stops listening, closes every connection and waits for the
 // forwarding goroutines.
 func (p *DropProxy) Close() {
@@ -138,6 +147,12 @@ func (p *DropProxy) accept() {
 			client.Close()
 			server.Close()
 			return
+		}
+		if p.refuse {
+			p.mu.Unlock()
+			client.Close()
+			server.Close()
+			continue
 		}
 		p.conns[client], p.conns[server] = struct{}{}, struct{}{}
 		p.mu.Unlock()

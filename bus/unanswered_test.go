@@ -1,4 +1,4 @@
-package notify
+package bus
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// What New retries at start (a cluster still forming) and what it
-// reports at once.
+// What provisioning and the notifier retry at start (a cluster still
+// forming) and what they report at once.
 func TestUnansweredClassification(t *testing.T) {
 	for _, c := range []struct {
 		err  error
@@ -28,8 +28,8 @@ func TestUnansweredClassification(t *testing.T) {
 		{fmt.Errorf("notify: consumer: %w", jetstream.ErrStreamNotFound), false},
 		{errors.New("nats: permissions violation for publish"), false},
 	} {
-		if got := unanswered(c.err); got != c.want {
-			t.Errorf("unanswered(%v) = %t, want %t", c.err, got, c.want)
+		if got := Unanswered(c.err); got != c.want {
+			t.Errorf("Unanswered(%v) = %t, want %t", c.err, got, c.want)
 		}
 	}
 }
