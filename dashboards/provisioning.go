@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/linewatch/linewatch/internal/atomicfile"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/linewatch/linewatch/config"
@@ -130,27 +132,11 @@ func GenerateWith(cfg *config.Config, dir string, opts Options) ([]Generated, er
 	return gens, nil
 }
 
-// writeFile replaces path atomically so that Grafana, which polls the
+// writeFile replaces path whole, so that Grafana, which polls the
 // folder, never reads a half-written dashboard.
 func writeFile(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("dashboards: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+	if err := atomicfile.Write(path, data, perm); err != nil {
 		return fmt.Errorf("dashboards: write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return fmt.Errorf("dashboards: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("dashboards: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("dashboards: %w", err)
 	}
 	return nil
 }

@@ -10,9 +10,10 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"time"
 	"unicode/utf8"
+
+	"github.com/linewatch/linewatch/internal/atomicfile"
 )
 
 // FileVersion is the model file format this package writes and reads.
@@ -93,29 +94,13 @@ func (m *Model) MarshalFile() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// Save writes the model file atomically (temporary file, then rename).
+// Save writes the model file whole (atomicfile).
 func (m *Model) Save(path string) error {
 	b, err := m.MarshalFile()
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".batch-model-*")
-	if err != nil {
-		return fmt.Errorf("batchev: save model to %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("batchev: save model to %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("batchev: save model to %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("batchev: save model to %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
 		return fmt.Errorf("batchev: save model to %s: %w", path, err)
 	}
 	return nil

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/linewatch/linewatch/internal/atomicfile"
+
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -50,30 +52,14 @@ func progressBar(w io.Writer, label string) func(float64) {
 	}
 }
 
-// writeFileAtomic writes data to path through a temporary file and rename,
-// so a reader never sees half a report. A missing directory is created
-// (reports are for QA to read: 0755).
+// writeFileAtomic writes data to path whole, so a reader never sees half
+// a report. A missing directory is created (reports are for QA to read:
+// 0755).
 func writeFileAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("report directory: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".report-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, data, 0o644)
 }
 
 func newReportBatchCmd() *cobra.Command {

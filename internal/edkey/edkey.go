@@ -12,6 +12,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/linewatch/linewatch/internal/atomicfile"
 )
 
 // KeyID names a public key: the first 16 hex digits of its SHA-256.
@@ -42,21 +44,14 @@ func Generate(privPath string) (ed25519.PrivateKey, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("key directory: %w", err)
 	}
-	tmp, err := writeTemp(dir, filepath.Base(privPath), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("write key %s: %w", privPath, err)
-	}
-	defer os.Remove(tmp)
-	// A hard link publishes the complete file and, unlike rename, fails
-	// when the name exists: of processes generating at once, one key wins
-	// and no process keeps using a key another one replaced.
-	if err := os.Link(tmp, privPath); err != nil {
+	// Created, never replaced: of processes generating at once, one key
+	// wins and no process keeps using a key another one replaced.
+	if err := atomicfile.Create(privPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("key %s already exists: keep it (what it signed verifies only with its public key) or move it away first: %w", privPath, err)
 		}
 		return nil, fmt.Errorf("create key %s: %w", privPath, err)
 	}
-	syncDir(dir)
 	if err := writePublic(privPath, pub); err != nil {
 		return nil, err
 	}
@@ -71,50 +66,10 @@ func writePublic(privPath string, pub ed25519.PublicKey) error {
 	if err != nil {
 		return fmt.Errorf("encode public key: %w", err)
 	}
-	path := PublicFile(privPath)
-	tmp, err := writeTemp(filepath.Dir(path), filepath.Base(path), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pder}), 0o644)
-	if err != nil {
+	if err := atomicfile.Write(PublicFile(privPath), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pder}), 0o644); err != nil {
 		return fmt.Errorf("write public key: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write public key: %w", err)
-	}
-	syncDir(filepath.Dir(path))
 	return nil
-}
-
-// writeTemp writes data to a new file in dir (named after name, hidden)
-// with mode perm, synced to disk, and returns its path.
-func writeTemp(dir, name string, data []byte, perm fs.FileMode) (string, error) {
-	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
-	if err != nil {
-		return "", err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", err
-	}
-	return f.Name(), nil
-}
-
-// syncDir makes a new name in dir durable (best effort: not every
-// file system can sync a directory).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }
 
 // LoadPrivate reads a private key, refusing one that group or others can
